@@ -1,0 +1,55 @@
+# Shared helpers for dev/* scripts. Source it; it sets strict mode and these variables:
+#   DM_ROOT   the repository
+#   DM_CACHE  cache outside the repo (venvs, node tools, Airflow installs) so warm runs are fast
+#   DM_BUILD  the normal build folder, DM_BUILD_ASAN the sanitizer build
+#   DM_RESULTS folder where each test step records its counts (dm_record)
+set -euo pipefail
+DM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DM_CACHE="${DM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dagmedic}"
+DM_BUILD="${DM_BUILD:-$DM_ROOT/build}"
+DM_BUILD_ASAN="${DM_BUILD_ASAN:-$DM_ROOT/build-asan}"
+DM_RESULTS="${DM_RESULTS:-$DM_BUILD/test-results}"
+DM_VENV="$DM_CACHE/venv-tools"          # Python venv for test clients (mcp SDK, pytest, botocore…)
+DM_NODE_TOOLS="$DM_CACHE/node-tools"    # npm packages: node@22, conformance suite, inspector, TS SDK
+export DM_ROOT DM_CACHE DM_BUILD DM_BUILD_ASAN DM_RESULTS DM_VENV DM_NODE_TOOLS
+export DEBIAN_FRONTEND=noninteractive
+mkdir -p "$DM_CACHE"
+
+dm_log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
+dm_die() { printf '[dev] error: %s\n' "$*" >&2; exit 1; }
+
+# dm_apt PKG... : install Debian packages that are missing (apt-get update at most once per run).
+dm_apt() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  dm_log "apt-get install ${missing[*]}"
+  if [ -z "${DM_APT_UPDATED:-}" ]; then apt-get update -qq; export DM_APT_UPDATED=1; fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# dm_record STEP PASSED FAILED : a test step's counts, summed by dev/test at the end.
+dm_record() {
+  mkdir -p "$DM_RESULTS"
+  echo "$2 $3" > "$DM_RESULTS/$1.counts"
+  dm_log "$1: $2 passed, $3 failed"
+}
+
+# dm_pytest_record STEP JUNIT_XML : record counts from a pytest junit file.
+dm_pytest_record() {
+  python3 - "$1" "$2" <<'PY'
+import sys, xml.etree.ElementTree as ET, os
+step, path = sys.argv[1], sys.argv[2]
+passed = failed = 0
+if os.path.exists(path):
+    r = ET.parse(path).getroot()
+    for s in ([r] if r.tag == "testsuite" else r.findall("testsuite")):
+        t, f, e, sk = (int(s.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+        passed += t - f - e - sk; failed += f + e + sk  # a skipped test counts as not passed
+else:
+    failed = 1
+os.makedirs(os.environ["DM_RESULTS"], exist_ok=True)
+open(os.path.join(os.environ["DM_RESULTS"], step + ".counts"), "w").write(f"{passed} {failed}\n")
+print(f"[dev] {step}: {passed} passed, {failed} failed", file=sys.stderr)
+PY
+}

@@ -1,0 +1,13 @@
+#include <cstdio>
+
+#include "app/commands.h"
+
+namespace dm::app {
+
+// Placeholder until its issue lands: says so plainly instead of pretending.
+int cmd_logs(int, char**) {
+  std::fputs("dagmedic logs: not built yet\n", stderr);
+  return 1;
+}
+
+}  // namespace dm::app

@@ -1,0 +1,14 @@
+// Sub-commands of the `dagmedic` program. Each lives in its own cmd_*.cpp, parses its own
+// arguments (argv[0] is the sub-command name) and returns the process exit code:
+// 0 success, 1 the operation failed (message on stderr), 2 usage error.
+// Nothing here throws; stdout carries only the command's output (for `serve --transport stdio`,
+// only MCP protocol), diagnostics go to stderr.
+#pragma once
+
+namespace dm::app {
+
+int cmd_serve(int argc, char** argv);   // MCP server: --transport stdio|http [--port N]
+int cmd_logs(int argc, char** argv);    // logs redact|extract|templates FILE|-
+int cmd_doctor(int argc, char** argv);  // doctor [--env NAME] [--config FILE]
+
+}  // namespace dm::app

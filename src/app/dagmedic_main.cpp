@@ -1,0 +1,42 @@
+// dagmedic: MCP server and CLI for incident response on Airflow / MWAA pipelines.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "app/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: dagmedic <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve    run the MCP server (--transport stdio|http, --port N)\n"
+    "  logs     redact | extract | templates a log file or stdin\n"
+    "  doctor   check config, reachability, auth and API version of environments\n"
+    "  version  print the version\n"
+    "\n"
+    "`dagmedic <command> --help` describes a command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "version" || cmd == "--version") {
+    std::puts("dagmedic " DM_VERSION);
+    return 0;
+  }
+  if (cmd == "serve") return dm::app::cmd_serve(argc - 1, argv + 1);
+  if (cmd == "logs") return dm::app::cmd_logs(argc - 1, argv + 1);
+  if (cmd == "doctor") return dm::app::cmd_doctor(argc - 1, argv + 1);
+  std::fprintf(stderr, "dagmedic: unknown command '%s'\n\n%s", argv[1], kUsage);
+  return 2;
+}

@@ -1,0 +1,75 @@
+// The seam between MCP protocol state (src/mcp core) and transports (stdio, Streamable HTTP,
+// in-memory). A transport moves message texts; a Session owns everything the protocol says
+// about one client. Nothing here knows about Airflow.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace dm::mcp {
+
+// One JSON-RPC message the server sends to the client.
+struct OutboundMessage {
+  std::string json;  // exactly one serialized JSON-RPC message, no trailing newline
+  // Id of the client request whose handling produced this message (its response, progress and
+  // log notifications sent while it ran, server->client requests made by its handler).
+  // nullopt: not tied to any request (list_changed, resource updated, ...): on HTTP it belongs on
+  // the session's standalone GET stream.
+  std::optional<nlohmann::json> related_request;
+  // True only for the response (result or error) that completes `related_request`; nothing
+  // related to that request follows it.
+  bool completes_request = false;
+};
+
+// Receives a session's outbound messages. May be called from any thread, concurrently;
+// implementations must be thread-safe and must not block (queue and return).
+using OutboundSink = std::function<void(OutboundMessage)>;
+
+enum class InboundKind {
+  request,       // has method and id: exactly one completes_request message will follow
+  notification,  // has method, no id: nothing is answered
+  response,      // answer to a server->client request
+  invalid,       // parse error / invalid request: an error response was already sent (id null or echoed)
+};
+
+struct InboundInfo {
+  InboundKind kind = InboundKind::invalid;
+  std::optional<nlohmann::json> id;  // request id as sent (string or number), when there is one
+  std::string method;                // for requests and notifications
+};
+
+// Protocol state for one client: lifecycle, negotiated version, log level, subscriptions,
+// in-flight requests and pending server->client requests.
+// Thread-safety: all members may be called from any thread.
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // Feeds one message text (one JSON-RPC message; arrays are rejected: no batching).
+  // Never throws and never waits for a handler: requests run on the server's executor and every
+  // answer, including errors for malformed input, goes to the sink. Returns what the text was
+  // so an HTTP transport can pick 202 versus a response stream.
+  virtual InboundInfo receive(std::string_view text) = 0;
+
+  // Ends the session: cancels in-flight handlers (their results are dropped, nothing more is
+  // sent), fails pending server->client requests. Idempotent. No sink call starts after it returns.
+  virtual void close() = 0;
+
+  // Negotiated protocol revision ("2025-11-25", ...); empty until initialize succeeded.
+  virtual std::string protocol_version() const = 0;
+};
+
+// Makes sessions. The MCP server implements it; transports depend only on this.
+class SessionFactory {
+ public:
+  virtual ~SessionFactory() = default;
+  // Opens a new session whose outbound messages go to `sink`. Never null.
+  virtual std::shared_ptr<Session> open_session(OutboundSink sink) = 0;
+};
+
+}  // namespace dm::mcp
