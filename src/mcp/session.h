@@ -23,6 +23,9 @@ struct OutboundMessage {
   std::optional<nlohmann::json> related_request;
   // True only for the response (result or error) that completes `related_request`; nothing
   // related to that request follows it.
+  // Cancelled request (notifications/cancelled): per MCP no response is sent, so the session
+  // emits exactly one message with EMPTY `json` and completes_request = true instead. A transport
+  // writes nothing for it; it only ends the request's stream (HTTP: close that SSE stream).
   bool completes_request = false;
 };
 
@@ -54,6 +57,10 @@ class Session {
   // Never throws and never waits for a handler: requests run on the server's executor and every
   // answer, including errors for malformed input, goes to the sink. Returns what the text was
   // so an HTTP transport can pick 202 versus a response stream.
+  // Ordering: messages may reach the sink BEFORE receive() returns, on the calling thread
+  // (initialize, ping, lists and all error answers are produced synchronously). The error answer
+  // to an `invalid` text has related_request = the echoed id, or a JSON null when the id could
+  // not be read, and completes_request = true.
   virtual InboundInfo receive(std::string_view text) = 0;
 
   // Ends the session: cancels in-flight handlers (their results are dropped, nothing more is

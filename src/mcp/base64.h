@@ -1,0 +1,14 @@
+// Standard base64 (RFC 4648 with padding) for blob contents and opaque list cursors.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dm::mcp {
+
+std::string base64_encode(std::string_view bytes);
+// nullopt for characters outside the alphabet or bad padding/length.
+std::optional<std::string> base64_decode(std::string_view text);
+
+}  // namespace dm::mcp

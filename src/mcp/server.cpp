@@ -1,0 +1,280 @@
+#include <algorithm>
+#include <array>
+
+#include "mcp/server_impl.h"
+
+namespace dm::mcp {
+
+const std::vector<std::string>& supported_protocol_versions() {
+  static const std::vector<std::string> v = {"2024-11-05", "2025-03-26", "2025-06-18",
+                                             "2025-11-25"};
+  return v;
+}
+
+namespace {
+constexpr std::array<const char*, 8> kLevelNames = {"debug", "info",     "notice", "warning",
+                                                    "error", "critical", "alert",  "emergency"};
+
+bool valid_tool_name(const std::string& n) {
+  if (n.empty() || n.size() > 128) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+  });
+}
+
+json tool_listing(const Tool& t, const json& input_schema) {
+  json j = {{"name", t.name}, {"inputSchema", input_schema}};
+  if (!t.title.empty()) j["title"] = t.title;
+  j["description"] = t.description;
+  if (t.output_schema) j["outputSchema"] = *t.output_schema;
+  json ann = json::object();
+  const auto& a = t.annotations;
+  if (a.title) ann["title"] = *a.title;
+  if (a.read_only_hint) ann["readOnlyHint"] = *a.read_only_hint;
+  if (a.destructive_hint) ann["destructiveHint"] = *a.destructive_hint;
+  if (a.idempotent_hint) ann["idempotentHint"] = *a.idempotent_hint;
+  if (a.open_world_hint) ann["openWorldHint"] = *a.open_world_hint;
+  if (!ann.empty()) j["annotations"] = ann;
+  if (t.icons) j["icons"] = *t.icons;
+  return j;
+}
+}  // namespace
+
+const char* log_level_name(LogLevel l) noexcept { return kLevelNames[static_cast<int>(l)]; }
+
+std::optional<LogLevel> parse_log_level(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < kLevelNames.size(); ++i) {
+    if (s == kLevelNames[i]) return static_cast<LogLevel>(i);
+  }
+  return std::nullopt;
+}
+
+ToolResult ToolResult::text(std::string t) {
+  ToolResult r;
+  r.content.push_back({{"type", "text"}, {"text", std::move(t)}});
+  return r;
+}
+
+ToolResult ToolResult::error(std::string t) {
+  ToolResult r = text(std::move(t));
+  r.is_error = true;
+  return r;
+}
+
+ToolResult ToolResult::structured(json v) {
+  ToolResult r = text(rpc::dump(v));
+  r.structured_content = std::move(v);
+  return r;
+}
+
+// ---- Impl ---------------------------------------------------------------------------------
+
+Server::Impl::Impl(ServerOptions o)
+    : opts(std::move(o)), executor(std::make_unique<Executor>(opts.executor_threads)) {
+  if (opts.page_size == 0) opts.page_size = 1;
+}
+
+std::shared_ptr<const ToolEntry> Server::Impl::find_tool(const std::string& name) const {
+  std::lock_guard<std::mutex> lk(mu);
+  for (const auto& t : tools) {
+    if (t->tool.name == name) return t;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const Prompt> Server::Impl::find_prompt(const std::string& name) const {
+  std::lock_guard<std::mutex> lk(mu);
+  for (const auto& p : prompts) {
+    if (p->name == name) return p;
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<ServerSession>> Server::Impl::live_sessions() {
+  std::vector<std::shared_ptr<ServerSession>> out;
+  std::lock_guard<std::mutex> lk(mu);
+  auto it = sessions.begin();
+  while (it != sessions.end()) {
+    if (auto s = it->lock()) {
+      out.push_back(std::move(s));
+      ++it;
+    } else {
+      it = sessions.erase(it);
+    }
+  }
+  return out;
+}
+
+void Server::Impl::broadcast_list_changed(const char* method) {
+  for (auto& s : live_sessions()) s->notify_list_changed(method);
+}
+
+// ---- Server -------------------------------------------------------------------------------
+
+Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
+
+std::shared_ptr<Server> Server::create(ServerOptions opts) {
+  return std::shared_ptr<Server>(new Server(std::move(opts)));
+}
+
+Server::~Server() { shutdown(); }
+
+const ServerOptions& Server::options() const { return impl_->opts; }
+
+Status Server::add_tool(Tool tool) {
+  if (!valid_tool_name(tool.name)) {
+    return make_error(Errc::invalid_argument,
+                      "tool name must be 1-128 characters of [A-Za-z0-9_.-]: '" + tool.name + "'");
+  }
+  if (!tool.handler)
+    return make_error(Errc::invalid_argument, "tool " + tool.name + ": no handler");
+  auto e = std::make_shared<ToolEntry>();
+  json schema = tool.input_schema;
+  if (schema.is_null() || (schema.is_object() && schema.empty())) schema = {{"type", "object"}};
+  auto in = SchemaValidator::compile(schema);
+  if (!in)
+    return make_error(Errc::invalid_argument,
+                      "tool " + tool.name + " inputSchema: " + in.error().message);
+  e->input = *in;
+  if (tool.output_schema) {
+    auto out = SchemaValidator::compile(*tool.output_schema);
+    if (!out) {
+      return make_error(Errc::invalid_argument,
+                        "tool " + tool.name + " outputSchema: " + out.error().message);
+    }
+    e->output = *out;
+  }
+  e->listing = tool_listing(tool, schema);
+  e->tool = std::move(tool);
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (const auto& t : impl_->tools) {
+      if (t->tool.name == e->tool.name) {
+        return make_error(Errc::invalid_argument, "duplicate tool " + e->tool.name);
+      }
+    }
+    impl_->tools.push_back(std::move(e));
+  }
+  impl_->broadcast_list_changed("notifications/tools/list_changed");
+  return Status::Ok();
+}
+
+Status Server::add_resource(Resource r) {
+  if (r.uri.empty() || r.name.empty()) {
+    return make_error(Errc::invalid_argument, "resource needs a uri and a name");
+  }
+  if (!r.handler) return make_error(Errc::invalid_argument, "resource " + r.uri + ": no handler");
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (const auto& x : impl_->resources) {
+      if (x->uri == r.uri) return make_error(Errc::invalid_argument, "duplicate resource " + r.uri);
+    }
+    impl_->resources.push_back(std::make_shared<const Resource>(std::move(r)));
+  }
+  impl_->broadcast_list_changed("notifications/resources/list_changed");
+  return Status::Ok();
+}
+
+Status Server::add_resource_template(ResourceTemplate t) {
+  if (t.uri_template.empty() || t.name.empty()) {
+    return make_error(Errc::invalid_argument, "resource template needs a uriTemplate and a name");
+  }
+  if (!t.handler)
+    return make_error(Errc::invalid_argument, "template " + t.uri_template + ": no handler");
+  auto parsed = UriTemplate::parse(t.uri_template);
+  if (!parsed) return parsed.error();
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (const auto& x : impl_->templates) {
+      if (x->tmpl.uri_template == t.uri_template) {
+        return make_error(Errc::invalid_argument, "duplicate resource template " + t.uri_template);
+      }
+    }
+    impl_->templates.push_back(
+        std::make_shared<const TemplateEntry>(TemplateEntry{std::move(t), std::move(*parsed)}));
+  }
+  impl_->broadcast_list_changed("notifications/resources/list_changed");
+  return Status::Ok();
+}
+
+Status Server::add_prompt(Prompt p) {
+  if (p.name.empty()) return make_error(Errc::invalid_argument, "prompt needs a name");
+  if (!p.handler) return make_error(Errc::invalid_argument, "prompt " + p.name + ": no handler");
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (const auto& x : impl_->prompts) {
+      if (x->name == p.name)
+        return make_error(Errc::invalid_argument, "duplicate prompt " + p.name);
+    }
+    impl_->prompts.push_back(std::make_shared<const Prompt>(std::move(p)));
+  }
+  impl_->broadcast_list_changed("notifications/prompts/list_changed");
+  return Status::Ok();
+}
+
+void Server::set_completion_handler(CompletionHandler handler) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->completion =
+      handler ? std::make_shared<const CompletionHandler>(std::move(handler)) : nullptr;
+}
+
+namespace {
+template <class V, class Pred>
+bool erase_if_any(std::mutex& mu, V& v, Pred pred) {
+  std::lock_guard<std::mutex> lk(mu);
+  auto it = std::find_if(v.begin(), v.end(), pred);
+  if (it == v.end()) return false;
+  v.erase(it);
+  return true;
+}
+}  // namespace
+
+bool Server::remove_tool(const std::string& name) {
+  const bool ok =
+      erase_if_any(impl_->mu, impl_->tools, [&](const auto& t) { return t->tool.name == name; });
+  if (ok) impl_->broadcast_list_changed("notifications/tools/list_changed");
+  return ok;
+}
+
+bool Server::remove_resource(const std::string& uri) {
+  const bool ok =
+      erase_if_any(impl_->mu, impl_->resources, [&](const auto& r) { return r->uri == uri; });
+  if (ok) impl_->broadcast_list_changed("notifications/resources/list_changed");
+  return ok;
+}
+
+bool Server::remove_prompt(const std::string& name) {
+  const bool ok =
+      erase_if_any(impl_->mu, impl_->prompts, [&](const auto& p) { return p->name == name; });
+  if (ok) impl_->broadcast_list_changed("notifications/prompts/list_changed");
+  return ok;
+}
+
+void Server::notify_resource_updated(const std::string& uri) {
+  for (auto& s : impl_->live_sessions()) s->notify_resource_updated(uri);
+}
+
+std::shared_ptr<Session> Server::open_session(OutboundSink sink) {
+  auto s = std::make_shared<ServerSession>(shared_from_this(), impl_.get(), std::move(sink));
+  bool refuse = false;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    refuse = impl_->shut_down;
+    if (!refuse) impl_->sessions.push_back(s);
+  }
+  if (refuse) s->close();
+  return s;
+}
+
+void Server::shutdown() {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (impl_->shut_down) return;
+    impl_->shut_down = true;
+  }
+  for (auto& s : impl_->live_sessions()) s->close();
+  impl_->executor->stop();
+}
+
+}  // namespace dm::mcp

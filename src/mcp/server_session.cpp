@@ -1,0 +1,770 @@
+// One client's protocol state: lifecycle, dispatch, cancellation, progress, logging, and
+// server->client requests.
+#include <algorithm>
+#include <exception>
+
+#include "mcp/base64.h"
+#include "mcp/server_impl.h"
+
+namespace dm::mcp {
+
+namespace {
+
+std::string err_text(const Error& e) { return e.message.empty() ? errc_name(e.code) : e.message; }
+
+bool version_at_least(const std::string& v, const char* min) { return v >= min; }
+
+// Opaque list cursor: base64 of "dm-cursor:<offset>".
+std::string make_cursor(std::size_t offset) {
+  return base64_encode("dm-cursor:" + std::to_string(offset));
+}
+
+std::optional<std::size_t> parse_cursor(const json& c) {
+  if (!c.is_string()) return std::nullopt;
+  auto raw = base64_decode(c.get<std::string>());
+  static const std::string kPrefix = "dm-cursor:";
+  if (!raw || raw->rfind(kPrefix, 0) != 0) return std::nullopt;
+  const std::string digits = raw->substr(kPrefix.size());
+  if (digits.empty() || digits.size() > 12 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(std::stoull(digits));
+}
+
+json contents_json(const ResourceContents& c) {
+  json j = {{"uri", c.uri}};
+  if (!c.mime_type.empty()) j["mimeType"] = c.mime_type;
+  if (c.text) j["text"] = *c.text;
+  if (c.blob_base64) j["blob"] = *c.blob_base64;
+  if (!c.text && !c.blob_base64) j["text"] = "";
+  if (c.meta) j["_meta"] = *c.meta;
+  return j;
+}
+
+json tool_result_json(const ToolResult& r) {
+  json j = {{"content", r.content.is_array() ? r.content : json::array()}};
+  if (r.structured_content) j["structuredContent"] = *r.structured_content;
+  if (r.is_error) j["isError"] = true;
+  if (r.meta) j["_meta"] = *r.meta;
+  return j;
+}
+
+json error_result(std::string text) { return tool_result_json(ToolResult::error(std::move(text))); }
+
+// Whole numbers go out as JSON integers (50, not 50.0).
+json number(double v) {
+  if (v > -9e15 && v < 9e15 && v == static_cast<double>(static_cast<std::int64_t>(v))) {
+    return static_cast<std::int64_t>(v);
+  }
+  return v;
+}
+
+}  // namespace
+
+// A server->client request awaiting its answer.
+struct ServerSession::Pending {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool session_closed = false;
+  json response;  // the whole response message fields: result or error
+  bool is_error = false;
+};
+
+// ---- Request context ------------------------------------------------------------------------
+
+namespace {
+
+class Ctx final : public RequestContext {
+ public:
+  Ctx(std::shared_ptr<ServerSession> s, rpc::Id id, CancelTokenPtr token, json meta,
+      std::chrono::milliseconds default_timeout)
+      : s_(std::move(s)),
+        id_(std::move(id)),
+        token_(std::move(token)),
+        meta_(meta.is_object() ? std::move(meta) : json::object()),
+        caps_(s_->client_capabilities()),
+        info_(s_->client_info()),
+        default_timeout_(default_timeout) {
+    if (auto it = meta_.find("progressToken");
+        it != meta_.end() && (it->is_string() || it->is_number())) {
+      progress_token_ = *it;
+    }
+  }
+
+  bool cancelled() const override { return token_->cancelled(); }
+  const CancelToken& cancel_token() const override { return *token_; }
+
+  void progress(double progress, std::optional<double> total, std::string message) override {
+    if (!progress_token_ || token_->cancelled()) return;
+    json p = {{"progressToken", *progress_token_}, {"progress", number(progress)}};
+    if (total) p["total"] = number(*total);
+    if (!message.empty()) p["message"] = std::move(message);
+    s_->send_notification("notifications/progress", p, id_.value);
+  }
+
+  void log(LogLevel level, std::string logger, json data) override {
+    if (token_->cancelled() || !s_->log_enabled(level)) return;
+    json p = {{"level", log_level_name(level)}, {"data", std::move(data)}};
+    if (!logger.empty()) p["logger"] = std::move(logger);
+    s_->send_notification("notifications/message", p, id_.value);
+  }
+
+  Result<json> request_client(std::string method, json params,
+                              std::chrono::milliseconds timeout) override {
+    if (timeout.count() <= 0) timeout = default_timeout_;
+    return s_->client_request(method, std::move(params), timeout, *token_, id_.value);
+  }
+
+  Result<json> elicit_form(std::string message, json schema,
+                           std::chrono::milliseconds timeout) override {
+    if (!caps_.contains("elicitation")) {
+      return make_error(Errc::failed_precondition,
+                        "the client did not declare the elicitation capability");
+    }
+    const auto& el = caps_["elicitation"];
+    // 2025-11-25: {} means form only (compatibility); {url:{}} alone means no form.
+    if (el.is_object() && !el.empty() && !el.contains("form")) {
+      return make_error(Errc::failed_precondition,
+                        "the client did not declare form-mode elicitation");
+    }
+    json p = {{"message", std::move(message)}, {"requestedSchema", std::move(schema)}};
+    if (version_at_least(s_->protocol_version(), "2025-11-25")) p["mode"] = "form";
+    return request_client("elicitation/create", std::move(p), timeout);
+  }
+
+  Result<json> elicit_url(std::string message, std::string url, std::string elicitation_id,
+                          std::chrono::milliseconds timeout) override {
+    const auto it = caps_.find("elicitation");
+    if (it == caps_.end() || !it->is_object() || !it->contains("url")) {
+      return make_error(Errc::failed_precondition,
+                        "the client did not declare URL-mode elicitation (elicitation.url)");
+    }
+    json p = {{"mode", "url"},
+              {"message", std::move(message)},
+              {"url", std::move(url)},
+              {"elicitationId", std::move(elicitation_id)}};
+    return request_client("elicitation/create", std::move(p), timeout);
+  }
+
+  Result<json> create_message(json params, std::chrono::milliseconds timeout) override {
+    if (!caps_.contains("sampling")) {
+      return make_error(Errc::failed_precondition,
+                        "the client did not declare the sampling capability");
+    }
+    return request_client("sampling/createMessage", std::move(params), timeout);
+  }
+
+  const json& client_capabilities() const override { return caps_; }
+  const json& client_info() const override { return info_; }
+  std::string protocol_version() const override { return s_->protocol_version(); }
+  const json& request_meta() const override { return meta_; }
+
+ private:
+  std::shared_ptr<ServerSession> s_;
+  rpc::Id id_;
+  CancelTokenPtr token_;
+  json meta_;
+  json caps_;
+  json info_;
+  std::optional<json> progress_token_;
+  std::chrono::milliseconds default_timeout_;
+};
+
+}  // namespace
+
+// ---- Session --------------------------------------------------------------------------------
+
+ServerSession::ServerSession(std::shared_ptr<Server> server, Server::Impl* impl, OutboundSink sink)
+    : server_(std::move(server)), impl_(impl), sink_(std::move(sink)) {}
+
+ServerSession::~ServerSession() { close(); }
+
+std::string ServerSession::protocol_version() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return version_;
+}
+
+json ServerSession::client_capabilities() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return client_caps_;
+}
+
+json ServerSession::client_info() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return client_info_;
+}
+
+void ServerSession::send(OutboundMessage m) {
+  std::lock_guard<std::recursive_mutex> lk(send_mu_);
+  if (send_closed_ || !sink_) return;
+  try {
+    sink_(std::move(m));
+  } catch (...) {
+    // A sink must not throw; if one does, the message is lost but the session survives.
+  }
+}
+
+void ServerSession::send_notification(const std::string& method, const json& params,
+                                      std::optional<json> related) {
+  send(OutboundMessage{rpc::notification(method, params), std::move(related), false});
+}
+
+bool ServerSession::log_enabled(LogLevel level) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return !log_level_ || level >= *log_level_;
+}
+
+void ServerSession::answer(const rpc::Id& id, const Outcome& o) {
+  std::string text = o.code == 0
+                         ? rpc::response(id, o.result)
+                         : rpc::error_response(&id, o.code, o.message, o.data ? &*o.data : nullptr);
+  send(OutboundMessage{std::move(text), id.value, true});
+}
+
+void ServerSession::close() {
+  std::map<std::string, CancelTokenPtr> inflight;
+  std::map<std::string, std::shared_ptr<Pending>> pending;
+  {
+    std::lock_guard<std::recursive_mutex> lk(send_mu_);
+    send_closed_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (closed_) return;
+    closed_ = true;
+    inflight.swap(inflight_);
+    pending.swap(pending_);
+    subscriptions_.clear();
+  }
+  for (auto& [id, tok] : inflight) tok->cancel();
+  for (auto& [id, p] : pending) {
+    std::lock_guard<std::mutex> lk(p->mu);
+    p->done = true;
+    p->session_closed = true;
+    p->cv.notify_all();
+  }
+}
+
+void ServerSession::notify_list_changed(const char* method) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!initialized_ || closed_) return;
+  }
+  send_notification(method, json::object(), std::nullopt);
+}
+
+void ServerSession::notify_resource_updated(const std::string& uri) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!initialized_ || closed_ || subscriptions_.count(uri) == 0) return;
+  }
+  send_notification("notifications/resources/updated", {{"uri", uri}}, std::nullopt);
+}
+
+InboundInfo ServerSession::receive(std::string_view text) {
+  InboundInfo info;
+  rpc::Message m = rpc::parse(text, {impl_->opts.max_message_bytes, impl_->opts.max_json_depth});
+  switch (m.kind) {
+    case rpc::Message::Kind::invalid: {
+      info.kind = InboundKind::invalid;
+      if (m.id) info.id = m.id->value;
+      std::string err = rpc::error_response(m.id ? &*m.id : nullptr, m.error_code, m.error_message);
+      send(OutboundMessage{std::move(err), m.id ? m.id->value : json(nullptr), true});
+      return info;
+    }
+    case rpc::Message::Kind::request:
+      info.kind = InboundKind::request;
+      info.id = m.id->value;
+      info.method = m.method;
+      handle_request(m);
+      return info;
+    case rpc::Message::Kind::notification:
+      info.kind = InboundKind::notification;
+      info.method = m.method;
+      handle_notification(m);
+      return info;
+    case rpc::Message::Kind::response:
+      info.kind = InboundKind::response;
+      info.id = m.id->value;
+      handle_response(m);
+      return info;
+  }
+  return info;
+}
+
+void ServerSession::handle_notification(const rpc::Message& m) {
+  if (m.method == "notifications/cancelled") {
+    if (!m.params.is_object() || !m.params.contains("requestId")) return;
+    const std::string key = rpc::dump(m.params["requestId"]);
+    CancelTokenPtr tok;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (auto it = inflight_.find(key); it != inflight_.end()) tok = it->second;
+    }
+    if (tok) tok->cancel();
+  }
+  // notifications/initialized, roots/list_changed, progress...: nothing to do.
+}
+
+void ServerSession::handle_response(const rpc::Message& m) {
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = pending_.find(m.id->text);
+    if (it == pending_.end()) return;  // late answer to a timed-out request, or unknown
+    p = it->second;
+    pending_.erase(it);
+  }
+  std::lock_guard<std::mutex> lk(p->mu);
+  p->done = true;
+  if (m.error) {
+    p->is_error = true;
+    p->response = *m.error;
+  } else {
+    p->response = m.result;
+  }
+  p->cv.notify_all();
+}
+
+Result<json> ServerSession::client_request(const std::string& method, json params,
+                                           std::chrono::milliseconds timeout,
+                                           const CancelToken& token, const json& related) {
+  auto p = std::make_shared<Pending>();
+  json id;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (closed_) return make_error(Errc::unavailable, "session closed");
+    id = ++next_client_id_;
+    pending_[rpc::dump(id)] = p;
+  }
+  // CancelToken is shared with the session; wake this waiter when it flips.
+  token.on_cancel([p] {
+    std::lock_guard<std::mutex> lk(p->mu);
+    p->cv.notify_all();
+  });
+  send(OutboundMessage{rpc::request(id, method, params), related, false});
+  bool done = false;
+  bool timed_out = false;
+  {
+    std::unique_lock<std::mutex> lk(p->mu);
+    timed_out = !p->cv.wait_for(lk, timeout, [&] { return p->done || token.cancelled(); });
+    done = p->done;
+  }
+  if (!done) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      pending_.erase(rpc::dump(id));
+    }
+    const char* why = timed_out ? "timed out" : "cancelled";
+    send_notification("notifications/cancelled", {{"requestId", id}, {"reason", why}},
+                      token.cancelled() ? std::nullopt : std::optional<json>(related));
+    if (timed_out) {
+      return make_error(Errc::timeout,
+                        method + " timed out after " + std::to_string(timeout.count()) + " ms");
+    }
+    return make_error(Errc::cancelled, method + " cancelled");
+  }
+  std::lock_guard<std::mutex> lk(p->mu);
+  if (p->session_closed) return make_error(Errc::unavailable, "session closed");
+  if (p->is_error) {
+    const json& e = p->response;
+    std::string msg = e.is_object() ? e.value("message", std::string("error")) : "error";
+    const int code = e.is_object() && e.contains("code") && e["code"].is_number_integer()
+                         ? e["code"].get<int>()
+                         : 0;
+    return make_error(Errc::protocol, std::to_string(code) + ": " + msg);
+  }
+  return p->response;
+}
+
+void ServerSession::run_async(const rpc::Message& m, AsyncFn fn) {
+  auto token = std::make_shared<CancelToken>();
+  const rpc::Id id = *m.id;
+  bool duplicate = false;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (closed_) return;
+    duplicate = !inflight_.emplace(id.text, token).second;
+  }
+  if (duplicate) {  // answered outside mu_: a sink may call back into the session
+    answer(id, Outcome::err(rpc::kInvalidRequest,
+                            "Invalid Request: a request with this id is already in progress"));
+    return;
+  }
+  json meta = m.params.is_object() && m.params.contains("_meta") ? m.params["_meta"] : json();
+  auto self = shared_from_this();
+  auto task = [self, id, token, meta = std::move(meta), fn = std::move(fn)]() mutable {
+    Outcome out;
+    if (!token->cancelled()) {
+      Ctx ctx(self, id, token, std::move(meta), self->impl_->opts.client_request_timeout);
+      try {
+        out = fn(ctx);
+      } catch (const std::exception& e) {
+        out = Outcome::err(rpc::kInternalError, std::string("Internal error: ") + e.what());
+      } catch (...) {
+        out = Outcome::err(rpc::kInternalError, "Internal error");
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lk(self->mu_);
+      self->inflight_.erase(id.text);
+    }
+    if (token->cancelled()) {
+      // MCP: no response to a cancelled request; transports still learn it is over.
+      self->send(OutboundMessage{std::string(), id.value, true});
+      return;
+    }
+    self->answer(id, out);
+  };
+  if (!impl_->executor->post(std::move(task))) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      inflight_.erase(id.text);
+    }
+    answer(id, Outcome::err(rpc::kInternalError, "Internal error: server is shutting down"));
+  }
+}
+
+void ServerSession::handle_request(rpc::Message& m) {
+  const rpc::Id& id = *m.id;
+  const std::string& method = m.method;
+  if (m.params.is_null()) m.params = json::object();
+  bool initialized;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    initialized = initialized_;
+  }
+  if (method == "initialize") return answer(id, do_initialize(m.params));
+  if (method == "ping") return answer(id, Outcome::ok(json::object()));
+  if (!initialized) {
+    return answer(
+        id, Outcome::err(rpc::kInvalidRequest, "Invalid Request: " + method +
+                                                   " before initialize; send initialize first"));
+  }
+  if (method == "tools/list" || method == "resources/list" ||
+      method == "resources/templates/list" || method == "prompts/list") {
+    return answer(id, do_list(method, m.params));
+  }
+  if (method == "tools/call") return start_tool_call(m);
+  if (method == "resources/read") return start_resource_read(m);
+  if (method == "prompts/get") return start_prompt_get(m);
+  if (method == "completion/complete") return start_complete(m);
+  if (method == "logging/setLevel") return answer(id, do_set_level(m.params));
+  if (method == "resources/subscribe") return answer(id, do_subscribe(m.params, true));
+  if (method == "resources/unsubscribe") return answer(id, do_subscribe(m.params, false));
+  answer(id, Outcome::err(rpc::kMethodNotFound, "Method not found: " + method));
+}
+
+ServerSession::Outcome ServerSession::do_initialize(const json& params) {
+  auto pv = params.find("protocolVersion");
+  if (pv == params.end() || !pv->is_string()) {
+    return Outcome::err(rpc::kInvalidParams,
+                        "Invalid params: protocolVersion (string) is required");
+  }
+  const auto& versions = supported_protocol_versions();
+  std::string version = pv->get<std::string>();
+  if (std::find(versions.begin(), versions.end(), version) == versions.end()) {
+    version = kLatestProtocolVersion;
+  }
+  json caps = params.value("capabilities", json::object());
+  if (!caps.is_object()) caps = json::object();
+  json info = params.value("clientInfo", json::object());
+  bool has_completion;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    has_completion = impl_->completion != nullptr;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (initialized_) {
+      return Outcome::err(rpc::kInvalidRequest, "Invalid Request: session already initialized");
+    }
+    initialized_ = true;
+    version_ = version;
+    client_caps_ = std::move(caps);
+    client_info_ = info.is_object() ? std::move(info) : json::object();
+  }
+  const auto& o = impl_->opts;
+  json server_caps = {{"tools", {{"listChanged", true}}},
+                      {"resources", {{"subscribe", true}, {"listChanged", true}}},
+                      {"prompts", {{"listChanged", true}}}};
+  if (o.logging) server_caps["logging"] = json::object();
+  if (o.completions && has_completion) server_caps["completions"] = json::object();
+  json server_info = {{"name", o.name}, {"version", o.version}};
+  if (!o.title.empty()) server_info["title"] = o.title;
+  json result = {{"protocolVersion", version},
+                 {"capabilities", std::move(server_caps)},
+                 {"serverInfo", std::move(server_info)}};
+  if (!o.instructions.empty()) result["instructions"] = o.instructions;
+  return Outcome::ok(std::move(result));
+}
+
+ServerSession::Outcome ServerSession::do_set_level(const json& params) {
+  auto it = params.find("level");
+  std::optional<LogLevel> lvl;
+  if (it != params.end() && it->is_string()) lvl = parse_log_level(it->get<std::string>());
+  if (!lvl) {
+    return Outcome::err(rpc::kInvalidParams,
+                        "Invalid params: level must be one of debug, info, notice, warning, "
+                        "error, critical, alert, emergency");
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  log_level_ = *lvl;
+  return Outcome::ok(json::object());
+}
+
+ServerSession::Outcome ServerSession::do_subscribe(const json& params, bool subscribe) {
+  auto it = params.find("uri");
+  if (it == params.end() || !it->is_string() || it->get<std::string>().empty()) {
+    return Outcome::err(rpc::kInvalidParams, "Invalid params: uri (string) is required");
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  if (subscribe) {
+    subscriptions_.insert(it->get<std::string>());
+  } else {
+    subscriptions_.erase(it->get<std::string>());
+  }
+  return Outcome::ok(json::object());
+}
+
+ServerSession::Outcome ServerSession::do_list(const std::string& method, const json& params) {
+  std::size_t offset = 0;
+  if (auto c = params.find("cursor"); c != params.end() && !c->is_null()) {
+    auto off = parse_cursor(*c);
+    if (!off) return Outcome::err(rpc::kInvalidParams, "Invalid params: invalid cursor");
+    offset = *off;
+  }
+  json items = json::array();
+  const char* key;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (method == "tools/list") {
+      key = "tools";
+      for (const auto& t : impl_->tools) items.push_back(t->listing);
+    } else if (method == "resources/list") {
+      key = "resources";
+      for (const auto& r : impl_->resources) {
+        json j = {{"uri", r->uri}, {"name", r->name}};
+        if (!r->title.empty()) j["title"] = r->title;
+        if (!r->description.empty()) j["description"] = r->description;
+        if (!r->mime_type.empty()) j["mimeType"] = r->mime_type;
+        if (r->size) j["size"] = *r->size;
+        if (r->annotations) j["annotations"] = *r->annotations;
+        items.push_back(std::move(j));
+      }
+    } else if (method == "resources/templates/list") {
+      key = "resourceTemplates";
+      for (const auto& e : impl_->templates) {
+        const auto& t = e->tmpl;
+        json j = {{"uriTemplate", t.uri_template}, {"name", t.name}};
+        if (!t.title.empty()) j["title"] = t.title;
+        if (!t.description.empty()) j["description"] = t.description;
+        if (!t.mime_type.empty()) j["mimeType"] = t.mime_type;
+        if (t.annotations) j["annotations"] = *t.annotations;
+        items.push_back(std::move(j));
+      }
+    } else {
+      key = "prompts";
+      for (const auto& p : impl_->prompts) {
+        json j = {{"name", p->name}};
+        if (!p->title.empty()) j["title"] = p->title;
+        j["description"] = p->description;
+        json args = json::array();
+        for (const auto& a : p->arguments) {
+          json aj = {{"name", a.name}, {"required", a.required}};
+          if (!a.description.empty()) aj["description"] = a.description;
+          args.push_back(std::move(aj));
+        }
+        j["arguments"] = std::move(args);
+        items.push_back(std::move(j));
+      }
+    }
+  }
+  if (offset > items.size())
+    return Outcome::err(rpc::kInvalidParams, "Invalid params: invalid cursor");
+  const std::size_t end = std::min(items.size(), offset + impl_->opts.page_size);
+  json page = json::array();
+  for (std::size_t i = offset; i < end; ++i) page.push_back(std::move(items[i]));
+  json result = {{key, std::move(page)}};
+  if (end < items.size()) result["nextCursor"] = make_cursor(end);
+  return Outcome::ok(std::move(result));
+}
+
+void ServerSession::start_tool_call(const rpc::Message& m) {
+  const json& p = m.params;
+  auto n = p.find("name");
+  if (n == p.end() || !n->is_string()) {
+    return answer(*m.id,
+                  Outcome::err(rpc::kInvalidParams, "Invalid params: name (string) is required"));
+  }
+  auto entry = impl_->find_tool(n->get<std::string>());
+  if (!entry) {
+    return answer(*m.id,
+                  Outcome::err(rpc::kInvalidParams, "Unknown tool: " + n->get<std::string>()));
+  }
+  json args = p.value("arguments", json::object());
+  if (args.is_null()) args = json::object();
+  if (!args.is_object()) {
+    return answer(*m.id,
+                  Outcome::err(rpc::kInvalidParams, "Invalid params: arguments must be an object"));
+  }
+  run_async(m, [entry, args = std::move(args)](RequestContext& ctx) -> Outcome {
+    if (auto bad = entry->input->validate(args, "arguments")) {
+      return Outcome::ok(
+          error_result("Invalid arguments for tool " + entry->tool.name + ": " + *bad));
+    }
+    Result<ToolResult> r = entry->tool.handler(args, ctx);
+    if (!r) return Outcome::ok(error_result(err_text(r.error())));
+    const ToolResult& tr = *r;
+    if (entry->output && !tr.is_error) {
+      if (!tr.structured_content) {
+        return Outcome::ok(
+            error_result("tool " + entry->tool.name +
+                         " declares an outputSchema but returned no structured content"));
+      }
+      if (auto bad = entry->output->validate(*tr.structured_content, "structuredContent")) {
+        return Outcome::ok(
+            error_result("tool " + entry->tool.name +
+                         " returned output that does not match its outputSchema: " + *bad));
+      }
+    }
+    return Outcome::ok(tool_result_json(tr));
+  });
+}
+
+void ServerSession::start_resource_read(const rpc::Message& m) {
+  auto u = m.params.find("uri");
+  if (u == m.params.end() || !u->is_string()) {
+    return answer(*m.id,
+                  Outcome::err(rpc::kInvalidParams, "Invalid params: uri (string) is required"));
+  }
+  const std::string uri = u->get<std::string>();
+  std::shared_ptr<const Resource> res;
+  std::shared_ptr<const TemplateEntry> tmpl;
+  UriVars vars;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    for (const auto& r : impl_->resources) {
+      if (r->uri == uri) res = r;
+    }
+    if (!res) {
+      for (const auto& t : impl_->templates) {
+        if (auto v = t->parsed.match(uri)) {
+          tmpl = t;
+          vars = std::move(*v);
+          break;
+        }
+      }
+    }
+  }
+  if (!res && !tmpl) {
+    return answer(*m.id, Outcome::err(rpc::kResourceNotFound, "Resource not found: " + uri,
+                                      json{{"uri", uri}}));
+  }
+  run_async(m, [res, tmpl, uri, vars = std::move(vars)](RequestContext& ctx) -> Outcome {
+    auto r = res ? res->handler(uri, ctx) : tmpl->tmpl.handler(uri, vars, ctx);
+    if (!r) {
+      if (r.error().code == Errc::not_found) {
+        return Outcome::err(rpc::kResourceNotFound, "Resource not found: " + err_text(r.error()),
+                            json{{"uri", uri}});
+      }
+      if (r.error().code == Errc::invalid_argument) {
+        return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+      }
+      return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+    }
+    json contents = json::array();
+    for (const auto& c : *r) contents.push_back(contents_json(c));
+    return Outcome::ok({{"contents", std::move(contents)}});
+  });
+}
+
+void ServerSession::start_prompt_get(const rpc::Message& m) {
+  auto n = m.params.find("name");
+  if (n == m.params.end() || !n->is_string()) {
+    return answer(*m.id,
+                  Outcome::err(rpc::kInvalidParams, "Invalid params: name (string) is required"));
+  }
+  auto prompt = impl_->find_prompt(n->get<std::string>());
+  if (!prompt) {
+    return answer(*m.id,
+                  Outcome::err(rpc::kInvalidParams, "Unknown prompt: " + n->get<std::string>()));
+  }
+  std::map<std::string, std::string> args;
+  if (auto a = m.params.find("arguments"); a != m.params.end() && !a->is_null()) {
+    if (!a->is_object()) {
+      return answer(
+          *m.id, Outcome::err(rpc::kInvalidParams, "Invalid params: arguments must be an object"));
+    }
+    for (auto it = a->begin(); it != a->end(); ++it) {
+      if (!it.value().is_string()) {
+        return answer(*m.id, Outcome::err(rpc::kInvalidParams, "Invalid params: argument " +
+                                                                   it.key() + " must be a string"));
+      }
+      args[it.key()] = it.value().get<std::string>();
+    }
+  }
+  std::string missing;
+  for (const auto& pa : prompt->arguments) {
+    if (pa.required && args.count(pa.name) == 0) missing += (missing.empty() ? "" : ", ") + pa.name;
+  }
+  if (!missing.empty()) {
+    return answer(*m.id, Outcome::err(rpc::kInvalidParams,
+                                      "Invalid params: missing required argument(s): " + missing));
+  }
+  run_async(m, [prompt, args = std::move(args)](RequestContext& ctx) -> Outcome {
+    auto r = prompt->handler(args, ctx);
+    if (!r) {
+      if (r.error().code == Errc::invalid_argument) {
+        return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+      }
+      return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+    }
+    json out = *r;
+    if (!out.is_object()) out = json::object();
+    if (!out.contains("messages")) out["messages"] = json::array();
+    return Outcome::ok(std::move(out));
+  });
+}
+
+void ServerSession::start_complete(const rpc::Message& m) {
+  std::shared_ptr<const CompletionHandler> h;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    h = impl_->completion;
+  }
+  if (!h)
+    return answer(*m.id,
+                  Outcome::err(rpc::kMethodNotFound, "Method not found: completion/complete"));
+  const json& p = m.params;
+  auto ref = p.find("ref");
+  auto arg = p.find("argument");
+  if (ref == p.end() || !ref->is_object() || !ref->contains("type") || arg == p.end() ||
+      !arg->is_object() || !arg->contains("name") || !(*arg)["name"].is_string()) {
+    return answer(
+        *m.id, Outcome::err(rpc::kInvalidParams,
+                            "Invalid params: ref {type} and argument {name, value} are required"));
+  }
+  json context = p.value("context", json());
+  run_async(
+      m, [h, ref = *ref, arg = *arg, context = std::move(context)](RequestContext&) -> Outcome {
+        auto r = (*h)(ref, arg, context);
+        if (!r) {
+          if (r.error().code == Errc::invalid_argument || r.error().code == Errc::not_found) {
+            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+          }
+          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+        }
+        const auto& all = *r;
+        json values = json::array();
+        for (std::size_t i = 0; i < all.size() && i < 100; ++i) values.push_back(all[i]);
+        return Outcome::ok({{"completion",
+                             {{"values", std::move(values)},
+                              {"total", all.size()},
+                              {"hasMore", all.size() > 100}}}});
+      });
+}
+
+}  // namespace dm::mcp
