@@ -1,13 +1,387 @@
+// `dagmedic logs redact|extract|templates FILE|-`: the log pipeline on a file or stdin.
+// Input is read in large blocks and streamed: memory stays flat for any file size.
+#include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "app/commands.h"
+#include "logs/category.h"
+#include "logs/pipeline.h"
+#include "logs/redact.h"
+#include "logs/template.h"
 
 namespace dm::app {
+namespace {
 
-// Placeholder until its issue lands: says so plainly instead of pretending.
-int cmd_logs(int, char**) {
-  std::fputs("dagmedic logs: not built yet\n", stderr);
-  return 1;
+constexpr std::size_t kBlock = 4u << 20;
+
+// Opens FILE or "-" (stdin). Prints the error and returns null on failure.
+std::FILE* open_input(const std::string& path, const char* cmd) {
+  if (path == "-") return stdin;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    std::fprintf(stderr, "dagmedic logs %s: cannot open '%s': %s\n", cmd, path.c_str(),
+                 std::strerror(errno));
+  }
+  return f;
+}
+
+// Reads the whole input in blocks, calling fn(view) per block. False (message printed) on a read
+// error such as a directory given as FILE.
+template <class Fn>
+bool read_blocks(std::FILE* f, const std::string& path, const char* cmd, Fn&& fn) {
+  std::vector<char> buf(kBlock);
+  for (;;) {
+    std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n > 0) fn(std::string_view(buf.data(), n));
+    if (n < buf.size()) {
+      if (std::ferror(f)) {
+        std::fprintf(stderr, "dagmedic logs %s: cannot read '%s': %s\n", cmd, path.c_str(),
+                     std::strerror(errno));
+        return false;
+      }
+      return true;
+    }
+  }
+}
+
+struct Input {
+  std::FILE* f = nullptr;
+  bool owned = false;
+  ~Input() {
+    if (owned && f) std::fclose(f);
+  }
+};
+
+// Buffered stdout; remembers a write failure (closed pipe, full disk).
+class Out {
+ public:
+  ~Out() { flush(); }
+  void put(std::string_view s) {
+    buf_.append(s);
+    if (buf_.size() >= (1u << 20)) flush();
+  }
+  void flush() {
+    if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), stdout) != buf_.size()) {
+      failed_ = true;
+    }
+    buf_.clear();
+  }
+  bool ok() {
+    flush();
+    return !failed_ && std::fflush(stdout) == 0;
+  }
+  std::string& raw() { return buf_; }
+
+ private:
+  std::string buf_;
+  bool failed_ = false;
+};
+
+// JSON string escaping that always yields valid UTF-8 (invalid bytes become U+FFFD).
+void json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x20) {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+      ++i;
+    } else if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else {
+      std::size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+      bool valid = len > 0 && i + len <= s.size();
+      for (std::size_t k = 1; valid && k < len; ++k) {
+        valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+      }
+      if (valid) {
+        out.append(s.substr(i, len));
+        i += len;
+      } else {
+        out.append("\xEF\xBF\xBD");
+        ++i;
+      }
+    }
+  }
+  out.push_back('"');
+}
+
+// Splits a byte stream into lines without copying complete lines out of the block.
+class LineSplitter {
+ public:
+  explicit LineSplitter(std::size_t max_line) : max_(max_line) {}
+  template <class Fn>
+  void feed(std::string_view chunk, Fn&& fn) {
+    while (!chunk.empty()) {
+      const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
+      if (!nl) {
+        keep(chunk);
+        return;
+      }
+      std::size_t pos = static_cast<std::size_t>(static_cast<const char*>(nl) - chunk.data());
+      if (pending_.empty() && !overlong_) {
+        emit(chunk.substr(0, pos), fn);
+      } else {
+        keep(chunk.substr(0, pos));
+        emit(pending_, fn);
+        pending_.clear();
+        overlong_ = false;
+      }
+      chunk.remove_prefix(pos + 1);
+    }
+  }
+  template <class Fn>
+  void finish(Fn&& fn) {
+    if (!pending_.empty() || overlong_) emit(pending_, fn);
+    pending_.clear();
+    overlong_ = false;
+  }
+
+ private:
+  void keep(std::string_view s) {
+    std::size_t room = max_ > pending_.size() ? max_ - pending_.size() : 0;
+    if (s.size() > room) overlong_ = true;
+    pending_.append(s.substr(0, room));
+  }
+  template <class Fn>
+  void emit(std::string_view line, Fn&& fn) {
+    if (line.size() > max_) line = line.substr(0, max_);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    fn(line);
+  }
+  std::size_t max_;
+  std::string pending_;
+  bool overlong_ = false;
+};
+
+std::shared_ptr<const logs::Redactor> load_redactor(const std::vector<std::string>& extra,
+                                                    const char* cmd) {
+  auto r = extra.empty() ? logs::Redactor::builtin() : logs::Redactor::builtin_plus_files(extra);
+  if (!r) {
+    std::fprintf(stderr, "dagmedic logs %s: redaction rules: %s\n", cmd, r.error().message.c_str());
+    return nullptr;
+  }
+  return r.value();
+}
+
+int run_redact(const std::string& path, const std::vector<std::string>& rules) {
+  auto red = load_redactor(rules, "redact");
+  if (!red) return 1;
+  Input in{open_input(path, "redact"), path != "-"};
+  if (!in.f) return 1;
+  logs::RedactStream rs(red);
+  Out out;
+  auto sink = [&](std::string_view s) { out.put(s); };
+  bool ok = read_blocks(in.f, path, "redact", [&](std::string_view b) { rs.feed(b, sink); });
+  rs.finish(sink);
+  if (!out.ok()) {
+    std::fprintf(stderr, "dagmedic logs redact: cannot write output\n");
+    return 1;
+  }
+  return ok ? 0 : 1;
+}
+
+int run_extract(const std::string& path, const std::vector<std::string>& red_rules,
+                const std::vector<std::string>& cat_rules, std::size_t tail_lines, bool pretty) {
+  logs::DiagnoseOptions opt;
+  opt.redactor = load_redactor(red_rules, "extract");
+  if (!opt.redactor) return 1;
+  auto cat = cat_rules.empty() ? logs::Categorizer::builtin()
+                               : logs::Categorizer::builtin_plus_files(cat_rules);
+  if (!cat) {
+    std::fprintf(stderr, "dagmedic logs extract: category rules: %s\n",
+                 cat.error().message.c_str());
+    return 1;
+  }
+  opt.categorizer = cat.value();
+  if (tail_lines > 0) opt.tail.max_lines = tail_lines;
+  auto ds = logs::DiagnoseStream::create(opt);
+  if (!ds) {
+    std::fprintf(stderr, "dagmedic logs extract: %s\n", ds.error().message.c_str());
+    return 1;
+  }
+  Input in{open_input(path, "extract"), path != "-"};
+  if (!in.f) return 1;
+  bool ok = read_blocks(in.f, path, "extract", [&](std::string_view b) { ds.value()->feed(b); });
+  if (!ok) return 1;
+  logs::Diagnosis d = ds.value()->finish();
+  std::string s =
+      logs::to_json(d).dump(pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  s.push_back('\n');
+  Out out;
+  out.put(s);
+  if (!out.ok()) {
+    std::fprintf(stderr, "dagmedic logs extract: cannot write output\n");
+    return 1;
+  }
+  return 0;
+}
+
+struct TemplateArgs {
+  bool per_line = false, json = false, no_redact = false, no_premask = false;
+  std::size_t max_clusters = 5000, depth = 4, top = 0;
+  double similarity = 0.4;
+  std::vector<std::string> red_rules;
+};
+
+int run_templates(const std::string& path, const TemplateArgs& a) {
+  std::shared_ptr<const logs::Redactor> red;
+  if (!a.no_redact) {
+    red = load_redactor(a.red_rules, "templates");
+    if (!red) return 1;
+  }
+  Input in{open_input(path, "templates"), path != "-"};
+  if (!in.f) return 1;
+  logs::TemplateOptions to;
+  to.max_clusters = a.max_clusters;
+  to.depth = a.depth;
+  to.similarity = a.similarity;
+  to.premask = !a.no_premask;
+  logs::TemplateMiner miner(to);
+  LineSplitter split(to.max_line_bytes);
+  Out out;
+  std::uint64_t n = 0;
+  auto on_line = [&](std::string_view line) {
+    std::uint64_t id = miner.add(line);
+    ++n;
+    if (a.per_line) {
+      std::string& o = out.raw();
+      o.append("{\"line\":");
+      o.append(std::to_string(n));
+      o.append(",\"id\":");
+      o.append(std::to_string(id));
+      o.append(",\"template\":");
+      json_string(o, miner.template_of(id));
+      o.append("}\n");
+      if (o.size() >= (1u << 20)) out.flush();
+    }
+  };
+  std::unique_ptr<logs::RedactStream> rs;
+  if (red) rs = std::make_unique<logs::RedactStream>(red);
+  auto to_lines = [&](std::string_view s) { split.feed(s, on_line); };
+  bool ok = read_blocks(in.f, path, "templates", [&](std::string_view b) {
+    if (rs) {
+      rs->feed(b, to_lines);
+    } else {
+      to_lines(b);
+    }
+  });
+  if (rs) rs->finish(to_lines);
+  split.finish(on_line);
+  if (!ok) return 1;
+  if (!a.per_line) {
+    auto cl = miner.clusters();
+    std::size_t limit = a.top > 0 ? std::min(a.top, cl.size()) : cl.size();
+    std::string& o = out.raw();
+    if (a.json) {
+      o.append("{\"lines\":" + std::to_string(miner.lines()) +
+               ",\"clusters\":" + std::to_string(cl.size()) +
+               ",\"evicted\":" + std::to_string(miner.evicted()) + ",\"templates\":[");
+      for (std::size_t k = 0; k < limit; ++k) {
+        if (k) o.push_back(',');
+        o.append("{\"id\":" + std::to_string(cl[k].id) +
+                 ",\"count\":" + std::to_string(cl[k].count) + ",\"template\":");
+        json_string(o, cl[k].text);
+        o.push_back('}');
+        if (o.size() >= (1u << 20)) out.flush();
+      }
+      o.append("]}\n");
+    } else {
+      char head[128];
+      std::snprintf(head, sizeof head, "# %llu lines, %zu templates\n",
+                    static_cast<unsigned long long>(miner.lines()), cl.size());
+      o.append(head);
+      for (std::size_t k = 0; k < limit; ++k) {
+        char num[64];
+        std::snprintf(num, sizeof num, "%10llu  #%-6llu ",
+                      static_cast<unsigned long long>(cl[k].count),
+                      static_cast<unsigned long long>(cl[k].id));
+        o.append(num);
+        o.append(cl[k].text);
+        o.push_back('\n');
+        if (o.size() >= (1u << 20)) out.flush();
+      }
+    }
+  }
+  if (!out.ok()) {
+    std::fprintf(stderr, "dagmedic logs templates: cannot write output\n");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_logs(int argc, char** argv) {
+  CLI::App cli{"Log pipeline: redact, extract the error, mine templates", "dagmedic logs"};
+  cli.require_subcommand(1);
+  std::string path;
+  std::vector<std::string> red_rules, cat_rules;
+  std::size_t tail_lines = 0;
+  bool pretty = false;
+  TemplateArgs ta;
+
+  auto* red = cli.add_subcommand("redact",
+                                 "Stream FILE (or - for stdin) to stdout, secrets "
+                                 "replaced by [REDACTED:type]");
+  red->add_option("FILE", path, "log file, or - for stdin")->required();
+  red->add_option("--rules", red_rules, "extra redaction rules file (repeatable)");
+
+  auto* ext = cli.add_subcommand("extract",
+                                 "Print the diagnosis of FILE as JSON: error, "
+                                 "signature, category, action (redacted)");
+  ext->add_option("FILE", path, "log file, or - for stdin")->required();
+  ext->add_option("--rules", red_rules, "extra redaction rules file (repeatable)");
+  ext->add_option("--category-rules", cat_rules, "extra category rules file (repeatable)");
+  ext->add_option("--tail-lines", tail_lines, "lines of the end of the log to analyse (400)")
+      ->check(CLI::Range(1, 5000));
+  ext->add_flag("--pretty", pretty, "indent the JSON");
+
+  auto* tpl = cli.add_subcommand("templates",
+                                 "Mine log templates of FILE (Drain with "
+                                 "pre-masking), most frequent first");
+  tpl->add_option("FILE", path, "log file, or - for stdin")->required();
+  tpl->add_flag("--per-line", ta.per_line, "one JSON line per input line: {line, id, template}");
+  tpl->add_flag("--json", ta.json, "print the templates as one JSON document");
+  tpl->add_option("--top", ta.top, "print only the N most frequent templates");
+  tpl->add_option("--max-clusters", ta.max_clusters, "cluster cap (least recently used evicted)")
+      ->check(CLI::Range(1, 1000000));
+  tpl->add_option("--depth", ta.depth, "Drain tree depth (4)")->check(CLI::Range(3, 16));
+  tpl->add_option("--sim", ta.similarity, "Drain similarity threshold (0.4)")
+      ->check(CLI::Range(0.0, 1.0));
+  tpl->add_flag("--no-premask", ta.no_premask,
+                "plain Drain: no variable masking before clustering");
+  tpl->add_flag("--no-redact", ta.no_redact,
+                "skip redaction (trusted input only; templates may then show secrets)");
+  tpl->add_option("--rules", ta.red_rules, "extra redaction rules file (repeatable)");
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (red->parsed()) return run_redact(path, red_rules);
+    if (ext->parsed()) return run_extract(path, red_rules, cat_rules, tail_lines, pretty);
+    return run_templates(path, ta);
+  } catch (const std::exception& e) {  // bad_alloc and the like: report, never crash
+    std::fprintf(stderr, "dagmedic logs: %s\n", e.what());
+    return 1;
+  }
 }
 
 }  // namespace dm::app

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Template mining benchmark: `dagmedic logs templates` vs drain3 on the same generated log.
+
+usage: bench.py DAGMEDIC WORKDIR LINES
+Prints a Markdown report: lines/s of each, the speed-up, and grouping agreement (adjusted Rand
+index, pairwise precision/recall, grouping accuracy) of each against the generator's ground truth
+and of dagmedic against drain3.
+"""
+import collections
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def comb2(n):
+    return n * (n - 1) // 2
+
+
+def agreement(pred, truth):
+    """ARI, pairwise precision/recall/F1 of clustering `pred` against `truth`, grouping accuracy."""
+    n = len(truth)
+    pairs = collections.Counter(zip(pred, truth))
+    a = collections.Counter(pred)
+    b = collections.Counter(truth)
+    sum_ij = sum(comb2(v) for v in pairs.values())
+    sum_a = sum(comb2(v) for v in a.values())
+    sum_b = sum(comb2(v) for v in b.values())
+    expected = sum_a * sum_b / comb2(n) if n > 1 else 0
+    max_index = (sum_a + sum_b) / 2
+    ari = (sum_ij - expected) / (max_index - expected) if max_index != expected else 1.0
+    precision = sum_ij / sum_a if sum_a else 1.0
+    recall = sum_ij / sum_b if sum_b else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    # Grouping accuracy (Zhu et al. 2019): lines whose predicted group is exactly a true group.
+    groups_pred = collections.defaultdict(set)
+    groups_truth = collections.defaultdict(set)
+    for i, (p, t) in enumerate(zip(pred, truth)):
+        groups_pred[p].add(i)
+        groups_truth[t].add(i)
+    exact = 0
+    for t, members in groups_truth.items():
+        p = pred[next(iter(members))]
+        if groups_pred[p] == members:
+            exact += len(members)
+    return {"ari": ari, "precision": precision, "recall": recall, "f1": f1, "ga": exact / n,
+            "clusters": len(a)}
+
+
+CPU = {}
+
+
+def run_dagmedic(binary, log, extra):
+    """Wall seconds; CPU seconds (user+sys of the child) are kept in CPU[tuple(extra)] (min)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([binary, "logs", "templates", "--json", *extra, log], check=True,
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    key = tuple(extra)
+    CPU[key] = min(cpu, CPU.get(key, cpu))
+    return wall
+
+
+def main():
+    binary, work, lines = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    log = os.path.join(work, "bench.log")
+    truth_file = os.path.join(work, "bench.truth")
+    truth = [int(x) for x in open(truth_file)]
+    size_mb = os.path.getsize(log) / 1e6
+    n = len(truth)
+    assert n == lines, (n, lines)
+
+    # dagmedic: best of 3, end to end (process start, read, mine, print), with and without redaction.
+    dm_raw = min(run_dagmedic(binary, log, ["--no-redact"]) for _ in range(3))
+    dm_red = min(run_dagmedic(binary, log, []) for _ in range(3))
+    dm_plain = min(run_dagmedic(binary, log, ["--no-redact", "--no-premask"]) for _ in range(2))
+    per_line = subprocess.run([binary, "logs", "templates", "--per-line", "--no-redact", log],
+                              check=True, stdout=subprocess.PIPE).stdout.decode("utf-8").splitlines()
+    dm_ids = [json.loads(l)["id"] for l in per_line]
+    assert len(dm_ids) == n
+    plain_lines = subprocess.run([binary, "logs", "templates", "--per-line", "--no-redact",
+                                  "--no-premask", log], check=True,
+                                 stdout=subprocess.PIPE).stdout.decode("utf-8").splitlines()
+    dm_plain_ids = [json.loads(l)["id"] for l in plain_lines]
+
+    # drain3: default config (depth 4, sim_th 0.4, max_children 100, no masking), lines in memory;
+    # only the add_log_message loop is timed (favours drain3: no file reading counted).
+    from drain3 import TemplateMiner
+    from drain3.template_miner_config import TemplateMinerConfig
+    cfg = TemplateMinerConfig()
+    cfg.profiling_enabled = False
+    tm = TemplateMiner(config=cfg)
+    with open(log, encoding="utf-8") as f:
+        text_lines = [l.rstrip("\n") for l in f]
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    d3_ids = [tm.add_log_message(l)["cluster_id"] for l in text_lines]
+    d3 = time.perf_counter() - t0
+    d3_cpu = time.process_time() - c0
+
+    rows = [
+        ("dagmedic (pre-mask, no redaction)", dm_raw, CPU[("--no-redact",)]),
+        ("dagmedic (pre-mask + redaction)", dm_red, CPU[()]),
+        ("dagmedic (plain Drain, no pre-mask, no redaction)", dm_plain, CPU[("--no-redact", "--no-premask")]),
+        ("drain3 0.9.11 (defaults, in-process loop only)", d3, d3_cpu),
+    ]
+    print("## Run: %d lines, %.1f MB, %s" % (n, size_mb, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+    print()
+    print("| miner | wall s | lines/s (wall) | MB/s (wall) | vs drain3 (wall) | CPU s | lines/s (CPU) | vs drain3 (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, secs, cpu in rows:
+        print("| %s | %.2f | %s | %.1f | %.0f× | %.2f | %s | %.0f× |" % (
+            name, secs, format(int(n / secs), ","), size_mb / secs, d3 / secs, cpu,
+            format(int(n / max(cpu, 1e-9)), ","), d3_cpu / max(cpu, 1e-9)))
+    print()
+    print("| grouping | clusters | ARI | pairwise precision | pairwise recall | F1 | grouping accuracy |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    truth_clusters = len(set(truth))
+    print("| ground truth | %d | 1 | 1 | 1 | 1 | 1 |" % truth_clusters)
+    for name, ids in (("dagmedic vs truth", dm_ids), ("dagmedic plain Drain vs truth", dm_plain_ids),
+                      ("drain3 vs truth", d3_ids)):
+        a = agreement(ids, truth)
+        print("| %s | %d | %.4f | %.4f | %.4f | %.4f | %.4f |" % (name, a["clusters"], a["ari"], a["precision"], a["recall"], a["f1"], a["ga"]))
+    a = agreement(dm_ids, d3_ids)
+    print("| dagmedic vs drain3 (drain3 as reference) | %d | %.4f | %.4f | %.4f | %.4f | %.4f |" % (
+        a["clusters"], a["ari"], a["precision"], a["recall"], a["f1"], a["ga"]))
+    a = agreement(dm_plain_ids, d3_ids)
+    print("| dagmedic plain Drain vs drain3 | %d | %.4f | %.4f | %.4f | %.4f | %.4f |" % (
+        a["clusters"], a["ari"], a["precision"], a["recall"], a["f1"], a["ga"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# `dagmedic logs redact|extract|templates` end to end on files: exit codes, JSON validity, no
+# secret survives `logs redact` (tests/logs/secrets/*.secrets.tsv), same signature for Airflow 2
+# and 3 formats of one failure, streaming from stdin == from a file.
+source "$(dirname "$0")/../lib.sh"
+STEP=31-logs-cli
+BIN="${DM_DAGMEDIC:-$DM_BUILD/dagmedic}"
+CORPUS="$DM_ROOT/tests/logs/extract"
+SECRETS="$DM_ROOT/tests/logs/secrets"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0; failed=0
+ok() { passed=$((passed + 1)); }
+ko() { failed=$((failed + 1)); dm_log "FAIL: $*"; }
+check() { local name=$1; shift; if "$@"; then ok; else ko "$name"; fi; }
+
+[ -x "$BIN" ] || { dm_log "no dagmedic binary at $BIN"; dm_record "$STEP" 0 1; exit 1; }
+
+# Exit codes: usage errors 2, missing file 1 with a clear message, --help 0.
+rc() { local want=$1; shift; "$@" >"$work/out" 2>"$work/err" </dev/null; [ $? -eq "$want" ]; }
+check "no subcommand -> 2" rc 2 "$BIN" logs
+check "unknown subcommand -> 2" rc 2 "$BIN" logs frobnicate x
+check "missing FILE -> 2" rc 2 "$BIN" logs extract
+check "bad option -> 2" rc 2 "$BIN" logs templates --bogus x
+check "bad --tail-lines -> 2" rc 2 "$BIN" logs extract --tail-lines 0 "$CORPUS/shell_exit.log"
+check "--help -> 0" rc 0 "$BIN" logs --help
+check "missing file -> 1" rc 1 "$BIN" logs extract /nonexistent/x.log
+check "missing file message" grep -q "cannot open '/nonexistent/x.log'" "$work/err"
+check "directory -> 1" rc 1 "$BIN" logs redact "$CORPUS"
+check "bad category rules -> 1" rc 1 "$BIN" logs extract --category-rules /nonexistent.yaml "$CORPUS/shell_exit.log"
+
+# logs redact: no planted secret survives, markers present, line count kept.
+for tsv in "$SECRETS"/*.secrets.tsv; do
+  [ -e "$tsv" ] || continue
+  log="${tsv%.secrets.tsv}.log"
+  name=$(basename "$log")
+  if "$BIN" logs redact "$log" >"$work/red.txt" 2>"$work/err"; then ok; else ko "redact $name exit"; continue; fi
+  leaked=0
+  while IFS=$'\t' read -r type secret; do
+    [[ -z "$type" || "$type" == \#* || -z "$secret" ]] && continue
+    if grep -qF -- "$secret" "$work/red.txt"; then leaked=$((leaked + 1)); dm_log "leak in $name: $type"; fi
+  done <"$tsv"
+  check "redact $name: no secret left" [ "$leaked" -eq 0 ]
+  check "redact $name: markers" grep -q '\[REDACTED:' "$work/red.txt"
+  check "redact $name: line count kept" [ "$(wc -l <"$log")" -eq "$(wc -l <"$work/red.txt")" ]
+  # stdin gives the same bytes as the file
+  "$BIN" logs redact - <"$log" >"$work/red-stdin.txt"
+  check "redact $name: stdin == file" cmp -s "$work/red.txt" "$work/red-stdin.txt"
+done
+if ! ls "$SECRETS"/*.secrets.tsv >/dev/null 2>&1; then ko "secrets corpus missing"; fi
+
+# logs extract: valid JSON with the expected fields on every corpus file.
+PY=python3
+for f in "$CORPUS"/*.log "$CORPUS"/*.jsonl; do
+  name=$(basename "$f")
+  if "$BIN" logs extract "$f" >"$work/d.json"; then ok; else ko "extract $name exit"; continue; fi
+  check "extract $name: json" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["found"] is True, d
+assert len(d["signature"]) == 12 and all(c in "0123456789abcdef" for c in d["signature"]), d
+assert d["category"] != "unknown" and d["risk"] in ("low", "medium", "high"), d
+assert d["error"] and d["error_line"] > 0 and isinstance(d["lines"], list), d
+assert any(l["n"] == d["error_line"] for l in d["lines"]), d
+' "$work/d.json"
+done
+sig() { "$BIN" logs extract "$1" | $PY -c 'import json,sys; print(json.load(sys.stdin)["signature"])'; }
+check "airflow 2 vs 3 KeyError: same signature" [ "$(sig "$CORPUS/airflow2_keyerror.log")" = "$(sig "$CORPUS/airflow3_keyerror.jsonl")" ]
+check "airflow 2 vs 3 OOM: same signature" [ "$(sig "$CORPUS/oom_airflow2.log")" = "$(sig "$CORPUS/airflow3_oom.jsonl")" ]
+sed -e 's/2026-01-14/2027-06-30/g' -e 's/ip-10-0-12-87/ip-10-9-1-2/g' -e 's/48213/5150/g' \
+  "$CORPUS/airflow2_keyerror.log" >"$work/other_day.log"
+check "other day/host/pid: same signature" [ "$(sig "$CORPUS/airflow2_keyerror.log")" = "$(sig "$work/other_day.log")" ]
+sed 's/customer_id/order_id/g' "$CORPUS/airflow2_keyerror.log" >"$work/other_col.log"
+check "other column: other signature" [ "$(sig "$CORPUS/airflow2_keyerror.log")" != "$(sig "$work/other_col.log")" ]
+# extract redacts: a secret planted in the traceback never reaches the JSON.
+printf 'Traceback (most recent call last):\n  File "/dags/x.py", line 1, in f\nValueError: login failed for postgresql://etl:Zq8vPl0ngS3cret@db:5432/dw\n' >"$work/secret_tb.log"
+"$BIN" logs extract "$work/secret_tb.log" >"$work/d.json"
+check "extract redacts" bash -c "! grep -q Zq8vPl0ngS3cret '$work/d.json' && grep -q REDACTED '$work/d.json'"
+check "extract from stdin" bash -c "'$BIN' logs extract - <'$CORPUS/spark_submit.log' | grep -q FileNotFoundException"
+
+# logs templates: counts, --json, --per-line JSON validity (one object per input line).
+{ for i in $(seq 1 300); do
+    printf '[2026-01-01, 00:00:%02d UTC] {taskinstance.py:%d} INFO - Starting attempt %d of 3\n' $((i % 60)) "$i" $((i % 3 + 1))
+    printf '[2026-01-01, 00:01:%02d UTC] {logging_mixin.py:190} INFO - loaded %d rows from s3://raw/orders/dt=2026-01-%02d/part-%d.parquet\n' $((i % 60)) $((i * 37)) $((i % 28 + 1)) "$i"
+  done; printf 'last line without newline'; } >"$work/t.log"
+check "templates exit 0" rc 0 "$BIN" logs templates "$work/t.log"
+"$BIN" logs templates --json "$work/t.log" >"$work/t.json"
+check "templates --json" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["lines"] == 601, d["lines"]
+counts = [t["count"] for t in d["templates"]]
+assert counts == sorted(counts, reverse=True) and sum(counts) == 601, counts
+assert counts[:2] == [300, 300] and len(counts) == 3, d
+' "$work/t.json"
+"$BIN" logs templates --per-line "$work/t.log" >"$work/p.jsonl"
+check "templates --per-line" $PY -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert len(rows) == 601, len(rows)
+assert [r["line"] for r in rows] == list(range(1, 602))
+assert len({r["id"] for r in rows[0::2][:300]}) == 1 and len({r["id"] for r in rows[1::2][:300]}) == 1
+assert all(isinstance(r["template"], str) for r in rows)
+' "$work/p.jsonl"
+printf 'bad \xff\xfe bytes \x01 "quoted" \\ back\n' | "$BIN" logs templates --per-line - >"$work/bin.jsonl"
+check "per-line JSON with invalid UTF-8" $PY -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]' "$work/bin.jsonl"
+"$BIN" logs templates "$work/t.log" >"$work/t.txt"
+check "templates text output" grep -q "^# 601 lines, 3 templates" "$work/t.txt"
+
+dm_record "$STEP" "$passed" "$failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,83 @@
+// The Diagnose pipeline in one call: redact → tail → extract → signature → category.
+//
+// Every byte goes through the Redactor before anything else keeps it, so every text in a
+// Diagnosis (error, message, lines, frames, chain) has been redacted. Memory is bounded by the
+// tail options whatever the input size; the JSON form of a Diagnosis stays under
+// max_output_bytes (relevant lines, then chain links, then frames are dropped to fit — the root
+// cause line and the signature always stay), and every string in it under kMaxFieldBytes.
+// Only the tail of the log is analysed (TailOptions::max_lines, default 400 lines): an error far
+// before the end of a very long log is not seen.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "logs/category.h"
+#include "logs/extract.h"
+#include "logs/redact.h"
+#include "logs/signature.h"
+#include "logs/tail.h"
+
+namespace dm::logs {
+
+struct DiagnoseOptions {
+  // Lines are kept long enough for Airflow 3 JSON events with a structured traceback.
+  TailOptions tail{400, 5000, 16 * 1024, 32 * 1024};
+  ExtractOptions extract{};
+  std::size_t max_output_bytes = 16 * 1024;
+  std::shared_ptr<const Redactor> redactor;        // null: Redactor::builtin()
+  std::shared_ptr<const Categorizer> categorizer;  // null: Categorizer::builtin()
+};
+
+struct Diagnosis {
+  bool found = false;          // an error was found
+  std::string signature;       // 12 hex digits ("" when nothing was found)
+  std::string signature_text;  // the masked template behind it
+  Category category;           // name, action, risk, reason, rule_id
+  std::string kind;            // error_kind_name()
+  std::string exception_type;
+  std::string message;
+  std::string error;             // the root-cause line
+  std::uint64_t error_line = 0;  // its line number (0: none)
+  int exit_code = 0;
+  std::vector<RelevantLine> lines;
+  std::vector<Frame> frames;
+  std::vector<ChainLink> chain;
+  std::size_t other_errors = 0;  // further findings in the tail besides the primary one
+  struct TailStats {
+    std::uint64_t total_lines = 0, total_bytes = 0, tail_lines = 0;
+    bool truncated = false;
+  } tail;
+};
+
+// Streaming form: feed chunks of any size, then finish(). Not thread-safe (one per log).
+class DiagnoseStream {
+ public:
+  // Errors: internal if the builtin redaction or category rules cannot load.
+  static Result<std::unique_ptr<DiagnoseStream>> create(DiagnoseOptions opt = {});
+  void feed(std::string_view chunk);
+  Diagnosis finish();
+
+ private:
+  explicit DiagnoseStream(DiagnoseOptions opt);
+  DiagnoseOptions opt_;
+  std::unique_ptr<RedactStream> redact_;
+  Tail tail_;
+};
+
+Result<Diagnosis> diagnose(std::string_view text, DiagnoseOptions opt = {});
+
+// Builds the Diagnosis from lines that are ALREADY REDACTED (used by DiagnoseStream; exposed for
+// callers that ran the redactor and tail themselves).
+Diagnosis diagnose_redacted_lines(const std::vector<LogLine>& lines, const Categorizer& cat,
+                                  const ExtractOptions& opt, std::size_t max_output_bytes);
+
+// JSON object (the shape `dagmedic logs extract` prints). Never throws; invalid UTF-8 is replaced.
+nlohmann::json to_json(const Diagnosis& d);
+
+}  // namespace dm::logs

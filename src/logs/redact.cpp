@@ -1,0 +1,192 @@
+#include "logs/redact.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "logs/redact_engine.h"
+#include "logs/rules_embed.h"
+
+namespace dm::logs {
+namespace {
+
+class StringSink final : public RedactSink {
+ public:
+  explicit StringSink(std::string& s) : s_(s) {}
+  void put(std::string_view v) override { s_.append(v); }
+
+ private:
+  std::string& s_;
+};
+
+class FnSink final : public RedactSink {
+ public:
+  explicit FnSink(const std::function<void(std::string_view)>& f) : f_(f) {}
+  void put(std::string_view v) override {
+    if (!v.empty()) f_(v);
+  }
+
+ private:
+  const std::function<void(std::string_view)>& f_;
+};
+
+dm::Result<std::shared_ptr<const Redactor>> make(RedactRuleSet set) {
+  auto e = RedactEngine::compile(std::move(set));
+  if (!e) return e.error();
+  return std::make_shared<const Redactor>(std::move(*e));
+}
+
+dm::Result<RedactRuleSet> builtin_set() {
+  auto text = embedded_rules("redaction.yaml");
+  if (!text) return make_error(Errc::internal, "redaction.yaml was not embedded at build time");
+  auto set = parse_redaction_rules(*text, "builtin:redaction.yaml");
+  if (!set) return make_error(Errc::internal, set.error().message);
+  return set;
+}
+
+// The core shared by Redactor::redact and RedactStream: a partial line is held in `pending`
+// (starting at `off`) until its newline, the segment cap or finish().
+struct Core {
+  explicit Core(const RedactEngine& e) : cursor(e) {}
+  RedactEngine::Cursor cursor;
+  std::string pending;
+  std::size_t off = 0;
+
+  std::string_view held() const { return std::string_view(pending).substr(off); }
+
+  void cut_long(RedactSink& sink) {
+    while (held().size() > kMaxLineBytes) {
+      const std::size_t c = RedactEngine::Cursor::cut_point(held().substr(0, kMaxLineBytes));
+      cursor.process_lines(held().substr(0, c), sink);
+      off += c;
+    }
+    if (off > 0) {
+      pending.erase(0, off);
+      off = 0;
+    }
+  }
+
+  void feed(std::string_view chunk, RedactSink& sink) {
+    while (!chunk.empty()) {
+      if (held().empty()) {
+        pending.clear();
+        off = 0;
+        const void* p = memrchr(chunk.data(), '\n', chunk.size());
+        if (p) {
+          const auto k = static_cast<std::size_t>(static_cast<const char*>(p) - chunk.data()) + 1;
+          cursor.process_any(chunk.substr(0, k), sink);
+          chunk.remove_prefix(k);
+        }
+        pending.append(chunk);
+        chunk = {};
+        cut_long(sink);
+      } else {
+        const void* p = std::memchr(chunk.data(), '\n', chunk.size());
+        if (p) {
+          const auto k = static_cast<std::size_t>(static_cast<const char*>(p) - chunk.data()) + 1;
+          pending.append(chunk.substr(0, k));
+          chunk.remove_prefix(k);
+          cursor.process_any(held(), sink);
+          pending.clear();
+          off = 0;
+        } else {
+          pending.append(chunk);
+          chunk = {};
+          cut_long(sink);
+        }
+      }
+    }
+  }
+
+  void finish(RedactSink& sink) {
+    if (!held().empty()) cursor.process_any(held(), sink);
+    pending.clear();
+    off = 0;
+    cursor.reset_block();
+  }
+};
+
+}  // namespace
+
+dm::Result<std::shared_ptr<const Redactor>> Redactor::builtin() {
+  // Compiled once per process (immutable, shared): compiling the database costs milliseconds.
+  static const dm::Result<std::shared_ptr<const Redactor>> kBuiltin = [] {
+    return compile_builtin();
+  }();
+  return kBuiltin;
+}
+
+dm::Result<std::shared_ptr<const Redactor>> Redactor::compile_builtin() {
+  auto set = builtin_set();
+  if (!set) return set.error();
+  auto r = make(std::move(*set));
+  if (!r) return make_error(Errc::internal, "builtin redaction rules: " + r.error().message);
+  return r;
+}
+
+dm::Result<std::shared_ptr<const Redactor>> Redactor::from_yaml(std::string_view yaml_text) {
+  auto set = parse_redaction_rules(yaml_text, "<yaml>");
+  if (!set) return set.error();
+  return make(std::move(*set));
+}
+
+dm::Result<std::shared_ptr<const Redactor>> Redactor::builtin_plus_files(
+    const std::vector<std::string>& paths) {
+  auto set = builtin_set();
+  if (!set) return set.error();
+  for (const auto& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(Errc::not_found, "cannot read redaction rules file " + path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    auto more = parse_redaction_rules(ss.str(), path);
+    if (!more) return more.error();
+    auto st = merge_rule_sets(*set, std::move(*more));
+    if (!st) return st.error();
+  }
+  return make(std::move(*set));
+}
+
+std::string Redactor::redact(std::string_view text) const {
+  std::string out;
+  out.reserve(text.size() + 64);
+  StringSink sink(out);
+  Core core(*engine_);
+  core.feed(text, sink);
+  core.finish(sink);
+  return out;
+}
+
+std::size_t Redactor::rule_count() const { return engine_->rule_count(); }
+
+std::vector<std::string> Redactor::rule_types() const {
+  std::vector<std::string> v;
+  for (const auto& r : engine_->rules()) {
+    bool seen = false;
+    for (const auto& t : v) seen = seen || t == r.type;
+    if (!seen) v.push_back(r.type);
+  }
+  return v;
+}
+
+struct RedactStream::State {
+  explicit State(const RedactEngine& e) : core(e) {}
+  Core core;
+};
+
+RedactStream::RedactStream(std::shared_ptr<const Redactor> r)
+    : redactor_(std::move(r)), st_(std::make_unique<State>(redactor_->engine())) {}
+
+RedactStream::~RedactStream() = default;
+
+void RedactStream::feed(std::string_view chunk, const std::function<void(std::string_view)>& out) {
+  FnSink sink(out);
+  st_->core.feed(chunk, sink);
+}
+
+void RedactStream::finish(const std::function<void(std::string_view)>& out) {
+  FnSink sink(out);
+  st_->core.finish(sink);
+}
+
+}  // namespace dm::logs

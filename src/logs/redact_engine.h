@@ -1,0 +1,103 @@
+// Internal: the compiled rule set (vectorscan database + RE2 per rule) and the line processor
+// shared by Redactor::redact and RedactStream. See redact.h for the semantics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "logs/redact_rules.h"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace re2 {
+class RE2;
+}
+
+namespace dm::logs {
+
+// Receives output pieces; each view is valid only during the call.
+class RedactSink {
+ public:
+  virtual ~RedactSink() = default;
+  virtual void put(std::string_view s) = 0;
+};
+
+class RedactEngine {
+ public:
+  // Compiles the rules. Errors: invalid_argument naming the rule and the reason.
+  static dm::Result<std::shared_ptr<const RedactEngine>> compile(RedactRuleSet set);
+  ~RedactEngine();
+  RedactEngine(const RedactEngine&) = delete;
+  RedactEngine& operator=(const RedactEngine&) = delete;
+
+  std::size_t rule_count() const { return rules_.size(); }
+  const std::vector<RedactRule>& rules() const { return rules_; }
+
+  // Per-stream mutable state: scratch space, hit buffers and the open multi-line block.
+  class Cursor {
+   public:
+    explicit Cursor(const RedactEngine& e);
+    ~Cursor();
+    Cursor(const Cursor&) = delete;
+    Cursor& operator=(const Cursor&) = delete;
+    // Processes `region`: whole lines, each ending with '\n', except that the last one may lack
+    // it (a final line or a forced segment). No line of it may be longer than kMaxLineBytes
+    // except via process_any(). Output goes to `sink`.
+    void process_lines(std::string_view region, RedactSink& sink);
+    // As process_lines, but `region` may contain lines of any length (over-long lines are cut
+    // into segments as documented in redact.h).
+    void process_any(std::string_view region, RedactSink& sink);
+    // Cut point of an over-long line: at most kMaxLineBytes, at least 1.
+    static std::size_t cut_point(std::string_view s);
+    void reset_block() {
+      block_rule_ = -1;
+      block_lines_ = 0;
+    }
+
+   private:
+    struct Hit {
+      std::uint32_t end;
+      std::uint32_t entry;
+    };
+    static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                        unsigned int flags, void* ctx);
+    void process_block(std::string_view region, RedactSink& sink);
+    void emit_plain(std::string_view region, RedactSink& sink);
+    // One line (no '\n'); `rules` lists the rule indexes whose prefilter hit it.
+    void process_line(std::string_view line, const std::vector<std::uint32_t>& rules,
+                      std::string& out);
+
+    const RedactEngine& e_;
+    hs_scratch* scratch_ = nullptr;
+    static constexpr std::uint32_t kNoHit = 0xffffffffu;
+    std::vector<Hit> hits_;
+    std::vector<std::uint32_t> last_end_;  // per vectorscan id: end of its last hit (dedup)
+    const char* scan_data_ = nullptr;
+    std::vector<std::uint32_t> mark_;  // per rule: generation when last added
+    std::uint32_t gen_ = 0;
+    std::vector<std::uint32_t> line_rules_;
+    std::string buf_;
+    std::string lower_;  // lower-cased line for the keyword gate
+    int block_rule_ = -1;
+    int block_lines_ = 0;
+    friend class RedactEngine;
+  };
+
+ private:
+  RedactEngine() = default;
+  struct Compiled;
+  std::vector<RedactRule> rules_;
+  std::vector<std::unique_ptr<Compiled>> compiled_;  // one per rule
+  std::vector<std::unique_ptr<re2::RE2>> global_allow_;
+  std::vector<std::vector<std::uint32_t>> entry_rules_;  // hs id -> rule indexes
+  hs_database* db_ = nullptr;
+  hs_scratch* proto_scratch_ = nullptr;
+  bool allowed(std::size_t rule, std::string_view secret) const;
+};
+
+}  // namespace dm::logs

@@ -1,0 +1,292 @@
+#include "logs/template.h"
+
+#include <algorithm>
+#include <functional>
+#include <unordered_map>
+
+#include "logs/template_mask.h"
+
+namespace dm::logs {
+namespace {
+
+constexpr std::string_view kWild = "<*>";
+constexpr std::uint32_t kNone = 0xffffffffu;
+
+struct StrHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);  // word-at-a-time murmur in libstdc++
+  }
+};
+
+// A record-header token once masked: only placeholders ("<date>", "<time>"…), punctuation and a
+// time zone word, e.g. "[<date>," "<time>" "UTC]" of an Airflow 2 line or "<n>/<n>/<n>" of log4j.
+bool header_token(std::string_view t) {
+  std::size_t letters = 0, i = 0;
+  std::string_view word;
+  bool placeholder = false;
+  while (i < t.size()) {
+    char c = t[i];
+    if (c == '<') {
+      std::size_t e = t.find('>', i);
+      if (e == std::string_view::npos) return false;
+      placeholder = true;
+      i = e + 1;
+      continue;
+    }
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      if (letters == 0) word = t.substr(i);
+      ++letters;
+    } else if (c >= '0' && c <= '9') {
+      return false;
+    }
+    ++i;
+  }
+  if (letters == 0) return placeholder;
+  return letters == 3 && (word.starts_with("UTC") || word.starts_with("GMT"));
+}
+
+bool has_digit(std::string_view t) {
+  return std::any_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+struct TemplateMiner::Impl {
+  struct Cl {
+    std::uint64_t id = 0;  // 0: free slot
+    std::uint64_t count = 0;
+    std::vector<std::string> tokens;
+    std::string text;
+    std::uint64_t leaf = 0;
+    std::uint32_t prev = kNone, next = kNone;  // LRU list, most recent at head
+  };
+
+  TemplateOptions opt;
+  std::vector<Cl> cls;
+  std::vector<std::uint32_t> free_slots;
+  std::uint32_t head = kNone, tail = kNone;
+  std::size_t live = 0;
+  std::uint64_t next_id = 1, nlines = 0, nevicted = 0;
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> leaves;
+  struct CacheVal {
+    std::uint32_t slot;
+    std::uint64_t id;
+  };
+  std::unordered_map<std::string, CacheVal, StrHash, std::equal_to<>> cache;
+  std::size_t cache_used = 0;
+  std::vector<char> mbuf;              // scratch for mask_template (template_mask_bound)
+  std::string_view masked;             // view of the current masked line (mbuf or the input)
+  std::vector<std::string_view> toks;  // scratch
+
+  void unlink(std::uint32_t s) {
+    Cl& c = cls[s];
+    if (c.prev != kNone)
+      cls[c.prev].next = c.next;
+    else
+      head = c.next;
+    if (c.next != kNone)
+      cls[c.next].prev = c.prev;
+    else
+      tail = c.prev;
+    c.prev = c.next = kNone;
+  }
+  void push_front(std::uint32_t s) {
+    cls[s].prev = kNone;
+    cls[s].next = head;
+    if (head != kNone) cls[head].prev = s;
+    head = s;
+    if (tail == kNone) tail = s;
+  }
+  void touch(std::uint32_t s) {
+    if (head == s) return;
+    unlink(s);
+    push_front(s);
+  }
+
+  // Leading record-header tokens (timestamps) are routed past and left out of the similarity:
+  // Drain assumes the header was cut off beforehand; here it stays in the template text.
+  std::size_t header = 0;
+
+  std::uint64_t leaf_key() const {
+    std::uint64_t h = 1469598103934665603ull ^ toks.size();
+    h *= 1099511628211ull;
+    // drain3: max_node_depth = depth - 2 counts the length level, so depth - 3 token levels; a
+    // line is never routed by all of its tokens.
+    std::size_t levels = opt.depth - 3;
+    for (std::size_t k = header; k < header + levels && k + 1 < toks.size(); ++k) {
+      std::string_view t = has_digit(toks[k]) ? kWild : toks[k];
+      for (unsigned char c : t) h = (h ^ c) * 1099511628211ull;
+      h = (h ^ 0xff) * 1099511628211ull;
+    }
+    return h;
+  }
+
+  void rebuild_text(Cl& c) {
+    c.text.clear();
+    for (std::size_t k = 0; k < c.tokens.size(); ++k) {
+      if (k) c.text.push_back(' ');
+      c.text += c.tokens[k];
+    }
+  }
+
+  void evict_one() {
+    std::uint32_t s = tail;
+    if (s == kNone) return;
+    unlink(s);
+    Cl& c = cls[s];
+    auto it = leaves.find(c.leaf);
+    if (it != leaves.end()) {
+      auto& v = it->second;
+      v.erase(std::remove(v.begin(), v.end(), s), v.end());
+      if (v.empty()) leaves.erase(it);
+    }
+    c = Cl{};
+    free_slots.push_back(s);
+    --live;
+    ++nevicted;
+  }
+
+  std::uint32_t create(std::uint64_t leaf) {
+    if (live >= std::max<std::size_t>(opt.max_clusters, 1)) evict_one();
+    std::uint32_t s;
+    if (!free_slots.empty()) {
+      s = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      s = static_cast<std::uint32_t>(cls.size());
+      cls.emplace_back();
+    }
+    Cl& c = cls[s];
+    c.id = next_id++;
+    c.count = 0;
+    c.tokens.assign(toks.begin(), toks.end());
+    c.leaf = leaf;
+    rebuild_text(c);
+    leaves[leaf].push_back(s);
+    push_front(s);
+    ++live;
+    return s;
+  }
+
+  std::uint32_t tree_match(std::uint64_t leaf) {
+    auto it = leaves.find(leaf);
+    if (it == leaves.end()) return kNone;
+    std::uint32_t best = kNone;
+    double best_sim = -1;
+    std::size_t best_params = 0;
+    for (std::uint32_t s : it->second) {
+      const Cl& c = cls[s];
+      if (c.tokens.size() != toks.size()) continue;
+      std::size_t same = 0, params = 0;
+      for (std::size_t k = header; k < toks.size(); ++k) {
+        if (c.tokens[k] == kWild) {
+          ++params;
+        } else if (c.tokens[k] == toks[k]) {
+          ++same;
+        }
+      }
+      std::size_t body = toks.size() - header;
+      double sim = body == 0 ? 1.0 : static_cast<double>(same) / static_cast<double>(body);
+      if (sim > best_sim || (sim == best_sim && params > best_params)) {
+        best_sim = sim;
+        best_params = params;
+        best = s;
+      }
+    }
+    return best_sim >= opt.similarity ? best : kNone;
+  }
+
+  std::uint64_t add(std::string_view line) {
+    ++nlines;
+    if (line.size() > opt.max_line_bytes) line = line.substr(0, opt.max_line_bytes);
+    if (opt.premask) {
+      std::size_t need = template_mask_bound(line.size());
+      if (mbuf.size() < need) mbuf.resize(need);
+      masked = std::string_view(mbuf.data(), mask_template(line, mbuf.data()));
+    } else {
+      masked = line;
+    }
+    if (auto it = cache.find(masked); it != cache.end()) {
+      Cl& c = cls[it->second.slot];
+      if (c.id == it->second.id) {
+        ++c.count;
+        touch(it->second.slot);
+        return c.id;
+      }
+    }
+    toks.clear();
+    std::size_t i = 0, n = masked.size();
+    while (i < n) {
+      while (i < n && (masked[i] == ' ' || masked[i] == '\t')) ++i;
+      std::size_t j = i;
+      while (j < n && masked[j] != ' ' && masked[j] != '\t') ++j;
+      if (j > i) toks.emplace_back(masked.data() + i, j - i);
+      i = j;
+    }
+    header = 0;
+    while (header < toks.size() && header < 4 && header + 1 < toks.size() &&
+           header_token(toks[header])) {
+      ++header;
+    }
+    std::uint64_t leaf = leaf_key();
+    std::uint32_t s = tree_match(leaf);
+    if (s == kNone) {
+      s = create(leaf);
+    } else {
+      Cl& c = cls[s];
+      bool changed = false;
+      for (std::size_t k = 0; k < toks.size(); ++k) {
+        if (c.tokens[k] != toks[k] && c.tokens[k] != kWild) {
+          c.tokens[k].assign(kWild);
+          changed = true;
+        }
+      }
+      if (changed) rebuild_text(c);
+      touch(s);
+    }
+    Cl& c = cls[s];
+    ++c.count;
+    if (cache_used + masked.size() + 64 > opt.cache_bytes) {
+      cache.clear();
+      cache_used = 0;
+    }
+    cache.emplace(masked, CacheVal{s, c.id});
+    cache_used += masked.size() + 64;
+    return c.id;
+  }
+};
+
+TemplateMiner::TemplateMiner(TemplateOptions opt) : p_(std::make_unique<Impl>()) {
+  if (opt.depth < 3) opt.depth = 3;
+  p_->opt = opt;
+}
+TemplateMiner::~TemplateMiner() = default;
+
+std::uint64_t TemplateMiner::add(std::string_view line) { return p_->add(line); }
+
+std::string_view TemplateMiner::template_of(std::uint64_t id) const {
+  // Fast path: the most recently used cluster is the one add() just returned.
+  if (p_->head != kNone && p_->cls[p_->head].id == id) return p_->cls[p_->head].text;
+  for (const auto& c : p_->cls) {
+    if (c.id == id) return c.text;
+  }
+  return {};
+}
+
+std::vector<TemplateMiner::Cluster> TemplateMiner::clusters() const {
+  std::vector<Cluster> r;
+  r.reserve(p_->live);
+  for (const auto& c : p_->cls) {
+    if (c.id != 0) r.push_back(Cluster{c.id, c.count, c.text});
+  }
+  std::sort(r.begin(), r.end(), [](const Cluster& a, const Cluster& b) {
+    return a.count != b.count ? a.count > b.count : a.id < b.id;
+  });
+  return r;
+}
+
+std::uint64_t TemplateMiner::lines() const { return p_->nlines; }
+std::uint64_t TemplateMiner::evicted() const { return p_->nevicted; }
+
+}  // namespace dm::logs

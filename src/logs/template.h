@@ -1,0 +1,68 @@
+// Online log template mining: Drain (He et al., ICWS 2017) with pre-masking and an exact cache.
+//
+// Reference behaviour is Drain as drain3 implements it: lines are split on whitespace; a
+// fixed-depth parse tree routes a line by its token count and its first (depth - 3) tokens (a token
+// containing a digit routes as "<*>"); in the leaf, the cluster with the highest similarity
+// (equal tokens / tokens, "<*>" positions not counted; ties → more "<*>") is chosen if it reaches
+// `similarity`, and positions that differ become "<*>"; otherwise a new cluster starts.
+// Differences, all aimed at stable templates and speed:
+//   1. pre-masking: every line first goes through mask_template (template_mask.h: the output of
+//      mask_variables(MaskMode::templates) of signature_mask.h, into a raw buffer) so dates, ids,
+//      numbers… are typed placeholders before clustering;
+//   2. an exact cache maps an already-seen masked line straight to its cluster (most lines of a
+//      real log repeat a masked shape), skipping the tree;
+//   3. record headers: leading tokens that are only masked timestamps/dates and punctuation
+//      (Airflow's "[<date>, <time> UTC]", log4j's "<n>/<n>/<n> <time>") are skipped for routing and
+//      similarity — Drain expects them cut off beforehand, which real logs don't do;
+//   4. bounded memory: at most max_clusters clusters (the least recently used is evicted, as
+//      drain3 does with max_clusters), lines cut at max_line_bytes, cache cleared past a byte cap.
+// Cluster ids are 1-based, in order of creation, never reused.
+// Not thread-safe (one miner per stream). Never throws except std::bad_alloc.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dm::logs {
+
+struct TemplateOptions {
+  std::size_t depth = 4;    // drain3 default; ≥ 3
+  double similarity = 0.4;  // drain3 default sim_th
+  std::size_t max_clusters = 5000;
+  std::size_t max_line_bytes = 4096;
+  std::size_t cache_bytes = 32u << 20;
+  bool premask = true;
+};
+
+class TemplateMiner {
+ public:
+  explicit TemplateMiner(TemplateOptions opt = {});
+  ~TemplateMiner();
+  TemplateMiner(const TemplateMiner&) = delete;
+  TemplateMiner& operator=(const TemplateMiner&) = delete;
+
+  // Adds one line (no trailing '\n'); returns the id of its cluster.
+  std::uint64_t add(std::string_view line);
+  // Current template of a live cluster ("" if unknown or evicted). Valid until the next add().
+  std::string_view template_of(std::uint64_t id) const;
+
+  struct Cluster {
+    std::uint64_t id;
+    std::uint64_t count;
+    std::string text;  // tokens joined by one space; "<*>" where lines differ
+  };
+  // Live clusters, most frequent first (ties: lower id first).
+  std::vector<Cluster> clusters() const;
+  std::uint64_t lines() const;
+  std::uint64_t evicted() const;  // clusters dropped to respect max_clusters
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> p_;
+};
+
+}  // namespace dm::logs
