@@ -1,0 +1,48 @@
+#include "airflow/types.h"
+
+namespace dm::airflow {
+
+const char* dialect_name(Dialect d) noexcept { return d == Dialect::v1 ? "v1" : "v2"; }
+
+nlohmann::json to_json(const DagRun& r) {
+  return {{"dag_id", r.dag_id},
+          {"run_id", r.run_id},
+          {"state", r.state},
+          {"run_type", r.run_type},
+          {"logical_date", r.logical_date},
+          {"run_after", r.run_after},
+          {"start_date", r.start_date},
+          {"end_date", r.end_date},
+          {"queued_at", r.queued_at},
+          {"conf", r.conf},
+          {"note", r.note}};
+}
+
+nlohmann::json to_json(const TaskInstance& t) {
+  nlohmann::json j = {
+      {"dag_id", t.dag_id},       {"run_id", t.run_id},          {"task_id", t.task_id},
+      {"map_index", t.map_index}, {"try_number", t.try_number},  {"max_tries", t.max_tries},
+      {"state", t.state},         {"operator", t.operator_name}, {"start_date", t.start_date},
+      {"end_date", t.end_date},   {"hostname", t.hostname}};
+  j["duration"] = t.duration ? nlohmann::json(*t.duration) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json to_json(const Dag& d) {
+  return {{"dag_id", d.dag_id},
+          {"is_paused", d.is_paused},
+          {"tags", d.tags},
+          {"owners", d.owners},
+          {"description", d.description},
+          {"fileloc", d.fileloc},
+          {"has_import_errors", d.has_import_errors}};
+}
+
+nlohmann::json to_json(const ImportError& e) {
+  return {{"id", e.id},
+          {"filename", e.filename},
+          {"timestamp", e.timestamp},
+          {"stack_trace", e.stack_trace}};
+}
+
+}  // namespace dm::airflow

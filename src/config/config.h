@@ -1,0 +1,96 @@
+// dagmedic's YAML config file: named environments, defaults and caps. Format: docs/config.md.
+//
+// Secrets never live in the file: an environment names where its credentials come from
+// (environment variables or files); a literal `password`/`token`/`secret` key is rejected.
+// Parsing is strict: unknown keys, wrong types and bad values are errors that name the file,
+// the key path and the problem (e.g. `config.yaml: environments.prod.kind: must be airflow or
+// mwaa, got "airfow"`). Functions here never throw. Config values are immutable after loading.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace dm::config {
+
+enum class Kind { airflow, mwaa };
+enum class Tier { dev, prod };
+enum class ApiVersion { auto_detect, v1, v2 };
+
+const char* kind_name(Kind k) noexcept;
+const char* tier_name(Tier t) noexcept;
+const char* api_version_name(ApiVersion v) noexcept;  // "auto", "v1", "v2"
+
+struct Timeouts {
+  std::chrono::milliseconds connect{10000};
+  std::chrono::milliseconds request{30000};
+};
+
+struct MwaaSettings {
+  std::string name;
+  std::string region;
+};
+
+struct Environment {
+  std::string name;
+  Kind kind = Kind::airflow;
+  Tier tier = Tier::dev;
+  std::string url;  // base URL of the Airflow web server / API server, no trailing slash
+  ApiVersion api_version = ApiVersion::auto_detect;
+  // Credential references (never the secrets themselves).
+  std::string username_env;
+  std::string password_env;
+  std::string password_file;
+  std::string token_env;
+  std::string token_file;
+  std::string ca_file;
+  bool verify_tls = true;
+  Timeouts timeouts;
+  MwaaSettings mwaa;
+};
+
+struct Caps {
+  int window_minutes_max = 7 * 24 * 60;
+  int tail_lines_default = 200;
+  int tail_lines_max = 5000;
+  long long output_bytes_max = 256 * 1024;
+  int page_size = 100;
+  int lookback_hours_max = 7 * 24;
+};
+
+struct Defaults {
+  std::string environment;  // used when a caller names none; empty = the only one, if exactly one
+  int lookback_hours = 24;
+  Timeouts timeouts;  // inherited by environments that don't set their own
+};
+
+struct Config {
+  std::string source;  // file it came from, "" for the built-in empty config
+  Defaults defaults;
+  Caps caps;
+  std::vector<Environment> environments;  // in file order
+
+  // nullptr if there is no environment with that name.
+  const Environment* find(std::string_view name) const;
+  // The environment a command uses when none is named: defaults.environment, else the only one.
+  Result<const Environment*> pick(std::string_view name_or_empty) const;
+};
+
+// Parses YAML text; `source` names the file in error messages.
+Result<Config> parse_config(std::string_view yaml, std::string_view source);
+
+// Loads a file. Errc::not_found if it doesn't exist, invalid_argument if it doesn't parse.
+Result<Config> load_config_file(const std::string& path);
+
+// $DAGMEDIC_CONFIG, else ${XDG_CONFIG_HOME:-$HOME/.config}/dagmedic/config.yaml.
+std::string default_config_path();
+
+// `explicit_path` non-empty: that file must exist. Otherwise the default path; a missing default
+// file yields an empty config with built-in defaults (not an error).
+Result<Config> load_config(const std::string& explicit_path);
+
+}  // namespace dm::config
