@@ -1,0 +1,517 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+
+namespace dm::store {
+namespace {
+
+// Versioned migrations; index i holds version i+1. Never edit a shipped entry: append a new one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE approvals(
+  id TEXT PRIMARY KEY, action TEXT NOT NULL, env TEXT NOT NULL, tier TEXT NOT NULL,
+  params_json TEXT NOT NULL, params_hash TEXT NOT NULL, requester TEXT NOT NULL,
+  requester_is_agent INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL, required_approvals INTEGER NOT NULL, state TEXT NOT NULL,
+  decided_at INTEGER NOT NULL DEFAULT 0, consumed_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX approvals_by_state ON approvals(state, created_at);
+CREATE TABLE approval_decisions(
+  approval_id TEXT NOT NULL REFERENCES approvals(id), principal TEXT NOT NULL,
+  approve INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL, ord INTEGER NOT NULL,
+  PRIMARY KEY(approval_id, principal));
+CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL,
+  hash TEXT NOT NULL);
+INSERT INTO audit_head VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE audit_checkpoints(seq INTEGER NOT NULL, hash TEXT NOT NULL, time_ms INTEGER NOT NULL,
+  mac TEXT NOT NULL);
+CREATE TABLE occurrences(id INTEGER PRIMARY KEY, signature TEXT NOT NULL, dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL, task_id TEXT NOT NULL, env TEXT NOT NULL, seen_at INTEGER NOT NULL);
+CREATE INDEX occurrences_by_signature ON occurrences(signature, seen_at);
+CREATE INDEX occurrences_by_dag ON occurrences(dag_id, seen_at);
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+Error sq_error(sqlite3* db, int rc, const std::string& what) {
+  Errc c = Errc::internal;
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+      c = Errc::unavailable;
+      break;
+    case SQLITE_CONSTRAINT:
+      c = Errc::conflict;
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      c = Errc::failed_precondition;
+      break;
+    default:
+      break;
+  }
+  std::string msg = "sqlite store: " + what + ": " + sqlite3_errstr(rc);
+  if (db != nullptr) {
+    const char* m = sqlite3_errmsg(db);
+    if (m != nullptr && std::string(m) != sqlite3_errstr(rc)) msg += std::string(" (") + m + ")";
+  }
+  return make_error(c, std::move(msg));
+}
+
+// A prepared statement. Errors are kept and reported by the first step().
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, int64_t v) {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, const std::string& v) {
+    if (rc_ == SQLITE_OK)
+      rc_ = sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() {
+    if (rc_ != SQLITE_OK) return rc_;
+    return sqlite3_step(s_);
+  }
+  // Runs to completion; error for anything but DONE.
+  Status run(const std::string& what) {
+    int rc = step();
+    while (rc == SQLITE_ROW) rc = sqlite3_step(s_);
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, what);
+    return {};
+  }
+  int64_t i64(int col) { return sqlite3_column_int64(s_, col); }
+  std::string text(int col) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+Status exec(sqlite3* db, const char* sql, const std::string& what) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  sqlite3_free(err);
+  if (rc != SQLITE_OK) return sq_error(db, rc, what);
+  return {};
+}
+
+// BEGIN IMMEDIATE … COMMIT; rolls back unless committed.
+class Tx {
+ public:
+  explicit Tx(sqlite3* db) : db_(db) {}
+  Status begin() {
+    auto s = exec(db_, "BEGIN IMMEDIATE", "begin transaction");
+    open_ = s.ok();
+    return s;
+  }
+  Status commit() {
+    auto s = exec(db_, "COMMIT", "commit");
+    if (s.ok()) open_ = false;
+    return s;
+  }
+  ~Tx() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+constexpr const char* kApprovalCols =
+    "id, action, env, tier, params_json, params_hash, requester, requester_is_agent, reason, "
+    "created_at, expires_at, required_approvals, state, decided_at, consumed_at";
+
+ApprovalRecord read_approval(Stmt& s) {
+  ApprovalRecord a;
+  a.id = s.text(0);
+  a.action = s.text(1);
+  a.env = s.text(2);
+  a.tier = s.text(3);
+  a.params_json = s.text(4);
+  a.params_hash = s.text(5);
+  a.requester = s.text(6);
+  a.requester_is_agent = s.i64(7) != 0;
+  a.reason = s.text(8);
+  a.created_at_ms = s.i64(9);
+  a.expires_at_ms = s.i64(10);
+  a.required_approvals = static_cast<int>(s.i64(11));
+  a.state = parse_approval_state(s.text(12)).value_or(ApprovalState::denied);
+  a.decided_at_ms = s.i64(13);
+  a.consumed_at_ms = s.i64(14);
+  return a;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  const char* backend() const noexcept override { return "sqlite"; }
+
+  Status create_approval(const ApprovalRecord& a) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, (std::string("INSERT INTO approvals(") + kApprovalCols +
+                 ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,0,0)")
+                    .c_str());
+    s.bind(1, a.id).bind(2, a.action).bind(3, a.env).bind(4, a.tier).bind(5, a.params_json);
+    s.bind(6, a.params_hash).bind(7, a.requester).bind(8, int64_t{a.requester_is_agent});
+    s.bind(9, a.reason).bind(10, a.created_at_ms).bind(11, a.expires_at_ms);
+    s.bind(12, int64_t{a.required_approvals}).bind(13, std::string("pending"));
+    return s.run("create approval " + a.id);
+  }
+
+  Result<ApprovalRecord> get_approval(const std::string& id) override {
+    std::lock_guard lk(mu_);
+    return load(id);
+  }
+
+  Result<std::vector<ApprovalRecord>> list_approvals(ApprovalState state, size_t limit) override {
+    std::lock_guard lk(mu_);
+    std::vector<std::string> ids;
+    {
+      Stmt s(db_, "SELECT id FROM approvals WHERE state = ? ORDER BY created_at DESC, id LIMIT ?");
+      s.bind(1, std::string(approval_state_name(state))).bind(2, static_cast<int64_t>(limit));
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW) ids.push_back(s.text(0));
+      if (rc != SQLITE_DONE) return sq_error(db_, rc, "list approvals");
+    }
+    std::vector<ApprovalRecord> out;
+    for (const auto& id : ids) {
+      auto a = load(id);
+      if (!a) return a.error();
+      out.push_back(std::move(*a));
+    }
+    return out;
+  }
+
+  Result<ApprovalRecord> record_decision(const std::string& id, const Decision& d,
+                                         int64_t now_ms) override {
+    std::lock_guard lk(mu_);
+    Tx tx(db_);
+    if (auto s = tx.begin(); !s) return s.error();
+    auto a = load(id);
+    if (!a) return a.error();
+    if (a->state != ApprovalState::pending)
+      return make_error(
+          Errc::failed_precondition,
+          "approval " + id + " is " + approval_state_name(a->state) + ", not pending");
+    if (a->expires_at_ms <= now_ms)
+      return make_error(Errc::failed_precondition, "approval " + id + " has expired");
+    for (const auto& prev : a->decisions)
+      if (prev.principal == d.principal)
+        return make_error(Errc::conflict,
+                          "principal " + d.principal + " already decided on approval " + id);
+    {
+      Stmt s(db_,
+             "INSERT INTO approval_decisions(approval_id, principal, approve, reason, at, ord) "
+             "VALUES(?,?,?,?,?,?)");
+      s.bind(1, id).bind(2, d.principal).bind(3, int64_t{d.approve}).bind(4, d.reason);
+      s.bind(5, d.at_ms).bind(6, static_cast<int64_t>(a->decisions.size() + 1));
+      if (auto st = s.run("record decision on " + id); !st) return st.error();
+    }
+    a->decisions.push_back(d);
+    int approvals = 0;
+    for (const auto& x : a->decisions) approvals += x.approve ? 1 : 0;
+    std::optional<ApprovalState> next;
+    if (!d.approve)
+      next = ApprovalState::denied;
+    else if (approvals >= a->required_approvals)
+      next = ApprovalState::approved;
+    if (next) {
+      Stmt s(db_, "UPDATE approvals SET state = ?, decided_at = ? WHERE id = ? AND state = ?");
+      s.bind(1, std::string(approval_state_name(*next))).bind(2, now_ms).bind(3, id);
+      s.bind(4, std::string("pending"));
+      if (auto st = s.run("update approval " + id); !st) return st.error();
+      a->state = *next;
+      a->decided_at_ms = now_ms;
+    }
+    if (auto st = tx.commit(); !st) return st.error();
+    return std::move(*a);
+  }
+
+  Result<ApprovalRecord> consume_approval(const std::string& id, const std::string& params_hash,
+                                          int64_t now_ms) override {
+    std::lock_guard lk(mu_);
+    Tx tx(db_);
+    if (auto s = tx.begin(); !s) return s.error();
+    {
+      // The conditional UPDATE is the decision: under SQLite's write lock exactly one
+      // connection can move approved -> consumed.
+      Stmt s(db_,
+             "UPDATE approvals SET state = 'consumed', consumed_at = ? WHERE id = ? AND "
+             "state = 'approved' AND expires_at > ? AND params_hash = ?");
+      s.bind(1, now_ms).bind(2, id).bind(3, now_ms).bind(4, params_hash);
+      if (auto st = s.run("consume approval " + id); !st) return st.error();
+    }
+    bool won = sqlite3_changes(db_) == 1;
+    auto a = load(id);
+    if (!a) return a.error();
+    if (!won) return explain_consume_failure(*a, params_hash, now_ms);
+    if (auto st = tx.commit(); !st) return st.error();
+    return std::move(*a);
+  }
+
+  Result<AuditRow> append_audit(const AuditBuilder& build) override {
+    std::lock_guard lk(mu_);
+    Tx tx(db_);
+    if (auto s = tx.begin(); !s) return s.error();
+    AuditHead head;
+    {
+      Stmt s(db_, "SELECT seq, hash FROM audit_head WHERE id = 1");
+      int rc = s.step();
+      if (rc != SQLITE_ROW)
+        return sq_error(db_, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read audit head");
+      head.seq = s.i64(0);
+      head.hash = s.text(1);
+    }
+    auto next = build(head);
+    if (!next) return next.error();
+    const AuditRow& r = next->row;
+    if (r.seq != head.seq + 1 || r.prev_hash != head.hash)
+      return make_error(Errc::internal, "audit builder did not chain onto the head");
+    {
+      Stmt s(db_, "INSERT INTO audit_log(seq, time_ms, prev_hash, hash, body) VALUES(?,?,?,?,?)");
+      s.bind(1, r.seq).bind(2, r.time_ms).bind(3, r.prev_hash).bind(4, r.hash).bind(5, r.body);
+      if (auto st = s.run("append audit entry"); !st) return st.error();
+    }
+    {
+      Stmt s(db_, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1");
+      s.bind(1, r.seq).bind(2, r.hash);
+      if (auto st = s.run("move audit head"); !st) return st.error();
+    }
+    if (next->checkpoint)
+      if (auto st = insert_checkpoint(*next->checkpoint); !st) return st.error();
+    if (auto st = tx.commit(); !st) return st.error();
+    return r;
+  }
+
+  Result<std::vector<AuditRow>> read_audit(int64_t from_seq, size_t limit) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "SELECT seq, time_ms, prev_hash, hash, body FROM audit_log WHERE seq >= ? "
+           "ORDER BY seq LIMIT ?");
+    s.bind(1, from_seq).bind(2, static_cast<int64_t>(limit));
+    std::vector<AuditRow> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      out.push_back(AuditRow{s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4)});
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "read audit");
+    return out;
+  }
+
+  Result<AuditHead> audit_head() override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "SELECT seq, hash FROM audit_head WHERE id = 1");
+    int rc = s.step();
+    if (rc == SQLITE_ROW) return AuditHead{s.i64(0), s.text(1)};
+    return sq_error(db_, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read audit head");
+  }
+
+  Status put_checkpoint(const Checkpoint& c) override {
+    std::lock_guard lk(mu_);
+    return insert_checkpoint(c);
+  }
+
+  Result<std::vector<Checkpoint>> checkpoints() override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "SELECT seq, hash, time_ms, mac FROM audit_checkpoints ORDER BY seq, time_ms");
+    std::vector<Checkpoint> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      out.push_back(Checkpoint{s.i64(0), s.text(1), s.i64(2), s.text(3)});
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "read checkpoints");
+    return out;
+  }
+
+  Status record_occurrence(const Occurrence& o) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "INSERT INTO occurrences(signature, dag_id, run_id, task_id, env, seen_at) "
+           "VALUES(?,?,?,?,?,?)");
+    s.bind(1, o.signature).bind(2, o.dag_id).bind(3, o.run_id).bind(4, o.task_id);
+    s.bind(5, o.env).bind(6, o.seen_at_ms);
+    return s.run("record occurrence");
+  }
+
+  Result<OccurrenceStats> occurrence_stats(const OccurrenceQuery& q) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "SELECT COUNT(*), COALESCE(MIN(seen_at), 0), COALESCE(MAX(seen_at), 0), "
+           "COUNT(DISTINCT dag_id || char(31) || run_id), COUNT(DISTINCT dag_id) "
+           "FROM occurrences WHERE (?1 = '' OR signature = ?1) AND (?2 = '' OR dag_id = ?2) "
+           "AND (?3 = '' OR env = ?3) AND seen_at >= ?4 AND seen_at < ?5");
+    s.bind(1, q.signature).bind(2, q.dag_id).bind(3, q.env).bind(4, q.from_ms).bind(5, q.to_ms);
+    int rc = s.step();
+    if (rc != SQLITE_ROW) return sq_error(db_, rc, "occurrence stats");
+    return OccurrenceStats{s.i64(0), s.i64(1), s.i64(2), s.i64(3), s.i64(4)};
+  }
+
+ private:
+  // Caller holds mu_.
+  Result<ApprovalRecord> load(const std::string& id) {
+    ApprovalRecord a;
+    {
+      Stmt s(db_,
+             (std::string("SELECT ") + kApprovalCols + " FROM approvals WHERE id = ?").c_str());
+      s.bind(1, id);
+      int rc = s.step();
+      if (rc == SQLITE_DONE) return make_error(Errc::not_found, "no approval " + id);
+      if (rc != SQLITE_ROW) return sq_error(db_, rc, "read approval " + id);
+      a = read_approval(s);
+    }
+    Stmt s(db_,
+           "SELECT principal, approve, reason, at FROM approval_decisions WHERE approval_id = ? "
+           "ORDER BY ord");
+    s.bind(1, id);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      a.decisions.push_back(Decision{s.text(0), s.i64(1) != 0, s.text(2), s.i64(3)});
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "read decisions of " + id);
+    return a;
+  }
+
+  Status insert_checkpoint(const Checkpoint& c) {
+    Stmt s(db_, "INSERT INTO audit_checkpoints(seq, hash, time_ms, mac) VALUES(?,?,?,?)");
+    s.bind(1, c.seq).bind(2, c.hash).bind(3, c.time_ms).bind(4, c.mac);
+    return s.run("write audit checkpoint");
+  }
+
+  std::mutex mu_;
+  sqlite3* db_;
+};
+
+Result<int> schema_version(sqlite3* db) {
+  {
+    Stmt s(db,
+           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+    int rc = s.step();
+    if (rc != SQLITE_ROW) return sq_error(db, rc, "read schema");
+    if (s.i64(0) == 0) return 0;
+  }
+  Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return sq_error(db, rc, "read schema version");
+  return static_cast<int>(s.i64(0));
+}
+
+Status migrate(sqlite3* db) {
+  Tx tx(db);
+  if (auto s = tx.begin(); !s) return s;
+  if (auto s = exec(db,
+                    "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, "
+                    "applied_at INTEGER NOT NULL DEFAULT (strftime('%s','now')))",
+                    "create schema_version");
+      !s)
+    return s;
+  auto v = schema_version(db);
+  if (!v) return v.error();
+  if (*v > kSchemaVersion)
+    return make_error(Errc::failed_precondition,
+                      "sqlite store: schema version " + std::to_string(*v) +
+                          " is newer than this dagmedic (" + std::to_string(kSchemaVersion) + ")");
+  for (int i = *v; i < kSchemaVersion; ++i) {
+    if (auto s = exec(db, kMigrations[i], "migration " + std::to_string(i + 1)); !s) return s;
+    Stmt s(db, "INSERT INTO schema_version(version) VALUES(?)");
+    s.bind(1, int64_t{i + 1});
+    if (auto st = s.run("record migration"); !st) return st;
+  }
+  return tx.commit();
+}
+
+}  // namespace
+
+Result<std::string> default_sqlite_path() {
+  std::string base;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x == '/') {
+    base = x;
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    base = std::string(h) + "/.local/state";
+  } else {
+    return make_error(Errc::failed_precondition,
+                      "sqlite store: neither XDG_STATE_HOME nor HOME is set; configure a path");
+  }
+  return base + "/dagmedic/dagmedic.db";
+}
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& opts) {
+  std::string path = opts.path;
+  if (path.empty()) {
+    auto p = default_sqlite_path();
+    if (!p) return p.error();
+    path = *p;
+  }
+  if (!opts.read_only) {
+    std::error_code ec;
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
+      std::filesystem::create_directories(parent, ec);
+      if (ec)
+        return make_error(Errc::unavailable,
+                          "sqlite store: cannot create " + parent.string() + ": " + ec.message());
+      ::chmod(parent.c_str(), 0700);
+    }
+  }
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_FULLMUTEX |
+              (opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = sq_error(db, rc, "open " + path);
+    sqlite3_close_v2(db);
+    return e;
+  }
+  auto store = std::make_unique<SqliteStore>(db);  // owns db from here
+  sqlite3_busy_timeout(db, opts.busy_timeout_ms);
+  if (auto s = exec(db, "PRAGMA foreign_keys = ON", "enable foreign keys"); !s) return s.error();
+  if (!opts.read_only) {
+    // WAL: readers don't block the writer; synchronous=FULL keeps audit appends durable.
+    if (auto s = exec(db, "PRAGMA journal_mode = WAL", "enable WAL"); !s) return s.error();
+    if (auto s = exec(db, "PRAGMA synchronous = FULL", "set synchronous"); !s) return s.error();
+    if (auto s = migrate(db); !s) return s.error();
+  } else {
+    auto v = schema_version(db);
+    if (!v) return v.error();
+    if (*v != kSchemaVersion)
+      return make_error(Errc::failed_precondition,
+                        "sqlite store: " + path + " has schema version " + std::to_string(*v) +
+                            ", expected " + std::to_string(kSchemaVersion) +
+                            " (open it writable once to migrate)");
+  }
+  if (opts.max_pages > 0) {
+    auto pragma = "PRAGMA max_page_count = " + std::to_string(opts.max_pages);
+    if (auto s = exec(db, pragma.c_str(), "set max_page_count"); !s) return s.error();
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace dm::store

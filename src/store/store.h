@@ -1,0 +1,173 @@
+// Store seam: approvals, the audit chain and incident occurrences behind one interface.
+// Two implementations: SQLite (default, embedded, one file; sqlite_store.h) and PostgreSQL
+// (several dagmedic replicas sharing approvals and audit; pg_store.h). The guard layer builds the
+// rules on top (who may approve, hashing, HMAC); the store only guarantees atomic state changes.
+//
+// Contract common to every implementation:
+// - Errors are values. Nothing throws out of a Store. A write that cannot be made durable
+//   (read-only file, disk full, database down) returns an error; nothing is silently dropped.
+// - Thread-safety: every method may be called from any thread; calls on ONE Store object are
+//   serialized by an internal mutex (one connection per object). For parallelism open several
+//   Store objects (several connections); the atomicity guarantees below hold across objects and
+//   across processes/replicas sharing the same file or database.
+// - Times are milliseconds since the Unix epoch (UTC), supplied by the caller (dm::Clock), so the
+//   store never reads a clock itself.
+// - Schema migrations are versioned (table schema_version) and applied at open.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace dm::store {
+
+enum class ApprovalState { pending, approved, denied, consumed };
+const char* approval_state_name(ApprovalState s) noexcept;
+std::optional<ApprovalState> parse_approval_state(std::string_view s) noexcept;
+
+// One human (or agent) decision on an approval.
+struct Decision {
+  std::string principal;  // normalized principal id
+  bool approve = false;   // false = deny
+  std::string reason;
+  int64_t at_ms = 0;
+};
+
+// A request to run one write with exactly these parameters.
+struct ApprovalRecord {
+  std::string id;
+  std::string action;
+  std::string env;
+  std::string tier;
+  std::string params_json;  // canonical JSON the hash was computed over (for display/audit)
+  std::string params_hash;  // lowercase hex SHA-256 of params_json
+  std::string requester;
+  bool requester_is_agent = false;
+  std::string reason;
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;
+  int required_approvals = 1;
+  ApprovalState state = ApprovalState::pending;
+  int64_t decided_at_ms = 0;        // when it became approved/denied (0 while pending)
+  int64_t consumed_at_ms = 0;       // 0 unless consumed
+  std::vector<Decision> decisions;  // in decision order
+};
+
+// One link of the audit hash chain, as stored.
+struct AuditRow {
+  int64_t seq = 0;  // 1, 2, 3 … without gaps
+  int64_t time_ms = 0;
+  std::string prev_hash;  // hex; 64 zeros for seq 1
+  std::string hash;       // hex SHA-256(prev_hash || body)
+  std::string body;       // canonical JSON of the entry (includes seq and time)
+};
+
+// The last link of the chain (seq 0 and 64 zeros when empty).
+struct AuditHead {
+  int64_t seq = 0;
+  std::string hash;
+};
+
+// A signed anchor of the chain head (the MAC is computed by the guard layer).
+struct Checkpoint {
+  int64_t seq = 0;
+  std::string hash;
+  int64_t time_ms = 0;
+  std::string mac;  // hex HMAC-SHA256
+};
+
+// What an audit append writes: the new row, and optionally a checkpoint written in the same
+// transaction.
+struct AuditAppend {
+  AuditRow row;
+  std::optional<Checkpoint> checkpoint;
+};
+// Builds the next row from the current head. Called with the chain locked; must not call back into
+// the store. An error aborts the append (nothing is written).
+using AuditBuilder = std::function<Result<AuditAppend>(const AuditHead& head)>;
+
+// A sighting of an error signature in a task run (read-side tools: failure_frequency…).
+struct Occurrence {
+  std::string signature;
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;
+  std::string env;
+  int64_t seen_at_ms = 0;
+};
+// Filter for occurrence_stats: empty strings match anything; window is [from_ms, to_ms).
+struct OccurrenceQuery {
+  std::string signature;
+  std::string dag_id;
+  std::string env;
+  int64_t from_ms = 0;
+  int64_t to_ms = INT64_MAX;
+};
+struct OccurrenceStats {
+  int64_t count = 0;
+  int64_t first_seen_ms = 0;  // 0 when count == 0
+  int64_t last_seen_ms = 0;
+  int64_t distinct_runs = 0;  // distinct (dag_id, run_id)
+  int64_t distinct_dags = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // "sqlite" or "postgres".
+  virtual const char* backend() const noexcept = 0;
+
+  // ---- approvals ----
+  // Inserts a new pending approval (decisions ignored). conflict if the id exists.
+  virtual Status create_approval(const ApprovalRecord& a) = 0;
+  // not_found if unknown.
+  virtual Result<ApprovalRecord> get_approval(const std::string& id) = 0;
+  // Newest first, at most `limit`.
+  virtual Result<std::vector<ApprovalRecord>> list_approvals(ApprovalState state, size_t limit) = 0;
+  // Atomically records one decision on a PENDING, unexpired approval (expires_at_ms > now_ms):
+  // a deny moves it to denied; an approve that brings the number of distinct approving principals
+  // to required_approvals moves it to approved. Errors: not_found; failed_precondition if not
+  // pending or expired; conflict if this principal already decided. Returns the updated record.
+  // (Who may decide is the guard's business; the store enforces state and uniqueness.)
+  virtual Result<ApprovalRecord> record_decision(const std::string& id, const Decision& d,
+                                                 int64_t now_ms) = 0;
+  // Atomically moves an APPROVED, unexpired approval whose params_hash equals `params_hash` to
+  // consumed. Exactly one of any number of concurrent callers (any connection/replica) succeeds.
+  // Errors: not_found; failed_precondition "parameters changed since approval" on hash mismatch;
+  // conflict if already consumed; failed_precondition if denied, pending or expired.
+  virtual Result<ApprovalRecord> consume_approval(const std::string& id,
+                                                  const std::string& params_hash,
+                                                  int64_t now_ms) = 0;
+
+  // ---- audit chain ----
+  // Serialized across connections/replicas: reads the head, calls `build`, inserts its row
+  // (must be head.seq+1 and chain onto head.hash, else internal error) and moves the head, in one
+  // transaction. Returns the row written.
+  virtual Result<AuditRow> append_audit(const AuditBuilder& build) = 0;
+  // Rows with from_seq <= seq, ascending, at most `limit`.
+  virtual Result<std::vector<AuditRow>> read_audit(int64_t from_seq, size_t limit) = 0;
+  virtual Result<AuditHead> audit_head() = 0;
+  virtual Status put_checkpoint(const Checkpoint& c) = 0;
+  // All checkpoints, ascending by seq.
+  virtual Result<std::vector<Checkpoint>> checkpoints() = 0;
+
+  // ---- incidents / signature occurrences ----
+  virtual Status record_occurrence(const Occurrence& o) = 0;
+  virtual Result<OccurrenceStats> occurrence_stats(const OccurrenceQuery& q) = 0;
+};
+
+// Hex string of 64 '0': prev_hash of the first audit row and hash of the empty chain.
+const std::string& genesis_hash();
+
+// Explains why consume_approval's conditional update matched nothing, given the current row.
+// Shared by the implementations so both report the same errors.
+Error explain_consume_failure(const ApprovalRecord& a, const std::string& params_hash,
+                              int64_t now_ms);
+
+}  // namespace dm::store
