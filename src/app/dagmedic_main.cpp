@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "version" || cmd == "--version") {
-    std::puts("dagmedic " DM_VERSION);
+    std::puts("dagmedic " DM_VERSION_STRING);
     return 0;
   }
   if (cmd == "serve") return dm::app::cmd_serve(argc - 1, argv + 1);
