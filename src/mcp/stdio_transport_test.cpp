@@ -1,9 +1,11 @@
 #include "mcp/stdio_transport.h"
 
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <future>
 #include <thread>
 
 #include "mcp/server.h"
@@ -170,6 +172,63 @@ TEST_F(StdioPipes, ClientGoneMidStreamEndsCleanly) {
   thread_.join();
   EXPECT_FALSE(status_.ok());
   EXPECT_EQ(status_.error().code, Errc::unavailable);
+}
+
+constexpr const char* kInit =
+    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
+constexpr const char* kInitialized = R"({"jsonrpc":"2.0","method":"notifications/initialized"})";
+
+// No timed assertion: with a one-hour drain timeout, a run() that waited out the timeout although
+// nothing is in flight would hang this test until the ctest timeout fails it.
+TEST_F(StdioPipes, EofWithNothingInFlightReturnsWithoutWaitingForDrainTimeout) {
+  start({.drain_timeout = std::chrono::hours(1)});
+  write_line(kInit);
+  write_line(kInitialized);
+  write_line(
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"upper","arguments":{"s":"eof"}}})");
+  close_input();
+  auto msgs = read_all();  // returns once run() returned and the thread closed the output
+  thread_.join();
+  EXPECT_TRUE(status_.ok());
+  ASSERT_TRUE(by_id(msgs, 1));
+  ASSERT_TRUE(by_id(msgs, 2));
+  EXPECT_EQ((*by_id(msgs, 2))["result"]["content"][0]["text"], "EOF");
+}
+
+// A request still running at EOF is waited for (one-hour drain timeout, so not cut short), and its
+// answer is written before run() returns: the output end is closed only after run() returned.
+TEST_F(StdioPipes, EofWaitsForInFlightRequestAndWritesItsAnswer) {
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> entered;
+  ASSERT_TRUE(
+      server_
+          ->add_tool({.name = "gated",
+                      .description = "waits for the test",
+                      .input_schema = {{"type", "object"}},
+                      .handler = [gate, &entered](const json&, ToolContext&) -> Result<ToolResult> {
+                        entered.set_value();
+                        gate.wait();
+                        return ToolResult::text("released");
+                      }})
+          .ok());
+  start({.drain_timeout = std::chrono::hours(1)});
+  write_line(kInit);
+  write_line(kInitialized);
+  write_line(
+      R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"gated","arguments":{}}})");
+  entered.get_future().wait();  // the handler is running: the request is in flight
+  close_input();
+  // Let the transport consume everything before the handler may finish, so the EOF is reached
+  // while the request is still in flight.
+  int unread = 1;
+  while (::ioctl(to_server_[0], FIONREAD, &unread) == 0 && unread > 0) std::this_thread::yield();
+  release.set_value();
+  auto msgs = read_all();
+  thread_.join();
+  EXPECT_TRUE(status_.ok());
+  ASSERT_TRUE(by_id(msgs, 7));
+  EXPECT_EQ((*by_id(msgs, 7))["result"]["content"][0]["text"], "released");
 }
 
 }  // namespace
