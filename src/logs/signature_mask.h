@@ -22,6 +22,7 @@
 // Deterministic; pure; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,14 @@ enum class MaskMode {
   templates,  // every number is variable
   signature,  // numbers that name the cause (exit codes, errno, HTTP status, SQL codes) stay
 };
+
+// Capacity the raw form needs for an input of n bytes. The largest growth is a lone digit between
+// separators ("1" -> "<n>"), 3x; 4n + 16 leaves margin.
+constexpr std::size_t mask_bound(std::size_t n) { return 4 * n + 16; }
+
+// Raw form, for hot loops: writes the masked form of `in` to out[0, r) and returns r.
+// Requires: `out` has room for mask_bound(in.size()) bytes.
+std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out);
 
 // Appends the masked form of `in` to `out`.
 void mask_variables(std::string_view in, MaskMode mode, std::string& out);

@@ -4,7 +4,7 @@
 #include <functional>
 #include <unordered_map>
 
-#include "logs/template_mask.h"
+#include "logs/signature_mask.h"
 
 namespace dm::logs {
 namespace {
@@ -75,7 +75,7 @@ struct TemplateMiner::Impl {
   };
   std::unordered_map<std::string, CacheVal, StrHash, std::equal_to<>> cache;
   std::size_t cache_used = 0;
-  std::vector<char> mbuf;              // scratch for mask_template (template_mask_bound)
+  std::vector<char> mbuf;              // scratch for mask_variables_into (mask_bound)
   std::string_view masked;             // view of the current masked line (mbuf or the input)
   std::vector<std::string_view> toks;  // scratch
 
@@ -201,9 +201,10 @@ struct TemplateMiner::Impl {
     ++nlines;
     if (line.size() > opt.max_line_bytes) line = line.substr(0, opt.max_line_bytes);
     if (opt.premask) {
-      std::size_t need = template_mask_bound(line.size());
+      std::size_t need = mask_bound(line.size());
       if (mbuf.size() < need) mbuf.resize(need);
-      masked = std::string_view(mbuf.data(), mask_template(line, mbuf.data()));
+      masked = std::string_view(mbuf.data(),
+                                mask_variables_into(line, MaskMode::templates, mbuf.data()));
     } else {
       masked = line;
     }

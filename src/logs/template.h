@@ -6,8 +6,8 @@
 // (equal tokens / tokens, "<*>" positions not counted; ties → more "<*>") is chosen if it reaches
 // `similarity`, and positions that differ become "<*>"; otherwise a new cluster starts.
 // Differences, all aimed at stable templates and speed:
-//   1. pre-masking: every line first goes through mask_template (template_mask.h: the output of
-//      mask_variables(MaskMode::templates) of signature_mask.h, into a raw buffer) so dates, ids,
+//   1. pre-masking: every line first goes through mask_variables_into(MaskMode::templates)
+//      (signature_mask.h, the masker signatures use too, into a raw buffer) so dates, ids,
 //      numbers… are typed placeholders before clustering;
 //   2. an exact cache maps an already-seen masked line straight to its cluster (most lines of a
 //      real log repeat a masked shape), skipping the tree;
