@@ -16,6 +16,7 @@ run() {
   return "$rc"
 }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS="suppressions=$DM_ROOT/dev/lsan.supp"
 rc=0
 run 10-unit "$DM_BUILD" || rc=1
 run 11-unit-asan "$DM_BUILD_ASAN" || rc=1

@@ -1,8 +1,13 @@
 #include "runbook/runbook.h"
 
+#include <openssl/crypto.h>
+
 namespace dm::runbook {
 
 Result<Deps> make_deps(config::Config cfg) {
+  // Initialise OpenSSL here, on the starting thread, rather than lazily on whichever handler
+  // thread hashes the first signature.
+  OPENSSL_init_crypto(0, nullptr);
   auto redactor = logs::Redactor::builtin();
   if (!redactor) {
     return make_error(Errc::internal, "built-in redaction rules: " + redactor.error().message);
