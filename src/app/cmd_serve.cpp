@@ -58,8 +58,7 @@ int cmd_serve(int argc, char** argv) {
                                      .version = DM_VERSION_STRING,
                                      .title = "dagmedic",
                                      .instructions = kInstructions});
-  auto shared_deps = std::make_shared<const runbook::Deps>(std::move(*deps));
-  if (auto st = runbook::register_tools(*server, shared_deps); !st) {
+  if (auto st = runbook::register_tools(*server, *deps); !st) {
     std::fprintf(stderr, "dagmedic serve: %s\n", st.error().message.c_str());
     return 1;
   }

@@ -68,17 +68,49 @@ struct Defaults {
   Timeouts timeouts;  // inherited by environments that don't set their own
 };
 
+// Where incidents, signature history, approvals and the audit chain live.
+struct StoreSettings {
+  enum class Backend { sqlite, postgres };
+  Backend backend = Backend::sqlite;
+  // SQLite file; "" = ${XDG_STATE_HOME:-~/.local/state}/dagmedic/dagmedic.db.
+  std::string path;
+  // PostgreSQL: name of the environment variable holding the libpq connection string (it may
+  // carry a password, so it is referenced, never written in the file).
+  std::string dsn_env;
+};
+
+// Verify stage (check_recovery_rules): when a DAG counts as recovered. The first rule whose
+// `dag` glob matches a DAG id applies; DAGs no rule matches use the built-in default (quiet 30
+// minutes, every task of the new run must succeed).
+struct RecoveryRule {
+  std::string dag = "*";  // glob over dag ids ('*' and '?')
+  // Minutes without a new failed run of the DAG after the recovering run ended.
+  int quiet_minutes = 30;
+  // Tasks that must have succeeded in the recovering run; empty = every task of the run.
+  std::vector<std::string> critical_tasks;
+  // Failed runs after the incident (without a success in between) that mean "escalate".
+  int escalate_after_failures = 2;
+};
+
 struct Config {
   std::string source;  // file it came from, "" for the built-in empty config
   Defaults defaults;
   Caps caps;
   std::vector<Environment> environments;  // in file order
+  StoreSettings store;
+  std::vector<RecoveryRule> recovery;  // in file order (first match wins)
+
+  // The recovery rule for a DAG: the first whose glob matches, else the default rule.
+  RecoveryRule recovery_for(std::string_view dag_id) const;
 
   // nullptr if there is no environment with that name.
   const Environment* find(std::string_view name) const;
   // The environment a command uses when none is named: defaults.environment, else the only one.
   Result<const Environment*> pick(std::string_view name_or_empty) const;
 };
+
+// Shell-style glob: '*' any run (also empty), '?' one character; everything else literal.
+bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
 // Parses YAML text; `source` names the file in error messages.
 Result<Config> parse_config(std::string_view yaml, std::string_view source);

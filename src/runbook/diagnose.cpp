@@ -4,6 +4,7 @@
 
 #include "logs/pipeline.h"
 #include "runbook/runbook.h"
+#include "runbook/tool_kit.h"
 
 namespace dm::runbook {
 namespace {
@@ -82,9 +83,7 @@ Result<mcp::ToolResult> extract_errors(const Deps& deps, const json& args) {
   opt.max_output_bytes = kOutputCapBytes;
   auto d = logs::diagnose(text, opt);
   if (!d) return d.error();
-  mcp::ToolResult r = mcp::ToolResult::text(summary(*d));
-  r.structured_content.emplace(logs::to_json(*d));
-  return r;
+  return finish(deps, summary(*d), logs::to_json(*d), output_cap(deps, kOutputCapBytes));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "mcp/memory_transport.h"
 #include "runbook/runbook.h"
+#include "store/sqlite_store.h"
 
 namespace dm::runbook {
 namespace {
@@ -12,9 +13,11 @@ class ExtractErrorsTool : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = mcp::Server::create({.name = "t", .version = "0"});
-    auto deps = make_deps(config::Config{});
+    auto store = store::open_sqlite_store({.path = ":memory:"});
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto deps = make_deps(config::Config{}, {.store = std::move(*store)});
     ASSERT_TRUE(deps.ok()) << deps.error().message;
-    ASSERT_TRUE(register_tools(*server_, std::make_shared<const Deps>(std::move(*deps))).ok());
+    ASSERT_TRUE(register_tools(*server_, *deps).ok());
     client_ = std::make_unique<mcp::InMemoryClient>(server_);
     ASSERT_TRUE(client_->initialize().ok());
   }

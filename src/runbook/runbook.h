@@ -6,29 +6,20 @@
 
 #include "common/result.h"
 #include "config/config.h"
-#include "logs/category.h"
-#include "logs/redact.h"
 #include "mcp/server.h"
+#include "runbook/deps.h"
 
 namespace dm::runbook {
 
-// What the tools share. Built once at start-up; immutable afterwards, so tools may use it from any
-// handler thread.
-struct Deps {
-  config::Config config;                                 // may be the empty built-in config
-  std::shared_ptr<const logs::Redactor> redactor;        // never null
-  std::shared_ptr<const logs::Categorizer> categorizer;  // never null
-};
-
-// Deps with the built-in rules and `cfg`. Errc::internal if the embedded rules don't load (a build
-// bug).
-Result<Deps> make_deps(config::Config cfg);
-
-// Registers every runbook tool available in this build. Works with an empty config: tools that
-// need Airflow are still listed and answer with how to configure an environment.
+// Registers every runbook tool, resource and prompt available in this build. Works with an empty
+// config: tools that need Airflow are still listed and answer with how to configure an environment.
 Status register_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
 
-// Per stage (called by register_tools).
+// Per stage (called by register_tools; each lives in its own file).
+Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
 Status register_diagnose_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+Status register_verify_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
 
 }  // namespace dm::runbook

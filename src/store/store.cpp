@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <openssl/sha.h>
+
 namespace dm::store {
 
 const char* approval_state_name(ApprovalState s) noexcept {
@@ -52,6 +54,49 @@ Error explain_consume_failure(const ApprovalRecord& a, const std::string& params
   if (a.expires_at_ms <= now_ms)
     return make_error(Errc::failed_precondition, "approval " + a.id + " has expired");
   return make_error(Errc::conflict, "approval " + a.id + " changed concurrently; retry");
+}
+
+}  // namespace dm::store
+
+// Defaults for stores that predate these calls; both shipped stores override them.
+namespace dm::store {
+namespace {
+Error unsupported(const Store& s, const char* what) {
+  return make_error(Errc::failed_precondition,
+                    std::string(s.backend()) + " store: " + what + " is not supported");
+}
+}  // namespace
+
+Result<std::vector<SignatureGroup>> Store::occurrence_groups(const OccurrenceQuery&, size_t) {
+  return unsupported(*this, "occurrence_groups");
+}
+Result<std::vector<Occurrence>> Store::list_occurrences(const OccurrenceQuery&, size_t) {
+  return unsupported(*this, "list_occurrences");
+}
+Status Store::upsert_incident(const Incident&) { return unsupported(*this, "upsert_incident"); }
+Result<Incident> Store::get_incident(const std::string&) {
+  return unsupported(*this, "get_incident");
+}
+Result<std::vector<Incident>> Store::list_incidents(const IncidentQuery&, size_t) {
+  return unsupported(*this, "list_incidents");
+}
+
+std::string incident_id_for(const std::string& env, const std::string& dag_id,
+                            const std::string& run_id) {
+  std::string key = env;
+  key.push_back('\0');
+  key += dag_id;
+  key.push_back('\0');
+  key += run_id;
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
+  static const char* hex = "0123456789abcdef";
+  std::string out = "inc-";
+  for (int i = 0; i < 8; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  return out;
 }
 
 }  // namespace dm::store

@@ -92,6 +92,7 @@ struct AuditAppend {
 using AuditBuilder = std::function<Result<AuditAppend>(const AuditHead& head)>;
 
 // A sighting of an error signature in a task run (read-side tools: failure_frequency…).
+// seen_at_ms is when the failure happened (the failed try's end), not when a tool looked at it.
 struct Occurrence {
   std::string signature;
   std::string dag_id;
@@ -115,6 +116,42 @@ struct OccurrenceStats {
   int64_t distinct_runs = 0;  // distinct (dag_id, run_id)
   int64_t distinct_dags = 0;
 };
+
+// failure_frequency: one signature's history.
+struct SignatureGroup {
+  std::string signature;
+  OccurrenceStats stats;
+  std::vector<std::string> dag_ids;   // distinct, most recently seen first, at most 20
+  std::vector<std::string> task_ids;  // distinct, most recently seen first, at most 20
+};
+
+// One incident: a failed DAG run dagmedic looked at. The id is stable per (env, dag_id, run_id)
+// (incident_id_for), so looking at the same failure twice updates one incident.
+struct Incident {
+  std::string id;
+  std::string env;
+  std::string dag_id;
+  std::string run_id;
+  std::string state = "open";  // open | recovered | escalated
+  std::string signature;       // "" until diagnosed
+  std::string category;
+  std::string first_failing_task;
+  std::string error;          // redacted root-cause line
+  std::string summary_json;   // redacted JSON object (triage/diagnose facts), "{}" when none
+  std::string postmortem_md;  // "" until a postmortem is written
+  int64_t opened_at_ms = 0;   // kept from the first upsert
+  int64_t updated_at_ms = 0;
+};
+struct IncidentQuery {
+  std::string env;     // "" = any
+  std::string dag_id;  // "" = any
+  std::string state;   // "" = any
+  int64_t updated_from_ms = 0;
+};
+
+// "inc-" + the first 16 hex digits of SHA-256(env "\0" dag_id "\0" run_id).
+std::string incident_id_for(const std::string& env, const std::string& dag_id,
+                            const std::string& run_id);
 
 class Store {
  public:
@@ -158,8 +195,26 @@ class Store {
   virtual Result<std::vector<Checkpoint>> checkpoints() = 0;
 
   // ---- incidents / signature occurrences ----
+  // Idempotent per (signature, env, dag_id, run_id, task_id): recording the same sighting again
+  // keeps one row (the earliest seen_at_ms), so re-running a diagnosis never inflates counts.
   virtual Status record_occurrence(const Occurrence& o) = 0;
   virtual Result<OccurrenceStats> occurrence_stats(const OccurrenceQuery& q) = 0;
+  // Occurrences matching `q`, grouped by signature, most occurrences first (ties: most recent
+  // last_seen first), at most `limit` groups.
+  virtual Result<std::vector<SignatureGroup>> occurrence_groups(const OccurrenceQuery& q,
+                                                                size_t limit);
+  // Occurrences matching `q`, newest first, at most `limit`.
+  virtual Result<std::vector<Occurrence>> list_occurrences(const OccurrenceQuery& q, size_t limit);
+
+  // ---- incidents ----
+  // Inserts, or updates every field of the incident with this id except opened_at_ms; an empty
+  // signature/category/first_failing_task/error/summary_json/postmortem_md in `i` keeps the stored
+  // value (so a later partial update never erases a diagnosis).
+  virtual Status upsert_incident(const Incident& i);
+  // not_found if unknown.
+  virtual Result<Incident> get_incident(const std::string& id);
+  // Most recently updated first, at most `limit`.
+  virtual Result<std::vector<Incident>> list_incidents(const IncidentQuery& q, size_t limit);
 };
 
 // Hex string of 64 '0': prev_hash of the first audit row and hash of the empty chain.

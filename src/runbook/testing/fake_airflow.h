@@ -1,0 +1,281 @@
+// Test support (header-only, for *_test.cpp): an in-memory AirflowClient and a ClientProvider over
+// it, so tool tests script Airflow's state (DAGs, runs, task instances, logs) and inject faults
+// per call without HTTP. The real REST client is tested against real Airflow in tests/airflow.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "airflow/airflow_client.h"
+#include "airflow/iso_time.h"
+#include "config/config.h"
+#include "runbook/deps.h"
+
+namespace dm::runbook::testing {
+
+class FakeAirflow final : public airflow::AirflowClient {
+ public:
+  explicit FakeAirflow(std::string env = "test") : env_(std::move(env)) {}
+
+  // ---- scripting ----
+  void add_dag(airflow::Dag d) {
+    std::lock_guard lk(mu_);
+    dags_[d.dag_id] = std::move(d);
+  }
+  void add_run(airflow::DagRun r) {
+    std::lock_guard lk(mu_);
+    if (!dags_.count(r.dag_id)) dags_[r.dag_id] = airflow::Dag{.dag_id = r.dag_id};
+    runs_.push_back(std::move(r));
+  }
+  void add_task(airflow::TaskInstance t) {
+    std::lock_guard lk(mu_);
+    tis_.push_back(std::move(t));
+  }
+  // Log text of one try ('\n'-separated lines).
+  void set_log(const std::string& dag, const std::string& run, const std::string& task, int try_n,
+               std::string text, int map_index = -1) {
+    std::lock_guard lk(mu_);
+    logs_[{dag, run, task, try_n, map_index}] = std::move(text);
+  }
+  // Every later call of `method` ("list_dag_runs", "get_dag_run", "latest_run",
+  // "list_task_instances", "read_task_log", "get_dag", "list_import_errors", "trigger_dag_run",
+  // "clear_task_instances", "check_auth") fails with `e` (until clear_fault).
+  void fail(const std::string& method, Error e) {
+    std::lock_guard lk(mu_);
+    faults_[method] = std::move(e);
+  }
+  void clear_fault(const std::string& method) {
+    std::lock_guard lk(mu_);
+    faults_.erase(method);
+  }
+  // Calls seen, by method name.
+  int calls(const std::string& method) const {
+    std::lock_guard lk(mu_);
+    auto it = calls_.find(method);
+    return it == calls_.end() ? 0 : it->second;
+  }
+  std::vector<airflow::TriggerRequest> triggered() const {
+    std::lock_guard lk(mu_);
+    return triggered_;
+  }
+  std::vector<airflow::ClearRequest> cleared() const {
+    std::lock_guard lk(mu_);
+    return cleared_;
+  }
+
+  // ---- AirflowClient ----
+  const std::string& environment() const override { return env_; }
+  Result<airflow::Dialect> api_dialect() override { return airflow::Dialect::v2; }
+  Result<airflow::ServerInfo> server_info() override {
+    return airflow::ServerInfo{airflow::Dialect::v2, "3.3.2"};
+  }
+  Status check_auth() override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("check_auth")) return *e;
+    return Status::Ok();
+  }
+
+  Result<std::vector<airflow::DagRun>> list_dag_runs(const airflow::RunQuery& q) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("list_dag_runs")) return *e;
+    if (q.dag_id != "~" && !dags_.count(q.dag_id)) return not_found_dag(q.dag_id);
+    std::vector<airflow::DagRun> out;
+    for (const auto& r : runs_) {
+      if (q.dag_id != "~" && r.dag_id != q.dag_id) continue;
+      if (!q.states.empty() &&
+          std::find(q.states.begin(), q.states.end(), r.state) == q.states.end())
+        continue;
+      auto at = airflow::parse_iso8601(r.run_after);
+      if (q.since && (!at || *at < *q.since)) continue;
+      if (q.until && (!at || *at > *q.until)) continue;
+      out.push_back(r);
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.run_after > b.run_after; });
+    if (q.limit && out.size() > q.limit) out.resize(q.limit);
+    return out;
+  }
+  Result<airflow::DagRun> get_dag_run(const std::string& dag, const std::string& run) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("get_dag_run")) return *e;
+    for (const auto& r : runs_)
+      if (r.dag_id == dag && r.run_id == run) return r;
+    if (!dags_.count(dag)) return not_found_dag(dag);
+    return make_error(Errc::not_found, "environment \"" + env_ + "\": DAG run \"" + run +
+                                           "\" of DAG \"" + dag + "\" not found");
+  }
+  Result<std::optional<airflow::DagRun>> latest_run(const std::string& dag) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("latest_run")) return *e;
+    if (!dags_.count(dag)) return not_found_dag(dag);
+    std::optional<airflow::DagRun> best;
+    for (const auto& r : runs_)
+      if (r.dag_id == dag && (!best || r.run_after > best->run_after)) best = r;
+    return best;
+  }
+  Result<std::vector<airflow::TaskInstance>> list_task_instances(
+      const std::string& dag, const std::string& run,
+      const std::vector<std::string>& states) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("list_task_instances")) return *e;
+    bool run_known = false;
+    for (const auto& r : runs_) run_known |= (r.dag_id == dag && r.run_id == run);
+    if (!run_known)
+      return make_error(Errc::not_found, "environment \"" + env_ + "\": DAG run \"" + run +
+                                             "\" of DAG \"" + dag + "\" not found");
+    std::vector<airflow::TaskInstance> out;
+    for (const auto& t : tis_) {
+      if (t.dag_id != dag || t.run_id != run) continue;
+      if (!states.empty() && std::find(states.begin(), states.end(), t.state) == states.end())
+        continue;
+      out.push_back(t);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.task_id, a.map_index) < std::tie(b.task_id, b.map_index);
+    });
+    return out;
+  }
+  Status read_task_log(const airflow::LogRequest& req, const airflow::LogSink& sink,
+                       airflow::LogStats* stats) override {
+    std::string text;
+    {
+      std::lock_guard lk(mu_);
+      if (auto e = fault("read_task_log")) return *e;
+      auto it = logs_.find({req.dag_id, req.run_id, req.task_id, req.try_number, req.map_index});
+      if (it == logs_.end())
+        return make_error(Errc::not_found, "environment \"" + env_ + "\": no log for task \"" +
+                                               req.task_id + "\" try " +
+                                               std::to_string(req.try_number));
+      text = it->second;
+    }
+    airflow::LogStats st;
+    st.pages = 1;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t nl = text.find('\n', pos);
+      std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+      ++st.lines;
+      st.bytes += line.size();
+      if (!sink(airflow::LogLine{line, {}})) {
+        st.stopped_by_sink = true;
+        break;
+      }
+      if (nl == std::string::npos) break;
+      pos = nl + 1;
+    }
+    if (stats) *stats = st;
+    return Status::Ok();
+  }
+  Result<airflow::Dag> get_dag(const std::string& dag) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("get_dag")) return *e;
+    auto it = dags_.find(dag);
+    if (it == dags_.end()) return not_found_dag(dag);
+    return it->second;
+  }
+  Result<std::vector<airflow::ImportError>> list_import_errors() override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("list_import_errors")) return *e;
+    return import_errors_;
+  }
+  void add_import_error(airflow::ImportError e) {
+    std::lock_guard lk(mu_);
+    import_errors_.push_back(std::move(e));
+  }
+  Result<airflow::DagRun> trigger_dag_run(const airflow::TriggerRequest& req) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("trigger_dag_run")) return *e;
+    if (!dags_.count(req.dag_id)) return not_found_dag(req.dag_id);
+    for (const auto& r : runs_)
+      if (r.dag_id == req.dag_id && r.run_id == req.dag_run_id)
+        return make_error(Errc::conflict, "environment \"" + env_ + "\": DAG run \"" +
+                                              req.dag_run_id + "\" already exists");
+    triggered_.push_back(req);
+    airflow::DagRun r{.dag_id = req.dag_id,
+                      .run_id = req.dag_run_id,
+                      .state = "queued",
+                      .run_type = "manual",
+                      .conf = req.conf,
+                      .note = req.note};
+    runs_.push_back(r);
+    return r;
+  }
+  Result<std::vector<airflow::ClearedTask>> clear_task_instances(
+      const airflow::ClearRequest& req) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("clear_task_instances")) return *e;
+    cleared_.push_back(req);
+    std::vector<airflow::ClearedTask> out;
+    for (auto& t : tis_) {
+      if (t.dag_id != req.dag_id || t.run_id != req.dag_run_id) continue;
+      if (req.only_failed && t.state != "failed" && t.state != "upstream_failed") continue;
+      if (!req.task_ids.empty() &&
+          std::find(req.task_ids.begin(), req.task_ids.end(), t.task_id) == req.task_ids.end())
+        continue;
+      out.push_back({t.dag_id, t.run_id, t.task_id, t.map_index, t.state});
+      if (!req.dry_run) t.state = "";
+    }
+    return out;
+  }
+
+ private:
+  std::optional<Error> fault(const std::string& m) {
+    ++calls_[m];
+    auto it = faults_.find(m);
+    if (it == faults_.end()) return std::nullopt;
+    return it->second;
+  }
+  Error not_found_dag(const std::string& dag) const {
+    return make_error(Errc::not_found,
+                      "environment \"" + env_ + "\": DAG \"" + dag + "\" not found");
+  }
+
+  std::string env_;
+  mutable std::mutex mu_;
+  std::map<std::string, airflow::Dag> dags_;
+  std::vector<airflow::DagRun> runs_;
+  std::vector<airflow::TaskInstance> tis_;
+  std::vector<airflow::ImportError> import_errors_;
+  std::map<std::tuple<std::string, std::string, std::string, int, int>, std::string> logs_;
+  std::map<std::string, Error> faults_;
+  std::map<std::string, int> calls_;
+  std::vector<airflow::TriggerRequest> triggered_;
+  std::vector<airflow::ClearRequest> cleared_;
+};
+
+// A ClientProvider serving FakeAirflow clients for the environments of its own config.
+class FakeProvider final : public ClientProvider {
+ public:
+  // One environment per fake, named as the fake's environment(), tier dev unless set in `tiers`.
+  explicit FakeProvider(std::vector<std::shared_ptr<FakeAirflow>> fakes,
+                        std::map<std::string, config::Tier> tiers = {}) {
+    for (auto& f : fakes) {
+      config::Environment e;
+      e.name = f->environment();
+      e.url = "http://fake.invalid";
+      if (auto it = tiers.find(e.name); it != tiers.end()) e.tier = it->second;
+      cfg_.environments.push_back(e);
+      fakes_[e.name] = f;
+    }
+  }
+  const config::Config& config() const { return cfg_; }
+  Result<Target> get(std::string_view name) override {
+    if (cfg_.environments.empty())
+      return make_error(Errc::failed_precondition, "no Airflow environment is configured");
+    auto env = cfg_.pick(name);
+    if (!env) return env.error();
+    return Target{*env, fakes_.at((*env)->name)};
+  }
+
+ private:
+  config::Config cfg_;
+  std::map<std::string, std::shared_ptr<FakeAirflow>> fakes_;
+};
+
+}  // namespace dm::runbook::testing

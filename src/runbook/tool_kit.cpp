@@ -1,0 +1,201 @@
+#include "runbook/tool_kit.h"
+
+#include <algorithm>
+
+#include "airflow/iso_time.h"
+
+namespace dm::runbook {
+
+json environment_property() {
+  return {
+      {"type", "string"},
+      {"minLength", 1},
+      {"maxLength", 128},
+      {"pattern", "^[^\\s\"']+$"},
+      {"description", "Configured environment name (default: the config's default environment)."}};
+}
+
+json dag_id_property(std::string description) {
+  return {{"type", "string"},
+          {"minLength", 1},
+          {"maxLength", 250},
+          {"pattern", "^[A-Za-z0-9_.-]+$"},
+          {"description", std::move(description)}};
+}
+
+json task_id_property(std::string description) {
+  return {{"type", "string"},
+          {"minLength", 1},
+          {"maxLength", 250},
+          {"pattern", "^[A-Za-z0-9_.-]+$"},
+          {"description", std::move(description)}};
+}
+
+json run_id_property(std::string description) {
+  // Airflow run ids look like manual__2026-01-01T00:00:00+00:00; refuse controls, slashes,
+  // backslashes and leading dots so an id can never become a path or a second argument.
+  return {{"type", "string"},
+          {"minLength", 1},
+          {"maxLength", 250},
+          {"pattern", "^[A-Za-z0-9_:+.@~-][A-Za-z0-9_:+.@~ -]*$"},
+          {"description", std::move(description)}};
+}
+
+json int_property(long long lo, long long hi, std::string description,
+                  std::optional<long long> dflt) {
+  json p = {{"type", "integer"},
+            {"minimum", lo},
+            {"maximum", hi},
+            {"description", std::move(description)}};
+  if (dflt) p["default"] = *dflt;
+  return p;
+}
+
+json object_schema(json properties, json required) {
+  if (!properties.is_object()) properties = json::object();
+  properties["environment"] = environment_property();
+  return {{"type", "object"},
+          {"properties", std::move(properties)},
+          {"required", std::move(required)},
+          {"additionalProperties", false}};
+}
+
+json output_object_schema(json properties, json required) {
+  properties["truncated"] = {{"type", "boolean"},
+                             {"description", "true when lists or texts were cut to the byte cap"}};
+  return {
+      {"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
+}
+
+Result<Target> resolve_target(const Deps& deps, const json& args) {
+  std::string name;
+  if (auto it = args.find("environment"); it != args.end() && it->is_string())
+    name = it->get<std::string>();
+  return deps.clients->get(name);
+}
+
+std::size_t output_cap(const Deps& deps, std::size_t tool_default) {
+  auto cfg = static_cast<std::size_t>(std::max<long long>(1024, deps.config.caps.output_bytes_max));
+  return std::min(tool_default, cfg);
+}
+
+void redact_json(const logs::Redactor& redactor, json& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    std::string r = redactor.redact(s);
+    if (r != s) v = std::move(r);
+  } else if (v.is_array() || v.is_object()) {
+    for (auto& e : v) redact_json(redactor, e);
+  }
+}
+
+namespace {
+
+// The array under `v` (itself included) holding the most serialized bytes, with at least one
+// element.
+json* largest_array(json& v, std::size_t& best_bytes) {
+  json* best = nullptr;
+  if (v.is_array() && !v.empty()) {
+    std::size_t n = v.dump().size();
+    if (n > best_bytes) {
+      best_bytes = n;
+      best = &v;
+    }
+  }
+  if (v.is_array() || v.is_object()) {
+    for (auto& e : v) {
+      if (json* b = largest_array(e, best_bytes)) best = b;
+    }
+  }
+  return best;
+}
+
+json* longest_string(json& v, std::size_t& best_len) {
+  json* best = nullptr;
+  if (v.is_string()) {
+    std::size_t n = v.get_ref<const std::string&>().size();
+    if (n > best_len) {
+      best_len = n;
+      best = &v;
+    }
+  } else if (v.is_array() || v.is_object()) {
+    for (auto& e : v) {
+      if (json* b = longest_string(e, best_len)) best = b;
+    }
+  }
+  return best;
+}
+
+// Cuts at a UTF-8 boundary at or before `n`.
+std::string cut_utf8(const std::string& s, std::size_t n) {
+  if (n >= s.size()) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+}  // namespace
+
+mcp::ToolResult finish(const Deps& deps, std::string text, json structured, std::size_t cap) {
+  text = deps.redactor->redact(text);
+  if (!structured.is_object()) structured = json{{"value", std::move(structured)}};
+  redact_json(*deps.redactor, structured);
+  const std::string note = "\n(Output cut to the " + std::to_string(cap) + "-byte cap.)";
+  auto total = [&] { return text.size() + structured.dump().size(); };
+  bool cut = false;
+  // Drop array elements, biggest array first, from its end.
+  for (int guard = 0; guard < 10000 && total() + note.size() + 20 > cap; ++guard) {
+    std::size_t bytes = 0;
+    json* arr = largest_array(structured, bytes);
+    if (arr == nullptr) break;
+    std::size_t excess = total() + note.size() + 20 - cap;
+    std::size_t freed = 0;
+    while (!arr->empty() && freed < excess) {
+      freed += arr->back().dump().size() + 1;
+      arr->erase(arr->size() - 1);
+    }
+    cut = true;
+  }
+  // Then shorten the longest strings.
+  for (int guard = 0; guard < 1000 && total() + note.size() + 20 > cap; ++guard) {
+    std::size_t len = 0;
+    json* s = longest_string(structured, len);
+    std::size_t excess = total() + note.size() + 20 - cap;
+    if (s == nullptr || len <= 16) break;
+    std::size_t keep = len > excess + 16 ? len - excess - 16 : len / 2;
+    *s = cut_utf8(s->get<std::string>(), keep) + "…[cut]";
+    cut = true;
+  }
+  if (total() + note.size() + 20 > cap && text.size() > 64) {
+    std::size_t over = total() + note.size() + 20 - cap;
+    text = cut_utf8(text, text.size() > over + 16 ? text.size() - over - 16 : text.size() / 2) +
+           "…[cut]";
+    cut = true;
+  }
+  if (cut) {
+    structured["truncated"] = true;
+    text += note;
+  }
+  mcp::ToolResult r = mcp::ToolResult::text(std::move(text));
+  r.structured_content.emplace(std::move(structured));
+  return r;
+}
+
+int64_t to_ms(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point from_ms(int64_t ms) {
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::time_point::duration>(std::chrono::milliseconds(ms)));
+}
+
+std::optional<int64_t> iso_to_ms(std::string_view iso) {
+  if (iso.empty()) return std::nullopt;
+  auto t = airflow::parse_iso8601(iso);
+  if (!t) return std::nullopt;
+  return to_ms(*t);
+}
+
+std::string ms_to_iso(int64_t ms) { return airflow::format_iso8601(from_ms(ms)); }
+
+}  // namespace dm::runbook

@@ -1,0 +1,10 @@
+// Triage stage tools (see docs/runbook.md).
+#include "runbook/runbook.h"
+
+namespace dm::runbook {
+
+Status register_triage_tools(mcp::Server&, const std::shared_ptr<const Deps>&) {
+  return Status::Ok();
+}
+
+}  // namespace dm::runbook
