@@ -102,7 +102,7 @@ Status register_diagnose_tools(mcp::Server& server, const std::shared_ptr<const 
   t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = false;
   t.handler = [deps](const json& args, mcp::ToolContext&) { return extract_errors(*deps, args); };
-  return server.add_tool(std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook

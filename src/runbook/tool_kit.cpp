@@ -67,6 +67,10 @@ json output_object_schema(json properties, json required) {
       {"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
 }
 
+Status add_tool(mcp::Server& server, const std::shared_ptr<const Deps>& /*deps*/, mcp::Tool tool) {
+  return server.add_tool(std::move(tool));
+}
+
 Result<Target> resolve_target(const Deps& deps, const json& args) {
   std::string name;
   if (auto it = args.find("environment"); it != args.end() && it->is_string())

@@ -39,6 +39,11 @@ json object_schema(json properties, json required = json::array());
 // `required` lists the keys always present.
 json output_object_schema(json properties, json required);
 
+// ---- registration ----
+// Every runbook tool is registered through this (never server.add_tool directly), so cross-cutting
+// rules apply to all of them in one place: the audit of every call (reads included) and policy.
+Status add_tool(mcp::Server& server, const std::shared_ptr<const Deps>& deps, mcp::Tool tool);
+
 // ---- environment ----
 // args["environment"] (absent/empty = the default one) → a client. Errors as ClientProvider::get.
 Result<Target> resolve_target(const Deps& deps, const json& args);
