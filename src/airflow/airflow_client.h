@@ -25,19 +25,24 @@
 namespace dm::airflow {
 
 struct RunQuery {
-  std::string dag_id = "~";         // "~" = all DAGs
-  std::vector<std::string> states;  // empty = any state
+  std::string dag_id = "~";           // "~" = all DAGs
+  std::vector<std::string> states{};  // empty = any state
   // Window on the run's position in time (v2 run_after, v1 execution_date); unset = open.
-  std::optional<Clock::time_point> since;
-  std::optional<Clock::time_point> until;
+  std::optional<Clock::time_point> since{};
+  std::optional<Clock::time_point> until{};
   // 0 = page to the end. Otherwise stop after this many runs.
   std::size_t limit = 0;
+  // Window on the run's end (end_date, both dialects); unset = open. A run that has not ended
+  // never matches a set bound. "What failed in the last hour" wants this one: on Airflow 2 a
+  // scheduled run's execution_date is a whole interval before it actually ran.
+  std::optional<Clock::time_point> ended_since{};
+  std::optional<Clock::time_point> ended_until{};
 };
 
 struct LogRequest {
-  std::string dag_id;
-  std::string run_id;
-  std::string task_id;
+  std::string dag_id{};
+  std::string run_id{};
+  std::string task_id{};
   int try_number = 1;
   int map_index = -1;
 };
@@ -61,27 +66,27 @@ struct LogStats {
 };
 
 struct TriggerRequest {
-  std::string dag_id;
-  std::string dag_run_id;  // chosen by the caller (idempotency key for the approval)
+  std::string dag_id{};
+  std::string dag_run_id{};  // chosen by the caller (idempotency key for the approval)
   nlohmann::json conf = nlohmann::json::object();
-  std::string note;
+  std::string note{};
 };
 
 struct ClearRequest {
-  std::string dag_id;
-  std::string dag_run_id;
-  std::vector<std::string> task_ids;  // only these tasks (empty = every task of the run)
+  std::string dag_id{};
+  std::string dag_run_id{};
+  std::vector<std::string> task_ids{};  // only these tasks (empty = every task of the run)
   bool only_failed = true;
   bool dry_run = true;  // ALWAYS sent explicitly
   bool include_downstream = false;
 };
 
 struct ClearedTask {
-  std::string dag_id;
-  std::string run_id;
-  std::string task_id;
+  std::string dag_id{};
+  std::string run_id{};
+  std::string task_id{};
   int map_index = -1;
-  std::string state;
+  std::string state{};
 };
 
 class AirflowClient {

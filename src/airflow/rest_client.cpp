@@ -437,6 +437,10 @@ Result<std::vector<DagRun>> RestAirflowClient::list_dag_runs(const RunQuery& rq)
   const char* field = *d == Dialect::v2 ? "run_after" : "execution_date";
   if (rq.since) add_param(qs, std::string(field) + "_gte", format_iso8601(*rq.since));
   if (rq.until) add_param(qs, std::string(field) + "_lte", format_iso8601(*rq.until));
+  if (rq.ended_since && rq.ended_until && *rq.ended_since > *rq.ended_until)
+    return fail(c, Errc::invalid_argument, "the end-time window starts after it ends");
+  if (rq.ended_since) add_param(qs, "end_date_gte", format_iso8601(*rq.ended_since));
+  if (rq.ended_until) add_param(qs, "end_date_lte", format_iso8601(*rq.ended_until));
   // v2 adds the primary key as a tie-breaker to any sort; v1 does not, and many runs share an
   // execution_date (one per DAG per date), so offset paging over it can skip or repeat runs.
   // v1 therefore pages in id order (unique) unless one page holds the whole answer; the result

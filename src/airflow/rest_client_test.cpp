@@ -266,6 +266,33 @@ TEST(RestClient, V1DialectMapsExecutionDateAndUsesBasicAuth) {
   EXPECT_EQ(info->version, "2.10.5");
 }
 
+TEST(RestClient, EndedWindowFiltersOnEndDateInBothDialects) {
+  for (Dialect d : {Dialect::v1, Dialect::v2}) {
+    FakeAirflow af(d);
+    std::vector<std::string> urls;
+    const std::string prefix = d == Dialect::v1 ? "/api/v1" : "/api/v2";
+    af.routes["GET " + prefix + "/dags/~/dagRuns"] = paged("dag_runs", {}, true, &urls);
+    auto c = af.client();
+    RunQuery q;
+    q.states = {"failed"};
+    q.ended_since = kT0 - 1h;
+    q.ended_until = kT0;
+    auto r = c->list_dag_runs(q);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_FALSE(urls.empty());
+    auto p = params(urls[0]);
+    EXPECT_EQ(p["end_date_gte"].at(0), http::url_encode(format_iso8601(kT0 - 1h)));
+    EXPECT_EQ(p["end_date_lte"].at(0), http::url_encode(format_iso8601(kT0)));
+    EXPECT_EQ(p.count("execution_date_gte") + p.count("run_after_gte"), 0u);
+    RunQuery bad;
+    bad.ended_since = kT0;
+    bad.ended_until = kT0 - 1h;
+    auto e = c->list_dag_runs(bad);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.error().code, Errc::invalid_argument);
+  }
+}
+
 TEST(RestClient, V1SinglePageLimitOrdersByExecutionDate) {
   FakeAirflow af(Dialect::v1);
   std::vector<std::string> urls;

@@ -15,53 +15,53 @@ const char* dialect_name(Dialect d) noexcept;  // "v1" / "v2"
 
 struct ServerInfo {
   Dialect dialect = Dialect::v2;
-  std::string version;  // e.g. "3.3.2"
+  std::string version{};  // e.g. "3.3.2"
 };
 
 struct DagRun {
-  std::string dag_id;
-  std::string run_id;
-  std::string state;         // queued | running | success | failed
-  std::string run_type;      // manual | scheduled | backfill | dataset_triggered | asset_triggered
-  std::string logical_date;  // v1 execution_date/logical_date; v2 logical_date (may be "")
-  std::string run_after;     // v2 run_after; v1: logical_date (the run's position in time)
-  std::string start_date;
-  std::string end_date;
-  std::string queued_at;
+  std::string dag_id{};
+  std::string run_id{};
+  std::string state{};     // queued | running | success | failed
+  std::string run_type{};  // manual | scheduled | backfill | dataset_triggered | asset_triggered
+  std::string logical_date{};  // v1 execution_date/logical_date; v2 logical_date (may be "")
+  std::string run_after{};     // v2 run_after; v1: logical_date (the run's position in time)
+  std::string start_date{};
+  std::string end_date{};
+  std::string queued_at{};
   nlohmann::json conf = nlohmann::json::object();
-  std::string note;
+  std::string note{};
 };
 
 struct TaskInstance {
-  std::string dag_id;
-  std::string run_id;
-  std::string task_id;
+  std::string dag_id{};
+  std::string run_id{};
+  std::string task_id{};
   int map_index = -1;
   int try_number = 0;
   int max_tries = 0;
-  std::string state;  // failed | upstream_failed | success | ... | "" (none)
-  std::string operator_name;
-  std::string start_date;
-  std::string end_date;
-  std::optional<double> duration;
-  std::string hostname;
+  std::string state{};  // failed | upstream_failed | success | ... | "" (none)
+  std::string operator_name{};
+  std::string start_date{};
+  std::string end_date{};
+  std::optional<double> duration{};
+  std::string hostname{};
 };
 
 struct Dag {
-  std::string dag_id;
+  std::string dag_id{};
   bool is_paused = false;
-  std::vector<std::string> tags;
-  std::vector<std::string> owners;
-  std::string description;
-  std::string fileloc;
+  std::vector<std::string> tags{};
+  std::vector<std::string> owners{};
+  std::string description{};
+  std::string fileloc{};
   bool has_import_errors = false;
 };
 
 struct ImportError {
   long long id = 0;
-  std::string filename;
-  std::string timestamp;
-  std::string stack_trace;
+  std::string filename{};
+  std::string timestamp{};
+  std::string stack_trace{};
 };
 
 // JSON views of the above (stable field names, used by the probe and the MCP tools).

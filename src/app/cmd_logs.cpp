@@ -1,12 +1,17 @@
 // `dagmedic logs redact|extract|templates FILE|-`: the log pipeline on a file or stdin.
 // Input is read in large blocks and streamed: memory stays flat for any file size.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "app/commands.h"
@@ -231,9 +236,72 @@ int run_extract(const std::string& path, const std::vector<std::string>& red_rul
   return 0;
 }
 
+// `logs templates` on several threads: lines are copied out of the splitter (its views die with
+// the callback) into a batch; at ~2 MiB the batch is cut into `threads` contiguous shares masked
+// in parallel (logs::MaskedBatch, pure per line), then mined in input order on this thread. Same
+// clusters, ids and output as mining line by line (add() is mask + add_prepared).
+class ParallelMasker {
+ public:
+  ParallelMasker(const logs::TemplateOptions& o, std::size_t threads)
+      : batches_(std::max<std::size_t>(threads, 1), logs::MaskedBatch(o)) {}
+  bool full() const { return text_.size() >= kBatchBytes; }
+  void push(std::string_view line) {
+    spans_.push_back({text_.size(), line.size()});
+    text_.append(line);
+  }
+  // Masks the pending lines and mines them in order, calling on_id(cluster id) per line.
+  template <class Fn>
+  void flush(logs::TemplateMiner& miner, Fn&& on_id) {
+    const std::size_t n = spans_.size(), t = batches_.size(), share = (n + t - 1) / t;
+    if (n == 0) return;
+    std::vector<std::exception_ptr> errors(t);
+    auto work = [&](std::size_t w) {
+      try {
+        logs::MaskedBatch& b = batches_[w];
+        b.clear();
+        for (std::size_t k = w * share; k < std::min(n, (w + 1) * share); ++k) {
+          b.add(std::string_view(text_.data() + spans_[k].first, spans_[k].second));
+        }
+      } catch (...) {
+        errors[w] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t w = 1; w < t; ++w) {
+      try {
+        pool.emplace_back(work, w);
+      } catch (const std::system_error&) {
+        work(w);  // no thread to be had: do that share here
+      }
+    }
+    work(0);
+    for (auto& th : pool) th.join();
+    for (auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+    for (std::size_t w = 0; w < t; ++w) {
+      for (std::size_t k = 0; k < batches_[w].size(); ++k)
+        on_id(miner.add_prepared(batches_[w], k));
+    }
+    text_.clear();
+    spans_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kBatchBytes = 2u << 20;
+  std::vector<logs::MaskedBatch> batches_;
+  std::string text_;
+  std::vector<std::pair<std::size_t, std::size_t>> spans_;
+};
+
+std::size_t default_threads() {
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : std::min<std::size_t>(hw, 8);
+}
+
 struct TemplateArgs {
   bool per_line = false, json = false, no_redact = false, no_premask = false;
-  std::size_t max_clusters = 5000, depth = 4, top = 0;
+  std::size_t max_clusters = 5000, depth = 4, top = 0, threads = 0;
   double similarity = 0.4;
   std::vector<std::string> red_rules;
 };
@@ -255,8 +323,7 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
   LineSplitter split(to.max_line_bytes);
   Out out;
   std::uint64_t n = 0;
-  auto on_line = [&](std::string_view line) {
-    std::uint64_t id = miner.add(line);
+  auto on_id = [&](std::uint64_t id) {
     ++n;
     if (a.per_line) {
       std::string& o = out.raw();
@@ -270,6 +337,16 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
       if (o.size() >= (1u << 20)) out.flush();
     }
   };
+  const std::size_t threads = a.threads > 0 ? a.threads : default_threads();
+  ParallelMasker pm(to, threads);
+  auto on_line = [&](std::string_view line) {
+    if (threads <= 1) {
+      on_id(miner.add(line));
+      return;
+    }
+    pm.push(line);
+    if (pm.full()) pm.flush(miner, on_id);
+  };
   std::unique_ptr<logs::RedactStream> rs;
   if (red) rs = std::make_unique<logs::RedactStream>(red);
   auto to_lines = [&](std::string_view s) { split.feed(s, on_line); };
@@ -282,6 +359,7 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
   });
   if (rs) rs->finish(to_lines);
   split.finish(on_line);
+  pm.flush(miner, on_id);
   if (!ok) return 1;
   if (!a.per_line) {
     auto cl = miner.clusters();
@@ -368,6 +446,10 @@ int cmd_logs(int argc, char** argv) {
   tpl->add_flag("--no-redact", ta.no_redact,
                 "skip redaction (trusted input only; templates may then show secrets)");
   tpl->add_option("--rules", ta.red_rules, "extra redaction rules file (repeatable)");
+  tpl->add_option("--threads", ta.threads,
+                  "threads that mask lines (default: the cores, at most 8); output is the same "
+                  "for any value")
+      ->check(CLI::Range(1, 64));
 
   try {
     cli.parse(argc, argv);

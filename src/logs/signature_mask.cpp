@@ -1,6 +1,14 @@
 #include "logs/signature_mask.h"
 
+#include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#define DM_MASK_SIMD 1
+#include <emmintrin.h>
+#else
+#define DM_MASK_SIMD 0
+#endif
 
 namespace dm::logs {
 namespace {
@@ -101,10 +109,18 @@ std::size_t consume_time(std::string_view in, std::size_t p, bool& found) {
 }
 
 // Appends without capacity checks: the caller sized the buffer (mask_bound).
+// Padded: the source is readable 15 bytes past any piece and the destination writable as well
+// (output never exceeds 3x the input consumed, mask_bound gives 4n + 16), so pieces are copied in
+// whole 16-byte steps instead of an exact-length memcpy call.
+template <bool Padded>
 struct W {
   char* p;
   void put(const char* s, std::size_t n) {
-    std::memcpy(p, s, n);
+    if constexpr (Padded) {
+      for (std::size_t k = 0; k < n; k += 16) std::memcpy(p + k, s + k, 16);
+    } else {
+      std::memcpy(p, s, n);
+    }
     p += n;
   }
   template <std::size_t N>
@@ -150,14 +166,51 @@ bool protected_number(std::string_view in, std::size_t i, std::size_t j) {
   return false;
 }
 
-}  // namespace
+// Byte-at-a-time scans: the reference behaviour, and the engine on targets without SSE2.
+struct ByteScan {
+  static constexpr bool kPadded = false;
+  const char* s;
+  std::size_t n;
+  std::string_view text(std::string_view in) const { return in; }
+  // Could "__" start at p? (A quick no before comparing a run-id prefix.)
+  bool pair_at(std::size_t) const { return true; }
+  std::size_t bulk(std::size_t i) const { return i; }
+  // End of the separator run starting at i: the next letter/digit or '/'.
+  std::size_t sep_end(std::size_t i) const {
+    std::size_t k = i + 1;
+    while (k < n && !is_alnum(s[k]) && s[k] != '/') ++k;
+    return k;
+  }
+  // End of the letter/digit segment starting at i; `seen` gets its kDigit | kAlpha bits.
+  std::size_t seg_end(std::size_t i, unsigned char& seen) const {
+    std::size_t j = i;
+    seen = 0;
+    while (j < n) {
+      unsigned char k = cls(s[j]);
+      if (k == 0) break;
+      seen |= k;
+      ++j;
+    }
+    return j;
+  }
+};
 
-std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out) {
+// The rule engine, one left-to-right pass. `Scan` answers the three scanning questions (bulk
+// verbatim stretch, separator run end, segment end + classes); the rules are the same code for
+// every scanner, so their outputs are identical by construction (and tested byte for byte).
+template <class Scan>
+std::size_t mask_engine(std::string_view in, MaskMode mode, char* out, const Scan& sc) {
+  in = sc.text(in);
   const std::size_t n = in.size();
   const char* s = in.data();
-  W w{out};
+  W<Scan::kPadded> w{out};
   std::size_t i = 0;
   while (i < n) {
+    if (std::size_t t = sc.bulk(i); t > i) {
+      w.put(s + i, t - i);
+      i = t;
+      if (i >= n) break;
+    }
     char c = s[i];
     if (!is_alnum(c)) {
       if (c == '/' && (in.compare(i, 5, "/tmp/") == 0 || in.compare(i, 13, "/var/folders/") == 0)) {
@@ -174,14 +227,14 @@ std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out) {
         i = k;
         continue;
       }
-      std::size_t k = i + 1;
-      while (k < n && !is_alnum(s[k]) && s[k] != '/') ++k;
+      std::size_t k = sc.sep_end(i);
       w.put(s + i, k - i);
       i = k;
       continue;
     }
     // Run ids: one candidate prefix per first letter, checked only if it can fit.
     if (std::string_view p = run_prefix(c); !p.empty() && i + p.size() <= n && s[i + 1] == p[1] &&
+                                            sc.pair_at(i + p.size() - 2) &&
                                             std::memcmp(s + i, p.data(), p.size()) == 0) {
       std::size_t k = i + p.size();
       while (k < n && !run_stop(s[k])) ++k;
@@ -189,14 +242,8 @@ std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out) {
       i = k;
       continue;
     }
-    std::size_t j = i;
     unsigned char seen = 0;  // kDigit | kAlpha bits of the segment
-    while (j < n) {
-      unsigned char k = cls(s[j]);
-      if (k == 0) break;
-      seen |= k;
-      ++j;
-    }
+    const std::size_t j = sc.seg_end(i, seen);
     const bool has_alpha = (seen & kAlpha) != 0, has_digit = (seen & kDigit) != 0;
     const std::size_t len = j - i;
     if (len == 5 && i > 0 && s[i - 1] == '(' && j < n && s[j] == ')') {  // SQLSTATE "(42S02)"
@@ -285,6 +332,183 @@ std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out) {
     i = j;
   }
   return static_cast<std::size_t>(w.p - out);
+}
+
+#if DM_MASK_SIMD
+// Bitmap scans (x86-64): one SSE2 pass classifies the whole line into bitmaps (bit p = byte p),
+// then every scan is a count-trailing-zeros and stretches no rule can touch are copied in bulk.
+//
+// Why a bulk copy is exact: a letters-only segment is copied as it is unless a rule fires at its
+// start, and for a letters-only segment only four can: a run-id prefix (it ends in "__" at most 17
+// bytes after the segment start), a UUID whose first 8 hex digits are letters (a '-' 8 bytes after
+// the start and another 5 further), "tmp" + '_' (the tmpXXXXXXXX rule) and '/' (/tmp/,
+// /var/folders/). The stop map marks digits, '/', every "tmp", and the 18 bytes up to each "__" and
+// the 9 up to each "-????-". From a position i the engine is at, with e the first stop at or after
+// i, [i, t) is copied as is, t being e when the separator run before e ends there (s[e-1] is no
+// letter/digit and s[e] is one or '/'), else the last segment/separator boundary before e: each
+// segment in [i, t) starts before any stop, so is letters-only and no rule fires, and t is a place
+// the byte engine passes through. Input is copied to a zero-padded buffer so loads never overrun.
+class BitScan {
+ public:
+  static constexpr std::size_t kMaxBytes = 4096;
+  static constexpr bool kPadded = true;
+
+  // The engine reads the padded copy (same bytes, same length).
+  std::string_view text(std::string_view) const { return {buf_, n_}; }
+
+  explicit BitScan(std::string_view in) : n_(in.size()), words_(in.size() / 64 + 1) {
+    char* buf = buf_;
+    std::memcpy(buf, in.data(), n_);
+    std::memset(buf + n_, 0, words_ * 64 + 16 - n_);
+    const __m128i c0 = _mm_set1_epi8('0'), c9 = _mm_set1_epi8(9), ca = _mm_set1_epi8('a'),
+                  c25 = _mm_set1_epi8(25), c20 = _mm_set1_epi8(0x20), cs = _mm_set1_epi8('/'),
+                  ct = _mm_set1_epi8('t'), cm = _mm_set1_epi8('m'), cp = _mm_set1_epi8('p'),
+                  cu = _mm_set1_epi8('_'), cd = _mm_set1_epi8('-');
+    std::uint64_t rare = 0;
+    for (std::size_t w = 0; w < words_; ++w) {
+      std::uint64_t d = 0, l = 0, sl = 0, tmp = 0, us = 0, uu = 0;
+      for (unsigned k = 0; k < 4; ++k) {
+        const char* p = buf + w * 64 + k * 16;
+        const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+        const __m128i v2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
+        const __m128i v5 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 5));
+        const __m128i td = _mm_sub_epi8(v0, c0);  // digit: (c - '0') unsigned <= 9
+        const __m128i tl = _mm_sub_epi8(_mm_or_si128(v0, c20), ca);  // letter: (c|32) - 'a' <= 25
+        const __m128i md = _mm_cmpeq_epi8(_mm_min_epu8(td, c9), td);
+        const __m128i ml = _mm_cmpeq_epi8(_mm_min_epu8(tl, c25), tl);
+        const __m128i ms = _mm_cmpeq_epi8(v0, cs);
+        const __m128i mt = _mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(v0, ct), _mm_cmpeq_epi8(v1, cm)), _mm_cmpeq_epi8(v2, cp));
+        const __m128i mu = _mm_and_si128(_mm_cmpeq_epi8(v0, cu), _mm_cmpeq_epi8(v1, cu));
+        const __m128i mx = _mm_and_si128(_mm_cmpeq_epi8(v0, cd), _mm_cmpeq_epi8(v5, cd));
+        const unsigned sh = k * 16;
+        d |= bits(md) << sh;
+        l |= bits(ml) << sh;
+        sl |= bits(ms) << sh;
+        tmp |= bits(mt) << sh;
+        us |= bits(mu) << sh;
+        uu |= bits(mx) << sh;
+      }
+      d_[w] = d;
+      l_[w] = l;
+      na_[w] = ~(d | l);
+      as_[w] = d | l | sl;
+      stop_[w] = d | sl | tmp;
+      us_[w] = us;
+      uu_[w] = uu;
+      rare |= us | uu;
+    }
+    if (rare) {
+      for (std::size_t w = 0; w < words_; ++w) {
+        smear(us_[w], w, 17);
+        smear(uu_[w], w, 8);
+      }
+    }
+    // Segment/separator boundaries: bit p set when byte p and byte p-1 differ in being alnum.
+    std::uint64_t carry = 0;
+    for (std::size_t w = 0; w < words_; ++w) {
+      std::uint64_t a = ~na_[w];
+      tr_[w] = a ^ ((a << 1) | carry);
+      carry = a >> 63;
+    }
+    tr_[0] &= ~1ull;
+  }
+
+  std::size_t bulk(std::size_t i) const {
+    const std::size_t e = next(stop_, i);
+    if (e == i) return i;
+    if (e >= n_) return n_;
+    if (bit(na_, e - 1) && bit(as_, e)) return e;
+    return prev(tr_, i, e);
+  }
+  bool pair_at(std::size_t p) const { return bit(us_, p); }
+  std::size_t sep_end(std::size_t i) const { return next(as_, i + 1); }
+  std::size_t seg_end(std::size_t i, unsigned char& seen) const {
+    const std::size_t j = next(na_, i);
+    seen = static_cast<unsigned char>((any(d_, i, j) ? kDigit : 0) | (any(l_, i, j) ? kAlpha : 0));
+    return j;
+  }
+
+ private:
+  static constexpr std::size_t kWords = kMaxBytes / 64 + 2;
+
+  static std::uint64_t bits(__m128i m) {
+    return static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(m)));
+  }
+  static bool bit(const std::uint64_t* m, std::size_t p) { return (m[p >> 6] >> (p & 63)) & 1; }
+  // Sets the stop bits [q - back, q] (clamped at 0) for every bit q of x (word w); back < 64.
+  void smear(std::uint64_t x, std::size_t w, std::size_t back) {
+    if (!x) return;
+    std::uint64_t m = x, spill = 0;
+    for (std::size_t k = 1; k <= back; ++k) {
+      m |= x >> k;
+      spill |= x << (64 - k);  // q - k below bit 0: the top of the previous word
+    }
+    stop_[w] |= m;
+    if (w > 0) stop_[w - 1] |= spill;
+  }
+  // First set bit at or after p, else n_.
+  std::size_t next(const std::uint64_t* m, std::size_t p) const {
+    std::size_t w = p >> 6;
+    if (w >= words_) return n_;
+    std::uint64_t x = m[w] & (~0ull << (p & 63));
+    while (!x) {
+      if (++w >= words_) return n_;
+      x = m[w];
+    }
+    const std::size_t r = (w << 6) + static_cast<std::size_t>(__builtin_ctzll(x));
+    return r < n_ ? r : n_;
+  }
+  // Last set bit in (a, b), else a. Requires a < b <= n_.
+  std::size_t prev(const std::uint64_t* m, std::size_t a, std::size_t b) const {
+    if (b <= a + 1) return a;
+    const std::size_t hi = b - 1;
+    std::size_t w = hi >> 6;
+    std::uint64_t x = m[w] & ((2ull << (hi & 63)) - 1);
+    for (;;) {
+      if (x) {
+        const std::size_t p = (w << 6) + 63 - static_cast<std::size_t>(__builtin_clzll(x));
+        return p > a ? p : a;
+      }
+      if (w == 0 || (w << 6) <= a) return a;
+      x = m[--w];
+    }
+  }
+  // Any set bit in [a, b)?
+  static bool any(const std::uint64_t* m, std::size_t a, std::size_t b) {
+    if (a >= b) return false;
+    const std::size_t wa = a >> 6, wb = (b - 1) >> 6;
+    const std::uint64_t lo = ~0ull << (a & 63), hi = (2ull << ((b - 1) & 63)) - 1;
+    if (wa == wb) return (m[wa] & lo & hi) != 0;
+    if (m[wa] & lo) return true;
+    for (std::size_t w = wa + 1; w < wb; ++w) {
+      if (m[w]) return true;
+    }
+    return (m[wb] & hi) != 0;
+  }
+
+  alignas(16) char buf_[kWords * 64 + 32];
+  std::size_t n_, words_;
+  std::uint64_t d_[kWords], l_[kWords], na_[kWords], as_[kWords], stop_[kWords], tr_[kWords],
+      us_[kWords], uu_[kWords];
+};
+#endif
+
+}  // namespace
+
+std::size_t mask_variables_scalar_into(std::string_view in, MaskMode mode, char* out) {
+  return mask_engine(in, mode, out, ByteScan{in.data(), in.size()});
+}
+
+std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out) {
+#if DM_MASK_SIMD
+  if (in.size() <= BitScan::kMaxBytes) {
+    BitScan sc(in);
+    return mask_engine(in, mode, out, sc);
+  }
+#endif
+  return mask_variables_scalar_into(in, mode, out);
 }
 
 void mask_variables(std::string_view in, MaskMode mode, std::string& out) {

@@ -1,7 +1,7 @@
 #include "logs/template.h"
 
 #include <algorithm>
-#include <functional>
+#include <cstring>
 #include <unordered_map>
 
 #include "logs/signature_mask.h"
@@ -12,11 +12,78 @@ namespace {
 constexpr std::string_view kWild = "<*>";
 constexpr std::uint32_t kNone = 0xffffffffu;
 
-struct StrHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);  // word-at-a-time murmur in libstdc++
+// Exact cache of masked lines: open addressing, linear probing, keys in one arena. The cache only
+// skips the tree for a masked line seen before; its fill rule (cleared past cache_bytes, counted
+// as line bytes + 64 per insert, an existing key never replaced) is what the miner defines.
+class LineCache {
+ public:
+  struct Val {
+    std::uint32_t slot;
+    std::uint64_t id;
+  };
+  const Val* find(std::string_view key, std::uint64_t h) const {
+    if (table_.empty()) return nullptr;
+    std::size_t i = h & mask_;
+    for (std::size_t probe = 0; probe < kMaxProbe; ++probe, i = (i + 1) & mask_) {
+      const Entry& e = table_[i];
+      if (e.val.id == 0) return nullptr;
+      if (e.hash == h && e.len == key.size() &&
+          std::memcmp(keys_.data() + e.off, key.data(), key.size()) == 0) {
+        return &e.val;
+      }
+    }
+    return nullptr;
   }
+  // Inserts key -> v unless key is there. Gives up silently past kMaxProbe (a lookup then
+  // misses and the line goes through the tree: slower, same clusters).
+  void insert(std::string_view key, std::uint64_t h, Val v) {
+    if ((count_ + 1) * 2 > table_.size()) grow();
+    std::size_t i = h & mask_;
+    for (std::size_t probe = 0; probe < kMaxProbe; ++probe, i = (i + 1) & mask_) {
+      Entry& e = table_[i];
+      if (e.val.id == 0) {
+        e = Entry{h, keys_.size(), key.size(), v};
+        keys_.append(key);
+        ++count_;
+        return;
+      }
+      if (e.hash == h && e.len == key.size() &&
+          std::memcmp(keys_.data() + e.off, key.data(), key.size()) == 0) {
+        return;
+      }
+    }
+  }
+  void clear() {
+    std::fill(table_.begin(), table_.end(), Entry{});
+    keys_.clear();
+    count_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kMaxProbe = 128;
+  struct Entry {
+    std::uint64_t hash = 0;
+    std::size_t off = 0, len = 0;
+    Val val{0, 0};  // val.id == 0: empty (cluster ids start at 1)
+  };
+  void grow() {
+    std::vector<Entry> old = std::move(table_);
+    table_.assign(old.empty() ? 1024 : old.size() * 2, Entry{});
+    mask_ = table_.size() - 1;
+    for (const Entry& e : old) {
+      if (e.val.id == 0) continue;
+      std::size_t i = e.hash & mask_;
+      for (std::size_t probe = 0; probe < kMaxProbe; ++probe, i = (i + 1) & mask_) {
+        if (table_[i].val.id == 0) {
+          table_[i] = e;
+          break;
+        }
+      }
+    }
+  }
+  std::vector<Entry> table_;
+  std::size_t mask_ = 0, count_ = 0;
+  std::string keys_;
 };
 
 // A record-header token once masked: only placeholders ("<date>", "<time>"…), punctuation and a
@@ -52,6 +119,50 @@ bool has_digit(std::string_view t) {
 
 }  // namespace
 
+std::uint64_t template_hash(std::string_view s) {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  std::uint64_t h = 0x243F6A8885A308D3ull ^ (s.size() * kMul);
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, s.data() + i, 8);
+    h = (h ^ v) * kMul;
+    h ^= h >> 29;
+  }
+  if (i < s.size()) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, s.data() + i, s.size() - i);
+    h = (h ^ v) * kMul;
+    h ^= h >> 29;
+  }
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 32);
+}
+
+MaskedBatch::MaskedBatch(const TemplateOptions& opt)
+    : premask_(opt.premask), max_line_(opt.max_line_bytes) {}
+
+void MaskedBatch::clear() {
+  used_ = 0;
+  spans_.clear();
+}
+
+void MaskedBatch::add(std::string_view line) {
+  if (line.size() > max_line_) line = line.substr(0, max_line_);
+  const std::size_t need = used_ + (premask_ ? mask_bound(line.size()) : line.size());
+  if (buf_.size() < need) buf_.resize(std::max(need, buf_.size() * 2));
+  char* out = buf_.data() + used_;
+  std::size_t len;
+  if (premask_) {
+    len = mask_variables_into(line, MaskMode::templates, out);
+  } else {
+    std::memcpy(out, line.data(), line.size());
+    len = line.size();
+  }
+  spans_.push_back(Span{used_, len, template_hash(std::string_view(out, len))});
+  used_ += len;
+}
+
 struct TemplateMiner::Impl {
   struct Cl {
     std::uint64_t id = 0;  // 0: free slot
@@ -69,14 +180,10 @@ struct TemplateMiner::Impl {
   std::size_t live = 0;
   std::uint64_t next_id = 1, nlines = 0, nevicted = 0;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> leaves;
-  struct CacheVal {
-    std::uint32_t slot;
-    std::uint64_t id;
-  };
-  std::unordered_map<std::string, CacheVal, StrHash, std::equal_to<>> cache;
+  LineCache cache;
   std::size_t cache_used = 0;
-  std::vector<char> mbuf;              // scratch for mask_variables_into (mask_bound)
-  std::string_view masked;             // view of the current masked line (mbuf or the input)
+  MaskedBatch one;                     // add(): a batch of one line
+  std::string_view masked;             // the current masked line
   std::vector<std::string_view> toks;  // scratch
 
   void unlink(std::uint32_t s) {
@@ -197,22 +304,16 @@ struct TemplateMiner::Impl {
     return best_sim >= opt.similarity ? best : kNone;
   }
 
-  std::uint64_t add(std::string_view line) {
+  explicit Impl(const TemplateOptions& o) : opt(o), one(o) {}
+
+  std::uint64_t add(std::string_view m, std::uint64_t hash) {
     ++nlines;
-    if (line.size() > opt.max_line_bytes) line = line.substr(0, opt.max_line_bytes);
-    if (opt.premask) {
-      std::size_t need = mask_bound(line.size());
-      if (mbuf.size() < need) mbuf.resize(need);
-      masked = std::string_view(mbuf.data(),
-                                mask_variables_into(line, MaskMode::templates, mbuf.data()));
-    } else {
-      masked = line;
-    }
-    if (auto it = cache.find(masked); it != cache.end()) {
-      Cl& c = cls[it->second.slot];
-      if (c.id == it->second.id) {
+    masked = m;
+    if (const LineCache::Val* v = cache.find(masked, hash)) {
+      Cl& c = cls[v->slot];
+      if (c.id == v->id) {
         ++c.count;
-        touch(it->second.slot);
+        touch(v->slot);
         return c.id;
       }
     }
@@ -252,19 +353,31 @@ struct TemplateMiner::Impl {
       cache.clear();
       cache_used = 0;
     }
-    cache.emplace(masked, CacheVal{s, c.id});
+    cache.insert(masked, hash, LineCache::Val{s, c.id});
     cache_used += masked.size() + 64;
     return c.id;
   }
 };
 
-TemplateMiner::TemplateMiner(TemplateOptions opt) : p_(std::make_unique<Impl>()) {
+namespace {
+TemplateOptions checked(TemplateOptions opt) {
   if (opt.depth < 3) opt.depth = 3;
-  p_->opt = opt;
+  return opt;
 }
+}  // namespace
+
+TemplateMiner::TemplateMiner(TemplateOptions opt) : p_(std::make_unique<Impl>(checked(opt))) {}
 TemplateMiner::~TemplateMiner() = default;
 
-std::uint64_t TemplateMiner::add(std::string_view line) { return p_->add(line); }
+std::uint64_t TemplateMiner::add(std::string_view line) {
+  p_->one.clear();
+  p_->one.add(line);
+  return p_->add(p_->one.masked(0), p_->one.hash(0));
+}
+
+std::uint64_t TemplateMiner::add_prepared(const MaskedBatch& b, std::size_t k) {
+  return p_->add(b.masked(k), b.hash(k));
+}
 
 std::string_view TemplateMiner::template_of(std::uint64_t id) const {
   // Fast path: the most recently used cluster is the one add() just returned.

@@ -38,6 +38,38 @@ struct TemplateOptions {
   bool premask = true;
 };
 
+// Lines masked and hashed ahead of mining: the pure, per-line part of TemplateMiner::add, so the
+// lines of a block can be prepared on several threads (one batch each) and then mined in order on
+// one thread with TemplateMiner::add_prepared, with the same result as add() line by line.
+// Uses only opt.premask and opt.max_line_bytes. Not thread-safe itself; never throws except
+// std::bad_alloc.
+class MaskedBatch {
+ public:
+  explicit MaskedBatch(const TemplateOptions& opt = {});
+  void clear();                     // keeps the buffers' capacity
+  void add(std::string_view line);  // one line, no trailing '\n'
+  std::size_t size() const { return spans_.size(); }
+  std::string_view masked(std::size_t k) const {
+    return {buf_.data() + spans_[k].off, spans_[k].len};
+  }
+  std::uint64_t hash(std::size_t k) const { return spans_[k].hash; }
+
+ private:
+  struct Span {
+    std::size_t off;
+    std::size_t len;
+    std::uint64_t hash;
+  };
+  bool premask_;
+  std::size_t max_line_;
+  std::vector<char> buf_;  // masked lines back to back; size() is capacity, used_ is filled
+  std::size_t used_ = 0;
+  std::vector<Span> spans_;
+};
+
+// Hash of a masked line (8 bytes per step, multiply-xorshift mixing). Deterministic.
+std::uint64_t template_hash(std::string_view s);
+
 class TemplateMiner {
  public:
   explicit TemplateMiner(TemplateOptions opt = {});
@@ -47,6 +79,9 @@ class TemplateMiner {
 
   // Adds one line (no trailing '\n'); returns the id of its cluster.
   std::uint64_t add(std::string_view line);
+  // Adds line k of a batch prepared with the same options; same result as add() of that line.
+  // Requires k < b.size().
+  std::uint64_t add_prepared(const MaskedBatch& b, std::size_t k);
   // Current template of a live cluster ("" if unknown or evicted). Valid until the next add().
   std::string_view template_of(std::uint64_t id) const;
 

@@ -3,8 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <random>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace dm::logs {
 namespace {
@@ -139,6 +144,122 @@ TEST(Template, GroundTruthGroupingOnMixedLog) {
     all.insert(ids.begin(), ids.end());
   }
   EXPECT_EQ(all.size(), 6u);
+}
+
+// Lines from six shapes plus random words and numbers (a fixed seed).
+std::vector<std::string> mixed_lines(std::size_t n) {
+  std::mt19937 rng(7);
+  const char* words[] = {"alpha", "beta", "gamma", "delta", "x1", "tmp_abcdefg", "a/b", "--"};
+  std::vector<std::string> out;
+  for (std::size_t k = 0; k < n; ++k) {
+    std::string v = std::to_string(rng() % 100000);
+    switch (rng() % 6) {
+      case 0:
+        out.push_back("[2026-01-14, 03:00:" + std::to_string(10 + rng() % 50) +
+                      " UTC] {taskinstance.py:2867} INFO - Starting attempt " + v + " of 3");
+        break;
+      case 1:
+        out.push_back("reading s3://raw/orders/dt=2026-01-1" + std::to_string(rng() % 10) +
+                      "/part-" + v + ".parquet");
+        break;
+      case 2:
+        out.push_back("run scheduled__2026-01-01T00:00:" + v + "+00:00 id " +
+                      "123e4567-e89b-12d3-a456-42661417400" + std::to_string(rng() % 10));
+        break;
+      case 3: {
+        std::string l = "user";
+        for (unsigned w = 0; w < 2 + rng() % 4; ++w) l += std::string(" ") + words[rng() % 8];
+        out.push_back(l);
+        break;
+      }
+      case 4:
+        out.push_back("ERROR - task " + std::string(words[rng() % 8]) + " failed with exit code " +
+                      v);
+        break;
+      default:
+        out.push_back("");
+        break;
+    }
+  }
+  return out;
+}
+
+TEST(Template, PreparedBatchesOnThreadsGiveTheSameResultAsLineByLine) {
+  auto lines = mixed_lines(20000);
+  TemplateMiner one;
+  std::vector<std::uint64_t> want;
+  for (const auto& l : lines) want.push_back(one.add(l));
+
+  // As `logs templates --threads 2` does: blocks cut in two shares masked on two threads, then
+  // mined in order; block sizes chosen so that shares and blocks fall mid-shape.
+  TemplateMiner m;
+  TemplateOptions o;
+  MaskedBatch b0(o), b1(o);
+  std::vector<std::uint64_t> got;
+  for (std::size_t start = 0; start < lines.size(); start += 777) {
+    std::size_t end = std::min(lines.size(), start + 777), mid = start + (end - start) / 2;
+    std::thread t([&] {
+      b1.clear();
+      for (std::size_t k = mid; k < end; ++k) b1.add(lines[k]);
+    });
+    b0.clear();
+    for (std::size_t k = start; k < mid; ++k) b0.add(lines[k]);
+    t.join();
+    for (std::size_t k = 0; k < b0.size(); ++k) got.push_back(m.add_prepared(b0, k));
+    for (std::size_t k = 0; k < b1.size(); ++k) got.push_back(m.add_prepared(b1, k));
+  }
+  EXPECT_EQ(got, want);
+  auto a = one.clusters(), c = m.clusters();
+  ASSERT_EQ(a.size(), c.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].id, c[k].id);
+    EXPECT_EQ(a[k].count, c[k].count);
+    EXPECT_EQ(a[k].text, c[k].text);
+  }
+  EXPECT_GE(a.size(), 5u);
+}
+
+TEST(Template, BatchCutsAndMasksLikeAdd) {
+  TemplateOptions o;
+  o.max_line_bytes = 16;
+  MaskedBatch b(o);
+  b.add("id 1234 and some more words");
+  b.add("");
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.masked(0), "id <n> and some");  // cut at 16 bytes, then masked
+  EXPECT_EQ(b.masked(1), "");
+  EXPECT_EQ(b.hash(0), template_hash("id <n> and some"));
+  o.premask = false;
+  MaskedBatch raw(o);
+  raw.add("id 1234 and some more words");
+  EXPECT_EQ(raw.masked(0), "id 1234 and some");
+  b.clear();
+  EXPECT_EQ(b.size(), 0u);
+}
+
+TEST(Template, HashSpreadsDistinctLines) {
+  std::set<std::uint64_t> seen;
+  std::set<std::uint64_t> low_bits;
+  for (int k = 0; k < 20000; ++k) {
+    std::string s = "line " + std::to_string(k) + (k % 3 ? " tail words here" : "");
+    seen.insert(template_hash(s));
+    low_bits.insert(template_hash(s) & 0xffff);
+  }
+  EXPECT_EQ(seen.size(), 20000u);      // no collision among these
+  EXPECT_GT(low_bits.size(), 14000u);  // the table index bits are spread (~15.6k expected)
+  EXPECT_EQ(template_hash("abc"), template_hash(std::string("abc")));
+  EXPECT_NE(template_hash(std::string("a\0", 2)), template_hash("a"));
+}
+
+TEST(Template, CacheOnlySpeedsUp) {
+  // A cache too small to hold anything (cleared before every insert) and the default one give
+  // the same clusters: the cache skips the tree for repeats, it does not decide.
+  auto lines = mixed_lines(5000);
+  TemplateOptions tiny;
+  tiny.cache_bytes = 1;
+  TemplateMiner a, b(tiny);
+  for (const auto& l : lines) ASSERT_EQ(a.add(l), b.add(l)) << l;
+  EXPECT_EQ(a.clusters().size(), b.clusters().size());
 }
 
 }  // namespace
