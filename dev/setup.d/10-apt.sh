@@ -10,3 +10,5 @@ dm_apt build-essential cmake ninja-build pkg-config git curl ca-certificates \
 # Debian's npm package); otherwise Debian's.
 command -v node >/dev/null 2>&1 || dm_apt nodejs
 command -v npm >/dev/null 2>&1 || dm_apt npm
+# Headless Chromium + chromedriver for the approval page test (tests/guard, selenium).
+dm_apt chromium chromium-driver

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "airflow/airflow_client.h"
+#include "aws/credentials.h"
 #include "config/config.h"
 #include "http/http_client.h"
 
@@ -14,10 +15,15 @@ struct ClientDeps {
   std::shared_ptr<Clock> clock;            // default: system clock
   std::shared_ptr<http::HttpClient> http;  // default: retrying curl client
   int page_size = 100;
+  // MWAA only: AWS credentials; default = the process-wide default chain (aws/credentials.h).
+  // For MWAA, `http` is the raw transport (signed requests are re-signed per attempt inside).
+  std::shared_ptr<aws::CredentialsProvider> aws_credentials;
 };
 
-// Errors: failed_precondition for an MWAA environment (not served by the direct REST client) or
-// unresolvable credentials (message names the variable/file).
+// kind airflow: RestAirflowClient over direct HTTP. kind mwaa: MwaaAirflowClient (REST over
+// InvokeRestApi, task logs from CloudWatch, triggers through the MWAA CLI; docs/mwaa.md).
+// Errors: unresolvable credentials (message names the variable/file). AWS credentials are
+// resolved lazily, on the first call.
 Result<std::unique_ptr<AirflowClient>> make_client(const config::Environment& env,
                                                    ClientDeps deps = {});
 

@@ -57,16 +57,19 @@ std::string hint(const Error& e, const config::Environment& env, const std::stri
 
 bool check_env(const config::Environment& env, const std::string& cfg) {
   const std::string& n = env.name;
-  if (env.kind == config::Kind::mwaa) {
-    std::printf("! %s: kind mwaa (%s, %s): not checked, MWAA checks are not built yet\n", n.c_str(),
-                env.mwaa.name.c_str(), env.mwaa.region.c_str());
-    return true;
-  }
-  auto creds = config::resolve_credentials(env);
-  if (!creds) {
-    line(false, n + ": credentials: " + detail_of(creds.error().message) +
-                    " \u2192 export it, or change the reference in " + cfg);
-    return false;
+  // MWAA authorizes by IAM (the AWS credential chain, resolved by the client); Airflow
+  // credential references only apply to kind airflow.
+  std::string auth_origin = "AWS credential chain (IAM)";
+  bool no_credentials = false;
+  if (env.kind == config::Kind::airflow) {
+    auto creds = config::resolve_credentials(env);
+    if (!creds) {
+      line(false, n + ": credentials: " + detail_of(creds.error().message) +
+                      " \u2192 export it, or change the reference in " + cfg);
+      return false;
+    }
+    no_credentials = creds->type == config::Credentials::Type::none;
+    auth_origin = creds->origin;
   }
   auto client = airflow::make_client(env);
   if (!client) {
@@ -91,10 +94,10 @@ bool check_env(const config::Environment& env, const std::string& cfg) {
     line(false, n + ": " + detail_of(auth.error().message) + hint(auth.error(), env, cfg));
     return false;
   }
-  if (creds->type == config::Credentials::Type::none) {
+  if (no_credentials) {
     line(true, n + ": API answers without credentials (none configured)");
   } else {
-    line(true, n + ": authenticated (" + creds->origin + ")");
+    line(true, n + ": authenticated (" + auth_origin + ")");
   }
   return true;
 }

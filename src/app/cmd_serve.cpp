@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "app/approval_web.h"
 #include "app/commands.h"
 #include "config/config.h"
 #include "mcp/http/http_server.h"
@@ -35,6 +36,13 @@ int cmd_serve(int argc, char** argv) {
   cli.add_option("--port", port, "HTTP port on the bind address (0 picks a free one)")
       ->check(CLI::Range(0, 65535));
   cli.add_option("--bind", bind, "HTTP bind address (loopback by default)");
+  int approval_port = -1;  // approval page (approval_web.h): off unless asked for
+  std::string approvers_file;
+  cli.add_option("--approval-port", approval_port,
+                 "also serve the approval page on the bind address (0 picks a free port)")
+      ->check(CLI::Range(0, 65535));
+  cli.add_option("--approvers", approvers_file,
+                 "YAML file with the `approvers:` mapping (default: the config file)");
   cli.add_option("--config", config_path,
                  "config file (default: $DAGMEDIC_CONFIG or "
                  "~/.config/dagmedic/config.yaml; none is fine)");
@@ -53,6 +61,21 @@ int cmd_serve(int argc, char** argv) {
   if (!deps) {
     std::fprintf(stderr, "dagmedic serve: %s\n", deps.error().message.c_str());
     return 1;
+  }
+  std::unique_ptr<ApprovalWeb> approval_web;
+  if (approval_port >= 0) {
+    auto approvals = (*deps)->approvals();
+    const std::string file = approvers_file.empty() ? (*deps)->config.source : approvers_file;
+    auto web = approvals ? start_approval_web(*approvals, file, bind, approval_port)
+                         : Result<std::unique_ptr<ApprovalWeb>>(approvals.error());
+    if (!web) {
+      std::fprintf(stderr, "dagmedic serve: %s\n", web.error().message.c_str());
+      return 1;
+    }
+    approval_web = std::move(*web);
+    (*deps)->approval_url = [base = approval_web->base_url()](const std::string& id) {
+      return approval_page_url(base, id);
+    };
   }
   auto server = mcp::Server::create({.name = "dagmedic",
                                      .version = DM_VERSION_STRING,

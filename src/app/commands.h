@@ -7,8 +7,10 @@
 
 namespace dm::app {
 
-int cmd_serve(int argc, char** argv);   // MCP server: --transport stdio|http [--port N]
-int cmd_logs(int argc, char** argv);    // logs redact|extract|templates FILE|-
-int cmd_doctor(int argc, char** argv);  // doctor [--env NAME] [--config FILE]
+int cmd_serve(int argc, char** argv);      // MCP server: --transport stdio|http [--port N]
+int cmd_logs(int argc, char** argv);       // logs redact|extract|templates FILE|-
+int cmd_doctor(int argc, char** argv);     // doctor [--env NAME] [--config FILE]
+int cmd_approvals(int argc, char** argv);  // approvals list|show|approve|deny|web
+int cmd_audit(int argc, char** argv);      // audit verify|export|checkpoint
 
 }  // namespace dm::app

@@ -14,6 +14,8 @@ constexpr const char* kUsage =
     "  serve    run the MCP server (--transport stdio|http, --port N)\n"
     "  logs     redact | extract | templates a log file or stdin\n"
     "  doctor   check config, reachability, auth and API version of environments\n"
+    "  approvals list | show ID | approve ID --reason R | deny ID --reason R | web\n"
+    "  audit    verify | export [--out F] | checkpoint\n"
     "  version  print the version\n"
     "\n"
     "`dagmedic <command> --help` describes a command.\n";
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return dm::app::cmd_serve(argc - 1, argv + 1);
   if (cmd == "logs") return dm::app::cmd_logs(argc - 1, argv + 1);
   if (cmd == "doctor") return dm::app::cmd_doctor(argc - 1, argv + 1);
+  if (cmd == "approvals") return dm::app::cmd_approvals(argc - 1, argv + 1);
+  if (cmd == "audit") return dm::app::cmd_audit(argc - 1, argv + 1);
   std::fprintf(stderr, "dagmedic: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

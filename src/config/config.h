@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,9 +31,16 @@ struct Timeouts {
   std::chrono::milliseconds request{30000};
 };
 
+// `mwaa:` block of a kind-mwaa environment (docs/mwaa.md). Endpoints are overrides (tests,
+// VPC endpoints); empty = the regional AWS endpoint. Credentials come from the AWS chain.
 struct MwaaSettings {
   std::string name;
   std::string region;
+  std::string endpoint;        // MWAA API, default https://airflow.{region}.amazonaws.com
+  std::string logs_endpoint;   // CloudWatch Logs, default https://logs.{region}.amazonaws.com
+  std::string sts_endpoint;    // STS for assume-role sources (AWS_ENDPOINT_URL_STS otherwise)
+  std::string log_group;       // task log group; empty = from GetEnvironment
+  std::string web_server_url;  // CLI host override (https://{WebServerHostname} otherwise)
 };
 
 struct Environment {
@@ -87,9 +95,50 @@ struct RecoveryRule {
   // Minutes without a new failed run of the DAG after the recovering run ended.
   int quiet_minutes = 30;
   // Tasks that must have succeeded in the recovering run; empty = every task of the run.
-  std::vector<std::string> critical_tasks;
+  std::vector<std::string> critical_tasks{};
   // Failed runs after the incident (without a success in between) that mean "escalate".
   int escalate_after_failures = 2;
+};
+
+// Remediation policy (`policy:`, docs/config.md): what the write tools (trigger_dag,
+// clear_failed_tasks) may do per environment tier and DAG. Safe defaults: every write needs an
+// approval; dev environments allow every DAG, prod environments none until listed under
+// allow_dags; a conf must be `{}` unless a conf_schema covers the DAG; 4 KiB conf limit.
+struct TierPolicy {
+  int required_approvals = 1;           // distinct humans (never the requester, never an agent)
+  bool allow_without_approval = false;  // dev only: run within policy without an approval
+  std::string elicitation = "form";     // none | form | url: how an MCP client may collect it
+};
+struct DagPolicy {
+  std::string dag = "*";         // glob over DAG ids; the first matching entry applies
+  std::string conf_schema_json;  // JSON Schema (JSON text) for the DAG's conf; "" = none
+  long long conf_max_bytes = 0;  // 0 = policy.conf_max_bytes
+};
+struct PolicySettings {
+  long long conf_max_bytes = 4096;  // canonical JSON bytes of a conf
+  int approval_ttl_minutes = 60;    // default expiry of an approval request
+  int max_ttl_minutes = 24 * 60;    // longest expiry a request may ask for
+  // Keyed by tier name (dev, prod); defaults: dev {1, false, form}, prod {2, false, url}.
+  std::map<std::string, TierPolicy, std::less<>> tiers{{"dev", TierPolicy{1, false, "form"}},
+                                                       {"prod", TierPolicy{2, false, "url"}}};
+  // Environment name -> DAG globs allowed for writes. Absent: dev tier "*", prod tier nothing.
+  std::map<std::string, std::vector<std::string>, std::less<>> allow_dags;
+  std::vector<DagPolicy> dags;  // in file order (first match wins)
+};
+
+// Who the operator is (`identity:`): the human an MCP agent acts for and who decides in the CLI.
+// Empty principal = the OS user. Never taken from a command-line flag.
+struct IdentitySettings {
+  std::string principal;
+};
+
+// The audit chain's HMAC key and checkpoints (`audit:`). No key configured: a random key file
+// `audit.key` (0600) is created next to the SQLite store on first use.
+struct AuditSettings {
+  std::string key_file;
+  std::string key_env;
+  std::string checkpoint_file;
+  long long checkpoint_every = 100;
 };
 
 struct Config {
@@ -99,6 +148,9 @@ struct Config {
   std::vector<Environment> environments;  // in file order
   StoreSettings store;
   std::vector<RecoveryRule> recovery;  // in file order (first match wins)
+  PolicySettings policy;
+  IdentitySettings identity;
+  AuditSettings audit;
 
   // The recovery rule for a DAG: the first whose glob matches, else the default rule.
   RecoveryRule recovery_for(std::string_view dag_id) const;

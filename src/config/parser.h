@@ -24,6 +24,12 @@ class Parser;
 std::optional<Error> parse_store_section(const Parser& p, const YAML::Node& n, StoreSettings& out);
 std::optional<Error> parse_recovery_section(const Parser& p, const YAML::Node& n,
                                             std::vector<RecoveryRule>& out);
+// policy_section.cpp: `policy:`, `identity:` and `audit:`.
+std::optional<Error> parse_policy_section(const Parser& p, const YAML::Node& n,
+                                          PolicySettings& out);
+std::optional<Error> parse_identity_section(const Parser& p, const YAML::Node& n,
+                                            IdentitySettings& out);
+std::optional<Error> parse_audit_section(const Parser& p, const YAML::Node& n, AuditSettings& out);
 
 namespace detail {
 
@@ -249,16 +255,33 @@ class Parser {
     if (n["mwaa"]) {
       const auto& m = n["mwaa"];
       if (!m.IsMap()) return err(p + ".mwaa", "must be a mapping with name and region");
-      if (auto e = check_keys(m, p + ".mwaa", {"name", "region"})) return e;
-      if (m["name"]) {
-        auto v = str(m["name"], p + ".mwaa.name");
+      if (auto e = check_keys(m, p + ".mwaa",
+                              {"name", "region", "endpoint", "logs_endpoint", "sts_endpoint",
+                               "log_group", "web_server_url"}))
+        return e;
+      for (auto [key, field] : std::initializer_list<std::pair<const char*, std::string*>>{
+               {"name", &env.mwaa.name},
+               {"region", &env.mwaa.region},
+               {"endpoint", &env.mwaa.endpoint},
+               {"logs_endpoint", &env.mwaa.logs_endpoint},
+               {"sts_endpoint", &env.mwaa.sts_endpoint},
+               {"log_group", &env.mwaa.log_group},
+               {"web_server_url", &env.mwaa.web_server_url}}) {
+        if (!m[key]) continue;
+        auto v = str(m[key], p + ".mwaa." + key);
         if (!v) return v.error();
-        env.mwaa.name = *v;
+        *field = *v;
       }
-      if (m["region"]) {
-        auto v = str(m["region"], p + ".mwaa.region");
-        if (!v) return v.error();
-        env.mwaa.region = *v;
+      for (auto [key, field] : std::initializer_list<std::pair<const char*, std::string*>>{
+               {"endpoint", &env.mwaa.endpoint},
+               {"logs_endpoint", &env.mwaa.logs_endpoint},
+               {"sts_endpoint", &env.mwaa.sts_endpoint},
+               {"web_server_url", &env.mwaa.web_server_url}}) {
+        if (field->empty()) continue;
+        if (field->rfind("http://", 0) != 0 && field->rfind("https://", 0) != 0)
+          return err(p + ".mwaa." + key,
+                     "must start with http:// or https://, got \"" + *field + "\"");
+        while (!field->empty() && field->back() == '/') field->pop_back();
       }
     }
     if (env.kind == Kind::airflow) {
@@ -308,7 +331,8 @@ class Parser {
     if (!root.IsMap()) return err("", "top level must be a mapping (environments, defaults, caps)");
     try {
       if (auto e = check_keys(root, "",
-                              {"environments", "defaults", "caps", "version", "store", "recovery"}))
+                              {"environments", "defaults", "caps", "version", "store", "recovery",
+                               "policy", "identity", "audit", "approvers"}))
         return *e;
       if (root["version"]) {
         auto v = integer(root["version"], "version", 1, 1);
@@ -325,6 +349,15 @@ class Parser {
       }
       if (root["recovery"]) {
         if (auto e = parse_recovery_section(*this, root["recovery"], cfg.recovery)) return *e;
+      }
+      if (root["policy"]) {
+        if (auto e = parse_policy_section(*this, root["policy"], cfg.policy)) return *e;
+      }
+      if (root["identity"]) {
+        if (auto e = parse_identity_section(*this, root["identity"], cfg.identity)) return *e;
+      }
+      if (root["audit"]) {
+        if (auto e = parse_audit_section(*this, root["audit"], cfg.audit)) return *e;
       }
       if (root["environments"]) {
         const auto& envs = root["environments"];

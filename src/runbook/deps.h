@@ -13,6 +13,9 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "config/config.h"
+#include "guard/approval.h"
+#include "guard/audit.h"
+#include "guard/policy.h"
 #include "logs/category.h"
 #include "logs/redact.h"
 #include "store/store.h"
@@ -57,10 +60,37 @@ struct Deps {
   std::function<Result<std::unique_ptr<store::Store>>()> open_store;
   // Uses this store from now on (make_deps with an overridden store; tests).
   void set_store(std::shared_ptr<store::Store> s) const;
+  // store(), shared (for objects that keep it: the audit log, approvals).
+  Result<std::shared_ptr<store::Store>> shared_store() const;
+
+  // ---- guard (remediation) ----
+  std::shared_ptr<const guard::Policy> policy;  // never null; compiled from config.policy
+  // The human operator: config identity.principal, else the OS user (never a CLI flag). An MCP
+  // request is made by agent_for(client) acting for this principal.
+  guard::Principal operator_principal;
+  // The approval page of an approval (set by `serve` when the page runs); empty = no page.
+  std::function<std::string(const std::string& approval_id)> approval_url;
+
+  // The audit log over store(), keyed by config.audit (key_file | key_env), else by the key file
+  // `audit.key` next to the SQLite store, created (0600, 32 random bytes as hex) on first use.
+  // Built on first use and cached; errors (store down, key unreadable) are retried next call.
+  Result<std::shared_ptr<guard::AuditLog>> audit() const;
+  // Approvals over store() with policy->approval_policy() and audit() (every decision audited).
+  Result<std::shared_ptr<guard::Approvals>> approvals() const;
+  // "agent:<name>" (is_agent) for an MCP client's clientInfo.name; odd characters become '_',
+  // empty = "agent:unknown".
+  static guard::Principal agent_for(std::string_view client_name);
+  // "agent:<name> for <operator>": who a tool call is attributed to in the audit.
+  std::string audit_principal(std::string_view client_name) const;
+
+  std::string audit_key_bytes;  // test seam (DepsOverrides::audit_key); "" = from config
 
  private:
   mutable std::mutex store_mu_;
   mutable std::shared_ptr<store::Store> store_;
+  mutable std::mutex guard_mu_;
+  mutable std::shared_ptr<guard::AuditLog> audit_;
+  mutable std::shared_ptr<guard::Approvals> approvals_;
 };
 
 // Test seams for make_deps: any field left empty gets the production default.
@@ -68,10 +98,16 @@ struct DepsOverrides {
   std::shared_ptr<Clock> clock{};             // default: system clock
   std::shared_ptr<ClientProvider> clients{};  // default: make_client_provider(config)
   std::shared_ptr<store::Store> store{};      // default: opened from config.store on first use
+  std::string audit_key{};  // default: config.audit / the generated key file (>= 32 bytes)
 };
 
+// config.policy as guard rules (schemas compiled with valijson). invalid_argument naming the rule.
+Result<std::shared_ptr<const guard::Policy>> make_policy(const config::PolicySettings& p);
+// config identity.principal, else the OS user name (getpwuid), else $USER.
+Result<guard::Principal> operator_from(const config::Config& cfg);
+
 // Deps with the built-in rules and `cfg`. Errc::internal if the embedded rules don't load (a build
-// bug). Never opens the network or the store.
+// bug); invalid_argument for a bad policy or identity. Never opens the network or the store.
 Result<std::shared_ptr<Deps>> make_deps(config::Config cfg, DepsOverrides overrides = {});
 
 }  // namespace dm::runbook

@@ -1,9 +1,362 @@
-// Detect stage tools (see docs/runbook.md).
+// Detect stage tools (see docs/runbook.md): list_recent_failures, list_failed_runs,
+// get_latest_run. Read-only; every answer goes through finish() (redaction + byte cap).
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "runbook/detect_common.h"
+#include "runbook/detect_window.h"
 #include "runbook/runbook.h"
+#include "runbook/tool_kit.h"
+#include "runbook/triage_facts.h"
 
 namespace dm::runbook {
+namespace {
 
-Status register_detect_tools(mcp::Server&, const std::shared_ptr<const Deps>&) {
+using json = nlohmann::json;
+
+constexpr std::size_t kOutputCap = 16 * 1024;
+constexpr std::size_t kRunCap = 200;           // failed runs examined per call
+constexpr std::size_t kFirstFailingRuns = 20;  // runs whose first failing task is looked up
+constexpr std::size_t kImportErrorCap = 50;
+
+// window_minutes from the arguments (schema-validated; checked again so a direct call can't
+// bypass the cap).
+Result<int> window_arg(const Deps& deps, const json& args, int dflt) {
+  long long w = dflt;
+  if (auto it = args.find("window_minutes"); it != args.end() && it->is_number())
+    w = it->get<long long>();
+  const int max = deps.config.caps.window_minutes_max;
+  if (w < 1 || w > max)
+    return make_error(Errc::invalid_argument, "window_minutes must be between 1 and " +
+                                                  std::to_string(max) +
+                                                  " (caps.window_minutes_max)"
+                                                  ", got " +
+                                                  std::to_string(w));
+  return static_cast<int>(w);
+}
+
+int window_default(const Deps& deps, int dflt) {
+  return std::min(dflt, std::max(1, deps.config.caps.window_minutes_max));
+}
+
+std::string str_arg(const json& args, const char* key) {
+  auto it = args.find(key);
+  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string capped_note(std::size_t cap) {
+  return " Only the " + std::to_string(cap) +
+         " newest failed runs were examined; narrow window_minutes to see older ones.";
+}
+
+// First and last non-blank lines of an (already redacted) stack trace, joined by " … ".
+std::string trace_gist(const std::string& trace) {
+  std::string first, last;
+  std::size_t pos = 0;
+  while (pos <= trace.size()) {
+    std::size_t nl = trace.find('\n', pos);
+    if (nl == std::string::npos) nl = trace.size();
+    std::string line = trace.substr(pos, nl - pos);
+    auto b = line.find_first_not_of(" \t\r");
+    auto e = line.find_last_not_of(" \t\r");
+    if (b != std::string::npos) {
+      line = line.substr(b, e - b + 1);
+      if (first.empty()) first = line;
+      last = line;
+    }
+    pos = nl + 1;
+  }
+  if (first == last) return first;
+  return first + " … " + last;
+}
+
+void out_window_props(json& p) {
+  p["environment"] = {{"type", "string"}};
+  p["window_minutes"] = {{"type", "integer"}};
+  p["since"] = {{"type", "string"}};
+  p["until"] = {{"type", "string"}};
+  p["count"] = {{"type", "integer"}};
+  p["examined"] = {{"type", "integer"}};
+  p["capped"] = {{"type", "boolean"}};
+}
+
+// ---- list_recent_failures ----
+
+json recent_failures_output_schema() {
+  json p = json::object();
+  out_window_props(p);
+  json failure = run_schema();
+  failure["properties"]["first_failing_task"] = {{"type", "string"}};
+  p["failures"] = {{"type", "array"}, {"items", failure}};
+  p["dags_affected"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
+  p["import_errors"] = {{"type", "array"},
+                        {"items",
+                         {{"type", "object"},
+                          {"properties",
+                           {{"filename", {{"type", "string"}}},
+                            {"timestamp", {{"type", "string"}}},
+                            {"error", {{"type", "string"}}}}}}}};
+  p["notes"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
+  return output_object_schema(
+      p, json::array({"environment", "window_minutes", "since", "until", "count", "failures",
+                      "dags_affected", "import_errors"}));
+}
+
+Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args) {
+  auto window = window_arg(deps, args, 60);
+  if (!window) return window.error();
+  auto target = resolve_target(deps, args);
+  if (!target) return target.error();
+  auto& client = *target->client;
+  const auto now = deps.clock->now();
+  FailedWindowQuery q{.dag_id = "~",
+                      .since = now - std::chrono::minutes(*window),
+                      .until = now,
+                      .cap = kRunCap};
+  auto w = failed_runs_in_window(client, q);
+  if (!w) return airflow_error(w.error());
+
+  json notes = json::array();
+  json failures = json::array();
+  json dags = json::array();
+  std::set<std::string> seen_dags;
+  std::size_t lookup_errors = 0;
+  for (std::size_t i = 0; i < w->runs.size(); ++i) {
+    const auto& r = w->runs[i];
+    json f = run_json(r);
+    std::string first;
+    if (i < kFirstFailingRuns) {
+      auto tis = client.list_task_instances(r.dag_id, r.run_id, {"failed"});
+      if (tis) {
+        first = first_failing_task_id(*tis);
+      } else {
+        ++lookup_errors;
+      }
+    }
+    f["first_failing_task"] = first;
+    failures.push_back(std::move(f));
+    if (seen_dags.insert(r.dag_id).second) dags.push_back(r.dag_id);
+  }
+  if (w->runs.size() > kFirstFailingRuns)
+    notes.push_back("first_failing_task is looked up for the " + std::to_string(kFirstFailingRuns) +
+                    " newest runs only (\"\" for the others).");
+  if (lookup_errors > 0)
+    notes.push_back("Task instances could not be read for " + std::to_string(lookup_errors) +
+                    " run(s); their first_failing_task is \"\".");
+  if (w->capped) notes.push_back(capped_note(kRunCap).substr(1));
+
+  json import_errors = json::array();
+  std::size_t import_total = 0;
+  if (auto ie = client.list_import_errors(); ie) {
+    auto list = std::move(*ie);
+    import_total = list.size();
+    std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+      return time_ms(a.timestamp).value_or(0) > time_ms(b.timestamp).value_or(0);
+    });
+    for (const auto& e : list) {
+      if (import_errors.size() >= kImportErrorCap) break;
+      // Redact the whole trace first: a secret may span the lines we keep.
+      import_errors.push_back({{"filename", e.filename},
+                               {"timestamp", iso_utc(e.timestamp)},
+                               {"error", trace_gist(deps.redactor->redact(e.stack_trace))}});
+    }
+    if (import_total > kImportErrorCap)
+      notes.push_back("Showing " + std::to_string(kImportErrorCap) + " of " +
+                      std::to_string(import_total) + " import errors (newest first).");
+  } else {
+    notes.push_back("Import errors could not be read: " + ie.error().message);
+  }
+
+  const std::string env = target->env->name;
+  std::string text;
+  if (w->runs.empty()) {
+    text = "No failed DAG runs in the last " + std::to_string(*window) + " min in environment " +
+           env + ".";
+  } else {
+    const auto& newest = w->runs.front();
+    text = std::to_string(w->runs.size()) + " failed run(s) of " + std::to_string(dags.size()) +
+           " DAG(s) in the last " + std::to_string(*window) + " min in environment " + env + ".";
+    if (w->capped) text += capped_note(kRunCap);
+    text += "\nNewest: " + newest.dag_id + " / " + newest.run_id;
+    const std::string ff = failures.front()["first_failing_task"];
+    if (!ff.empty()) text += " (first failing task " + ff + ")";
+    text +=
+        ".\nNext: get_run_summary(dag_id, run_id) on it, then extract_task_errors on the first "
+        "failing task.";
+  }
+  if (import_total > 0) {
+    text += "\n" + std::to_string(import_total) +
+            " DAG file(s) fail to import (their DAGs do not run at all): " +
+            import_errors.front()["filename"].get<std::string>() +
+            (import_total > 1 ? " and others" : "") + ".";
+  }
+
+  json out = {{"environment", env},
+              {"window_minutes", *window},
+              {"since", ms_to_iso(to_ms(q.since))},
+              {"until", ms_to_iso(to_ms(q.until))},
+              {"count", w->runs.size()},
+              {"examined", w->examined},
+              {"capped", w->capped},
+              {"failures", std::move(failures)},
+              {"dags_affected", std::move(dags)},
+              {"import_errors", std::move(import_errors)},
+              {"notes", std::move(notes)}};
+  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+}
+
+// ---- list_failed_runs ----
+
+json failed_runs_output_schema() {
+  json p = json::object();
+  out_window_props(p);
+  p["dag_id"] = {{"type", "string"}};
+  p["runs"] = {{"type", "array"}, {"items", run_schema()}};
+  return output_object_schema(p, json::array({"environment", "dag_id", "window_minutes", "since",
+                                              "until", "count", "runs"}));
+}
+
+Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const json& args) {
+  const std::string dag = str_arg(args, "dag_id");
+  auto window = window_arg(deps, args, window_default(deps, 1440));
+  if (!window) return window.error();
+  auto target = resolve_target(deps, args);
+  if (!target) return target.error();
+  auto& client = *target->client;
+  const auto now = deps.clock->now();
+  FailedWindowQuery q{.dag_id = dag,
+                      .since = now - std::chrono::minutes(*window),
+                      .until = now,
+                      .cap = kRunCap};
+  auto w = failed_runs_in_window(client, q);
+  if (!w) return airflow_error(w.error());
+  if (w->runs.empty()) {
+    // Airflow 2 answers an empty list for an unknown DAG: tell "no failures" from "no such DAG".
+    if (auto d = client.get_dag(dag); !d) return airflow_error(d.error());
+  }
+  json runs = json::array();
+  for (const auto& r : w->runs) runs.push_back(run_json(r));
+
+  const std::string env = target->env->name;
+  std::string text;
+  if (w->runs.empty()) {
+    text = "DAG " + dag + " has no failed run in the last " + std::to_string(*window) +
+           " min (environment " + env + ").";
+  } else {
+    const auto& newest = w->runs.front();
+    text = "DAG " + dag + ": " + std::to_string(w->runs.size()) + " failed run(s) in the last " +
+           std::to_string(*window) + " min (environment " + env + ").";
+    if (w->capped) text += capped_note(kRunCap);
+    text += "\nNewest: " + newest.run_id + " (ended " +
+            (newest.end_date.empty() ? std::string("?") : iso_utc(newest.end_date)) +
+            ").\nNext: get_run_summary or get_failed_tasks on it; failure_frequency shows whether "
+            "the error repeats.";
+  }
+  json out = {{"environment", env},
+              {"dag_id", dag},
+              {"window_minutes", *window},
+              {"since", ms_to_iso(to_ms(q.since))},
+              {"until", ms_to_iso(to_ms(q.until))},
+              {"count", w->runs.size()},
+              {"examined", w->examined},
+              {"capped", w->capped},
+              {"runs", std::move(runs)}};
+  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+}
+
+// ---- get_latest_run ----
+
+json latest_run_output_schema() {
+  return output_object_schema({{"environment", {{"type", "string"}}},
+                               {"dag_id", {{"type", "string"}}},
+                               {"found", {{"type", "boolean"}}},
+                               {"run", run_schema(/*nullable=*/true)}},
+                              json::array({"environment", "dag_id", "found", "run"}));
+}
+
+Result<mcp::ToolResult> get_latest_run(const Deps& deps, const json& args) {
+  const std::string dag = str_arg(args, "dag_id");
+  auto target = resolve_target(deps, args);
+  if (!target) return target.error();
+  auto latest = target->client->latest_run(dag);
+  if (!latest) return airflow_error(latest.error());
+  const std::string env = target->env->name;
+  json out = {{"environment", env}, {"dag_id", dag}, {"found", latest->has_value()}};
+  std::string text;
+  if (!latest->has_value()) {
+    out["run"] = nullptr;
+    text = "DAG " + dag + " has no run yet in environment " + env + ".";
+  } else {
+    const auto& r = **latest;
+    out["run"] = run_json(r);
+    text = "Latest run of " + dag + ": " + r.run_id + " is " +
+           (r.state.empty() ? std::string("without state") : r.state) + " (run_after " +
+           iso_utc(r.run_after.empty() ? r.logical_date : r.run_after) + ").";
+    if (r.state == "failed")
+      text += "\nNext: get_run_summary(dag_id, run_id) to triage it.";
+    else if (r.state == "running" || r.state == "queued")
+      text += "\nNext: get_task_states to follow it.";
+  }
+  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+}
+
+}  // namespace
+
+Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
+  const auto& caps = deps->config.caps;
+  {
+    mcp::Tool t;
+    t.name = "list_recent_failures";
+    t.title = "List recent failed DAG runs";
+    t.description =
+        "Detect: failed runs of every DAG whose run_after (or end) lies in the last "
+        "window_minutes, "
+        "newest first, with each run's first failing task, the DAGs affected, and DAG files that "
+        "fail to import. Start here when something is broken.";
+    t.input_schema =
+        object_schema({{"window_minutes", int_property(1, caps.window_minutes_max,
+                                                       "Look back this many minutes (default 60).",
+                                                       window_default(*deps, 60))}});
+    t.output_schema = recent_failures_output_schema();
+    t.annotations.read_only_hint = true;
+    t.annotations.open_world_hint = true;
+    t.handler = [deps](const json& a, mcp::ToolContext&) { return list_recent_failures(*deps, a); };
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+  }
+  {
+    mcp::Tool t;
+    t.name = "list_failed_runs";
+    t.title = "List failed runs of one DAG";
+    t.description =
+        "Detect: failed runs of one DAG whose run_after lies in the last window_minutes (default "
+        "1440 = one day), newest first.";
+    t.input_schema = object_schema(
+        {{"dag_id", dag_id_property()},
+         {"window_minutes",
+          int_property(1, caps.window_minutes_max, "Look back this many minutes (default 1440).",
+                       window_default(*deps, 1440))}},
+        json::array({"dag_id"}));
+    t.output_schema = failed_runs_output_schema();
+    t.annotations.read_only_hint = true;
+    t.annotations.open_world_hint = true;
+    t.handler = [deps](const json& a, mcp::ToolContext&) { return list_failed_runs(*deps, a); };
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+  }
+  {
+    mcp::Tool t;
+    t.name = "get_latest_run";
+    t.title = "Latest run of a DAG";
+    t.description =
+        "Detect: the newest run of a DAG (any state), or found=false when it never ran. Use it to "
+        "see whether a DAG is failing right now or already ran again.";
+    t.input_schema = object_schema({{"dag_id", dag_id_property()}}, json::array({"dag_id"}));
+    t.output_schema = latest_run_output_schema();
+    t.annotations.read_only_hint = true;
+    t.annotations.open_world_hint = true;
+    t.handler = [deps](const json& a, mcp::ToolContext&) { return get_latest_run(*deps, a); };
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+  }
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "logs/pipeline.h"
+#include "runbook/diagnose_internal.h"
 #include "runbook/runbook.h"
 #include "runbook/tool_kit.h"
 
@@ -102,7 +103,12 @@ Status register_diagnose_tools(mcp::Server& server, const std::shared_ptr<const 
   t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = false;
   t.handler = [deps](const json& args, mcp::ToolContext&) { return extract_errors(*deps, args); };
-  return add_tool(server, deps, std::move(t));
+  if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+  for (auto reg : {diagnose::register_task_log, diagnose::register_extract_task_errors,
+                   diagnose::register_failure_frequency, diagnose::register_summarize_root_cause,
+                   diagnose::register_suggest_prevention})
+    if (auto st = reg(server, deps); !st) return st;
+  return Status::Ok();
 }
 
 }  // namespace dm::runbook

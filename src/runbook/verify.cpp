@@ -1,10 +1,205 @@
-// Verify stage tools (see docs/runbook.md).
+// Verify stage tool (see docs/runbook.md): check_recovery_rules. Reads Airflow; the verdict comes
+// from verify_rules.h. A recovered/escalated verdict updates the incident when one exists (store
+// errors only add a note).
+#include <string>
+
+#include "runbook/detect_common.h"
 #include "runbook/runbook.h"
+#include "runbook/tool_kit.h"
+#include "runbook/triage_facts.h"
+#include "runbook/triage_incident.h"
+#include "runbook/verify_rules.h"
 
 namespace dm::runbook {
+namespace {
 
-Status register_verify_tools(mcp::Server&, const std::shared_ptr<const Deps>&) {
-  return Status::Ok();
+using json = nlohmann::json;
+
+constexpr std::size_t kOutputCap = 16 * 1024;
+constexpr std::size_t kLaterRunCap = 200;  // runs after the incident examined (newest first)
+
+std::string str_arg(const json& args, const char* key) {
+  auto it = args.find(key);
+  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json output_schema() {
+  json str = {{"type", "string"}};
+  return output_object_schema(
+      {{"environment", str},
+       {"dag_id", str},
+       {"run_id", str},
+       {"verdict",
+        {{"type", "string"}, {"enum", json::array({"recovered", "not_yet", "escalate"})}}},
+       {"reason", str},
+       {"rule",
+        {{"type", "object"},
+         {"properties",
+          {{"dag", str},
+           {"quiet_minutes", {{"type", "integer"}}},
+           {"critical_tasks", {{"type", "array"}, {"items", str}}},
+           {"escalate_after_failures", {{"type", "integer"}}}}},
+         {"required",
+          json::array({"quiet_minutes", "critical_tasks", "escalate_after_failures"})}}},
+       {"recovering_run", run_schema(/*nullable=*/true)},
+       {"critical_tasks",
+        {{"type", "array"},
+         {"items",
+          {{"type", "object"},
+           {"properties", {{"task_id", str}, {"state", str}}},
+           {"required", json::array({"task_id", "state"})}}}}},
+       {"failures_since", {{"type", "integer"}}},
+       {"quiet_until", str},
+       {"advice", str},
+       {"incident_id", str},
+       {"incident_state", str},
+       {"examined_runs", {{"type", "integer"}}},
+       {"capped", {{"type", "boolean"}}},
+       {"notes", {{"type", "array"}, {"items", str}}}},
+      json::array({"environment", "dag_id", "run_id", "verdict", "reason", "rule", "recovering_run",
+                   "critical_tasks", "failures_since", "quiet_until", "advice"}));
+}
+
+Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args) {
+  const std::string dag_id = str_arg(args, "dag_id");
+  const std::string run_id = str_arg(args, "run_id");
+  auto target = resolve_target(deps, args);
+  if (!target) return target.error();
+  auto& client = *target->client;
+  const std::string env = target->env->name;
+  auto run = client.get_dag_run(dag_id, run_id);
+  if (!run) return airflow_error(run.error());
+  const config::RecoveryRule rule = deps.config.recovery_for(dag_id);
+  json notes = json::array();
+
+  // The incident (if any) remembers the first failing task even after the run was cleared.
+  std::optional<store::Incident> incident;
+  if (auto inc = find_incident(deps, env, dag_id, run_id); inc) {
+    incident = std::move(*inc);
+  } else if (inc.error().code != Errc::not_found) {
+    notes.push_back("Incident store not used: " + inc.error().message);
+  }
+  RecoveryInput in{.incident = *run,
+                   .incident_first_failing = incident ? incident->first_failing_task : "",
+                   .later = {},
+                   .rule = rule,
+                   .now_ms = to_ms(deps.clock->now())};
+  if (in.incident_first_failing.empty() && run->state == "failed") {
+    auto tis = client.list_task_instances(dag_id, run_id, {"failed"});
+    if (!tis) return airflow_error(tis.error());
+    in.incident_first_failing = first_failing_task_id(*tis);
+  }
+
+  // Runs placed after the incident's run, newest first (bounded).
+  const std::string& at = run->run_after.empty() ? run->logical_date : run->run_after;
+  auto at_ms = time_ms(at);
+  if (!at_ms) at_ms = time_ms(run->start_date);
+  std::size_t examined = 0;
+  bool capped = false;
+  if (at_ms) {
+    airflow::RunQuery rq{.dag_id = dag_id,
+                         .states = {},
+                         .since = from_ms(*at_ms),
+                         .until = std::nullopt,
+                         .limit = kLaterRunCap + 1};
+    auto runs = client.list_dag_runs(rq);
+    if (!runs) return airflow_error(runs.error());
+    capped = runs->size() > kLaterRunCap;
+    if (capped) runs->resize(kLaterRunCap);
+    examined = runs->size();
+    for (auto& r : *runs) {
+      auto r_ms = time_ms(r.run_after.empty() ? r.logical_date : r.run_after);
+      if (r.run_id != run_id && r_ms && *r_ms > *at_ms) in.later.push_back(std::move(r));
+    }
+    if (capped)
+      notes.push_back("Only the " + std::to_string(kLaterRunCap) +
+                      " newest runs after the incident were examined.");
+  } else {
+    notes.push_back(
+        "The incident's run has no usable run_after/start time: later runs were not "
+        "looked at.");
+  }
+
+  auto verdict = evaluate_recovery(in, [&](const airflow::DagRun& r) {
+    return client.list_task_instances(dag_id, r.run_id, {});
+  });
+  if (!verdict) return airflow_error(verdict.error());
+  auto& v = *verdict;
+
+  if (v.verdict == "escalate") {
+    if (auto dag = client.get_dag(dag_id); dag && !dag->owners.empty()) {
+      std::string o;
+      for (const auto& x : dag->owners) o += (o.empty() ? "" : ", ") + x;
+      v.advice += " Owners: " + o + ".";
+    }
+  }
+
+  std::string incident_id, incident_state;
+  std::string text = "Verdict: " + v.verdict + " — " + v.reason + ".\nAdvice: " + v.advice;
+  if (incident) {
+    incident_id = incident->id;
+    incident_state = incident->state;
+    const std::string new_state = v.verdict == "recovered"  ? "recovered"
+                                  : v.verdict == "escalate" ? "escalated"
+                                                            : "";
+    if (!new_state.empty() && new_state != incident->state) {
+      json facts = {{"verdict", v.verdict},
+                    {"reason", v.reason},
+                    {"recovering_run", v.recovering_run ? v.recovering_run->run_id : ""},
+                    {"checked_at", ms_to_iso(in.now_ms)}};
+      if (auto st = set_incident_state(deps, *incident, new_state, std::move(facts)); st) {
+        incident_state = new_state;
+        text += "\nIncident " + incident_id + " is now " + new_state + ".";
+      } else {
+        notes.push_back("Incident state not updated: " + st.error().message);
+      }
+    }
+  }
+
+  json critical = json::array();
+  for (const auto& [id, state] : v.critical_tasks)
+    critical.push_back({{"task_id", id}, {"state", state}});
+  json out = {{"environment", env},
+              {"dag_id", dag_id},
+              {"run_id", run_id},
+              {"verdict", v.verdict},
+              {"reason", v.reason},
+              {"rule",
+               {{"dag", rule.dag},
+                {"quiet_minutes", rule.quiet_minutes},
+                {"critical_tasks", rule.critical_tasks},
+                {"escalate_after_failures", rule.escalate_after_failures}}},
+              {"recovering_run", v.recovering_run ? run_json(*v.recovering_run) : json(nullptr)},
+              {"critical_tasks", std::move(critical)},
+              {"failures_since", v.failures_since},
+              {"quiet_until", v.quiet_until_ms ? ms_to_iso(v.quiet_until_ms) : ""},
+              {"advice", v.advice},
+              {"incident_id", incident_id},
+              {"incident_state", incident_state},
+              {"examined_runs", examined},
+              {"capped", capped},
+              {"notes", std::move(notes)}};
+  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+}
+
+}  // namespace
+
+Status register_verify_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
+  mcp::Tool t;
+  t.name = "check_recovery_rules";
+  t.title = "Check whether a DAG recovered";
+  t.description =
+      "Verify: given the failed run of an incident, says recovered / not_yet / escalate from the "
+      "runs that came after it and the DAG's recovery rule (quiet minutes, critical tasks, "
+      "failures before escalating), with the reason and what to do next. Never suggests a blind "
+      "retry.";
+  t.input_schema = object_schema({{"dag_id", dag_id_property()}, {"run_id", run_id_property()}},
+                                 json::array({"dag_id", "run_id"}));
+  t.output_schema = output_schema();
+  t.annotations.read_only_hint = true;
+  t.annotations.open_world_hint = true;
+  t.handler = [deps](const json& a, mcp::ToolContext&) { return check_recovery_rules(*deps, a); };
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook

@@ -38,6 +38,23 @@ CREATE TABLE occurrences(id BIGSERIAL PRIMARY KEY, signature TEXT NOT NULL, dag_
 CREATE INDEX occurrences_by_signature ON occurrences(signature, seen_at);
 CREATE INDEX occurrences_by_dag ON occurrences(dag_id, seen_at);
 )sql",
+    // 2: one row per sighting (keep the earliest of any duplicates), incidents.
+    R"sql(
+LOCK TABLE occurrences IN EXCLUSIVE MODE;
+DELETE FROM occurrences WHERE EXISTS (SELECT 1 FROM occurrences o WHERE
+  o.signature = occurrences.signature AND o.env = occurrences.env AND
+  o.dag_id = occurrences.dag_id AND o.run_id = occurrences.run_id AND
+  o.task_id = occurrences.task_id AND
+  (o.seen_at < occurrences.seen_at OR (o.seen_at = occurrences.seen_at AND o.id < occurrences.id)));
+CREATE UNIQUE INDEX occurrences_key ON occurrences(signature, env, dag_id, run_id, task_id);
+CREATE INDEX occurrences_by_task ON occurrences(env, dag_id, run_id, task_id);
+CREATE TABLE incidents(id TEXT PRIMARY KEY, env TEXT NOT NULL, dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL, state TEXT NOT NULL, signature TEXT NOT NULL, category TEXT NOT NULL,
+  first_failing_task TEXT NOT NULL, error TEXT NOT NULL, summary_json TEXT NOT NULL,
+  postmortem_md TEXT NOT NULL, opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+CREATE INDEX incidents_by_updated ON incidents(updated_at);
+CREATE INDEX incidents_by_dag ON incidents(dag_id, updated_at);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 constexpr int64_t kMigrationLockKey = 0x646d6d6967;  // "dmmig"
@@ -102,6 +119,33 @@ std::optional<ApprovalRecord> load(pqxx::transaction_base& w, const std::string&
   return a;
 }
 
+// WHERE clause of the occurrence queries; parameters $1..$5.
+constexpr const char* kOccFilter =
+    "($1::text = '' OR signature = $1::text) AND ($2::text = '' OR dag_id = $2::text) AND "
+    "($3::text = '' OR env = $3::text) AND seen_at >= $4::bigint AND seen_at < $5::bigint";
+
+constexpr const char* kIncidentCols =
+    "id, env, dag_id, run_id, state, signature, category, first_failing_task, error, "
+    "summary_json, postmortem_md, opened_at, updated_at";
+
+Incident read_incident(const pqxx::row& r) {
+  Incident i;
+  i.id = r[0].as<std::string>();
+  i.env = r[1].as<std::string>();
+  i.dag_id = r[2].as<std::string>();
+  i.run_id = r[3].as<std::string>();
+  i.state = r[4].as<std::string>();
+  i.signature = r[5].as<std::string>();
+  i.category = r[6].as<std::string>();
+  i.first_failing_task = r[7].as<std::string>();
+  i.error = r[8].as<std::string>();
+  i.summary_json = r[9].as<std::string>();
+  i.postmortem_md = r[10].as<std::string>();
+  i.opened_at_ms = r[11].as<int64_t>();
+  i.updated_at_ms = r[12].as<int64_t>();
+  return i;
+}
+
 class PgStore final : public Store {
  public:
   explicit PgStore(std::string dsn) : dsn_(std::move(dsn)) {}
@@ -150,7 +194,7 @@ class PgStore final : public Store {
                                [&](pqxx::connection& c) -> Result<ApprovalRecord> {
                                  pqxx::read_transaction w(c);
                                  auto a = load(w, id, false);
-                                 if (!a) return make_error(Errc::not_found, "no approval " + id);
+                                 if (!a) return make_error(Errc::not_found, "approval " + id + " not found");
                                  return std::move(*a);
                                });
   }
@@ -177,7 +221,7 @@ class PgStore final : public Store {
         "record decision on " + id, [&](pqxx::connection& c) -> Result<ApprovalRecord> {
           pqxx::work w(c);
           auto a = load(w, id, true);
-          if (!a) return make_error(Errc::not_found, "no approval " + id);
+          if (!a) return make_error(Errc::not_found, "approval " + id + " not found");
           if (a->state != ApprovalState::pending)
             return make_error(
                 Errc::failed_precondition,
@@ -225,7 +269,7 @@ class PgStore final : public Store {
               "state = 'approved' AND expires_at > $3 AND params_hash = $4 RETURNING id",
               now_ms, id, now_ms, params_hash);
           auto a = load(w, id, false);
-          if (!a) return make_error(Errc::not_found, "no approval " + id);
+          if (!a) return make_error(Errc::not_found, "approval " + id + " not found");
           if (r.affected_rows() != 1) return explain_consume_failure(*a, params_hash, now_ms);
           w.commit();
           return std::move(*a);
@@ -305,9 +349,11 @@ class PgStore final : public Store {
   Status record_occurrence(const Occurrence& o) override {
     return status(run<int>("record occurrence", [&](pqxx::connection& c) -> Result<int> {
       pqxx::work w(c);
+      // Idempotent per sighting: a repeat keeps one row with the earliest seen_at.
       w.exec_params(
           "INSERT INTO occurrences(signature, dag_id, run_id, task_id, env, seen_at) "
-          "VALUES($1,$2,$3,$4,$5,$6)",
+          "VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT(signature, env, dag_id, run_id, task_id) "
+          "DO UPDATE SET seen_at = excluded.seen_at WHERE excluded.seen_at < occurrences.seen_at",
           o.signature, o.dag_id, o.run_id, o.task_id, o.env, o.seen_at_ms);
       w.commit();
       return 0;
@@ -330,7 +376,130 @@ class PgStore final : public Store {
         });
   }
 
+  Result<std::vector<SignatureGroup>> occurrence_groups(const OccurrenceQuery& q,
+                                                        size_t limit) override {
+    using V = std::vector<SignatureGroup>;
+    return run<V>("group occurrences", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(
+          std::string("SELECT signature, COUNT(*), MIN(seen_at), MAX(seen_at), "
+                      "COUNT(DISTINCT (dag_id, run_id)), COUNT(DISTINCT dag_id) FROM occurrences "
+                      "WHERE ") +
+              kOccFilter +
+              " GROUP BY signature ORDER BY COUNT(*) DESC, MAX(seen_at) DESC, signature "
+              "LIMIT $6",
+          q.signature, q.dag_id, q.env, q.from_ms, q.to_ms, clamp_limit(limit));
+      V out;
+      for (const auto& row : r) {
+        SignatureGroup g;
+        g.signature = row[0].as<std::string>();
+        g.stats = OccurrenceStats{row[1].as<int64_t>(), row[2].as<int64_t>(), row[3].as<int64_t>(),
+                                  row[4].as<int64_t>(), row[5].as<int64_t>()};
+        g.dag_ids = recent_distinct(w, "dag_id", q, g.signature);
+        g.task_ids = recent_distinct(w, "task_id", q, g.signature);
+        out.push_back(std::move(g));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<Occurrence>> list_occurrences(const OccurrenceQuery& q,
+                                                   size_t limit) override {
+    using V = std::vector<Occurrence>;
+    return run<V>("list occurrences", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(std::string("SELECT signature, dag_id, run_id, task_id, env, seen_at "
+                                         "FROM occurrences WHERE ") +
+                                 kOccFilter + " ORDER BY seen_at DESC, id DESC LIMIT $6",
+                             q.signature, q.dag_id, q.env, q.from_ms, q.to_ms, clamp_limit(limit));
+      V out;
+      for (const auto& row : r)
+        out.push_back(Occurrence{row[0].as<std::string>(), row[1].as<std::string>(),
+                                 row[2].as<std::string>(), row[3].as<std::string>(),
+                                 row[4].as<std::string>(), row[5].as<int64_t>()});
+      return out;
+    });
+  }
+
+  Status upsert_incident(const Incident& i) override {
+    if (i.id.empty())
+      return make_error(Errc::invalid_argument, "postgres store: incident without id");
+    return status(run<int>("upsert incident " + i.id, [&](pqxx::connection& c) -> Result<int> {
+      pqxx::work w(c);
+      // Empty fields keep the stored value (state/summary get defaults on insert only), so a
+      // later partial update never erases a diagnosis; opened_at is never updated.
+      w.exec_params(
+          "INSERT INTO incidents AS t(id, env, dag_id, run_id, state, signature, category, "
+          "first_failing_task, error, summary_json, postmortem_md, opened_at, updated_at) "
+          "VALUES($1::text, $2::text, $3::text, $4::text, "
+          "CASE WHEN $5::text = '' THEN 'open' ELSE $5::text END, $6::text, $7::text, $8::text, "
+          "$9::text, CASE WHEN $10::text = '' THEN '{}' ELSE $10::text END, $11::text, "
+          "CASE WHEN $12::bigint = 0 THEN $13::bigint ELSE $12::bigint END, $13::bigint) "
+          "ON CONFLICT(id) DO UPDATE SET "
+          "env = CASE WHEN $2::text = '' THEN t.env ELSE $2::text END, "
+          "dag_id = CASE WHEN $3::text = '' THEN t.dag_id ELSE $3::text END, "
+          "run_id = CASE WHEN $4::text = '' THEN t.run_id ELSE $4::text END, "
+          "state = CASE WHEN $5::text = '' THEN t.state ELSE $5::text END, "
+          "signature = CASE WHEN $6::text = '' THEN t.signature ELSE $6::text END, "
+          "category = CASE WHEN $7::text = '' THEN t.category ELSE $7::text END, "
+          "first_failing_task = CASE WHEN $8::text = '' THEN t.first_failing_task "
+          "ELSE $8::text END, "
+          "error = CASE WHEN $9::text = '' THEN t.error ELSE $9::text END, "
+          "summary_json = CASE WHEN $10::text = '' THEN t.summary_json ELSE $10::text END, "
+          "postmortem_md = CASE WHEN $11::text = '' THEN t.postmortem_md ELSE $11::text END, "
+          "updated_at = $13::bigint",
+          i.id, i.env, i.dag_id, i.run_id, i.state, i.signature, i.category, i.first_failing_task,
+          i.error, i.summary_json, i.postmortem_md, i.opened_at_ms, i.updated_at_ms);
+      w.commit();
+      return 0;
+    }));
+  }
+
+  Result<Incident> get_incident(const std::string& id) override {
+    return run<Incident>("read incident " + id, [&](pqxx::connection& c) -> Result<Incident> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(
+          std::string("SELECT ") + kIncidentCols + " FROM incidents WHERE id = $1", id);
+      if (r.empty()) return make_error(Errc::not_found, "no incident " + id);
+      return read_incident(r[0]);
+    });
+  }
+
+  Result<std::vector<Incident>> list_incidents(const IncidentQuery& q, size_t limit) override {
+    using V = std::vector<Incident>;
+    return run<V>("list incidents", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(
+          std::string("SELECT ") + kIncidentCols +
+              " FROM incidents WHERE ($1::text = '' OR env = $1::text) AND "
+              "($2::text = '' OR dag_id = $2::text) AND ($3::text = '' OR state = $3::text) AND "
+              "updated_at >= $4::bigint ORDER BY updated_at DESC, id LIMIT $5::bigint",
+          q.env, q.dag_id, q.state, q.updated_from_ms, clamp_limit(limit));
+      V out;
+      for (const auto& row : r) out.push_back(read_incident(row));
+      return out;
+    });
+  }
+
  private:
+  static int64_t clamp_limit(size_t limit) {
+    return limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
+  }
+
+  // Distinct values of `col` ("dag_id" or "task_id") among the occurrences of `signature` that
+  // match q, most recently seen first, at most 20.
+  static std::vector<std::string> recent_distinct(pqxx::transaction_base& w, const char* col,
+                                                  const OccurrenceQuery& q,
+                                                  const std::string& signature) {
+    auto r = w.exec_params(std::string("SELECT ") + col +
+                               ", MAX(seen_at) AS m FROM occurrences WHERE " + kOccFilter +
+                               " GROUP BY " + col + " ORDER BY m DESC, " + col + " LIMIT 20",
+                           signature, q.dag_id, q.env, q.from_ms, q.to_ms);
+    std::vector<std::string> out;
+    for (const auto& row : r) out.push_back(row[0].as<std::string>());
+    return out;
+  }
+
   static void insert_checkpoint(pqxx::transaction_base& w, const Checkpoint& cp) {
     w.exec_params("INSERT INTO audit_checkpoints(seq, hash, time_ms, mac) VALUES($1,$2,$3,$4)",
                   cp.seq, cp.hash, cp.time_ms, cp.mac);

@@ -31,10 +31,10 @@ TEST(PgStore, DroppedConnectionIsAnErrorThenReconnects) {
   ASSERT_TRUE((*b)->raw_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
                   .ok());
-  auto lost = (*s)->record_occurrence({"s", "d", "r", "t", "dev", 2});
+  auto lost = (*s)->record_occurrence({"s", "d", "r2", "t", "dev", 2});
   ASSERT_FALSE(lost.ok()) << "a write on a dead connection must not report success";
   EXPECT_EQ(lost.error().code, Errc::unavailable) << lost.error().message;
-  auto back = (*s)->record_occurrence({"s", "d", "r", "t", "dev", 3});
+  auto back = (*s)->record_occurrence({"s", "d", "r3", "t", "dev", 3});
   ASSERT_TRUE(back.ok()) << back.error().message;
   auto stats = (*s)->occurrence_stats({});
   ASSERT_TRUE(stats.ok());

@@ -40,6 +40,22 @@ CREATE TABLE occurrences(id INTEGER PRIMARY KEY, signature TEXT NOT NULL, dag_id
 CREATE INDEX occurrences_by_signature ON occurrences(signature, seen_at);
 CREATE INDEX occurrences_by_dag ON occurrences(dag_id, seen_at);
 )sql",
+    // 2: one row per sighting (keep the earliest of any duplicates), incidents.
+    R"sql(
+DELETE FROM occurrences WHERE EXISTS (SELECT 1 FROM occurrences o WHERE
+  o.signature = occurrences.signature AND o.env = occurrences.env AND
+  o.dag_id = occurrences.dag_id AND o.run_id = occurrences.run_id AND
+  o.task_id = occurrences.task_id AND
+  (o.seen_at < occurrences.seen_at OR (o.seen_at = occurrences.seen_at AND o.id < occurrences.id)));
+CREATE UNIQUE INDEX occurrences_key ON occurrences(signature, env, dag_id, run_id, task_id);
+CREATE INDEX occurrences_by_task ON occurrences(env, dag_id, run_id, task_id);
+CREATE TABLE incidents(id TEXT PRIMARY KEY, env TEXT NOT NULL, dag_id TEXT NOT NULL,
+  run_id TEXT NOT NULL, state TEXT NOT NULL, signature TEXT NOT NULL, category TEXT NOT NULL,
+  first_failing_task TEXT NOT NULL, error TEXT NOT NULL, summary_json TEXT NOT NULL,
+  postmortem_md TEXT NOT NULL, opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX incidents_by_updated ON incidents(updated_at);
+CREATE INDEX incidents_by_dag ON incidents(dag_id, updated_at);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -169,6 +185,33 @@ ApprovalRecord read_approval(Stmt& s) {
   a.decided_at_ms = s.i64(13);
   a.consumed_at_ms = s.i64(14);
   return a;
+}
+
+// WHERE clause of the occurrence queries; parameters ?1..?5 (bind_filter).
+constexpr const char* kOccFilter =
+    "(?1 = '' OR signature = ?1) AND (?2 = '' OR dag_id = ?2) AND (?3 = '' OR env = ?3) "
+    "AND seen_at >= ?4 AND seen_at < ?5";
+
+constexpr const char* kIncidentCols =
+    "id, env, dag_id, run_id, state, signature, category, first_failing_task, error, "
+    "summary_json, postmortem_md, opened_at, updated_at";
+
+Incident read_incident(Stmt& s) {
+  Incident i;
+  i.id = s.text(0);
+  i.env = s.text(1);
+  i.dag_id = s.text(2);
+  i.run_id = s.text(3);
+  i.state = s.text(4);
+  i.signature = s.text(5);
+  i.category = s.text(6);
+  i.first_failing_task = s.text(7);
+  i.error = s.text(8);
+  i.summary_json = s.text(9);
+  i.postmortem_md = s.text(10);
+  i.opened_at_ms = s.i64(11);
+  i.updated_at_ms = s.i64(12);
+  return i;
 }
 
 class SqliteStore final : public Store {
@@ -355,9 +398,11 @@ class SqliteStore final : public Store {
 
   Status record_occurrence(const Occurrence& o) override {
     std::lock_guard lk(mu_);
+    // Idempotent per sighting: a repeat keeps one row with the earliest seen_at.
     Stmt s(db_,
            "INSERT INTO occurrences(signature, dag_id, run_id, task_id, env, seen_at) "
-           "VALUES(?,?,?,?,?,?)");
+           "VALUES(?,?,?,?,?,?) ON CONFLICT(signature, env, dag_id, run_id, task_id) "
+           "DO UPDATE SET seen_at = excluded.seen_at WHERE excluded.seen_at < seen_at");
     s.bind(1, o.signature).bind(2, o.dag_id).bind(3, o.run_id).bind(4, o.task_id);
     s.bind(5, o.env).bind(6, o.seen_at_ms);
     return s.run("record occurrence");
@@ -376,6 +421,114 @@ class SqliteStore final : public Store {
     return OccurrenceStats{s.i64(0), s.i64(1), s.i64(2), s.i64(3), s.i64(4)};
   }
 
+  Result<std::vector<SignatureGroup>> occurrence_groups(const OccurrenceQuery& q,
+                                                        size_t limit) override {
+    std::lock_guard lk(mu_);
+    std::vector<SignatureGroup> out;
+    {
+      Stmt s(db_,
+             (std::string("SELECT signature, COUNT(*), MIN(seen_at), MAX(seen_at), "
+                          "COUNT(DISTINCT dag_id || char(31) || run_id), COUNT(DISTINCT dag_id) "
+                          "FROM occurrences WHERE ") +
+              kOccFilter +
+              " GROUP BY signature ORDER BY COUNT(*) DESC, MAX(seen_at) DESC, signature LIMIT ?6")
+                 .c_str());
+      bind_filter(s, q).bind(6, clamp_limit(limit));
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW) {
+        SignatureGroup g;
+        g.signature = s.text(0);
+        g.stats = OccurrenceStats{s.i64(1), s.i64(2), s.i64(3), s.i64(4), s.i64(5)};
+        out.push_back(std::move(g));
+      }
+      if (rc != SQLITE_DONE) return sq_error(db_, rc, "group occurrences");
+    }
+    for (auto& g : out) {
+      OccurrenceQuery one = q;
+      one.signature = g.signature;
+      auto dags = recent_distinct("dag_id", one);
+      if (!dags) return dags.error();
+      g.dag_ids = std::move(*dags);
+      auto tasks = recent_distinct("task_id", one);
+      if (!tasks) return tasks.error();
+      g.task_ids = std::move(*tasks);
+    }
+    return out;
+  }
+
+  Result<std::vector<Occurrence>> list_occurrences(const OccurrenceQuery& q,
+                                                   size_t limit) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, (std::string("SELECT signature, dag_id, run_id, task_id, env, seen_at "
+                             "FROM occurrences WHERE ") +
+                 kOccFilter + " ORDER BY seen_at DESC, id DESC LIMIT ?6")
+                    .c_str());
+    bind_filter(s, q).bind(6, clamp_limit(limit));
+    std::vector<Occurrence> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      out.push_back(Occurrence{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.i64(5)});
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "list occurrences");
+    return out;
+  }
+
+  Status upsert_incident(const Incident& i) override {
+    if (i.id.empty())
+      return make_error(Errc::invalid_argument, "sqlite store: incident without id");
+    std::lock_guard lk(mu_);
+    // Empty fields keep the stored value (state/summary get defaults on insert only), so a
+    // later partial update never erases a diagnosis; opened_at is never updated.
+    Stmt s(db_,
+           "INSERT INTO incidents(id, env, dag_id, run_id, state, signature, category, "
+           "first_failing_task, error, summary_json, postmortem_md, opened_at, updated_at) "
+           "VALUES(?1, ?2, ?3, ?4, CASE WHEN ?5 = '' THEN 'open' ELSE ?5 END, ?6, ?7, ?8, ?9, "
+           "CASE WHEN ?10 = '' THEN '{}' ELSE ?10 END, ?11, "
+           "CASE WHEN ?12 = 0 THEN ?13 ELSE ?12 END, ?13) "
+           "ON CONFLICT(id) DO UPDATE SET "
+           "env = CASE WHEN ?2 = '' THEN env ELSE ?2 END, "
+           "dag_id = CASE WHEN ?3 = '' THEN dag_id ELSE ?3 END, "
+           "run_id = CASE WHEN ?4 = '' THEN run_id ELSE ?4 END, "
+           "state = CASE WHEN ?5 = '' THEN state ELSE ?5 END, "
+           "signature = CASE WHEN ?6 = '' THEN signature ELSE ?6 END, "
+           "category = CASE WHEN ?7 = '' THEN category ELSE ?7 END, "
+           "first_failing_task = CASE WHEN ?8 = '' THEN first_failing_task ELSE ?8 END, "
+           "error = CASE WHEN ?9 = '' THEN error ELSE ?9 END, "
+           "summary_json = CASE WHEN ?10 = '' THEN summary_json ELSE ?10 END, "
+           "postmortem_md = CASE WHEN ?11 = '' THEN postmortem_md ELSE ?11 END, "
+           "updated_at = ?13");
+    s.bind(1, i.id).bind(2, i.env).bind(3, i.dag_id).bind(4, i.run_id).bind(5, i.state);
+    s.bind(6, i.signature).bind(7, i.category).bind(8, i.first_failing_task).bind(9, i.error);
+    s.bind(10, i.summary_json).bind(11, i.postmortem_md).bind(12, i.opened_at_ms);
+    s.bind(13, i.updated_at_ms);
+    return s.run("upsert incident " + i.id);
+  }
+
+  Result<Incident> get_incident(const std::string& id) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kIncidentCols + " FROM incidents WHERE id = ?").c_str());
+    s.bind(1, id);
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return make_error(Errc::not_found, "no incident " + id);
+    if (rc != SQLITE_ROW) return sq_error(db_, rc, "read incident " + id);
+    return read_incident(s);
+  }
+
+  Result<std::vector<Incident>> list_incidents(const IncidentQuery& q, size_t limit) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kIncidentCols +
+                 " FROM incidents WHERE (?1 = '' OR env = ?1) AND (?2 = '' OR dag_id = ?2) AND "
+                 "(?3 = '' OR state = ?3) AND updated_at >= ?4 "
+                 "ORDER BY updated_at DESC, id LIMIT ?5")
+                    .c_str());
+    s.bind(1, q.env).bind(2, q.dag_id).bind(3, q.state).bind(4, q.updated_from_ms);
+    s.bind(5, clamp_limit(limit));
+    std::vector<Incident> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_incident(s));
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "list incidents");
+    return out;
+  }
+
  private:
   // Caller holds mu_.
   Result<ApprovalRecord> load(const std::string& id) {
@@ -385,7 +538,7 @@ class SqliteStore final : public Store {
              (std::string("SELECT ") + kApprovalCols + " FROM approvals WHERE id = ?").c_str());
       s.bind(1, id);
       int rc = s.step();
-      if (rc == SQLITE_DONE) return make_error(Errc::not_found, "no approval " + id);
+      if (rc == SQLITE_DONE) return make_error(Errc::not_found, "approval " + id + " not found");
       if (rc != SQLITE_ROW) return sq_error(db_, rc, "read approval " + id);
       a = read_approval(s);
     }
@@ -398,6 +551,34 @@ class SqliteStore final : public Store {
       a.decisions.push_back(Decision{s.text(0), s.i64(1) != 0, s.text(2), s.i64(3)});
     if (rc != SQLITE_DONE) return sq_error(db_, rc, "read decisions of " + id);
     return a;
+  }
+
+  static int64_t clamp_limit(size_t limit) {
+    return limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
+  }
+
+  // Parameters ?1..?5 of kOccFilter.
+  static Stmt& bind_filter(Stmt& s, const OccurrenceQuery& q) {
+    return s.bind(1, q.signature)
+        .bind(2, q.dag_id)
+        .bind(3, q.env)
+        .bind(4, q.from_ms)
+        .bind(5, q.to_ms);
+  }
+
+  // Distinct values of `col` ("dag_id" or "task_id") among occurrences matching q, most recently
+  // seen first, at most 20. Caller holds mu_.
+  Result<std::vector<std::string>> recent_distinct(const char* col, const OccurrenceQuery& q) {
+    Stmt s(db_, (std::string("SELECT ") + col + ", MAX(seen_at) AS m FROM occurrences WHERE " +
+                 kOccFilter + " GROUP BY " + col + " ORDER BY m DESC, " + col + " LIMIT 20")
+                    .c_str());
+    bind_filter(s, q);
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(s.text(0));
+    if (rc != SQLITE_DONE)
+      return sq_error(db_, rc, std::string("list ") + col + "s of a signature");
+    return out;
   }
 
   Status insert_checkpoint(const Checkpoint& c) {

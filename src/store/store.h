@@ -32,23 +32,23 @@ std::optional<ApprovalState> parse_approval_state(std::string_view s) noexcept;
 
 // One human (or agent) decision on an approval.
 struct Decision {
-  std::string principal;  // normalized principal id
-  bool approve = false;   // false = deny
-  std::string reason;
+  std::string principal{};  // normalized principal id
+  bool approve = false;     // false = deny
+  std::string reason{};
   int64_t at_ms = 0;
 };
 
 // A request to run one write with exactly these parameters.
 struct ApprovalRecord {
-  std::string id;
-  std::string action;
-  std::string env;
-  std::string tier;
-  std::string params_json;  // canonical JSON the hash was computed over (for display/audit)
-  std::string params_hash;  // lowercase hex SHA-256 of params_json
-  std::string requester;
+  std::string id{};
+  std::string action{};
+  std::string env{};
+  std::string tier{};
+  std::string params_json{};  // canonical JSON the hash was computed over (for display/audit)
+  std::string params_hash{};  // lowercase hex SHA-256 of params_json
+  std::string requester{};
   bool requester_is_agent = false;
-  std::string reason;
+  std::string reason{};
   int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;
   int required_approvals = 1;
@@ -62,23 +62,23 @@ struct ApprovalRecord {
 struct AuditRow {
   int64_t seq = 0;  // 1, 2, 3 … without gaps
   int64_t time_ms = 0;
-  std::string prev_hash;  // hex; 64 zeros for seq 1
-  std::string hash;       // hex SHA-256(prev_hash || body)
-  std::string body;       // canonical JSON of the entry (includes seq and time)
+  std::string prev_hash{};  // hex; 64 zeros for seq 1
+  std::string hash{};       // hex SHA-256(prev_hash || body)
+  std::string body{};       // canonical JSON of the entry (includes seq and time)
 };
 
 // The last link of the chain (seq 0 and 64 zeros when empty).
 struct AuditHead {
   int64_t seq = 0;
-  std::string hash;
+  std::string hash{};
 };
 
 // A signed anchor of the chain head (the MAC is computed by the guard layer).
 struct Checkpoint {
   int64_t seq = 0;
-  std::string hash;
+  std::string hash{};
   int64_t time_ms = 0;
-  std::string mac;  // hex HMAC-SHA256
+  std::string mac{};  // hex HMAC-SHA256
 };
 
 // What an audit append writes: the new row, and optionally a checkpoint written in the same
@@ -94,18 +94,18 @@ using AuditBuilder = std::function<Result<AuditAppend>(const AuditHead& head)>;
 // A sighting of an error signature in a task run (read-side tools: failure_frequency…).
 // seen_at_ms is when the failure happened (the failed try's end), not when a tool looked at it.
 struct Occurrence {
-  std::string signature;
-  std::string dag_id;
-  std::string run_id;
-  std::string task_id;
-  std::string env;
+  std::string signature{};
+  std::string dag_id{};
+  std::string run_id{};
+  std::string task_id{};
+  std::string env{};
   int64_t seen_at_ms = 0;
 };
 // Filter for occurrence_stats: empty strings match anything; window is [from_ms, to_ms).
 struct OccurrenceQuery {
-  std::string signature;
-  std::string dag_id;
-  std::string env;
+  std::string signature{};
+  std::string dag_id{};
+  std::string env{};
   int64_t from_ms = 0;
   int64_t to_ms = INT64_MAX;
 };
@@ -119,7 +119,7 @@ struct OccurrenceStats {
 
 // failure_frequency: one signature's history.
 struct SignatureGroup {
-  std::string signature;
+  std::string signature{};
   OccurrenceStats stats;
   std::vector<std::string> dag_ids;   // distinct, most recently seen first, at most 20
   std::vector<std::string> task_ids;  // distinct, most recently seen first, at most 20
@@ -128,24 +128,24 @@ struct SignatureGroup {
 // One incident: a failed DAG run dagmedic looked at. The id is stable per (env, dag_id, run_id)
 // (incident_id_for), so looking at the same failure twice updates one incident.
 struct Incident {
-  std::string id;
-  std::string env;
-  std::string dag_id;
-  std::string run_id;
+  std::string id{};
+  std::string env{};
+  std::string dag_id{};
+  std::string run_id{};
   std::string state = "open";  // open | recovered | escalated
-  std::string signature;       // "" until diagnosed
-  std::string category;
-  std::string first_failing_task;
-  std::string error;          // redacted root-cause line
-  std::string summary_json;   // redacted JSON object (triage/diagnose facts), "{}" when none
-  std::string postmortem_md;  // "" until a postmortem is written
-  int64_t opened_at_ms = 0;   // kept from the first upsert
+  std::string signature{};     // "" until diagnosed
+  std::string category{};
+  std::string first_failing_task{};
+  std::string error{};          // redacted root-cause line
+  std::string summary_json{};   // redacted JSON object (triage/diagnose facts), "{}" when none
+  std::string postmortem_md{};  // "" until a postmortem is written
+  int64_t opened_at_ms = 0;     // kept from the first upsert
   int64_t updated_at_ms = 0;
 };
 struct IncidentQuery {
-  std::string env;     // "" = any
-  std::string dag_id;  // "" = any
-  std::string state;   // "" = any
+  std::string env{};     // "" = any
+  std::string dag_id{};  // "" = any
+  std::string state{};   // "" = any
   int64_t updated_from_ms = 0;
 };
 

@@ -265,11 +265,11 @@ TEST_P(StoreContract, ConcurrentAppendsFromReplicasKeepOneChain) {
 
 TEST_P(StoreContract, OccurrenceStatsByWindowSignatureAndDag) {
   auto occ = [&](std::string sig, std::string dag, std::string run, int64_t t,
-                 std::string env = "dev") {
-    ASSERT_TRUE(store_->record_occurrence({sig, dag, run, "task", env, t}).ok());
+                 std::string env = "dev", std::string task = "task") {
+    ASSERT_TRUE(store_->record_occurrence({sig, dag, run, task, env, t}).ok());
   };
   occ("sigA", "etl", "r1", 100);
-  occ("sigA", "etl", "r1", 150);
+  occ("sigA", "etl", "r1", 150, "dev", "task2");
   occ("sigA", "etl", "r2", 200);
   occ("sigA", "load", "r1", 300);
   occ("sigB", "etl", "r3", 250);
@@ -290,6 +290,268 @@ TEST_P(StoreContract, OccurrenceStatsByWindowSignatureAndDag) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->count, 0);
   EXPECT_EQ(s->first_seen_ms, 0);
+}
+
+TEST_P(StoreContract, RecordOccurrenceIsIdempotentAndKeepsTheEarliest) {
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl", "r1", "load", "dev", 500}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl", "r1", "load", "dev", 700}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl", "r1", "load", "dev", 300}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl", "r1", "load", "dev", 400}).ok());
+  auto s = store_->occurrence_stats({});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->count, 1);
+  EXPECT_EQ(s->first_seen_ms, 300);
+  EXPECT_EQ(s->last_seen_ms, 300);
+  // Any differing key field is a different sighting.
+  ASSERT_TRUE(store_->record_occurrence({"sig2", "etl", "r1", "load", "dev", 500}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl2", "r1", "load", "dev", 500}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl", "r2", "load", "dev", 500}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl", "r1", "load2", "dev", 500}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"sig", "etl", "r1", "load", "prod", 500}).ok());
+  s = store_->occurrence_stats({});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->count, 6);
+  auto again = backend_->open();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  ASSERT_TRUE((*again)->record_occurrence({"sig", "etl", "r1", "load", "dev", 900}).ok());
+  s = store_->occurrence_stats({});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->count, 6);
+}
+
+TEST_P(StoreContract, OccurrenceGroupsBySignatureMostFrequentFirst) {
+  auto occ = [&](std::string sig, std::string dag, std::string run, std::string task, int64_t t,
+                 std::string env = "dev") {
+    ASSERT_TRUE(store_->record_occurrence({sig, dag, run, task, env, t}).ok());
+  };
+  occ("sigA", "etl", "r1", "extract", 100);
+  occ("sigA", "etl", "r2", "extract", 200);
+  occ("sigA", "load", "r7", "copy", 300);
+  occ("sigB", "etl", "r3", "transform", 250);
+  occ("sigB", "etl", "r4", "transform", 260);
+  occ("sigC", "etl", "r5", "extract", 400);
+  occ("sigA", "etl", "r9", "extract", 900, "prod");
+  auto g = store_->occurrence_groups({"", "", "dev", 0, INT64_MAX}, 10);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  ASSERT_EQ(g->size(), 3u);
+  EXPECT_EQ((*g)[0].signature, "sigA");
+  EXPECT_EQ((*g)[0].stats.count, 3);
+  EXPECT_EQ((*g)[0].stats.first_seen_ms, 100);
+  EXPECT_EQ((*g)[0].stats.last_seen_ms, 300);
+  EXPECT_EQ((*g)[0].stats.distinct_runs, 3);
+  EXPECT_EQ((*g)[0].stats.distinct_dags, 2);
+  EXPECT_EQ((*g)[0].dag_ids, (std::vector<std::string>{"load", "etl"}));
+  EXPECT_EQ((*g)[0].task_ids, (std::vector<std::string>{"copy", "extract"}));
+  EXPECT_EQ((*g)[1].signature, "sigB");
+  EXPECT_EQ((*g)[1].stats.count, 2);
+  EXPECT_EQ((*g)[1].task_ids, std::vector<std::string>{"transform"});
+  EXPECT_EQ((*g)[2].signature, "sigC");
+  // The DAG filter narrows counts and lists; limit caps the groups.
+  g = store_->occurrence_groups({"", "etl", "dev", 0, INT64_MAX}, 2);
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ(g->size(), 2u);
+  EXPECT_EQ((*g)[0].stats.count, 2);
+  EXPECT_EQ((*g)[0].dag_ids, std::vector<std::string>{"etl"});
+  // Ties on count: the most recently seen first.
+  EXPECT_EQ((*g)[0].signature, "sigB");
+  EXPECT_EQ((*g)[1].signature, "sigA");
+  // Window and signature filters.
+  g = store_->occurrence_groups({"sigA", "", "", 150, 1000}, 10);
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ(g->size(), 1u);
+  EXPECT_EQ((*g)[0].stats.count, 3);  // 200, 300, 900 (prod)
+  EXPECT_EQ((*g)[0].dag_ids, (std::vector<std::string>{"etl", "load"}));
+  g = store_->occurrence_groups({"none", "", "", 0, INT64_MAX}, 10);
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(g->empty());
+}
+
+TEST_P(StoreContract, OccurrenceGroupListsAreCappedAt20) {
+  for (int i = 0; i < 25; ++i)
+    ASSERT_TRUE(store_
+                    ->record_occurrence({"sig", "dag" + std::to_string(i), "r",
+                                         "t" + std::to_string(i), "dev", 1000 + i})
+                    .ok());
+  auto g = store_->occurrence_groups({}, 5);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  ASSERT_EQ(g->size(), 1u);
+  EXPECT_EQ((*g)[0].stats.count, 25);
+  ASSERT_EQ((*g)[0].dag_ids.size(), 20u);
+  EXPECT_EQ((*g)[0].dag_ids.front(), "dag24");
+  ASSERT_EQ((*g)[0].task_ids.size(), 20u);
+  EXPECT_EQ((*g)[0].task_ids.back(), "t5");
+}
+
+TEST_P(StoreContract, ListOccurrencesNewestFirstWithFilterAndLimit) {
+  ASSERT_TRUE(store_->record_occurrence({"s1", "etl", "r1", "a", "dev", 100}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"s2", "etl", "r2", "b", "dev", 300}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"s1", "load", "r3", "c", "dev", 200}).ok());
+  ASSERT_TRUE(store_->record_occurrence({"s1", "etl", "r4", "d", "prod", 400}).ok());
+  auto l = store_->list_occurrences({"", "etl", "dev", 0, INT64_MAX}, 10);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  ASSERT_EQ(l->size(), 2u);
+  EXPECT_EQ((*l)[0].run_id, "r2");
+  EXPECT_EQ((*l)[0].signature, "s2");
+  EXPECT_EQ((*l)[0].task_id, "b");
+  EXPECT_EQ((*l)[0].env, "dev");
+  EXPECT_EQ((*l)[0].seen_at_ms, 300);
+  EXPECT_EQ((*l)[1].run_id, "r1");
+  l = store_->list_occurrences({}, 2);
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->size(), 2u);
+  EXPECT_EQ((*l)[0].seen_at_ms, 400);
+  EXPECT_EQ((*l)[1].seen_at_ms, 300);
+  l = store_->list_occurrences({"s1", "", "", 150, 400}, 10);
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_EQ((*l)[0].dag_id, "load");
+}
+
+inline Incident incident(const std::string& run, int64_t at) {
+  Incident i;
+  i.id = incident_id_for("dev", "etl", run);
+  i.env = "dev";
+  i.dag_id = "etl";
+  i.run_id = run;
+  i.first_failing_task = "extract";
+  i.opened_at_ms = at;
+  i.updated_at_ms = at;
+  return i;
+}
+
+TEST_P(StoreContract, IncidentUpsertKeepsOpenedAtAndStoredFields) {
+  auto missing = store_->get_incident("inc-nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  Incident i = incident("r1", 1000);
+  i.state = "";
+  i.summary_json = "";
+  ASSERT_TRUE(store_->upsert_incident(i).ok());
+  auto got = store_->get_incident(i.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->state, "open");
+  EXPECT_EQ(got->summary_json, "{}");
+  EXPECT_EQ(got->first_failing_task, "extract");
+  EXPECT_EQ(got->signature, "");
+  EXPECT_EQ(got->opened_at_ms, 1000);
+  // A diagnosis adds signature/category/error and keeps the rest.
+  Incident d;
+  d.id = i.id;
+  d.signature = "abc123";
+  d.category = "upstream_missing";
+  d.error = "FileNotFoundError: s3://bucket/x";
+  d.summary_json = R"({"k":1})";
+  d.opened_at_ms = 5000;
+  d.updated_at_ms = 2000;
+  ASSERT_TRUE(store_->upsert_incident(d).ok());
+  got = store_->get_incident(i.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->env, "dev");
+  EXPECT_EQ(got->dag_id, "etl");
+  EXPECT_EQ(got->run_id, "r1");
+  EXPECT_EQ(got->state, "open");
+  EXPECT_EQ(got->signature, "abc123");
+  EXPECT_EQ(got->category, "upstream_missing");
+  EXPECT_EQ(got->first_failing_task, "extract");
+  EXPECT_EQ(got->error, "FileNotFoundError: s3://bucket/x");
+  EXPECT_EQ(got->summary_json, R"({"k":1})");
+  EXPECT_EQ(got->opened_at_ms, 1000);
+  EXPECT_EQ(got->updated_at_ms, 2000);
+  // A later triage (no diagnosis) never erases it; state and postmortem update.
+  Incident t = incident("r1", 3000);
+  t.state = "recovered";
+  t.summary_json = "";
+  t.postmortem_md = "# Postmortem";
+  ASSERT_TRUE(store_->upsert_incident(t).ok());
+  got = store_->get_incident(i.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->state, "recovered");
+  EXPECT_EQ(got->signature, "abc123");
+  EXPECT_EQ(got->category, "upstream_missing");
+  EXPECT_EQ(got->summary_json, R"({"k":1})");
+  EXPECT_EQ(got->postmortem_md, "# Postmortem");
+  EXPECT_EQ(got->opened_at_ms, 1000);
+  EXPECT_EQ(got->updated_at_ms, 3000);
+  Incident bad;
+  EXPECT_FALSE(store_->upsert_incident(bad).ok());
+}
+
+TEST_P(StoreContract, IncidentOpenedAtDefaultsToUpdatedAtAndSurvivesReopen) {
+  Incident i = incident("r1", 0);
+  i.updated_at_ms = 7000;
+  i.error = "boom 'quoted' \"text\" ünïcode";
+  ASSERT_TRUE(store_->upsert_incident(i).ok());
+  auto again = backend_->open();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  auto got = (*again)->get_incident(i.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->opened_at_ms, 7000);
+  EXPECT_EQ(got->error, i.error);
+}
+
+TEST_P(StoreContract, ListIncidentsNewestFirstWithFilters) {
+  ASSERT_TRUE(store_->upsert_incident(incident("r1", 100)).ok());
+  ASSERT_TRUE(store_->upsert_incident(incident("r2", 300)).ok());
+  Incident other = incident("r3", 200);
+  other.id = incident_id_for("prod", "load", "r3");
+  other.env = "prod";
+  other.dag_id = "load";
+  other.state = "escalated";
+  ASSERT_TRUE(store_->upsert_incident(other).ok());
+  auto all = store_->list_incidents({}, 10);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].run_id, "r2");
+  EXPECT_EQ((*all)[1].run_id, "r3");
+  EXPECT_EQ((*all)[2].run_id, "r1");
+  auto lim = store_->list_incidents({}, 1);
+  ASSERT_TRUE(lim.ok());
+  ASSERT_EQ(lim->size(), 1u);
+  auto by_dag = store_->list_incidents({"dev", "etl", "", 0}, 10);
+  ASSERT_TRUE(by_dag.ok());
+  EXPECT_EQ(by_dag->size(), 2u);
+  auto by_state = store_->list_incidents({"", "", "escalated", 0}, 10);
+  ASSERT_TRUE(by_state.ok());
+  ASSERT_EQ(by_state->size(), 1u);
+  EXPECT_EQ((*by_state)[0].dag_id, "load");
+  auto recent = store_->list_incidents({"", "", "", 150}, 10);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(recent->size(), 2u);
+  // Updating moves an incident to the front.
+  Incident bump = incident("r1", 0);
+  bump.updated_at_ms = 400;
+  ASSERT_TRUE(store_->upsert_incident(bump).ok());
+  all = store_->list_incidents({}, 10);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ((*all)[0].run_id, "r1");
+  EXPECT_EQ((*all)[0].opened_at_ms, 100);
+}
+
+TEST_P(StoreContract, MigrationToVersion2DeduplicatesOccurrences) {
+  // Put the database back to version 1 with duplicate sightings, as an older dagmedic wrote them.
+  ASSERT_TRUE(backend_
+                  ->raw_exec("DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
+                             "DROP TABLE incidents; DELETE FROM schema_version WHERE version = 2")
+                  .ok());
+  ASSERT_TRUE(
+      backend_
+          ->raw_exec("INSERT INTO occurrences(signature, dag_id, run_id, task_id, env, "
+                     "seen_at) VALUES('s','d','r','t','dev',50), ('s','d','r','t','dev',20),"
+                     " ('s','d','r','t','dev',20), ('s','d','r2','t','dev',70)")
+          .ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto l = (*s)->list_occurrences({}, 10);
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  ASSERT_EQ(l->size(), 2u);
+  EXPECT_EQ((*l)[0].run_id, "r2");
+  EXPECT_EQ((*l)[1].seen_at_ms, 20);
+  ASSERT_TRUE((*s)->record_occurrence({"s", "d", "r", "t", "dev", 10}).ok());
+  auto st = (*s)->occurrence_stats({});
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->count, 2);
+  EXPECT_EQ(st->first_seen_ms, 10);
+  ASSERT_TRUE((*s)->upsert_incident(incident("r", 1)).ok());
 }
 
 }  // namespace dm::store::testing

@@ -11,6 +11,8 @@ The rig copies this into rig.json["expectations"]; tests import it or read rig.j
                    (every one must appear; search the rendered text of v1 logs or each v2 JSON event)
   secrets          fake credentials the task prints (must appear raw in Airflow's log; dagmedic must redact them)
   min_log_bytes    lower bound for the size of the failing try's log
+  recovery         (zoo_recoverable) {"marker", "task_id", "contains"}: the task fails while the file `marker` under
+                   rig.json["zoo_data"] is absent and succeeds once it exists; `contains` is in the failing try's log
 The import-error file is described by IMPORT_ERROR (it has no DAG and no runs).
 """
 
@@ -140,6 +142,20 @@ EXPECTATIONS: dict[str, dict] = {
         "tries": {"process_partition": 1},
         "errors": [_fail("process_partition", "ValueError", "partition 2: corrupt parquet footer", map_index=2)],
         "map_indexes": {"process_partition": [0, 1, 2, 3]},
+    },
+    # Fails on both rig dates while the marker is absent. The runbook tests (test_runbook_*.py) create the marker and
+    # trigger a third run that succeeds: the recovery case. Its error text lives under "recovery", not "errors", so
+    # the per-DAG signature tables keep their scope.
+    "zoo_recoverable": {
+        "state": "failed",
+        "tags": ["team=ingest", "tier=1"],
+        "first_failing": "load_vendor_prices",
+        "failed": [{"task_id": "load_vendor_prices", "map_index": -1}],
+        "upstream_failed": [],
+        "tries": {"load_vendor_prices": 1},
+        "errors": [],
+        "recovery": {"marker": "recoverable/READY", "task_id": "load_vendor_prices",
+                     "contains": ["RuntimeError", "vendor price feed not delivered"]},
     },
     "zoo_ok": {
         "state": "success",

@@ -94,6 +94,9 @@ class FakeAirflow final : public airflow::AirflowClient {
       auto at = airflow::parse_iso8601(r.run_after);
       if (q.since && (!at || *at < *q.since)) continue;
       if (q.until && (!at || *at > *q.until)) continue;
+      auto ended = airflow::parse_iso8601(r.end_date);
+      if (q.ended_since && (!ended || *ended < *q.ended_since)) continue;
+      if (q.ended_until && (!ended || *ended > *q.ended_until)) continue;
       out.push_back(r);
     }
     std::stable_sort(out.begin(), out.end(),

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# dagmedic on an environment of kind mwaa (pytest tests/mwaa): `dagmedic serve` driven by the official Python MCP
+# client; REST through InvokeRestApi on the MWAA TEST DOUBLE (tests/mwaa/mwaa_double.py: SigV4 verified with
+# botocore, forwards to the REAL Airflow 3 rig and its `airflow` CLI); task logs from CloudWatch Logs on moto
+# (the rig's real task log files put there with PutLogEvents). The fixtures start the rig, moto and the double
+# on free 127.0.0.1 ports and always stop them; this step also brings the rig down on exit.
+source "$(dirname "$0")/../lib.sh"
+step=46-mwaa
+root="$DM_RESULTS/mwaa-rigs"
+junit="$DM_RESULTS/$step.xml"
+rm -rf "$root"; mkdir -p "$root" "$DM_RESULTS"
+export DM_RIG_ROOT="$root"
+unset DM_RIG_KEEP
+export DM_BUILD
+[ -x "$DM_BUILD/dagmedic" ] || { dm_log "$step: $DM_BUILD/dagmedic missing (build first)"; dm_record "$step" 0 1; exit 1; }
+cleanup() {
+  for s in "$root"/af*; do
+    [ -d "$s" ] && "$DM_VENV/bin/python" "$DM_ROOT/tests/airflow/rig.py" down --state-dir "$s" >/dev/null 2>&1 || true
+  done
+}
+trap cleanup EXIT
+set +e
+( cd "$DM_ROOT/tests/mwaa" && "$DM_VENV/bin/python" -m pytest -p no:cacheprovider -q \
+    --timeout 1800 --junitxml="$junit" "$DM_ROOT/tests/mwaa" )
+rc=$?
+set -e
+dm_pytest_record "$step" "$junit"
+exit "$rc"

@@ -1,0 +1,123 @@
+// The approval page: the out-of-band place (MCP URL-mode elicitation target, or a link printed by
+// request_approval) where a human approves or denies ONE approval, as themselves.
+//
+//   GET  /approvals/{id}   shows exactly what would run: action, environment (tier), DAG, conf
+//                          (pretty JSON), run target, params hash, requester, reason, expiry, state
+//                          and the decisions so far; plus the decision form while it is pending.
+//   POST /approvals/{id}   form fields approver, token, reason, decision=approve|deny, csrf.
+//   GET  /                 the pending approvals, as links.   GET /healthz -> "ok".
+//
+// Security model:
+// - Approvers authenticate with a personal token; the server holds only SHA-256(token) per
+//   principal (ApproverMap, from the `approvers:` YAML mapping). The hash is compared in constant
+//   time, and an unknown principal costs the same comparison, so the answer never says which of
+//   the two was wrong. Tokens travel only in POST bodies, never in URLs, never in logs.
+// - Who may approve is decided by guard::Approvals (never the requester, never an agent, one
+//   decision per principal, not expired/denied/used); its refusal is shown verbatim. A principal
+//   id starting with "agent:" is presented to Approvals as an agent.
+// - CSRF: GET sets a random nonce in a cookie (HttpOnly, SameSite=Strict, Path=/approvals/{id})
+//   and puts HMAC(server key, id + nonce) in a hidden field; POST needs both to match (constant
+//   time), so a form is bound to its approval id and to the browser that loaded it. A POST whose
+//   Origin is present and not this server's own origin is refused, as is a Host outside
+//   the allowed set (DNS rebinding).
+// - Everything shown is HTML-escaped; responses carry a CSP without scripts (default-src 'none'),
+//   X-Frame-Options DENY, no-store and Referrer-Policy same-origin (no-referrer would make Chromium
+//   send `Origin: null` on the page's own POST).
+//
+// Thread-safety: handle() may be called from any thread (Approvals is thread-safe). start()/stop()
+// from one controlling thread. Nothing throws out of this API.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "guard/approval.h"
+
+namespace dm::app {
+
+// Normalized principal id -> lowercase hex SHA-256 of that approver's token.
+using ApproverMap = std::map<std::string, std::string, std::less<>>;
+
+// `base` + "/approvals/" + id (a trailing '/' on base is dropped; the id is percent-encoded).
+std::string approval_page_url(std::string_view base, std::string_view id);
+
+// Reads the top-level `approvers:` mapping of a YAML file:
+//   approvers:
+//     alice: {token_sha256: "<64 hex digits>"}     # printf %s "$TOKEN" | sha256sum
+// Errors (invalid_argument, naming the key): not a mapping, a literal `token`, a hash that is not
+// 64 hex digits, two ids that normalize to the same principal. not_found if the file is missing.
+// A file without `approvers:` gives an empty map.
+Result<ApproverMap> load_approvers(const std::string& yaml_path);
+Result<ApproverMap> parse_approvers(std::string_view yaml, std::string_view source);
+
+struct ApprovalWebOptions {
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 0;  // 0 = a free port
+  ApproverMap approvers;
+  // Accepted Host header values besides localhost / 127.0.0.1 / [::1] (any port), e.g. a
+  // reverse proxy's name "approvals.example.com" (any port) or "host:port" (exactly).
+  std::vector<std::string> allowed_hosts;
+  int io_threads = 1;
+  // For showing "expired" (the decision itself is Approvals' business); null = system clock.
+  std::shared_ptr<Clock> clock;
+};
+
+// One HTTP exchange, transport-free (the server and the tests both use it).
+struct WebRequest {
+  std::string method;                                       // "GET", "POST", …
+  std::string target;                                       // path and query, e.g. "/approvals/abc"
+  std::map<std::string, std::string, std::less<>> headers;  // names lower-cased
+  std::string body;
+};
+struct WebResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string header(std::string_view name) const;  // first match, case-insensitive; "" if none
+};
+
+class ApprovalWeb {
+ public:
+  // `approvals` must not be null.
+  ApprovalWeb(std::shared_ptr<guard::Approvals> approvals, ApprovalWebOptions opts);
+  ~ApprovalWeb();  // stops if running
+  ApprovalWeb(const ApprovalWeb&) = delete;
+  ApprovalWeb& operator=(const ApprovalWeb&) = delete;
+
+  // Answers one request (no sockets). Never throws.
+  WebResponse handle(const WebRequest& req);
+
+  // Binds and serves in background threads; returns the bound port. Errors: invalid_argument
+  // (bad address), unavailable (bind failed, RNG failed), failed_precondition (already started).
+  Result<uint16_t> start();
+  // "http://<bind>:<port>" once started ("" before). IPv6 addresses are bracketed.
+  std::string base_url() const;
+  // Blocks until SIGINT/SIGTERM (or stop() from another thread).
+  void wait_for_shutdown_signal();
+  // Idempotent.
+  void stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Loads approvers from `approvers_file` (an empty path is an error naming --approvers) and starts
+// the page on bind:port. For `dagmedic serve --approval-port N`.
+Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::Approvals> approvals,
+                                                        const std::string& approvers_file,
+                                                        const std::string& bind, int port);
+
+// `dagmedic approvals web` / `serve --approval-port`: loads approvers from `approvers_file`,
+// serves on bind:port, prints the base URL on stderr and blocks until SIGINT/SIGTERM.
+// Returns a process exit code (0 ok, 1 failure with a message on stderr).
+int run_approval_web(std::shared_ptr<guard::Approvals> approvals, const std::string& approvers_file,
+                     const std::string& bind, int port);
+
+}  // namespace dm::app

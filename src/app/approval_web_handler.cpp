@@ -1,0 +1,322 @@
+#include "app/approval_web_handler.h"
+
+#include <cctype>
+#include <cstdio>
+#include <functional>
+
+#include "app/approval_web_page.h"
+#include "guard/canonical.h"
+#include "http/http_client.h"
+
+namespace dm::app::web {
+namespace {
+
+constexpr std::size_t kMaxFormBytes = 16 * 1024;
+constexpr const char* kCookie = "dm_csrf";
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+int status_for(Errc c) {
+  switch (c) {
+    case Errc::invalid_argument:
+      return 400;
+    case Errc::unauthenticated:
+      return 401;
+    case Errc::permission_denied:
+      return 403;
+    case Errc::not_found:
+      return 404;
+    case Errc::conflict:
+    case Errc::failed_precondition:
+      return 409;
+    case Errc::too_large:
+      return 413;
+    case Errc::unavailable:
+    case Errc::timeout:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+WebResponse html(int status, std::string body) {
+  WebResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
+  r.body = std::move(body);
+  return r;
+}
+
+WebResponse message(int status, std::string_view title, std::string_view text) {
+  return html(status, render_message(title, text));
+}
+
+// The value of cookie `name` in a Cookie header, or "".
+std::string cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    auto semi = header.find(';');
+    std::string_view part = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    auto eq = part.find('=');
+    if (eq != std::string_view::npos && part.substr(0, eq) == name)
+      return std::string(part.substr(eq + 1));
+  }
+  return "";
+}
+
+// Host header without the port ("[::1]:80" -> "[::1]").
+std::string_view host_name(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(0, close + 1);
+  }
+  auto colon = host.rfind(':');
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> url_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size())
+        return make_error(Errc::invalid_argument, "malformed form field (bad % escape)");
+      int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+      if (hi < 0 || lo < 0)
+        return make_error(Errc::invalid_argument, "malformed form field (bad % escape)");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string, std::less<>>> parse_form(std::string_view body) {
+  std::map<std::string, std::string, std::less<>> out;
+  while (!body.empty()) {
+    auto amp = body.find('&');
+    std::string_view pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    auto k = url_decode(pair.substr(0, eq));
+    if (!k) return k.error();
+    auto v = url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!v) return v.error();
+    if (!out.emplace(std::move(*k), std::move(*v)).second)
+      return make_error(Errc::invalid_argument, "a form field was sent twice");
+  }
+  return out;
+}
+
+Handler::Handler(std::shared_ptr<guard::Approvals> approvals, ApprovalWebOptions opts,
+                 std::string csrf_key)
+    : approvals_(std::move(approvals)), opts_(std::move(opts)), csrf_key_(std::move(csrf_key)) {
+  if (!opts_.clock) opts_.clock = system_clock();
+}
+
+int64_t Handler::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             opts_.clock->now().time_since_epoch())
+      .count();
+}
+
+std::string Handler::csrf_for(const std::string& id, const std::string& nonce) const {
+  return guard::hmac_sha256_hex(csrf_key_, "dagmedic-approval-form-v1\n" + id + "\n" + nonce);
+}
+
+bool Handler::host_allowed(std::string_view host) const {
+  std::string h = lower(host);
+  std::string name = std::string(host_name(h));
+  if (name == "localhost" || name == "127.0.0.1" || name == "[::1]") return true;
+  for (const auto& a : opts_.allowed_hosts) {
+    std::string al = lower(a);
+    if (al == h || (al.find(':') == std::string::npos && al == name)) return true;
+  }
+  return false;
+}
+
+WebResponse Handler::handle(const WebRequest& req) const {
+  WebResponse r = [&]() -> WebResponse {
+    auto host_it = req.headers.find("host");
+    if (host_it == req.headers.end() || !host_allowed(host_it->second))
+      return message(403, "Forbidden", "This host name is not served here.");
+    std::string_view target = req.target;
+    target = target.substr(0, target.find_first_of("?#"));
+    if (target == "/" || target == "/approvals" || target == "/approvals/") {
+      if (req.method != "GET" && req.method != "HEAD")
+        return message(405, "Method not allowed", "Use GET.");
+      return index();
+    }
+    if (target == "/healthz") {
+      WebResponse ok;
+      ok.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+      ok.body = "ok\n";
+      return ok;
+    }
+    constexpr std::string_view prefix = "/approvals/";
+    if (target.substr(0, prefix.size()) != prefix)
+      return message(404, "Not found", "There is nothing here.");
+    std::string id(target.substr(prefix.size()));
+    if (!valid_id(id))
+      return message(400, "Bad approval id", "Approval ids are letters, digits, '-' and '_'.");
+    if (req.method == "GET" || req.method == "HEAD") return get_approval(id);
+    if (req.method == "POST") return post_approval(id, req);
+    WebResponse m = message(405, "Method not allowed", "Use GET or POST.");
+    m.headers.emplace_back("Allow", "GET, HEAD, POST");
+    return m;
+  }();
+  // No scripts, no framing, nothing cached or leaked through the Referer to another site.
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                         "frame-ancestors 'none'; base-uri 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` on the page's own
+  // form POST, which the Origin check above must refuse (a null origin can be a sandboxed
+  // attacker).
+  r.headers.emplace_back("Referrer-Policy", "same-origin");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  if (req.method == "HEAD") r.body.clear();
+  return r;
+}
+
+WebResponse Handler::index() const {
+  auto list = approvals_->list(store::ApprovalState::pending, 100);
+  if (!list)
+    return message(status_for(list.error().code), "Approvals unavailable", list.error().message);
+  return html(200, render_index(*list, now_ms()));
+}
+
+namespace {
+
+// The approval page (with a fresh CSRF nonce and form while a decision is still possible).
+WebResponse approval_page(const store::ApprovalRecord& a, int64_t now, int status,
+                          const Notice& notice,
+                          const std::function<std::string(const std::string&)>& csrf) {
+  std::string token, nonce;
+  if (a.state == store::ApprovalState::pending && a.expires_at_ms > now) {
+    auto n = guard::random_hex(16);
+    if (n.ok()) {
+      nonce = *n;
+      token = csrf(nonce);
+    }
+  }
+  WebResponse r = html(status, render_approval(a, now, token, notice));
+  if (!nonce.empty())
+    r.headers.emplace_back("Set-Cookie", std::string(kCookie) + "=" + nonce + "; Path=/approvals/" +
+                                             a.id + "; HttpOnly; SameSite=Strict");
+  return r;
+}
+
+}  // namespace
+
+WebResponse Handler::get_approval(const std::string& id) const {
+  auto a = approvals_->get(id);
+  if (!a) {
+    if (a.error().code == Errc::not_found)
+      return message(404, "Unknown approval", "There is no approval with id " + id + ".");
+    return message(status_for(a.error().code), "Approval unavailable", a.error().message);
+  }
+  return approval_page(*a, now_ms(), 200, {},
+                       [&](const std::string& nonce) { return csrf_for(id, nonce); });
+}
+
+WebResponse Handler::post_approval(const std::string& id, const WebRequest& req) const {
+  // Cross-site requests: a browser always sends Origin on a form POST; it must be this site.
+  if (auto o = req.headers.find("origin"); o != req.headers.end()) {
+    const std::string host = lower(req.headers.at("host"));
+    const std::string origin = lower(o->second);
+    if (origin != "http://" + host && origin != "https://" + host)
+      return message(403, "Refused", "The form was not sent from this page (cross-site request).");
+  }
+  auto ct = req.headers.find("content-type");
+  if (ct == req.headers.end() ||
+      lower(ct->second).rfind("application/x-www-form-urlencoded", 0) != 0)
+    return message(415, "Unsupported form", "Send the form as application/x-www-form-urlencoded.");
+  if (req.body.size() > kMaxFormBytes) return message(413, "Too large", "The form is too large.");
+  auto form = parse_form(req.body);
+  if (!form) return message(400, "Bad form", form.error().message);
+  auto field = [&](const char* k) -> std::string {
+    auto it = form->find(k);
+    return it == form->end() ? std::string() : it->second;
+  };
+
+  auto ck = req.headers.find("cookie");
+  std::string nonce = ck == req.headers.end() ? "" : cookie_value(ck->second, kCookie);
+  const std::string sent = field("csrf");
+  if (nonce.empty() || sent.empty() || !guard::constant_time_equal(csrf_for(id, nonce), sent))
+    return message(403, "Form expired",
+                   "The form was not loaded from this approval's page in this browser (or the "
+                   "server restarted). Reload the page and decide again.");
+
+  auto show = [&](int status, Notice n) -> WebResponse {
+    auto a = approvals_->get(id);
+    if (!a) return message(status, n.kind == Notice::Kind::ok ? "Done" : "Refused", n.text);
+    return approval_page(*a, now_ms(), status, n,
+                         [&](const std::string& nn) { return csrf_for(id, nn); });
+  };
+  auto refuse = [&](int status, std::string text) {
+    return show(status, {Notice::Kind::error, std::move(text)});
+  };
+
+  const std::string decision = field("decision");
+  if (decision != "approve" && decision != "deny") return refuse(400, "Choose Approve or Deny.");
+  auto principal = guard::normalize_principal(field("approver"));
+  if (!principal) return refuse(400, "Approver id: " + principal.error().message);
+  const std::string token = field("token");
+  if (token.empty() || token.size() > 1024) return refuse(401, "Enter your approver token.");
+  if (field("reason").find_first_not_of(" \t\r\n") == std::string::npos)
+    return refuse(400, "A reason is required.");
+
+  // Same work whether or not the principal is known, so timing does not tell which was wrong.
+  auto it = opts_.approvers.find(*principal);
+  const std::string expected = it == opts_.approvers.end() ? std::string(64, '0') : it->second;
+  const bool token_ok = guard::constant_time_equal(guard::sha256_hex(token), expected);
+  if (it == opts_.approvers.end() || !token_ok) {
+    std::fprintf(stderr, "dagmedic approvals web: refused a decision on %s: bad credentials\n",
+                 id.c_str());
+    return refuse(401, "Unknown approver or wrong token. Nothing was recorded.");
+  }
+
+  guard::Principal who{*principal, principal->rfind("agent:", 0) == 0};
+  auto r = decision == "approve" ? approvals_->approve(id, who, field("reason"))
+                                 : approvals_->deny(id, who, field("reason"));
+  if (!r) return refuse(status_for(r.error().code), "Refused: " + r.error().message);
+  int approvals = 0;
+  for (const auto& d : r->decisions) approvals += d.approve ? 1 : 0;
+  std::string text = decision == "approve"
+                         ? "Approved by " + *principal + " (" + std::to_string(approvals) + " of " +
+                               std::to_string(r->required_approvals) + "); state is now " +
+                               store::approval_state_name(r->state) + "."
+                         : "Denied by " + *principal + "; this approval can no longer be used.";
+  return show(200, {Notice::Kind::ok, std::move(text)});
+}
+
+}  // namespace dm::app::web

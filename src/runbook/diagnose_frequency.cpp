@@ -1,0 +1,288 @@
+// failure_frequency: how often a DAG failed lately, grouped by error signature (never by task
+// name), with a repeat / one-off verdict per group. Logs of failed tasks not yet in the signature
+// history are diagnosed once and recorded, so asking again reads no logs.
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "runbook/detect_common.h"
+#include "runbook/diagnose_internal.h"
+#include "runbook/tool_kit.h"
+
+namespace dm::runbook::diagnose {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxFailedRuns = 50;     // newest failed runs examined
+constexpr std::size_t kMaxRunsCounted = 1000;  // runs counted in the window
+constexpr std::size_t kMaxLogsRead = 100;      // logs diagnosed per call
+constexpr std::size_t kMaxGroups = 50;
+constexpr std::size_t kTailLines = 400;  // tail diagnosed per log
+constexpr std::size_t kKnownSightings = 20000;
+// Sightings are recorded at the failed try's end, which can fall before the window of the run's
+// position in time (a long run): look this far back for them.
+constexpr int64_t kSightingSlackMs = 48LL * 3600 * 1000;
+
+json output_schema() {
+  json str = {{"type", "string"}};
+  json integer = {{"type", "integer"}};
+  json strs = {{"type", "array"}, {"items", str}};
+  json group = {{"type", "object"},
+                {"properties",
+                 {{"signature", str},
+                  {"category", str},
+                  {"exception_type", str},
+                  {"error", str},
+                  {"count", integer},
+                  {"runs", integer},
+                  {"first_seen", str},
+                  {"last_seen", str},
+                  {"task_ids", strs},
+                  {"dags_affected", strs},
+                  {"verdict", {{"type", "string"}, {"enum", json::array({"repeat", "one-off"})}}}}},
+                {"required",
+                 json::array({"signature", "category", "exception_type", "error", "count", "runs",
+                              "first_seen", "last_seen", "task_ids", "dags_affected", "verdict"})}};
+  return output_object_schema({{"environment", str},
+                               {"dag_id", str},
+                               {"lookback_hours", integer},
+                               {"since", str},
+                               {"until", str},
+                               {"runs", integer},
+                               {"failed_runs", integer},
+                               {"failed_runs_capped", {{"type", "boolean"}}},
+                               {"examined_tasks", integer},
+                               {"logs_read", integer},
+                               {"unrecognized_tasks", integer},
+                               {"groups", {{"type", "array"}, {"items", group}}},
+                               {"notes", strs}},
+                              json::array({"environment", "dag_id", "lookback_hours", "runs",
+                                           "failed_runs", "examined_tasks", "groups"}));
+}
+
+std::string key(const std::string& run_id, const std::string& task_id) {
+  return run_id + '\x1f' + task_id;
+}
+
+Result<mcp::ToolResult> failure_frequency(const Deps& deps, const json& args,
+                                          mcp::ToolContext& ctx) {
+  const std::string dag_id = str_arg(args, "dag_id");
+  const int hmax = std::max(1, deps.config.caps.lookback_hours_max);
+  const int hours = static_cast<int>(
+      std::clamp<long long>(int_arg(args, "lookback_hours")
+                                .value_or(std::clamp(deps.config.defaults.lookback_hours, 1, hmax)),
+                            1, hmax));
+  auto target = resolve_target(deps, args);
+  if (!target) return target.error();
+  auto& client = *target->client;
+  const std::string env = target->env->name;
+  const auto now = deps.clock->now();
+  const auto since = now - std::chrono::hours(hours);
+  const int64_t now_ms = to_ms(now), since_ms = to_ms(since);
+
+  // Runs that ended in the lookback (end_date: the same meaning on both API dialects; a
+  // scheduled Airflow 2 run's logical date is a whole interval before it ran).
+  auto runs = client.list_dag_runs({.dag_id = dag_id,
+                                    .states = {},
+                                    .since = std::nullopt,
+                                    .until = std::nullopt,
+                                    .limit = kMaxRunsCounted + 1,
+                                    .ended_since = since,
+                                    .ended_until = now});
+  if (!runs) return airflow_error(runs.error());
+  json notes = json::array();
+  if (runs->size() > kMaxRunsCounted) {
+    runs->resize(kMaxRunsCounted);
+    notes.push_back("more than " + std::to_string(kMaxRunsCounted) +
+                    " runs in the window; counted the newest " + std::to_string(kMaxRunsCounted));
+  }
+  std::vector<airflow::DagRun> failed;
+  for (const auto& r : *runs)
+    if (r.state == "failed") failed.push_back(r);  // newest first, as listed
+  const std::size_t failed_total = failed.size();
+  const bool capped = failed.size() > kMaxFailedRuns;
+  if (capped) failed.resize(kMaxFailedRuns);
+
+  // Sightings already in the history: their logs are not read again.
+  std::set<std::string> known;
+  bool store_ok = false;
+  store::Store* st = nullptr;
+  if (auto s = deps.store(); s) {
+    st = *s;
+    auto occ = st->list_occurrences({"", dag_id, env, since_ms - kSightingSlackMs, INT64_MAX},
+                                    kKnownSightings);
+    if (occ) {
+      store_ok = true;
+      for (const auto& o : *occ) known.insert(key(o.run_id, o.task_id));
+    } else {
+      notes.push_back("signature history unavailable: " + occ.error().message);
+    }
+  } else {
+    notes.push_back("signature history unavailable: " + s.error().message);
+  }
+
+  // Failed task instances (not upstream_failed) of each failed run.
+  struct Todo {
+    airflow::TaskInstance ti;
+  };
+  std::vector<Todo> todo;
+  std::size_t examined = 0;
+  for (const auto& r : failed) {
+    if (ctx.cancelled()) break;
+    auto tis = client.list_task_instances(dag_id, r.run_id, {"failed"});
+    if (!tis) {
+      notes.push_back("tasks of run " + r.run_id + " unreadable: " + tis.error().message);
+      continue;
+    }
+    std::set<std::string> seen_tasks;  // one map index per task and run
+    for (auto& ti : *tis) {
+      if (ti.state != "failed" || !seen_tasks.insert(ti.task_id).second) continue;
+      ++examined;
+      if (known.count(key(r.run_id, ti.task_id))) continue;
+      todo.push_back({std::move(ti)});
+    }
+  }
+
+  std::size_t logs_read = 0, unrecognized = 0, log_errors = 0;
+  const std::size_t to_read = std::min(todo.size(), kMaxLogsRead);
+  if (todo.size() > kMaxLogsRead)
+    notes.push_back(std::to_string(todo.size() - kMaxLogsRead) +
+                    " failed task logs left for a later call (at most " +
+                    std::to_string(kMaxLogsRead) + " are read per call)");
+  if (!store_ok && !todo.empty())
+    notes.push_back("logs are diagnosed but cannot be recorded: groups below miss them");
+  for (std::size_t i = 0; i < to_read; ++i) {
+    if (ctx.cancelled()) return make_error(Errc::cancelled, "failure_frequency cancelled");
+    const auto& ti = todo[i].ti;
+    ctx.progress(static_cast<double>(i), static_cast<double>(to_read),
+                 "reading the log of " + ti.task_id + " in run " + ti.run_id);
+    TryRef t{dag_id,        ti.run_id, ti.task_id,  ti.map_index,
+             ti.try_number, true,      ti.end_date, ti.state};
+    if (t.try_number <= 0) continue;
+    LogRead read;
+    auto d = diagnose_try(deps, client, t, kTailLines, &ctx, &read);
+    ++logs_read;
+    if (!d) {
+      if (++log_errors <= 3)
+        notes.push_back("log of " + ti.task_id + " in run " + ti.run_id +
+                        " unreadable: " + d.error().message);
+      continue;
+    }
+    if (read.cancelled) return make_error(Errc::cancelled, "failure_frequency cancelled");
+    if (!d->found) {
+      ++unrecognized;
+      continue;
+    }
+    Recorded rec = record_sighting(deps, env, t, *d, seen_at_ms(t, now_ms));
+    if (!rec.note.empty() && notes.size() < 10) notes.push_back(rec.note);
+  }
+  if (log_errors > 3)
+    notes.push_back(std::to_string(log_errors - 3) + " more logs were unreadable");
+  if (to_read > 0) ctx.progress(static_cast<double>(to_read), static_cast<double>(to_read), "done");
+
+  // Groups from the history: this DAG, this window.
+  json groups = json::array();
+  if (st != nullptr) {
+    auto g = st->occurrence_groups({"", dag_id, env, since_ms, now_ms + 1}, kMaxGroups);
+    if (!g) {
+      notes.push_back("signature history unavailable: " + g.error().message);
+    } else {
+      for (const auto& grp : *g) {
+        json dags = json::array();
+        if (auto all = st->occurrence_groups({grp.signature, "", "", 0, INT64_MAX}, 1);
+            all && !all->empty()) {
+          for (const auto& d : (*all)[0].dag_ids) dags.push_back(d);
+        } else {
+          dags.push_back(dag_id);
+        }
+        SignatureInfo info;
+        if (auto i = signature_info(*st, grp.signature, dag_id); i) info = std::move(*i);
+        groups.push_back({{"signature", grp.signature},
+                          {"category", info.category.empty() ? "unknown" : info.category},
+                          {"exception_type", info.exception_type},
+                          {"error", info.error},
+                          {"count", grp.stats.count},
+                          {"runs", grp.stats.distinct_runs},
+                          {"first_seen", ms_to_iso(grp.stats.first_seen_ms)},
+                          {"last_seen", ms_to_iso(grp.stats.last_seen_ms)},
+                          {"task_ids", grp.task_ids},
+                          {"dags_affected", std::move(dags)},
+                          {"verdict", grp.stats.distinct_runs >= 2 ? "repeat" : "one-off"}});
+      }
+    }
+  }
+
+  json out = {{"environment", env},
+              {"dag_id", dag_id},
+              {"lookback_hours", hours},
+              {"since", ms_to_iso(since_ms)},
+              {"until", ms_to_iso(now_ms)},
+              {"runs", runs->size()},
+              {"failed_runs", failed_total},
+              {"failed_runs_capped", capped},
+              {"examined_tasks", examined},
+              {"logs_read", logs_read},
+              {"unrecognized_tasks", unrecognized},
+              {"groups", groups}};
+
+  std::string text = "DAG " + dag_id + ": " + std::to_string(failed_total) + " of " +
+                     std::to_string(runs->size()) + " runs failed in the last " +
+                     std::to_string(hours) + " h";
+  if (capped) text += " (the newest " + std::to_string(kMaxFailedRuns) + " examined)";
+  text += "; " + std::to_string(examined) + " failed task(s), " + std::to_string(logs_read) +
+          " log(s) read now.\n";
+  if (groups.empty()) {
+    text += failed_total == 0 ? "No failures: nothing to group."
+                              : "No recognizable error signature in the failed tasks.";
+  } else {
+    std::size_t shown = 0;
+    for (const auto& g : groups) {
+      if (++shown > 3) break;
+      text += "· " + g["signature"].get<std::string>() + " (" + g["category"].get<std::string>() +
+              "): " + std::to_string(g["count"].get<long long>()) + "× in " +
+              std::to_string(g["runs"].get<long long>()) + " run(s) — " +
+              g["verdict"].get<std::string>();
+      if (!g["exception_type"].get<std::string>().empty())
+        text += ", " + g["exception_type"].get<std::string>();
+      text += "\n";
+    }
+    const bool repeat = groups[0]["verdict"] == "repeat";
+    text += repeat ? "Next: a repeat needs a fix, not a rerun: suggest_prevention_actions("
+                     "signature) and summarize_root_cause(signature)."
+                   : "Next: a one-off; fix the cause, then a safe rerun of the failed tasks.";
+  }
+  for (const auto& n : notes) text += "\n(" + n.get<std::string>() + ")";
+  if (!notes.empty()) out["notes"] = std::move(notes);
+  return finish(deps, std::move(text), std::move(out), output_cap(deps, kOutputCap));
+}
+
+}  // namespace
+
+Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
+  const int hmax = std::max(1, deps->config.caps.lookback_hours_max);
+  mcp::Tool t;
+  t.name = "failure_frequency";
+  t.title = "How often a DAG failed, by error signature";
+  t.description =
+      "Diagnose: failed runs of a DAG in the last lookback_hours, their failed tasks grouped by "
+      "error signature (the same cause on other runs/dates/hosts groups together, never by task "
+      "name), with counts, first/last seen, the DAGs a signature affects and a repeat / one-off "
+      "verdict. Diagnoses and records logs not seen before (a second call reads none).";
+  t.input_schema = object_schema(
+      {{"dag_id", dag_id_property()},
+       {"lookback_hours", int_property(1, hmax, "Hours to look back",
+                                       std::clamp(deps->config.defaults.lookback_hours, 1, hmax))}},
+      json::array({"dag_id"}));
+  t.output_schema = output_schema();
+  t.annotations.read_only_hint = true;
+  t.annotations.open_world_hint = true;
+  t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
+    return failure_frequency(*deps, args, ctx);
+  };
+  return add_tool(server, deps, std::move(t));
+}
+
+}  // namespace dm::runbook::diagnose

@@ -1,0 +1,114 @@
+// Diagnose stage internals shared by its tools (task_log, extract_task_errors, failure_frequency,
+// summarize_root_cause, suggest_prevention_actions): finding the try to read, streaming its log
+// through the redaction + tail pipeline with bounded memory, and keeping the signature history
+// (occurrences) and the incident's diagnosis in the store.
+//
+// Log text is untrusted: it is redacted as it streams in, before anything keeps a byte of it.
+// Functions here never throw and are thread-safe (no shared mutable state).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "airflow/airflow_client.h"
+#include "common/result.h"
+#include "logs/pipeline.h"
+#include "mcp/server.h"
+#include "runbook/deps.h"
+#include "store/store.h"
+
+namespace dm::runbook::diagnose {
+
+inline constexpr std::size_t kOutputCap = 16 * 1024;
+// A log is read at most this far; a longer one is analysed up to here (and the tool says so).
+inline constexpr std::uint64_t kMaxLogBytesRead = 256ull << 20;
+// Longest line kept by task_log (longer ones are cut with a marker).
+inline constexpr std::size_t kMaxLineBytes = 2048;
+
+// One task try.
+struct TryRef {
+  std::string dag_id;
+  std::string run_id;
+  std::string task_id;
+  int map_index = -1;
+  int try_number = 0;
+  bool latest = true;    // try_number is the task instance's latest try
+  std::string end_date;  // the task instance's end (Airflow ISO) when `latest`, else ""
+  std::string state;     // the task instance's state
+};
+
+// The task instance (dag, run, task, map_index) with one list_task_instances call; the try is
+// `try_number` when given, else the latest. Errors: not_found naming the task (with the known
+// map indexes for a mapped task), failed_precondition when the task never ran (no try, no log),
+// invalid_argument for a try beyond the latest, and Airflow's errors (with a next step).
+Result<TryRef> resolve_try(airflow::AirflowClient& client, const std::string& dag_id,
+                           const std::string& run_id, const std::string& task_id, int map_index,
+                           std::optional<int> try_number);
+
+// How a log read went.
+struct LogRead {
+  airflow::LogStats stats;
+  bool capped = false;     // stopped at kMaxLogBytesRead
+  bool cancelled = false;  // stopped because the request was cancelled
+};
+
+// Streams the try's log line by line into `feed` (each line followed by '\n'), stopping at
+// kMaxLogBytesRead or when `ctx` (may be null) is cancelled. Never holds the log.
+// Errors: Airflow's (not_found when the log is missing, …), with a next step.
+Result<LogRead> stream_log(airflow::AirflowClient& client, const TryRef& t,
+                           const std::function<void(std::string_view)>& feed,
+                           const mcp::ToolContext* ctx);
+
+// The try's log through logs::DiagnoseStream (redact → tail of `tail_lines` → extract →
+// signature → category). `read` (may be null) receives the read statistics.
+Result<logs::Diagnosis> diagnose_try(const Deps& deps, airflow::AirflowClient& client,
+                                     const TryRef& t, std::size_t tail_lines,
+                                     const mcp::ToolContext* ctx, LogRead* read);
+
+// When the failure happened: the try's end (latest try only), else `now_ms`.
+int64_t seen_at_ms(const TryRef& t, int64_t now_ms);
+
+// What record_sighting managed to write; `note` says what failed (empty when all went well).
+struct Recorded {
+  std::string incident_id;  // "" when the incident could not be written
+  bool occurrence = false;
+  std::string note;
+};
+
+// Records a found diagnosis: the occurrence (signature, env, dag, run, task, seen_at) and the
+// run's incident (signature, category, redacted error set; state kept; a new one is "open";
+// summary_json gains "diagnose" (latest) and "diagnoses"[signature] entries). Store failures are
+// reported in `note`, never as an error. A diagnosis that found nothing records nothing.
+Recorded record_sighting(const Deps& deps, const std::string& env, const TryRef& t,
+                         const logs::Diagnosis& d, int64_t seen_at_ms);
+
+// What the store knows about a signature's error (from the incidents of its latest sightings).
+struct SignatureInfo {
+  bool found = false;  // an incident carries this signature's diagnosis
+  std::string category;
+  std::string exception_type;
+  std::string error;
+  std::string action;
+  std::string reason;
+};
+// Looks at the incidents of the newest sightings of `signature` (at most a few), optionally only
+// in `dag_id`. Errors: the store's.
+Result<SignatureInfo> signature_info(store::Store& s, const std::string& signature,
+                                     const std::string& dag_id = "");
+
+// Optional string/integer arguments (absent → empty / nullopt).
+std::string str_arg(const nlohmann::json& args, const char* key);
+std::optional<long long> int_arg(const nlohmann::json& args, const char* key);
+
+// Registration of each tool (called by register_diagnose_tools).
+Status register_task_log(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+Status register_extract_task_errors(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+Status register_summarize_root_cause(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+Status register_suggest_prevention(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+
+}  // namespace dm::runbook::diagnose

@@ -1,0 +1,318 @@
+// Remediate stage: registration, request_approval and the helpers the write tools share.
+#include "runbook/remediate.h"
+
+#include <algorithm>
+#include <set>
+
+#include "guard/canonical.h"
+#include "runbook/tool_kit.h"
+
+namespace dm::runbook {
+namespace remediate {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kOutputCap = 16 * 1024;
+constexpr std::chrono::milliseconds kElicitTimeout{5 * 60 * 1000};
+
+Result<WriteTarget> resolve_write(const Deps& deps, const json& args) {
+  auto t = resolve_target(deps, args);
+  if (!t) return t.error();
+  WriteTarget w;
+  w.env = t->env->name;
+  w.tier = config::tier_name(t->env->tier);
+  auto rule = deps.policy->tier(w.tier);
+  if (!rule) return rule.error();
+  w.rule = *rule;
+  w.target = std::move(*t);
+  return w;
+}
+
+Result<std::vector<std::string>> failed_task_ids(airflow::AirflowClient& client,
+                                                 const std::string& dag_id,
+                                                 const std::string& run_id) {
+  auto tis = client.list_task_instances(dag_id, run_id, {"failed", "upstream_failed"});
+  if (!tis) return tis.error();
+  std::set<std::string> ids;
+  for (const auto& t : *tis)
+    if (t.state == "failed" || t.state == "upstream_failed") ids.insert(t.task_id);
+  if (ids.empty())
+    return make_error(Errc::failed_precondition, "run \"" + run_id + "\" of DAG \"" + dag_id +
+                                                     "\" has no failed tasks: nothing to clear");
+  return std::vector<std::string>(ids.begin(), ids.end());
+}
+
+std::string client_name(mcp::ToolContext& ctx) {
+  const json& ci = ctx.client_info();
+  if (ci.is_object())
+    if (auto it = ci.find("name"); it != ci.end() && it->is_string()) return *it;
+  return {};
+}
+
+std::string how_to_approve(const Deps& deps, const store::ApprovalRecord& a) {
+  std::string s = "A human other than the requester runs: dagmedic approvals approve " + a.id +
+                  " --reason \"...\"";
+  if (a.required_approvals > 1)
+    s += " (" + std::to_string(a.required_approvals) + " distinct approvers needed)";
+  if (deps.approval_url) s += ", or approves on the page " + deps.approval_url(a.id);
+  s += ". Check it with: dagmedic approvals show " + a.id;
+  return s;
+}
+
+json approval_json(const Deps& deps, const store::ApprovalRecord& a) {
+  json p = json::parse(a.params_json, nullptr, false);
+  if (!p.is_object()) p = json::object();
+  int approvals = 0;
+  for (const auto& d : a.decisions) approvals += d.approve ? 1 : 0;
+  return {{"approval_id", a.id},
+          {"state", store::approval_state_name(a.state)},
+          {"action", a.action},
+          {"environment", a.env},
+          {"tier", a.tier},
+          {"dag_id", p.value("dag_id", "")},
+          {"conf", p.value("conf", json::object())},
+          {"run_id", p.value("run_id", "")},
+          {"task_ids", p.value("task_ids", json::array())},
+          {"params_hash", a.params_hash},
+          {"expires_at", ms_to_iso(a.expires_at_ms)},
+          {"required_approvals", a.required_approvals},
+          {"approvals_so_far", approvals},
+          {"requester", a.requester},
+          {"how_to_approve", how_to_approve(deps, a)},
+          {"approval_url", deps.approval_url ? deps.approval_url(a.id) : std::string()}};
+}
+
+namespace {
+
+std::string describe(const Deps& deps, const store::ApprovalRecord& a) {
+  json p = json::parse(a.params_json, nullptr, false);
+  if (!p.is_object()) p = json::object();
+  std::string s = "dagmedic asks you to approve one write (approval " + a.id + "):\n";
+  s += "  action: " + a.action + "\n  environment: " + a.env + " (tier " + a.tier + ")\n";
+  s += "  DAG: " + p.value("dag_id", "") + "\n";
+  if (a.action == "trigger_dag") s += "  conf: " + p.value("conf", json::object()).dump(2) + "\n";
+  if (!p.value("run_id", "").empty()) s += "  run: " + p.value("run_id", "") + "\n";
+  if (p.contains("task_ids") && !p["task_ids"].empty())
+    s += "  failed tasks to clear: " + p["task_ids"].dump() + "\n";
+  s += "  parameters hash: " + a.params_hash + "\n  requested by: " + a.requester +
+       "\n  reason: " + a.reason + "\n";
+  s += "Approving records " + deps.operator_principal.id +
+       " as the approver of exactly these parameters.";
+  return deps.redactor->redact(s);
+}
+
+bool declared(const json& caps, const char* mode) {
+  auto it = caps.find("elicitation");
+  if (it == caps.end() || !it->is_object()) return false;
+  if (std::string(mode) == "form") return it->empty() || it->contains("form");
+  return it->contains(mode);
+}
+
+}  // namespace
+
+Result<store::ApprovalRecord> elicit_approval(const Deps& deps, mcp::ToolContext& ctx,
+                                              const WriteTarget& wt, store::ApprovalRecord a,
+                                              std::string& mode) {
+  mode = "none";
+  auto approvals = deps.approvals();
+  if (!approvals) return approvals.error();
+  const json& caps = ctx.client_capabilities();
+  if (wt.rule.elicitation == "form" && wt.tier != "prod") {
+    if (!declared(caps, "form")) {
+      mode = "form:unsupported_by_client";
+      return a;
+    }
+    json schema = {{"type", "object"},
+                   {"properties",
+                    {{"approve",
+                      {{"type", "boolean"},
+                       {"title", "Approve exactly these parameters"},
+                       {"default", false}}},
+                     {"reason", {{"type", "string"}, {"title", "Reason"}, {"maxLength", 500}}}}},
+                   {"required", json::array({"approve"})}};
+    auto r = ctx.elicit_form(describe(deps, a), schema, kElicitTimeout);
+    if (!r) {
+      mode = std::string("form:") + errc_name(r.error().code);
+      return a;
+    }
+    std::string action = r->value("action", "");
+    json content = r->value("content", json::object());
+    if (action == "accept" && content.is_object() && content.value("approve", false) == true) {
+      std::string reason = content.value("reason", "");
+      if (reason.empty()) reason = "confirmed at the MCP client (form elicitation)";
+      auto d = (*approvals)->approve(a.id, deps.operator_principal, reason);
+      if (!d) return d.error();
+      mode = "form:accepted";
+      return *d;
+    }
+    if (action == "decline" || (action == "accept" && !content.value("approve", false))) {
+      auto d = (*approvals)->deny(a.id, deps.operator_principal, "declined at the MCP client");
+      mode = "form:declined";
+      return d ? *d : a;
+    }
+    mode = "form:" + (action.empty() ? std::string("no_answer") : action);
+    return a;
+  }
+  if (wt.rule.elicitation == "url") {
+    if (!deps.approval_url) {
+      mode = "url:no_approval_page";
+      return a;
+    }
+    if (!declared(caps, "url")) {
+      mode = "url:unsupported_by_client";
+      return a;
+    }
+    auto r = ctx.elicit_url(describe(deps, a) + "\nOpen the approval page to decide.",
+                            deps.approval_url(a.id), a.id, kElicitTimeout);
+    mode = r ? "url:" + r->value("action", std::string("answered"))
+             : std::string("url:") + errc_name(r.error().code);
+    auto now = (*approvals)->get(a.id);
+    return now ? *now : a;
+  }
+  return a;
+}
+
+namespace {
+
+json request_input_schema(const Deps& deps) {
+  json params = {
+      {"type", "object"},
+      {"properties",
+       {{"dag_id", dag_id_property("DAG to trigger or whose run to clear")},
+        {"conf",
+         {{"type", "object"},
+          {"description", "trigger_dag: the run's conf (checked against the DAG's conf schema)"}}},
+        {"run_id", run_id_property("clear_failed_tasks: the failed run")}}},
+      {"required", json::array({"dag_id"})},
+      {"additionalProperties", false}};
+  long long max_ttl = std::max<long long>(1, deps.config.policy.max_ttl_minutes);
+  return object_schema({{"action",
+                         {{"type", "string"},
+                          {"enum", json::array({"trigger_dag", "clear_failed_tasks"})},
+                          {"description", "The write to approve"}}},
+                        {"params", params},
+                        {"reason",
+                         {{"type", "string"},
+                          {"minLength", 1},
+                          {"maxLength", 1000},
+                          {"description", "Why (shown to the approvers)"}}},
+                        {"ttl_minutes", int_property(1, max_ttl, "Expiry of the request in minutes",
+                                                     deps.config.policy.approval_ttl_minutes)}},
+                       json::array({"action", "params", "reason"}));
+}
+
+json approval_output_schema() {
+  json str = {{"type", "string"}};
+  return output_object_schema({{"approval_id", str},
+                               {"state", str},
+                               {"action", str},
+                               {"environment", str},
+                               {"tier", str},
+                               {"dag_id", str},
+                               {"conf", {{"type", "object"}}},
+                               {"run_id", str},
+                               {"task_ids", {{"type", "array"}, {"items", str}}},
+                               {"params_hash", str},
+                               {"expires_at", str},
+                               {"required_approvals", {{"type", "integer"}}},
+                               {"approvals_so_far", {{"type", "integer"}}},
+                               {"requester", str},
+                               {"how_to_approve", str},
+                               {"approval_url", str},
+                               {"elicitation", str},
+                               {"next_step", str}},
+                              json::array({"approval_id", "state", "params_hash", "expires_at",
+                                           "required_approvals", "how_to_approve", "next_step"}));
+}
+
+Result<mcp::ToolResult> request_approval(const Deps& deps, const json& args,
+                                         mcp::ToolContext& ctx) {
+  auto wt = resolve_write(deps, args);
+  if (!wt) return wt.error();
+  const std::string action = args.at("action").get<std::string>();
+  const json& p = args.at("params");
+  guard::ActionParams params;
+  params.dag_id = p.value("dag_id", "");
+  params.conf = p.value("conf", json::object());
+  params.run_id = p.value("run_id", "");
+  if (action == "trigger_dag" && !params.run_id.empty())
+    return make_error(Errc::invalid_argument,
+                      "request_approval: trigger_dag takes no run_id (dagmedic picks the run id)");
+  if (action == "clear_failed_tasks") {
+    if (params.run_id.empty())
+      return make_error(Errc::invalid_argument,
+                        "request_approval: clear_failed_tasks needs params.run_id");
+    if (!params.conf.empty())
+      return make_error(Errc::invalid_argument,
+                        "request_approval: clear_failed_tasks takes no conf");
+  }
+  if (auto st = deps.policy->check(
+          {action, wt->env, wt->tier, params.dag_id, params.conf, params.run_id});
+      !st)
+    return st.error();
+  auto& client = *wt->target.client;
+  if (action == "trigger_dag") {
+    auto dag = client.get_dag(params.dag_id);
+    if (!dag) return dag.error();
+  } else {
+    auto ids = failed_task_ids(client, params.dag_id, params.run_id);
+    if (!ids) return ids.error();
+    params.task_ids = std::move(*ids);
+  }
+  auto approvals = deps.approvals();
+  if (!approvals) return approvals.error();
+  long long ttl_min = args.value("ttl_minutes", deps.config.policy.approval_ttl_minutes);
+  auto rec = (*approvals)
+                 ->request(action, params, Deps::agent_for(client_name(ctx)),
+                           args.at("reason").get<std::string>(), wt->env, wt->tier,
+                           std::chrono::minutes(ttl_min));
+  if (!rec) return rec.error();
+  std::string mode;
+  auto now = elicit_approval(deps, ctx, *wt, *rec, mode);
+  if (!now) return now.error();
+  json out = approval_json(deps, *now);
+  out["elicitation"] = mode;
+  std::string next;
+  if (now->state == store::ApprovalState::approved)
+    next =
+        "Approved: call " + action + " with approval_id " + now->id + " and the same parameters.";
+  else if (now->state == store::ApprovalState::denied)
+    next = "Denied: nothing will run. Escalate to a human.";
+  else
+    next = "Wait for the approval (" + how_to_approve(deps, *now) + "), then call " + action +
+           " with approval_id " + now->id + " and exactly these parameters.";
+  out["next_step"] = next;
+  std::string text = "Approval " + now->id + " for " + action + " of DAG " + params.dag_id +
+                     " in " + wt->env + ": " + store::approval_state_name(now->state) + " (needs " +
+                     std::to_string(now->required_approvals) + " approver(s), expires " +
+                     ms_to_iso(now->expires_at_ms) + ").\n" + next;
+  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+}
+
+}  // namespace
+}  // namespace remediate
+
+Status register_remediate_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
+  if (auto st = remediate::register_propose_action(server, deps); !st) return st;
+  mcp::Tool t;
+  t.name = "request_approval";
+  t.title = "Request approval for a write";
+  t.description =
+      "Remediate: records a PENDING approval for exactly one write (trigger_dag with a conf, or "
+      "clear_failed_tasks of one run), bound to a SHA-256 of its parameters. It runs nothing. A "
+      "human other than the requester approves out of band (dagmedic approvals approve ID, or the "
+      "approval page); then call the write tool with approval_id and the same parameters.";
+  t.input_schema = remediate::request_input_schema(*deps);
+  t.output_schema = remediate::approval_output_schema();
+  t.annotations.read_only_hint = false;
+  t.annotations.destructive_hint = false;
+  t.annotations.idempotent_hint = false;
+  t.annotations.open_world_hint = true;
+  t.handler = [deps](const nlohmann::json& args, mcp::ToolContext& ctx) {
+    return remediate::request_approval(*deps, args, ctx);
+  };
+  if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+  return remediate::register_writes(server, deps);
+}
+
+}  // namespace dm::runbook

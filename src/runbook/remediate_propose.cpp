@@ -1,0 +1,227 @@
+// Remediate stage: propose_action(signature, context) — the smallest safe action for an error
+// category. Read-only: it proposes, never executes; a write it proposes comes with the exact
+// request_approval arguments.
+#include <map>
+
+#include "logs/pipeline.h"
+#include "runbook/remediate.h"
+#include "runbook/tool_kit.h"
+
+namespace dm::runbook::remediate {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kOutputCap = 16 * 1024;
+constexpr std::size_t kMaxLogTail = 256 * 1024;
+
+struct CategoryDefault {
+  const char* action;
+  const char* risk;
+  const char* reason;
+};
+
+// The category defaults of rules/categories.yaml, for callers that pass a category name instead
+// of a log (the rules file stays the source when a log is given).
+const std::map<std::string, CategoryDefault, std::less<>>& defaults() {
+  static const std::map<std::string, CategoryDefault, std::less<>> d{
+      {"permissions",
+       {"escalate", "medium",
+        "Access was denied: a rerun fails the same way until grants change."}},
+      {"missing_upstream_data",
+       {"wait_for_upstream", "low",
+        "Input data is not there (yet): wait for or repair the upstream, then rerun."}},
+      {"schema_drift",
+       {"fix_code_then_rerun", "medium",
+        "The data's shape changed: adapt code or contract first."}},
+      {"resource_exhaustion",
+       {"rerun_with_more_resources", "medium",
+        "The task ran out of memory or disk: raise resources first."}},
+      {"timeout",
+       {"clear_failed_tasks", "medium",
+        "The task hit a time limit; often transient: rerun once, then watch durations."}},
+      {"network",
+       {"clear_failed_tasks", "low",
+        "A network or endpoint failure is usually transient: rerun the failed tasks."}},
+      {"dependency_or_import",
+       {"fix_environment_then_rerun", "medium",
+        "Something is missing from the runtime environment: fix requirements or image."}},
+      {"code_bug",
+       {"fix_code_then_rerun", "medium",
+        "The code raised an error a rerun will reproduce: fix the code first."}},
+      {"quota_or_throttling",
+       {"retry_after_backoff", "low",
+        "A service limited the rate or quota: retry after a backoff."}},
+      {"unknown",
+       {"escalate", "high", "No known pattern matched: a human should read the error first."}}};
+  return d;
+}
+
+json input_schema() {
+  json cats = json::array();
+  for (const auto& [k, v] : defaults()) cats.push_back(k);
+  json context = {
+      {"type", "object"},
+      {"properties",
+       {{"category", {{"type", "string"}, {"enum", cats}, {"description", "From extract_errors"}}},
+        {"log_tail",
+         {{"type", "string"},
+          {"maxLength", kMaxLogTail},
+          {"description", "Log tail to categorize when no category is given (quoted data)"}}},
+        {"dag_id", dag_id_property("DAG of the failure")},
+        {"run_id", run_id_property("Failed run")},
+        {"conf", {{"type", "object"}, {"description", "Conf for a proposed trigger"}}},
+        {"upstream_ready",
+         {{"type", "boolean"}, {"description", "true once the upstream data has landed"}}}}},
+      {"additionalProperties", false}};
+  return object_schema({{"signature",
+                         {{"type", "string"},
+                          {"pattern", "^[A-Za-z0-9_-]{1,64}$"},
+                          {"description", "Error signature from extract_errors"}}},
+                        {"context", context}},
+                       json::array({"signature"}));
+}
+
+json output_schema() {
+  json str = {{"type", "string"}};
+  return output_object_schema(
+      {{"signature", str},
+       {"category", str},
+       {"action",
+        {{"type", "string"},
+         {"enum", json::array({"clear_failed_tasks", "trigger_dag", "wait_for_upstream", "escalate",
+                               "none"})}}},
+       {"risk", {{"type", "string"}, {"enum", json::array({"low", "medium", "high"})}}},
+       {"reason", str},
+       {"requires_approval", {{"type", "boolean"}}},
+       {"params", {{"type", "object"}}},
+       {"policy", str},
+       {"environment", str},
+       {"next_step", str}},
+      json::array({"signature", "category", "action", "risk", "reason", "requires_approval",
+                   "params", "next_step"}));
+}
+
+Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
+  const std::string sig = args.at("signature").get<std::string>();
+  json ctx = args.value("context", json::object());
+  std::string category = ctx.value("category", "");
+  std::string cat_action, risk, reason;
+  if (category.empty() && ctx.contains("log_tail")) {
+    logs::DiagnoseOptions opt;
+    opt.redactor = deps.redactor;
+    opt.categorizer = deps.categorizer;
+    auto d = logs::diagnose(ctx["log_tail"].get<std::string>(), opt);
+    if (!d) return d.error();
+    category = d->category.name;
+    cat_action = d->category.action;
+    risk = d->category.risk;
+    reason = d->category.reason;
+  }
+  if (category.empty()) category = "unknown";
+  if (cat_action.empty()) {
+    const auto& c = defaults().at(category);
+    cat_action = c.action;
+    risk = c.risk;
+    reason = c.reason;
+  }
+  const std::string dag = ctx.value("dag_id", "");
+  const std::string run = ctx.value("run_id", "");
+  const json conf = ctx.value("conf", json::object());
+
+  // The smallest safe action.
+  std::string action = "escalate";
+  std::string next;
+  if (cat_action == "clear_failed_tasks" || cat_action == "retry_after_backoff") {
+    if (!dag.empty() && !run.empty()) {
+      action = "clear_failed_tasks";
+      if (cat_action == "retry_after_backoff") reason += " Wait a few minutes before clearing.";
+    } else if (!dag.empty()) {
+      action = "trigger_dag";
+    } else {
+      reason += " (No DAG run given: nothing to rerun.)";
+    }
+  } else if (cat_action == "wait_for_upstream") {
+    if (ctx.value("upstream_ready", false) && !dag.empty() && !run.empty()) {
+      action = "clear_failed_tasks";
+      reason = "The upstream data has landed: rerun the failed tasks.";
+    } else {
+      action = "wait_for_upstream";
+    }
+  } else if (cat_action == "none") {
+    action = "none";
+  }
+
+  // Environment and policy (best effort: a proposal without Airflow configured still answers).
+  std::string env, tier = "prod", policy = "n/a";
+  bool requires_approval = action == "clear_failed_tasks" || action == "trigger_dag";
+  if (auto wt = resolve_write(deps, args); wt) {
+    env = wt->env;
+    tier = wt->tier;
+    if (requires_approval) {
+      auto st = deps.policy->check({action, env, tier, dag,
+                                    action == "trigger_dag" ? conf : json::object(),
+                                    action == "clear_failed_tasks" ? run : ""});
+      policy = st ? "allowed" : st.error().message;
+      if (wt->rule.allow_without_approval && tier != "prod") requires_approval = false;
+    }
+  } else if (requires_approval) {
+    policy = "unchecked: " + wt.error().message;
+  }
+  if (tier == "prod" && risk == "low" && requires_approval) risk = "medium";
+
+  json params = json::object();
+  if (action == "clear_failed_tasks" || action == "trigger_dag") {
+    json p = {{"dag_id", dag}};
+    if (action == "trigger_dag") p["conf"] = conf;
+    if (action == "clear_failed_tasks") p["run_id"] = run;
+    params = {{"action", action},
+              {"params", p},
+              {"reason", "signature " + sig + " (" + category + "): " + reason}};
+    if (!env.empty()) params["environment"] = env;
+    if (policy != "allowed" && policy.rfind("unchecked", 0) != 0) {
+      next = "The policy refuses this write (" + policy + "): escalate to a human.";
+    } else {
+      next = requires_approval
+                 ? "Call request_approval with `params`; after a human approves, call " + action +
+                       " with the approval_id and the same parameters."
+                 : "The dev policy allows " + action + " without an approval: call it directly.";
+    }
+  } else if (action == "wait_for_upstream") {
+    next =
+        "Wait for the upstream data (check the upstream DAG / source), then call propose_action "
+        "again with context.upstream_ready = true.";
+  } else if (action == "none") {
+    next = "Nothing to do.";
+  } else {
+    next = "Escalate: a human should look at the error before anything is rerun.";
+  }
+  json s = {{"signature", sig}, {"category", category}, {"action", action},
+            {"risk", risk},     {"reason", reason},     {"requires_approval", requires_approval},
+            {"params", params}, {"policy", policy},     {"environment", env},
+            {"next_step", next}};
+  std::string text = "Proposal for " + sig + " (" + category + "): " + action + ", risk " + risk +
+                     ".\n" + reason + "\nNext: " + next + "\n(Nothing was executed.)";
+  return finish(deps, text, std::move(s), output_cap(deps, kOutputCap));
+}
+
+}  // namespace
+
+Status register_propose_action(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
+  mcp::Tool t;
+  t.name = "propose_action";
+  t.title = "Propose the smallest safe action";
+  t.description =
+      "Remediate: for an error signature (and its category, or the log tail), proposes the "
+      "smallest safe action — clear the failed tasks for a rerun, trigger with a conf, wait for "
+      "upstream, escalate or do nothing — with its risk, reason, whether it needs an approval and "
+      "the exact request_approval parameters. Proposes only; never executes anything.";
+  t.input_schema = input_schema();
+  t.output_schema = output_schema();
+  t.annotations.read_only_hint = true;
+  t.annotations.open_world_hint = false;
+  t.handler = [deps](const json& args, mcp::ToolContext&) { return propose(*deps, args); };
+  return add_tool(server, deps, std::move(t));
+}
+
+}  // namespace dm::runbook::remediate

@@ -1,0 +1,20 @@
+// MCP resources over the incident store: dagmedic://incidents (JSON list, most recently updated
+// first, at most 100), dagmedic://incidents/{incident_id} (JSON) and
+// dagmedic://postmortems/{incident_id} (text/markdown). Every text is redacted before it leaves.
+// Errors: a malformed id → invalid_argument (JSON-RPC -32602); an unknown incident or a missing
+// postmortem → not_found (-32002, the message says how to make one); the store unavailable → its
+// reason (-32603).
+#pragma once
+
+#include <memory>
+
+#include "common/result.h"
+#include "mcp/server.h"
+#include "runbook/deps.h"
+
+namespace dm::runbook {
+
+// Registers the three resources on `server`. Called by register_postmortem_tools.
+Status register_resources(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
+
+}  // namespace dm::runbook

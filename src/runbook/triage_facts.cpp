@@ -1,0 +1,94 @@
+#include "runbook/triage_facts.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <limits>
+#include <tuple>
+
+#include "runbook/detect_common.h"
+
+namespace dm::runbook {
+
+namespace {
+
+int64_t ms_or_max(const std::string& t) {
+  auto ms = time_ms(t);
+  return ms ? *ms : std::numeric_limits<int64_t>::max();
+}
+
+// Lower-cased, without spaces.
+std::string squash(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (!std::isspace(c)) out.push_back(static_cast<char>(std::tolower(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
+TaskFacts task_facts(const std::vector<airflow::TaskInstance>& tis) {
+  TaskFacts f;
+  for (const auto& t : tis) {
+    ++f.counts[t.state.empty() ? "none" : t.state];
+    if (t.state == "failed") {
+      f.failed.push_back(&t);
+      f.retries_used += std::max(0, t.try_number - 1);
+    } else if (t.state == "upstream_failed") {
+      f.upstream_failed.push_back(&t);
+    }
+  }
+  std::sort(f.failed.begin(), f.failed.end(), [](const auto* a, const auto* b) {
+    return std::make_tuple(ms_or_max(a->end_date), ms_or_max(a->start_date), a->task_id,
+                           a->map_index) < std::make_tuple(ms_or_max(b->end_date),
+                                                           ms_or_max(b->start_date), b->task_id,
+                                                           b->map_index);
+  });
+  std::sort(f.upstream_failed.begin(), f.upstream_failed.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->task_id, a->map_index) < std::tie(b->task_id, b->map_index);
+  });
+  if (!f.failed.empty()) f.first_failing = f.failed.front();
+  return f;
+}
+
+std::string first_failing_task_id(const std::vector<airflow::TaskInstance>& tis) {
+  auto f = task_facts(tis);
+  return f.first_failing ? f.first_failing->task_id : "";
+}
+
+int retries_left(const airflow::TaskInstance& t) {
+  return std::max(0, t.max_tries - std::max(0, t.try_number - 1));
+}
+
+std::string tier_from_tags(const std::vector<std::string>& tags) {
+  for (const auto& tag : tags) {
+    std::string s = squash(tag);
+    if (s.size() < 6 || s.compare(0, 4, "tier") != 0 || (s[4] != '=' && s[4] != ':')) continue;
+    std::string n = s.substr(5);
+    if (n.empty() || n.size() > 3 ||
+        !std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }))
+      continue;
+    n.erase(0, std::min(n.find_first_not_of('0'), n.size() - 1));  // "01" → "1"
+    return n;
+  }
+  return "";
+}
+
+bool business_critical_from_tags(const std::vector<std::string>& tags) {
+  for (const auto& tag : tags) {
+    std::string s = squash(tag);
+    std::replace(s.begin(), s.end(), '-', '_');
+    if (s == "business_critical" || s == "business_critical=true" || s == "business_critical:true")
+      return true;
+  }
+  return false;
+}
+
+std::string severity_for(const std::string& tier, bool business_critical) {
+  if (business_critical || tier == "1") return "sev1";
+  if (tier == "2") return "sev2";
+  return "sev3";
+}
+
+}  // namespace dm::runbook
