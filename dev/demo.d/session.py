@@ -101,13 +101,17 @@ def main() -> int:
             sig = err.get("signature", "")
             if sig:
                 t.call("Diagnose", "suggest_prevention_actions", {"signature": sig}, ["category"], text_lines=8)
-            known = {**ids, "task_id": task, "signature": sig, "environment": "rig"}
-            for name in sorted(n for n in tools if n.startswith("propose")):
-                required = tools[name].input_schema.get("required", [])
-                if all(k in known and known[k] for k in required):
-                    t.call("Remediate", name, {k: known[k] for k in required}, text_lines=8)
-                else:
-                    print(f"\n   (skipping {name}: needs {required})")
+            if sig and "propose_action" in tools:
+                prop = t.call("Remediate", "propose_action", {"signature": sig, "context": ids},
+                              ["action", "risk", "requires_approval", "next_step"], text_lines=8) or {}
+                req = prop.get("params") or {}
+                if prop.get("requires_approval") and req.get("action") and "request_approval" in tools:
+                    # Records a pending request only; nothing runs until a different human approves it
+                    # (`dagmedic approvals approve ID --reason ...`).
+                    t.call("Remediate", "request_approval",
+                           {"action": req["action"], "params": req.get("params", {}),
+                            "reason": "demo: rerun after the cause is fixed"},
+                           ["approval_id", "state", "required_approvals", "how_to_approve"], text_lines=8)
             t.call("Verify", "check_recovery_rules", ids, ["verdict", "reason", "failures_since", "advice"])
             pm = t.call("Postmortem", "generate_postmortem", ids, ["incident_id", "uri"], text_lines=4)
             if pm and pm.get("markdown"):

@@ -9,6 +9,7 @@
 
 #include "app/approval_web.h"
 #include "app/commands.h"
+#include "app/load_deps.h"
 #include "config/config.h"
 #include "runbook/deps.h"
 #include "runbook/tool_kit.h"
@@ -99,18 +100,10 @@ int cmd_approvals(int argc, char** argv) {
     return cli.exit(e) == 0 ? 0 : 2;
   }
 
-  auto cfg = config::load_config(config_path);
-  if (!cfg) {
-    std::fprintf(stderr, "dagmedic approvals: %s\n", cfg.error().message.c_str());
-    return 1;
-  }
-  const std::string cfg_source = cfg->source;
-  auto deps = runbook::make_deps(std::move(*cfg));
-  if (!deps) {
-    std::fprintf(stderr, "dagmedic approvals: %s\n", deps.error().message.c_str());
-    return 1;
-  }
-  auto approvals = (*deps)->approvals();
+  auto deps = load_deps(config_path, "approvals");
+  if (!deps) return 1;
+  const std::string cfg_source = deps->config.source;
+  auto approvals = deps->approvals();
   if (!approvals) {
     std::fprintf(stderr, "dagmedic approvals: %s\n", approvals.error().message.c_str());
     return 1;
@@ -151,11 +144,11 @@ int cmd_approvals(int argc, char** argv) {
     if (as_json)
       std::printf("%s\n", record_json(*a).dump(2).c_str());
     else
-      print_record(*a, **deps);
+      print_record(*a, *deps);
     return 0;
   }
   if (*approve || *deny) {
-    const auto& who = (*deps)->operator_principal;
+    const auto& who = deps->operator_principal;
     auto r =
         *approve ? (*approvals)->approve(id, who, reason) : (*approvals)->deny(id, who, reason);
     if (!r) return fail(r.error());

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "app/commands.h"
+#include "app/load_deps.h"
 #include "config/config.h"
 #include "runbook/deps.h"
 
@@ -28,17 +29,9 @@ int cmd_audit(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return cli.exit(e) == 0 ? 0 : 2;
   }
-  auto cfg = config::load_config(config_path);
-  if (!cfg) {
-    std::fprintf(stderr, "dagmedic audit: %s\n", cfg.error().message.c_str());
-    return 1;
-  }
-  auto deps = runbook::make_deps(std::move(*cfg));
-  if (!deps) {
-    std::fprintf(stderr, "dagmedic audit: %s\n", deps.error().message.c_str());
-    return 1;
-  }
-  auto audit = (*deps)->audit();
+  auto deps = load_deps(config_path, "audit");
+  if (!deps) return 1;
+  auto audit = deps->audit();
   if (!audit) {
     std::fprintf(stderr, "dagmedic audit: %s\n", audit.error().message.c_str());
     return 1;

@@ -8,6 +8,7 @@
 
 #include "app/approval_web.h"
 #include "app/commands.h"
+#include "app/load_deps.h"
 #include "config/config.h"
 #include "mcp/http/http_server.h"
 #include "mcp/server.h"
@@ -52,20 +53,12 @@ int cmd_serve(int argc, char** argv) {
     return cli.exit(e) == 0 ? 0 : 2;
   }
 
-  auto cfg = config::load_config(config_path);
-  if (!cfg) {
-    std::fprintf(stderr, "dagmedic serve: %s\n", cfg.error().message.c_str());
-    return 1;
-  }
-  auto deps = runbook::make_deps(std::move(*cfg));
-  if (!deps) {
-    std::fprintf(stderr, "dagmedic serve: %s\n", deps.error().message.c_str());
-    return 1;
-  }
+  auto deps = load_deps(config_path, "serve");
+  if (!deps) return 1;
   std::unique_ptr<ApprovalWeb> approval_web;
   if (approval_port >= 0) {
-    auto approvals = (*deps)->approvals();
-    const std::string file = approvers_file.empty() ? (*deps)->config.source : approvers_file;
+    auto approvals = deps->approvals();
+    const std::string file = approvers_file.empty() ? deps->config.source : approvers_file;
     auto web = approvals ? start_approval_web(*approvals, file, bind, approval_port)
                          : Result<std::unique_ptr<ApprovalWeb>>(approvals.error());
     if (!web) {
@@ -73,7 +66,7 @@ int cmd_serve(int argc, char** argv) {
       return 1;
     }
     approval_web = std::move(*web);
-    (*deps)->approval_url = [base = approval_web->base_url()](const std::string& id) {
+    deps->approval_url = [base = approval_web->base_url()](const std::string& id) {
       return approval_page_url(base, id);
     };
   }
@@ -81,7 +74,7 @@ int cmd_serve(int argc, char** argv) {
                                      .version = DM_VERSION_STRING,
                                      .title = "dagmedic",
                                      .instructions = kInstructions});
-  if (auto st = runbook::register_tools(*server, *deps); !st) {
+  if (auto st = runbook::register_tools(*server, deps); !st) {
     std::fprintf(stderr, "dagmedic serve: %s\n", st.error().message.c_str());
     return 1;
   }

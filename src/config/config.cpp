@@ -49,27 +49,6 @@ Result<const Environment*> Config::pick(std::string_view name) const {
       "several environments in " + where + ": name one (--env NAME) or set defaults.environment");
 }
 
-bool glob_match(std::string_view pat, std::string_view text) noexcept {
-  // Iterative matcher with one backtrack point for the last '*': linear in practice.
-  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pat.size() && (pat[p] == '?' || pat[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pat.size() && pat[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pat.size() && pat[p] == '*') ++p;
-  return p == pat.size();
-}
-
 RecoveryRule Config::recovery_for(std::string_view dag_id) const {
   for (const auto& r : recovery)
     if (glob_match(r.dag, dag_id)) return r;

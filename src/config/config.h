@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/glob.h"
 #include "common/result.h"
 
 namespace dm::config {
@@ -160,9 +161,6 @@ struct Config {
   // The environment a command uses when none is named: defaults.environment, else the only one.
   Result<const Environment*> pick(std::string_view name_or_empty) const;
 };
-
-// Shell-style glob: '*' any run (also empty), '?' one character; everything else literal.
-bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
 // Parses YAML text; `source` names the file in error messages.
 Result<Config> parse_config(std::string_view yaml, std::string_view source);

@@ -1,5 +1,6 @@
 #include "guard/policy.h"
 
+#include "common/glob.h"
 #include "guard/canonical.h"
 
 namespace dm::guard {
@@ -35,26 +36,6 @@ nlohmann::json closed(nlohmann::json schema) {
 }
 
 }  // namespace
-
-bool policy_glob(std::string_view pat, std::string_view text) noexcept {
-  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pat.size() && (pat[p] == '?' || pat[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pat.size() && pat[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pat.size() && pat[p] == '*') ++p;
-  return p == pat.size();
-}
 
 Status check_dag_id(std::string_view id) {
   if (id.empty() || id.size() > 250)
@@ -145,7 +126,7 @@ Status Policy::check(const WriteRequest& w) const {
   // Allowlist.
   if (auto it = rules_.allow_dags.find(w.env); it != rules_.allow_dags.end()) {
     bool ok = false;
-    for (const auto& g : it->second) ok = ok || policy_glob(g, w.dag_id);
+    for (const auto& g : it->second) ok = ok || glob_match(g, w.dag_id);
     if (!ok)
       return make_error(Errc::permission_denied, "policy: DAG \"" + w.dag_id +
                                                      "\" is not on the write allowlist of "
@@ -168,7 +149,7 @@ Status Policy::check(const WriteRequest& w) const {
   const DagRule* rule = nullptr;
   std::size_t idx = 0;
   for (std::size_t i = 0; i < rules_.dags.size(); ++i) {
-    if (policy_glob(rules_.dags[i].dag, w.dag_id)) {
+    if (glob_match(rules_.dags[i].dag, w.dag_id)) {
       rule = &rules_.dags[i];
       idx = i;
       break;

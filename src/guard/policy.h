@@ -91,7 +91,5 @@ class Policy {
 // Character rules for ids (also used by the tools before anything else).
 Status check_dag_id(std::string_view dag_id);
 Status check_run_id(std::string_view run_id);
-// '*' any run (also empty), '?' one character.
-bool policy_glob(std::string_view pattern, std::string_view text) noexcept;
 
 }  // namespace dm::guard

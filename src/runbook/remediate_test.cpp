@@ -401,7 +401,8 @@ TEST_F(Remediate, ClearBindsTheFailedTasksAndRunId) {
       {{"dag_id", "etl"}, {"run_id", "manual__1"}, {"approval_id", id}, {"environment", "dev"}});
   ASSERT_FALSE(c.value("isError", false)) << c.dump();
   ASSERT_EQ(dev_->cleared().size(), 1u);
-  const auto& req = dev_->cleared()[0];
+  const auto cleared = dev_->cleared();
+  const auto& req = cleared[0];
   EXPECT_FALSE(req.dry_run);
   EXPECT_TRUE(req.only_failed);
   EXPECT_EQ(req.task_ids, (std::vector<std::string>{"load", "publish"}));

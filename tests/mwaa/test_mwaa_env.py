@@ -84,12 +84,13 @@ def test_task_log_tail_from_cloudwatch(mcp, airflow3):
     assert "checksum mismatch in batch 04999" in text, r.text[:2000]
 
 
-def test_task_log_of_a_missing_stream_is_a_clear_error(mcp, airflow3):
+def test_task_log_of_a_try_that_never_ran_is_a_clear_error(mcp, airflow3):
+    # The try is checked against Airflow (over InvokeRestApi) before any CloudWatch stream is read.
     run_id = runs(airflow3, "zoo_big_log")[0]
     r = mcp.call("task_log", {"dag_id": "zoo_big_log", "run_id": run_id, "task_id": "replay_events",
                               "try_number": 7})
     assert r.is_error
-    assert "attempt=7.log" in r.text and LOG_GROUP in r.text, r.text
+    assert "try_number 7 does not exist" in r.text and "has run 1 time" in r.text, r.text
 
 
 def test_access_denied_names_the_iam_action(airflow3, moto_logs, mwaa_double, tmp_path):
