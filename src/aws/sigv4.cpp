@@ -57,27 +57,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool is_unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-// Python's urllib.parse.quote(s, safe=...) over UTF-8 bytes, upper-case hex.
-std::string quote(std::string_view s, std::string_view extra_safe) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() + s.size() / 2);
-  for (unsigned char c : s) {
-    if (is_unreserved(c) || extra_safe.find(static_cast<char>(c)) != std::string_view::npos) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -144,7 +123,7 @@ Result<std::string> canonical_query(std::string_view query) {
     auto dv = percent_decode(v);
     if (!dk || !dv)
       return make_error(Errc::invalid_argument, "sigv4: URL query has a malformed percent-escape");
-    pairs.emplace_back(quote(*dk, ""), quote(*dv, ""));
+    pairs.emplace_back(http::url_encode(*dk), http::url_encode(*dv));
     start = end + 1;
   }
   std::sort(pairs.begin(), pairs.end());
@@ -300,7 +279,7 @@ Result<Prepared> prepare(const http::Request& req, const Credentials& creds,
 
   auto query = canonical_query(url->query);
   if (!query) return query.error();
-  std::string path = s3 ? url->path : quote(normalize_path(url->path), "/~");
+  std::string path = s3 ? url->path : http::url_encode(normalize_path(url->path), "/");
 
   std::string& cr = p.detail.canonical_request;
   cr = http::method_name(req.method);

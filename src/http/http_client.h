@@ -70,7 +70,9 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // Percent-encodes everything except RFC 3986 unreserved characters (for path segments and
 // query values: "manual__2026-01-01T00:00:00+00:00" ->
 // "manual__2026-01-01T00%3A00%3A00%2B00%3A00").
-std::string url_encode(std::string_view s);
+// `also_keep` lists further bytes to leave as they are (e.g. "/" for a whole path, as Python's
+// urllib.parse.quote(s, safe=...) does). Hex digits are upper-case.
+std::string url_encode(std::string_view s, std::string_view also_keep = {});
 // Standard base64 (with padding), for Basic auth.
 std::string base64_encode(std::string_view s);
 // Returns the URL with any "user:password@" userinfo removed, for messages.
