@@ -4,6 +4,19 @@
 
 namespace dm::airflow {
 
+LineFn counting_sink(const LogSink& sink, LogStats& st) {
+  st = LogStats{};
+  return [&sink, &st](std::string_view text, std::string_view level) {
+    ++st.lines;
+    st.bytes += text.size() + 1;
+    if (!sink(LogLine{text, level})) {
+      st.stopped_by_sink = true;
+      return false;
+    }
+    return true;
+  };
+}
+
 using nlohmann::json;
 
 namespace {

@@ -12,12 +12,17 @@
 #include <string>
 #include <string_view>
 
+#include "airflow/airflow_client.h"
 #include "common/result.h"
 
 namespace dm::airflow {
 
 // Emits (text, level) per line; returns false to stop.
 using LineFn = std::function<bool(std::string_view text, std::string_view level)>;
+
+// Resets `st` and returns a LineFn that hands each line to `sink` and counts it in `st` (lines,
+// bytes incl. the newline, stopped_by_sink). Both references must outlive the returned function.
+LineFn counting_sink(const LogSink& sink, LogStats& st);
 
 class TextLineSplitter {
  public:

@@ -53,16 +53,7 @@ Status MwaaAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sin
   if (!group) return fail(call, group.error());
   LogStats local;
   LogStats& st = stats ? *stats : local;
-  st = LogStats{};
-  LineFn fn = [&](std::string_view text, std::string_view level) {
-    ++st.lines;
-    st.bytes += text.size() + 1;
-    if (!sink(LogLine{text, level})) {
-      st.stopped_by_sink = true;
-      return false;
-    }
-    return true;
-  };
+  LineFn fn = counting_sink(sink, st);
   std::string stream = mwaa_log_stream(lr);
   std::size_t events = 0;
   auto s = logs_->read_stream(

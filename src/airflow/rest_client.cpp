@@ -552,16 +552,7 @@ Status RestAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sin
   if (!d) return d.error();
   LogStats local;
   LogStats& st = stats ? *stats : local;
-  st = LogStats{};
-  LineFn fn = [&](std::string_view text, std::string_view level) {
-    ++st.lines;
-    st.bytes += text.size() + 1;
-    if (!sink(LogLine{text, level})) {
-      st.stopped_by_sink = true;
-      return false;
-    }
-    return true;
-  };
+  LineFn fn = counting_sink(sink, st);
   std::string path = api_prefix(*d) + "/dags/" + seg(lr.dag_id) + "/dagRuns/" + seg(lr.run_id) +
                      "/taskInstances/" + seg(lr.task_id) + "/logs/" + std::to_string(lr.try_number);
 
