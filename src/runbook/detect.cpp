@@ -1,9 +1,12 @@
 // Detect stage tools (see docs/runbook.md): list_recent_failures, list_failed_runs,
 // get_latest_run. Read-only; every answer goes through finish() (redaction + byte cap).
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "common/parallel.h"
 #include "runbook/detect_common.h"
 #include "runbook/detect_window.h"
 #include "runbook/runbook.h"
@@ -18,6 +21,7 @@ using json = nlohmann::json;
 constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::size_t kRunCap = 200;           // failed runs examined per call
 constexpr std::size_t kFirstFailingRuns = 20;  // runs whose first failing task is looked up
+constexpr std::size_t kLookupWorkers = 4;      // of those, requests in flight at once
 constexpr std::size_t kImportErrorCap = 50;
 
 // window_minutes from the arguments (schema-validated; checked again so a direct call can't
@@ -110,10 +114,8 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args)
   if (!target) return target.error();
   auto& client = *target->client;
   const auto now = deps.clock->now();
-  FailedWindowQuery q{.dag_id = "~",
-                      .since = now - std::chrono::minutes(*window),
-                      .until = now,
-                      .cap = kRunCap};
+  FailedWindowQuery q{
+      .dag_id = "~", .since = now - std::chrono::minutes(*window), .until = now, .cap = kRunCap};
   auto w = failed_runs_in_window(client, q);
   if (!w) return airflow_error(w.error());
 
@@ -121,20 +123,21 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args)
   json failures = json::array();
   json dags = json::array();
   std::set<std::string> seen_dags;
-  std::size_t lookup_errors = 0;
+  // One task-instance request per run: sent kLookupWorkers at a time, as each costs a round trip
+  // (hundreds of ms through MWAA's InvokeRestApi).
+  const std::size_t lookups = std::min(w->runs.size(), kFirstFailingRuns);
+  std::vector<std::optional<std::string>> first(lookups);
+  parallel_for(lookups, kLookupWorkers, [&](std::size_t i) {
+    const auto& r = w->runs[i];
+    if (auto tis = client.list_task_instances(r.dag_id, r.run_id, {"failed"}))
+      first[i] = first_failing_task_id(*tis);
+  });
+  const auto lookup_errors = static_cast<std::size_t>(
+      std::count(first.begin(), first.end(), std::optional<std::string>()));
   for (std::size_t i = 0; i < w->runs.size(); ++i) {
     const auto& r = w->runs[i];
     json f = run_json(r);
-    std::string first;
-    if (i < kFirstFailingRuns) {
-      auto tis = client.list_task_instances(r.dag_id, r.run_id, {"failed"});
-      if (tis) {
-        first = first_failing_task_id(*tis);
-      } else {
-        ++lookup_errors;
-      }
-    }
-    f["first_failing_task"] = first;
+    f["first_failing_task"] = i < lookups ? first[i].value_or("") : "";
     failures.push_back(std::move(f));
     if (seen_dags.insert(r.dag_id).second) dags.push_back(r.dag_id);
   }
@@ -225,10 +228,8 @@ Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const json& args) {
   if (!target) return target.error();
   auto& client = *target->client;
   const auto now = deps.clock->now();
-  FailedWindowQuery q{.dag_id = dag,
-                      .since = now - std::chrono::minutes(*window),
-                      .until = now,
-                      .cap = kRunCap};
+  FailedWindowQuery q{
+      .dag_id = dag, .since = now - std::chrono::minutes(*window), .until = now, .cap = kRunCap};
   auto w = failed_runs_in_window(client, q);
   if (!w) return airflow_error(w.error());
   if (w->runs.empty()) {

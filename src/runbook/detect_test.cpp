@@ -82,13 +82,28 @@ TEST(DetectTools, FirstFailingTaskOnlyForTheTwentyNewestRuns) {
   for (int i = 0; i < 25; ++i) {
     std::string id = "r" + std::to_string(100 + i);
     h.fake->add_run(run("etl", id, "failed", -30 - i, -29 - i));
-    h.fake->add_task(task("etl", id, "extract", "failed", -30 - i, -29 - i));
+    // A task id per run: the lookups run concurrently, and each answer must land on its own run.
+    h.fake->add_task(task("etl", id, "t" + std::to_string(i), "failed", -30 - i, -29 - i));
   }
   json s = h.ok("list_recent_failures", {{"window_minutes", 120}});
   ASSERT_EQ(s["failures"].size(), 25u);
   for (int i = 0; i < 25; ++i)
-    EXPECT_EQ(s["failures"][i]["first_failing_task"], i < 20 ? "extract" : "") << i;
+    EXPECT_EQ(s["failures"][i]["first_failing_task"], i < 20 ? "t" + std::to_string(i) : "") << i;
   EXPECT_EQ(h.fake->calls("list_task_instances"), 20);
+}
+
+TEST(DetectTools, TaskInstancesUnreadableLeavesFirstFailingTaskEmptyWithANote) {
+  Harness h;
+  h.fake->add_run(run("etl", "a", "failed", -20, -19));
+  h.fake->add_run(run("etl", "b", "failed", -10, -9));
+  h.fake->add_task(task("etl", "a", "extract", "failed", -20, -19));
+  h.fake->fail("list_task_instances", make_error(Errc::unavailable, "Airflow is down"));
+  json s = h.ok("list_recent_failures", json::object());
+  ASSERT_EQ(s["failures"].size(), 2u);
+  EXPECT_EQ(s["failures"][0]["first_failing_task"], "");
+  EXPECT_EQ(s["failures"][1]["first_failing_task"], "");
+  EXPECT_NE(s["notes"].dump().find("could not be read for 2 run(s)"), std::string::npos)
+      << s["notes"];
 }
 
 TEST(DetectTools, ImportErrorsAreRedactedAndShortened) {
