@@ -34,6 +34,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 RIG = HERE / "rig.py"
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "lib"))  # tests/lib: shared helpers (local_server, moto_server)
 
 VERSIONS = ("3", "2")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import zoo
+from local_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(os.environ.get("DM_BUILD", ROOT / "build")) / "airflow-probe"
@@ -229,12 +229,6 @@ def test_wrong_password_is_unauthenticated(airflow_rig):
     assert out["error"]["code"] == "unauthenticated", out
     assert "wrong username or password" in out["error"]["message"]
     assert "not-the-password" not in out["error"]["message"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_stopped_airflow_is_unavailable_and_named():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from local_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGMEDIC = Path(os.environ.get("DM_BUILD", ROOT / "build")) / "dagmedic"
@@ -31,12 +32,6 @@ def rig_config(rig: dict, name: str = "rig") -> str:
 
 def creds(rig: dict, password: str | None = None) -> dict[str, str]:
     return {"AF_USER": rig["username"], "AF_PASSWORD": password if password is not None else rig["password"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_doctor_passes_against_the_rig(tmp_path, airflow_rig):

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,9 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "lib"))
+from local_server import free_port, listening  # noqa: E402
+
 FIXTURE = Path(os.environ.get("DM_BUILD", REPO / "build")) / "mcp-fixture-server"
 TOOLS = {
     "test_simple_text",
@@ -53,34 +55,10 @@ def inspector_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def http_url(fixture_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = tmp_path_factory.mktemp("fixture") / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(fixture_binary), "--port", str(port)], stdin=subprocess.DEVNULL, stdout=out, stderr=out
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"fixture exited with {proc.returncode}: {log.read_text(errors='replace')}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"fixture did not listen on 127.0.0.1:{port}")
-                time.sleep(0.05)
+    with listening([str(fixture_binary), "--port", str(port)], port, log):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(params=["stdio", "http"])

@@ -8,9 +8,7 @@ Every test runs over both transports: stdio (the SDK spawns `mcp-fixture-server 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +22,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "lib"))
+from local_server import free_port, listening  # noqa: E402
+
 BUILD = Path(os.environ.get("DM_BUILD", REPO / "build"))
 FIXTURE = BUILD / "mcp-fixture-server"
 READ_TIMEOUT_S = 20.0
@@ -41,42 +42,12 @@ def fixture_binary() -> Path:
     return FIXTURE
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def _http_fixture(binary: Path, log_dir: Path, extra_args: list[str]) -> Iterator[str]:
-    """Runs `binary --port N *extra_args` on a free 127.0.0.1 port; yields its /mcp URL; always stops it
-    (SIGTERM, then SIGKILL)."""
-    port = _free_port()
-    log = log_dir / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(binary), "--port", str(port), *extra_args], stdin=subprocess.DEVNULL, stdout=out, stderr=out
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"fixture exited with {proc.returncode}: {log.read_text(errors='replace')}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"fixture did not listen on 127.0.0.1:{port}")
-                time.sleep(0.05)
+    """Runs `binary --port N *extra_args` on a free 127.0.0.1 port; yields its /mcp URL; always stops it."""
+    port = free_port()
+    with listening([str(binary), "--port", str(port), *extra_args], port, log_dir / "server.log"):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # The small page size `connect(page_size=SMALL_PAGE_SIZE)` starts the fixture with (`--page-size`).
