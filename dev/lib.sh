@@ -53,3 +53,19 @@ open(os.path.join(os.environ["DM_RESULTS"], step + ".counts"), "w").write(f"{pas
 print(f"[dev] {step}: {passed} passed, {failed} failed", file=sys.stderr)
 PY
 }
+
+# dm_free_port : prints a TCP port that is free on 127.0.0.1 right now.
+dm_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# dm_stop_pid PID : SIGTERM, up to 5 s for it to go, then SIGKILL; reaps it if it is our child. Never fails.
+dm_stop_pid() {
+  [ -n "${1:-}" ] || return 0
+  if kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+  fi
+  wait "$1" 2>/dev/null || true
+}

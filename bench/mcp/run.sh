@@ -53,21 +53,9 @@ else
 fi
 
 SERVER_PID=""
-stop_server() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
+stop_server() { dm_stop_pid "$SERVER_PID"; SERVER_PID=""; }
 trap stop_server EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # CPU time (user + system, all threads) a process used so far, in clock ticks. Per-call CPU cost is far less
@@ -113,7 +101,7 @@ bench_server() {
   local name=$1
   shift
   local port url sid idle_rss idle_threads
-  port=$(free_port)
+  port=$(dm_free_port)
   url="http://127.0.0.1:$port/mcp"
   "${PIN_SERVER[@]}" "$@" --port "$port" </dev/null >"$BENCH_OUT/$name.server.log" 2>&1 &
   SERVER_PID=$!
@@ -160,7 +148,7 @@ done
 SSE_JSON="$BENCH_OUT/sse.json"
 : >"$SSE_JSON"
 if [[ " $ONLY " == *" dagmedic "* ]]; then
-  port=$(free_port)
+  port=$(dm_free_port)
   "${PIN_SERVER[@]}" "$BUILD/mcp-bench-server" --port "$port" --io-threads 1 --executor-threads 2 \
     </dev/null >"$BENCH_OUT/dagmedic-sse.server.log" 2>&1 &
   SERVER_PID=$!

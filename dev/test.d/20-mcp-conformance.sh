@@ -28,25 +28,13 @@ STABLE_PENDING="json-schema-2020-12 server-sse-polling"
 REQUIREMENTS=2025-11-25
 
 SERVER_PID=""
-stop_server() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
-}
+stop_server() { dm_stop_pid "$SERVER_PID"; SERVER_PID=""; }
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
 # start_server LOGFILE : starts the fixture on a free port, sets PORT, waits until it answers HTTP (max 20 s).
 start_server() {
-  PORT=$(free_port)
+  PORT=$(dm_free_port)
   "$FIXTURE" --port "$PORT" </dev/null >"$1" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 200); do
