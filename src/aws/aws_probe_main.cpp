@@ -15,6 +15,7 @@
 #include "aws/sigv4.h"
 #include "aws/sts.h"
 #include "aws/xml.h"
+#include "common/base64.h"
 #include "http/curl_http_client.h"
 
 namespace {
@@ -24,24 +25,6 @@ using namespace dm;
 
 json error_json(const Error& e) {
   return {{"ok", false}, {"error", {{"code", errc_name(e.code)}, {"message", e.message}}}};
-}
-
-std::string b64decode(const std::string& in) {
-  static const std::string kTab =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0, bits = -8;
-  for (char c : in) {
-    auto pos = kTab.find(c);
-    if (pos == std::string::npos) continue;
-    val = (val << 6) + static_cast<int>(pos);
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xff));
-      bits -= 8;
-    }
-  }
-  return out;
 }
 
 http::Method method_of(const std::string& m) {
@@ -68,7 +51,12 @@ int cmd_sign() {
       req.method = method_of(v.at("method").get<std::string>());
       req.url = v.at("url").get<std::string>();
       for (const auto& h : v.at("headers")) req.headers.emplace_back(h.at(0), h.at(1));
-      req.body = b64decode(v.at("body_b64").get<std::string>());
+      auto body = base64_decode(v.at("body_b64").get<std::string>());
+      if (!body) {
+        out.push_back(error_json(make_error(Errc::invalid_argument, "body_b64 is not base64")));
+        continue;
+      }
+      req.body = std::move(*body);
       aws::Credentials c{v.at("access_key_id"), v.at("secret_access_key"),
                          v.value("session_token", ""), std::nullopt};
       Clock::time_point now{std::chrono::seconds(v.at("epoch").get<long long>())};

@@ -56,35 +56,6 @@ std::string url_encode(std::string_view s, std::string_view also_keep) {
   return out;
 }
 
-std::string base64_encode(std::string_view s) {
-  static constexpr char kTab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((s.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(s[i]) << 16) |
-                 (static_cast<unsigned char>(s[i + 1]) << 8) | static_cast<unsigned char>(s[i + 2]);
-    out += kTab[(n >> 18) & 63];
-    out += kTab[(n >> 12) & 63];
-    out += kTab[(n >> 6) & 63];
-    out += kTab[n & 63];
-  }
-  if (i + 1 == s.size()) {
-    unsigned n = static_cast<unsigned char>(s[i]) << 16;
-    out += kTab[(n >> 18) & 63];
-    out += kTab[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == s.size()) {
-    unsigned n =
-        (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8);
-    out += kTab[(n >> 18) & 63];
-    out += kTab[(n >> 12) & 63];
-    out += kTab[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 std::string redact_url(std::string_view url) {
   auto scheme = url.find("://");
   if (scheme == std::string_view::npos) return std::string(url);

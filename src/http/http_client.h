@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/result.h"
 
 namespace dm::http {
@@ -73,8 +74,7 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // `also_keep` lists further bytes to leave as they are (e.g. "/" for a whole path, as Python's
 // urllib.parse.quote(s, safe=...) does). Hex digits are upper-case.
 std::string url_encode(std::string_view s, std::string_view also_keep = {});
-// Standard base64 (with padding), for Basic auth.
-std::string base64_encode(std::string_view s);
+using dm::base64_encode;  // (common/base64.h) for Basic auth
 // Returns the URL with any "user:password@" userinfo removed, for messages.
 std::string redact_url(std::string_view url);
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <exception>
 
-#include "mcp/base64.h"
+#include "common/base64.h"
 #include "mcp/server_impl.h"
 
 namespace dm::mcp {

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "mcp/base64.h"
+#include "common/base64.h"
 #include "mcp/schema_validator.h"
 #include "mcp/uri_template.h"
 

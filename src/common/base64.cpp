@@ -1,6 +1,6 @@
-#include "mcp/base64.h"
+#include "common/base64.h"
 
-namespace dm::mcp {
+namespace dm {
 
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -63,4 +63,4 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
-}  // namespace dm::mcp
+}  // namespace dm
