@@ -32,13 +32,6 @@ TEST(HttpHelpers, UrlEncodeKeepsUnreservedOnly) {
   EXPECT_EQ(url_encode("a b/c~d"), "a%20b%2Fc~d");
 }
 
-TEST(HttpHelpers, Base64) {
-  EXPECT_EQ(base64_encode("admin:admin"), "YWRtaW46YWRtaW4=");
-  EXPECT_EQ(base64_encode("ab"), "YWI=");
-  EXPECT_EQ(base64_encode("abc"), "YWJj");
-  EXPECT_EQ(base64_encode(""), "");
-}
-
 TEST(HttpHelpers, RedactUrlDropsUserinfo) {
   EXPECT_EQ(redact_url("http://u:secret@host:8080/api?x=1"), "http://host:8080/api?x=1");
   EXPECT_EQ(redact_url("http://host/a@b"), "http://host/a@b");

@@ -1,9 +1,8 @@
-// base64, URI templates, schema validation.
+// URI templates, schema validation.
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "common/base64.h"
 #include "mcp/schema_validator.h"
 #include "mcp/uri_template.h"
 
@@ -11,21 +10,6 @@ namespace dm::mcp {
 namespace {
 
 using nlohmann::json;
-
-TEST(Base64, RoundTripsAndRejectsGarbage) {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
-                                                       "foobar", std::string("\0\xff\x10", 3)}) {
-    auto d = base64_decode(base64_encode(s));
-    ASSERT_TRUE(d);
-    EXPECT_EQ(*d, s);
-  }
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_FALSE(base64_decode("abc"));
-  EXPECT_FALSE(base64_decode("ab!d"));
-  EXPECT_FALSE(base64_decode("a=bc"));
-  EXPECT_FALSE(base64_decode("Zm8=Zm8="));
-}
 
 TEST(UriTemplateTest, MatchesLevelOne) {
   auto t = UriTemplate::parse("test://template/{id}/data");

@@ -1,0 +1,29 @@
+#include "common/base64.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace dm {
+namespace {
+
+TEST(Base64, RoundTripsAndRejectsGarbage) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
+                                                       "foobar", std::string("\0\xff\x10", 3)}) {
+    auto d = base64_decode(base64_encode(s));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, s);
+  }
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("admin:admin"), "YWRtaW46YWRtaW4=");  // HTTP Basic auth
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_FALSE(base64_decode("abc"));
+  EXPECT_FALSE(base64_decode("ab!d"));
+  EXPECT_FALSE(base64_decode("a=bc"));
+  EXPECT_FALSE(base64_decode("Zm8=Zm8="));
+}
+
+}  // namespace
+}  // namespace dm
