@@ -59,11 +59,20 @@ json postmortem_output_schema() {
        {"stored", {{"type", "boolean"}}},
        {"diagnosed", {{"type", "boolean"}}},
        {"prevention_source", str},
+       {"timings",
+        {{"type", "object"},
+         {"properties",
+          {{"time_to_detect_s", {{"type", json::array({"number", "null"})}}},
+           {"time_to_diagnose_s", {{"type", json::array({"number", "null"})}}},
+           {"time_to_recover_s", {{"type", json::array({"number", "null"})}}}}}}},
        {"notes", {{"type", "array"}, {"items", str}}}},
       json::array({"environment", "dag_id", "run_id", "incident_id", "markdown", "uri"}));
 }
 
 int64_t now_ms(const Deps& deps) { return to_ms(deps.clock->now()); }
+
+// Impact durations (-1 = unknown) as seconds, null when unknown.
+json seconds_or_null(int64_t ms) { return ms >= 0 ? json(ms / 1000) : json(nullptr); }
 
 json events_json(const std::vector<pm::Event>& events) {
   json out = json::array();
@@ -199,6 +208,10 @@ Result<mcp::ToolResult> generate_postmortem(const Deps& deps, const json& args) 
             {"stored", stored},
             {"diagnosed", diagnosed},
             {"prevention_source", prevention_source},
+            {"timings",
+             {{"time_to_detect_s", seconds_or_null(impact.time_to_detect_ms)},
+              {"time_to_diagnose_s", seconds_or_null(impact.time_to_diagnose_ms)},
+              {"time_to_recover_s", seconds_or_null(impact.time_to_recover_ms)}}},
             {"notes", f.notes}};
   return finish(deps, std::move(text), std::move(s), cap);
 }

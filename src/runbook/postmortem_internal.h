@@ -68,6 +68,10 @@ std::vector<Event> airflow_events(const airflow::DagRun& run,
                                   const std::vector<airflow::DagRun>& later_runs,
                                   std::vector<std::string>& notes);
 
+// True when the task instance's current state was never reached by a try of the task (
+// upstream_failed, removed, or no try handed out): it gets no task_started/task_finished events.
+bool never_ran(const airflow::TaskInstance& t);
+
 // Incident lifecycle events (opened, diagnosed, recovered/escalated). `diagnosed_seen_ms` is when
 // the diagnosed signature was seen in this run (from the store's occurrences), if known.
 std::vector<Event> incident_events(const store::Incident& inc,
@@ -114,6 +118,11 @@ struct Impact {
   std::vector<std::string> failed_tasks;
   std::vector<std::string> upstream_failed_tasks;
   int retries_used = 0;
+  // From the failure (failed_from) to: the incident's opening (detect), its first diagnosis
+  // (store diagnosed_at; diagnose), and the recovery (recover). -1 = unknown / not yet.
+  int64_t time_to_detect_ms = -1;
+  int64_t time_to_diagnose_ms = -1;
+  int64_t time_to_recover_ms = -1;
 };
 Impact compute_impact(const Facts& f, int64_t now_ms);
 

@@ -175,6 +175,14 @@ Impact compute_impact(const Facts& f, int64_t now_ms) {
     im.failed_ms = std::max<int64_t>(0, end - *from);
   }
   if (until) im.failed_until = ms_to_iso(*until);
+  if (from) {
+    // A time before the failure (clock skew, an incident opened from an earlier look) counts as 0.
+    auto since_failure = [&](int64_t t) { return std::max<int64_t>(0, t - *from); };
+    if (inc && inc->opened_at_ms > 0) im.time_to_detect_ms = since_failure(inc->opened_at_ms);
+    if (inc && inc->diagnosed_at_ms > 0)
+      im.time_to_diagnose_ms = since_failure(inc->diagnosed_at_ms);
+    if (until) im.time_to_recover_ms = im.failed_ms;
+  }
   return im;
 }
 
@@ -220,6 +228,15 @@ std::string render_markdown(const Facts& f, const Impact& im,
          (im.recovered ? im.failed_until : std::string("ongoing")) + ")\n";
   else
     s += "- Duration failed: unknown (no end time recorded)\n";
+  if (!im.failed_from.empty()) {
+    auto took = [](int64_t ms, const char* none) {
+      return ms >= 0 ? human_duration(ms) : std::string(none);
+    };
+    s += "- Time to detect: " + took(im.time_to_detect_ms, "unknown") + " · time to diagnose: " +
+         took(im.time_to_diagnose_ms, diagnosed ? "unknown (not recorded)" : "not diagnosed yet") +
+         " · time to recover: " + took(im.time_to_recover_ms, "not recovered yet") +
+         " (each from the failure)\n";
+  }
   s += "- Runs affected: " + std::to_string(im.runs_affected) +
        (im.runs_affected > 1 ? " (this run and " + std::to_string(im.runs_affected - 1) +
                                    " later failed run(s) before recovery)"
@@ -327,6 +344,7 @@ json incident_json(const store::Incident& inc, bool full) {
             {"error", cut(inc.error)},
             {"opened_at", inc.opened_at_ms > 0 ? ms_to_iso(inc.opened_at_ms) : ""},
             {"updated_at", inc.updated_at_ms > 0 ? ms_to_iso(inc.updated_at_ms) : ""},
+            {"diagnosed_at", inc.diagnosed_at_ms > 0 ? ms_to_iso(inc.diagnosed_at_ms) : ""},
             {"has_postmortem", !inc.postmortem_md.empty()},
             {"uri", incident_uri(inc.id)},
             {"postmortem_uri", inc.postmortem_md.empty() ? "" : postmortem_uri(inc.id)}};

@@ -233,9 +233,89 @@ TEST_F(PostmortemTools, TimelineShowsIncidentLifecycle) {
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->at("at"), "2026-01-01T02:35:00Z");  // when Verify decided, not the last write
   EXPECT_NE(rec->at("detail").get<std::string>().find("a later run succeeded"), std::string::npos);
-  EXPECT_EQ(diag->at("at"), "2026-01-01T00:31:00Z");  // no sighting recorded: the opening
+  EXPECT_EQ(diag->at("at"), "2026-01-01T00:32:00Z");  // when the signature was first stored
   EXPECT_EQ(r["structuredContent"]["incident_state"], "recovered");
   EXPECT_EQ(r.dump().find(kSecret), std::string::npos);
+}
+
+TEST_F(PostmortemTools, TasksThatNeverRanGetNoTryEvents) {
+  // As Airflow 3.3 returns them: an upstream_failed task instance has try_number 0, start_date =
+  // end_date = when the scheduler marked it, duration 0 and no hostname; a task cleared after a
+  // failed try and then marked upstream_failed keeps its try number.
+  auto marked =
+      task("publish", "upstream_failed", 0, 0, "2026-01-01T00:29:40Z", "2026-01-01T00:29:40Z");
+  marked.duration = 0.0;
+  fake_->add_task(marked);
+  fake_->add_task(
+      task("notify", "upstream_failed", 2, 1, "2026-01-01T00:29:45Z", "2026-01-01T00:29:45Z"));
+  fake_->add_task(task("archive", "skipped", 0, 0, "2026-01-01T00:29:50Z", "2026-01-01T00:29:50Z"));
+  json r = timeline();
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  const json& ev = r["structuredContent"]["events"];
+  for (const char* subject : {"publish", "notify", "archive", "report"}) {
+    int count = 0;
+    for (const auto& e : ev) {
+      if (e["subject"] != subject) continue;
+      ++count;
+      EXPECT_NE(e["kind"], "task_started") << e;
+      EXPECT_NE(e["kind"], "task_retried") << e;
+      EXPECT_NE(e["detail"].get<std::string>().find("never ran"), std::string::npos) << e;
+      EXPECT_EQ(e["detail"].get<std::string>().find("try "), std::string::npos) << e;
+    }
+    EXPECT_EQ(count, 1) << subject;
+  }
+  const json* pub = find_event(ev, "task_upstream_failed", "publish");
+  ASSERT_NE(pub, nullptr);
+  EXPECT_EQ(pub->at("at"), "2026-01-01T00:29:40Z");
+  EXPECT_EQ(pub->at("detail"), "never ran, state upstream_failed");
+  EXPECT_NE(find_event(ev, "task_skipped", "archive"), nullptr);
+  // Tasks that ran keep their try events.
+  EXPECT_NE(find_event(ev, "task_started", "load"), nullptr);
+  EXPECT_NE(find_event(ev, "task_started", "extract"), nullptr);
+}
+
+TEST_F(PostmortemTools, PostmortemShowsTimeToDetectDiagnoseAndRecover) {
+  diagnosed_incident();  // opened 00:31, diagnosis stored 00:32; the run failed at 00:30
+  auto inc = store_->get_incident(incident_id());
+  ASSERT_TRUE(inc.ok());
+  EXPECT_EQ(inc->diagnosed_at_ms, ms("2026-01-01T00:32:00Z"));
+  json pm = postmortem();
+  ASSERT_FALSE(pm.value("isError", false)) << pm.dump();
+  const json& s = pm["structuredContent"];
+  const std::string md = s["markdown"];
+  EXPECT_NE(md.find("Time to detect: 1m 0s · time to diagnose: 2m 0s · time to recover: 1h 50m"),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(s["timings"]["time_to_detect_s"], 60);
+  EXPECT_EQ(s["timings"]["time_to_diagnose_s"], 120);
+  EXPECT_EQ(s["timings"]["time_to_recover_s"], 6600);
+  const json tl = timeline();
+  const json* diag = find_event(tl["structuredContent"]["events"], "incident_diagnosed");
+  ASSERT_NE(diag, nullptr);
+  EXPECT_EQ(diag->at("at"), "2026-01-01T00:32:00Z");
+}
+
+TEST_F(PostmortemTools, UnknownTimesAreSaidNotGuessed) {
+  // Not diagnosed, not recovered (no later success).
+  auto fake = std::make_shared<FakeAirflow>("test");
+  fake->add_dag(airflow::Dag{.dag_id = kDag});
+  fake->add_run(run(kRun, "failed", "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z",
+                    "2026-01-01T00:00:10Z", "2026-01-01T00:30:00Z"));
+  fake->add_task(task("load", "failed", 1, 0, "2026-01-01T00:20:00Z", "2026-01-01T00:29:00Z"));
+  provider_ = std::make_shared<FakeProvider>(std::vector<std::shared_ptr<FakeAirflow>>{fake});
+  start(provider_->config(), store_);
+  json pm = postmortem();
+  ASSERT_FALSE(pm.value("isError", false)) << pm.dump();
+  const json& s = pm["structuredContent"];
+  const std::string md = s["markdown"];
+  EXPECT_NE(md.find("time to diagnose: not diagnosed yet · time to recover: not recovered yet"),
+            std::string::npos)
+      << md;
+  EXPECT_TRUE(s["timings"]["time_to_diagnose_s"].is_null());
+  EXPECT_TRUE(s["timings"]["time_to_recover_s"].is_null());
+  // No incident existed when the facts were read (the postmortem opens it): unknown, not "now".
+  EXPECT_TRUE(s["timings"]["time_to_detect_s"].is_null());
+  EXPECT_NE(md.find("Time to detect: unknown"), std::string::npos) << md;
 }
 
 TEST_F(PostmortemTools, TimelineAndPostmortemShowApprovalsAndWrites) {

@@ -35,8 +35,27 @@ void add_if(std::vector<Event>& out, const std::string& iso, std::string kind, s
     out.push_back(Event{*at, std::move(kind), std::move(subject), std::move(detail), "airflow"});
 }
 
+}  // namespace
+
+bool never_ran(const airflow::TaskInstance& t) {
+  // upstream_failed and removed are decided by the scheduler, never by a try of the task; a try
+  // number of 0 means no try was ever handed out.
+  return t.try_number <= 0 || t.state == "upstream_failed" || t.state == "removed";
+}
+
+namespace {
+
 void task_events(const airflow::TaskInstance& t, std::vector<Event>& out) {
   const std::string subj = subject_of(t);
+  const std::string state = t.state.empty() ? "none" : t.state;
+  if (never_ran(t)) {
+    // Airflow 3 stamps such a task instance with start_date = end_date = when the scheduler
+    // marked it, and may keep the try number of an earlier (cleared) try: neither is a try that
+    // ran, so only the marking is an event.
+    const std::string& when = !t.end_date.empty() ? t.end_date : t.start_date;
+    add_if(out, when, end_kind(t.state), subj, "never ran, state " + state);
+    return;
+  }
   const std::string tries = try_text(t);
   const std::string& first_time = !t.start_date.empty() ? t.start_date : t.end_date;
   if (t.try_number > 1) {
@@ -48,10 +67,7 @@ void task_events(const airflow::TaskInstance& t, std::vector<Event>& out) {
   }
   add_if(out, t.start_date, "task_started", subj, tries);
   if (!t.end_date.empty()) {
-    // try_number 0: the task never ran (e.g. upstream_failed), so there is no try to name.
-    std::string detail =
-        (t.try_number > 0 ? tries + ", state " : std::string("never ran, state ")) +
-        (t.state.empty() ? "none" : t.state);
+    std::string detail = tries + ", state " + state;
     if (t.duration) detail += ", " + human_duration(static_cast<int64_t>(*t.duration * 1000));
     add_if(out, t.end_date, end_kind(t.state), subj, std::move(detail));
   }
@@ -122,8 +138,12 @@ std::vector<Event> incident_events(const store::Incident& inc,
                     (inc.category.empty() ? std::string("unknown") : inc.category);
     int64_t at = 0;
     // updated_at moves with every later write (state, postmortem), so it can't date the
-    // diagnosis: the sighting's time is used, else the incident's opening.
-    if (diagnosed_seen_ms) {
+    // diagnosis: diagnosed_at (schema 3) does; for older incidents the sighting's time is used,
+    // else the incident's opening.
+    if (inc.diagnosed_at_ms > 0) {
+      at = inc.diagnosed_at_ms;
+      d += " (diagnosed by dagmedic)";
+    } else if (diagnosed_seen_ms) {
       at = *diagnosed_seen_ms;
       d += " (when the error happened in this run)";
     } else {

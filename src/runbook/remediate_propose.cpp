@@ -4,6 +4,7 @@
 #include <map>
 
 #include "logs/pipeline.h"
+#include "runbook/diagnose_internal.h"
 #include "runbook/remediate.h"
 #include "runbook/tool_kit.h"
 
@@ -87,6 +88,9 @@ json output_schema() {
   return output_object_schema(
       {{"signature", str},
        {"category", str},
+       {"category_source",
+        {{"type", "string"}, {"enum", json::array({"context", "store", "unknown"})}}},
+       {"notes", {{"type", "array"}, {"items", str}}},
        {"action",
         {{"type", "string"},
          {"enum", json::array({"clear_failed_tasks", "trigger_dag", "wait_for_upstream", "escalate",
@@ -98,15 +102,67 @@ json output_schema() {
        {"policy", str},
        {"environment", str},
        {"next_step", str}},
-      json::array({"signature", "category", "action", "risk", "reason", "requires_approval",
-                   "params", "next_step"}));
+      json::array({"signature", "category", "category_source", "action", "risk", "reason",
+                   "requires_approval", "params", "next_step"}));
+}
+
+// The category extract_task_errors recorded for `sig` (on the incidents of its latest sightings,
+// preferring ones in `dag_id`), with the action and reason recorded next to it. Not found and
+// store errors leave `category` empty; a store error is reported in `note`.
+struct StoredCategory {
+  std::string category, action, reason, note;
+};
+StoredCategory stored_category(const Deps& deps, const std::string& sig,
+                               const std::string& dag_id) {
+  StoredCategory out;
+  auto st = deps.store();
+  if (!st) {
+    out.note = "incident store unavailable (" + st.error().message + ")";
+    return out;
+  }
+  for (const std::string& dag : {dag_id, std::string()}) {
+    auto info = diagnose::signature_info(**st, sig, dag);
+    if (!info) {
+      out.note = "signature history unreadable (" + info.error().message + ")";
+      return out;
+    }
+    if (info->found && !info->category.empty()) {
+      out.category = info->category;
+      out.action = info->action;
+      out.reason = info->reason;
+      return out;
+    }
+    if (dag.empty()) break;
+  }
+  return out;
 }
 
 Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
   const std::string sig = args.at("signature").get<std::string>();
   json ctx = args.value("context", json::object());
   std::string category = ctx.value("category", "");
-  std::string cat_action, risk, reason;
+  std::string cat_action, risk, reason, source = "context", store_note;
+  if (category.empty() && !ctx.contains("log_tail")) {
+    // No category and no log: what diagnose recorded for this signature, if anything.
+    StoredCategory sc = stored_category(deps, sig, ctx.value("dag_id", ""));
+    store_note = sc.note;
+    if (!sc.category.empty()) {
+      source = "store";
+      category = sc.category;
+      if (auto it = defaults().find(category); it != defaults().end()) {
+        risk = it->second.risk;
+        cat_action = !sc.action.empty() ? sc.action : it->second.action;
+        reason = !sc.reason.empty() ? sc.reason : it->second.reason;
+      } else if (!sc.action.empty()) {
+        // A category of a newer rules file: its recorded action, handled with care.
+        cat_action = sc.action;
+        risk = "medium";
+        reason = !sc.reason.empty() ? sc.reason : "Category " + category + " (recorded).";
+      }
+    } else {
+      source = "unknown";
+    }
+  }
   if (category.empty() && ctx.contains("log_tail")) {
     logs::DiagnoseOptions opt;
     opt.redactor = deps.redactor;
@@ -120,7 +176,9 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
   }
   if (category.empty()) category = "unknown";
   if (cat_action.empty()) {
-    const auto& c = defaults().at(category);
+    // A stored category without a default or a recorded action is handled as unknown.
+    auto it = defaults().find(category);
+    const auto& c = it != defaults().end() ? it->second : defaults().at("unknown");
     cat_action = c.action;
     risk = c.risk;
     reason = c.reason;
@@ -196,12 +254,29 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
   } else {
     next = "Escalate: a human should look at the error before anything is rerun.";
   }
-  json s = {{"signature", sig}, {"category", category}, {"action", action},
-            {"risk", risk},     {"reason", reason},     {"requires_approval", requires_approval},
-            {"params", params}, {"policy", policy},     {"environment", env},
+  if (source == "unknown" && action == "escalate")
+    next +=
+        " No category was given and the store has no diagnosis of this signature: run "
+        "extract_task_errors on the failed task first, or pass context.category.";
+  json s = {{"signature", sig},
+            {"category", category},
+            {"category_source", source},
+            {"action", action},
+            {"risk", risk},
+            {"reason", reason},
+            {"requires_approval", requires_approval},
+            {"params", params},
+            {"policy", policy},
+            {"environment", env},
             {"next_step", next}};
-  std::string text = "Proposal for " + sig + " (" + category + "): " + action + ", risk " + risk +
-                     ".\n" + reason + "\nNext: " + next + "\n(Nothing was executed.)";
+  if (!store_note.empty()) s["notes"] = json::array({store_note});
+  const std::string from = source == "store"     ? " (category from the stored diagnosis)"
+                           : source == "unknown" ? " (category unknown)"
+                                                 : "";
+  std::string text = "Proposal for " + sig + " (" + category + ")" + from + ": " + action +
+                     ", risk " + risk + ".\n" + reason + "\nNext: " + next +
+                     (store_note.empty() ? "" : "\nNote: " + store_note + ".") +
+                     "\n(Nothing was executed.)";
   return finish(deps, text, std::move(s), output_cap(deps, kOutputCap));
 }
 
@@ -212,7 +287,8 @@ Status register_propose_action(mcp::Server& server, const std::shared_ptr<const 
   t.name = "propose_action";
   t.title = "Propose the smallest safe action";
   t.description =
-      "Remediate: for an error signature (and its category, or the log tail), proposes the "
+      "Remediate: for an error signature (and its category, or the log tail; without either, "
+      "the category extract_task_errors recorded for the signature), proposes the "
       "smallest safe action — clear the failed tasks for a rerun, trigger with a conf, wait for "
       "upstream, escalate or do nothing — with its risk, reason, whether it needs an approval and "
       "the exact request_approval parameters. Proposes only; never executes anything.";

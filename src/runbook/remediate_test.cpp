@@ -645,5 +645,85 @@ TEST_F(Remediate, ProposeActionSmallestSafeAction) {
   EXPECT_EQ(dev_->calls("trigger_dag_run") + dev_->calls("clear_task_instances"), 0);
 }
 
+TEST_F(Remediate, ProposeActionTakesTheCategoryDiagnoseRecorded) {
+  auto opened = store::open_sqlite_store({.path = tmp_.path()});
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  std::shared_ptr<store::Store> st(std::move(*opened));
+  start(json::object(), st);
+  // As extract_task_errors leaves it: the sighting and the diagnosis on the run's incident.
+  ASSERT_TRUE(
+      st->record_occurrence({"feedc0ffee12", "etl", "manual__1", "load", "dev", 1000}).ok());
+  store::Incident inc;
+  inc.id = store::incident_id_for("dev", "etl", "manual__1");
+  inc.env = "dev";
+  inc.dag_id = "etl";
+  inc.run_id = "manual__1";
+  inc.signature = "feedc0ffee12";
+  inc.category = "network";
+  inc.summary_json = json{{"diagnoses",
+                           {{"feedc0ffee12",
+                             {{"category", "network"},
+                              {"action", "clear_failed_tasks"},
+                              {"reason", "A network or endpoint failure is usually transient."}}}}}}
+                         .dump();
+  inc.opened_at_ms = inc.updated_at_ms = 1000;
+  ASSERT_TRUE(st->upsert_incident(inc).ok());
+
+  json r = call("propose_action", {{"signature", "feedc0ffee12"},
+                                   {"context", {{"dag_id", "etl"}, {"run_id", "manual__1"}}},
+                                   {"environment", "dev"}});
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  const json& s = r["structuredContent"];
+  EXPECT_EQ(s["category"], "network");
+  EXPECT_EQ(s["category_source"], "store");
+  EXPECT_EQ(s["action"], "clear_failed_tasks");
+  EXPECT_EQ(s["params"]["params"]["run_id"], "manual__1");
+  EXPECT_NE(text(r).find("stored diagnosis"), std::string::npos) << text(r);
+
+  // Without a dag_id in the context the signature's history still knows it.
+  json any = call("propose_action", {{"signature", "feedc0ffee12"}});
+  EXPECT_EQ(any["structuredContent"]["category"], "network");
+  EXPECT_EQ(any["structuredContent"]["category_source"], "store");
+
+  // A category in the context wins over the store.
+  json given = call("propose_action", {{"signature", "feedc0ffee12"},
+                                       {"context", {{"category", "missing_upstream_data"}}}});
+  EXPECT_EQ(given["structuredContent"]["category"], "missing_upstream_data");
+  EXPECT_EQ(given["structuredContent"]["category_source"], "context");
+  EXPECT_EQ(given["structuredContent"]["action"], "wait_for_upstream");
+
+  // A signature the store never saw: a proposal for category unknown (investigate), no error.
+  json unknown = call(
+      "propose_action",
+      {{"signature", "000000000000"}, {"context", {{"dag_id", "etl"}, {"run_id", "manual__1"}}}});
+  ASSERT_FALSE(unknown.value("isError", false)) << unknown.dump();
+  EXPECT_EQ(unknown["structuredContent"]["category"], "unknown");
+  EXPECT_EQ(unknown["structuredContent"]["category_source"], "unknown");
+  EXPECT_EQ(unknown["structuredContent"]["action"], "escalate");
+  EXPECT_NE(
+      unknown["structuredContent"]["next_step"].get<std::string>().find("extract_task_errors"),
+      std::string::npos);
+  EXPECT_EQ(dev_->calls("trigger_dag_run") + dev_->calls("clear_task_instances"), 0);
+}
+
+TEST_F(Remediate, ProposeActionWithTheStoreDownStillAnswers) {
+  cfg_.store.backend = config::StoreSettings::Backend::postgres;
+  cfg_.store.dsn_env = "DM_REMEDIATE_TEST_UNSET_DSN";
+  ::unsetenv("DM_REMEDIATE_TEST_UNSET_DSN");
+  auto d = make_deps(cfg_, {.clock = clock_, .clients = provider_, .audit_key = kKey});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  auto server = mcp::Server::create({.name = "t", .version = "0"});
+  ASSERT_TRUE(register_remediate_tools(*server, *d).ok());
+  mcp::InMemoryClient client(server);
+  ASSERT_TRUE(client.initialize().ok());
+  auto r = client.call(
+      "tools/call", {{"name", "propose_action"}, {"arguments", {{"signature", "feedc0ffee12"}}}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const json& s = (*r)["structuredContent"];
+  EXPECT_EQ(s["category_source"], "unknown") << r->dump();
+  EXPECT_EQ(s["action"], "escalate");
+  EXPECT_NE(s["notes"].dump().find("store unavailable"), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace dm::runbook

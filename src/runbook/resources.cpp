@@ -108,8 +108,8 @@ Status register_resources(mcp::Server& server, const std::shared_ptr<const Deps>
   one.name = "incident";
   one.title = "Incident";
   one.description =
-      "One incident (JSON): state, diagnosis (signature, category, redacted error), triage summary "
-      "and the postmortem's URI once written.";
+      "One incident (JSON): state, diagnosis (signature, category, redacted error, diagnosed_at: "
+      "when first diagnosed), triage summary and the postmortem's URI once written.";
   one.mime_type = "application/json";
   one.handler = [deps](const std::string& uri, const mcp::UriVars& vars, mcp::RequestContext&) {
     return guarded([&] { return read_incident(*deps, uri, vars); });

@@ -114,6 +114,32 @@ TEST_F(IncidentResources, ReadOneIncident) {
   EXPECT_EQ(r->dump().find(kSecret), std::string::npos);
 }
 
+TEST_F(IncidentResources, IncidentShowsWhenItWasFirstDiagnosed) {
+  store::Incident open;
+  open.id = store::incident_id_for("prod", "sales_etl", "run2");
+  open.env = "prod";
+  open.dag_id = "sales_etl";
+  open.run_id = "run2";
+  open.opened_at_ms = 1000;
+  open.updated_at_ms = 1000;
+  ASSERT_TRUE(store_->upsert_incident(open).ok());
+  auto doc_of = [&](const std::string& uri) {
+    auto r = read(uri);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? json::parse((*r)["contents"][0]["text"].get<std::string>()) : json::object();
+  };
+  EXPECT_EQ(doc_of("dagmedic://incidents/" + open.id)["diagnosed_at"], "");
+  store::Incident diag = open;
+  diag.signature = "0123456789ab";
+  diag.updated_at_ms = 61000;
+  ASSERT_TRUE(store_->upsert_incident(diag).ok());
+  diag.signature = "ba9876543210";  // a later re-diagnosis keeps the first time
+  diag.updated_at_ms = 121000;
+  ASSERT_TRUE(store_->upsert_incident(diag).ok());
+  EXPECT_EQ(doc_of("dagmedic://incidents/" + open.id)["diagnosed_at"], "1970-01-01T00:01:01Z");
+  EXPECT_EQ(doc_of("dagmedic://incidents")["incidents"][0]["diagnosed_at"], "1970-01-01T00:01:01Z");
+}
+
 TEST_F(IncidentResources, ReadPostmortemAsRedactedMarkdown) {
   auto inc = add("sales_etl", 1000, std::string("# Postmortem\n\nleaked ") + kSecretUri + "\n");
   auto r = read("dagmedic://postmortems/" + inc.id);

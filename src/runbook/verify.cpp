@@ -1,6 +1,8 @@
 // Verify stage tool (see docs/runbook.md): check_recovery_rules. Reads Airflow; the verdict comes
 // from verify_rules.h. A recovered/escalated verdict updates the incident when one exists (store
 // errors only add a note).
+#include <algorithm>
+#include <map>
 #include <string>
 
 #include "runbook/detect_common.h"
@@ -21,6 +23,52 @@ constexpr std::size_t kLaterRunCap = 200;  // runs after the incident examined (
 std::string str_arg(const json& args, const char* key) {
   auto it = args.find(key);
   return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The try of each task the incident's diagnoses recorded (summary_json "diagnose" and
+// "diagnoses"), highest per task. Stored JSON is not trusted to have the right shape.
+std::map<std::string, int> recorded_tries(const json& summary) {
+  std::map<std::string, int> out;
+  auto take = [&](const json& facts) {
+    if (!facts.is_object()) return;
+    auto task = facts.find("task_id");
+    auto n = facts.find("try_number");
+    if (task == facts.end() || !task->is_string() || n == facts.end() || !n->is_number_integer())
+      return;
+    int& slot = out[task->get<std::string>()];
+    slot = std::max(slot, n->get<int>());
+  };
+  if (!summary.is_object()) return out;
+  if (auto d = summary.find("diagnose"); d != summary.end()) take(*d);
+  if (auto all = summary.find("diagnoses"); all != summary.end() && all->is_object())
+    for (const auto& [sig, facts] : all->items()) take(facts);
+  return out;
+}
+
+// Whether the incident's run (failed now) was cleared and failed again since the incident
+// recorded it: a failed task in a later try than the one diagnosed, else (no try recorded) the
+// run ending after the end triage recorded. Returns what shows it, "" if nothing does.
+std::string failed_again(const store::Incident& inc, const airflow::DagRun& run,
+                         const std::vector<airflow::TaskInstance>& failed) {
+  const json summary = json::parse(inc.summary_json, nullptr, /*allow_exceptions=*/false);
+  const auto tries = recorded_tries(summary);
+  for (const auto& t : failed) {
+    auto it = tries.find(t.task_id);
+    if (it != tries.end() && it->second > 0 && t.try_number > it->second)
+      return "task " + t.task_id + " failed in try " + std::to_string(t.try_number) +
+             "; the incident recorded try " + std::to_string(it->second);
+  }
+  if (!tries.empty() || !summary.is_object()) return "";
+  auto triage = summary.find("triage");
+  if (triage == summary.end() || !triage->is_object()) return "";
+  auto end = triage->find("end_date");
+  if (end == triage->end() || !end->is_string()) return "";
+  auto recorded = time_ms(end->get<std::string>());
+  auto now_end = time_ms(run.end_date);
+  if (recorded && now_end && *now_end > *recorded)
+    return "the run ended again at " + ms_to_iso(*now_end) + "; the incident recorded its end at " +
+           ms_to_iso(*recorded);
+  return "";
 }
 
 json output_schema() {
@@ -84,10 +132,12 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args)
                    .later = {},
                    .rule = rule,
                    .now_ms = to_ms(deps.clock->now())};
-  if (in.incident_first_failing.empty() && run->state == "failed") {
+  if (run->state == "failed" && (in.incident_first_failing.empty() || incident)) {
     auto tis = client.list_task_instances(dag_id, run_id, {"failed"});
     if (!tis) return airflow_error(tis.error());
-    in.incident_first_failing = first_failing_task_id(*tis);
+    if (in.incident_first_failing.empty()) in.incident_first_failing = first_failing_task_id(*tis);
+    // A clear re-runs the failed tasks in a new try; one that failed again is a new failure.
+    if (incident) in.incident_failed_again = failed_again(*incident, *run, *tis);
   }
 
   // Runs placed after the incident's run, newest first (bounded).

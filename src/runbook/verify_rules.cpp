@@ -42,11 +42,19 @@ Result<RecoveryVerdict> evaluate_recovery(const RecoveryInput& in, const RunTask
   const auto& rule = in.rule;
   RecoveryVerdict v;
 
-  // Newest first; the incident's own run joins at the end when it was cleared (no longer failed).
+  // Newest first; the incident's own run joins at the end when it was cleared (no longer failed,
+  // or failed again in a new try).
   std::vector<const airflow::DagRun*> seq;
   for (const auto& r : in.later)
     if (r.run_id != in.incident.run_id) seq.push_back(&r);
-  if (in.incident.state != "failed") seq.push_back(&in.incident);
+  const bool failed_again = in.incident.state == "failed" && !in.incident_failed_again.empty();
+  if (in.incident.state != "failed" || failed_again) seq.push_back(&in.incident);
+  // How a failed run is named in reasons: the incident's own run says it was cleared.
+  auto failed_run = [&](const airflow::DagRun& r) {
+    return &r == &in.incident
+               ? "the incident's run " + r.run_id + " (cleared, " + in.incident_failed_again + ")"
+               : "run " + r.run_id;
+  };
 
   const airflow::DagRun* newest_failed = nullptr;
   const airflow::DagRun* newest_unfinished = nullptr;
@@ -77,6 +85,8 @@ Result<RecoveryVerdict> evaluate_recovery(const RecoveryInput& in, const RunTask
       v.reason = std::to_string(v.failures_since) + " failed run(s) " + since_what +
                  " with no success in between (escalate_after_failures = " +
                  std::to_string(rule.escalate_after_failures) + ")";
+      if (failed_again && !success)
+        v.reason += "; the cleared run failed again (" + in.incident_failed_again + ")";
       v.advice = "Escalate to the DAG owner with the diagnosis of run " + newest_failed->run_id +
                  " (extract_task_errors); another run without a fix would fail the same way.";
       return v;
@@ -84,9 +94,13 @@ Result<RecoveryVerdict> evaluate_recovery(const RecoveryInput& in, const RunTask
     auto tis = tasks(*newest_failed);
     if (!tis) return tis.error();
     const std::string first = first_failing_task_id(*tis);
+    const bool own = newest_failed == &in.incident;
     if (!first.empty() && first == in.incident_first_failing) {
       v.verdict = "escalate";
-      v.reason = "run " + newest_failed->run_id + " failed again at the same task " + first;
+      v.reason = own ? "the cleared run " + newest_failed->run_id +
+                           " failed again at the same task " + first + " (" +
+                           in.incident_failed_again + ")"
+                     : "run " + newest_failed->run_id + " failed again at the same task " + first;
       v.advice =
           "Escalate to the DAG owner: the same task failed again, so the cause is not "
           "fixed. Share the diagnosis (extract_task_errors on " +
@@ -95,7 +109,9 @@ Result<RecoveryVerdict> evaluate_recovery(const RecoveryInput& in, const RunTask
     }
     v.verdict = "not_yet";
     v.reason =
-        "run " + newest_failed->run_id + " failed too" +
+        (own ? "the cleared run " + newest_failed->run_id + " failed again (" +
+                   in.incident_failed_again + ")"
+             : "run " + newest_failed->run_id + " failed too") +
         (first.empty() ? std::string(" (no failing task found)")
                        : " (first failing task " + first +
                              (in.incident_first_failing.empty()
@@ -129,7 +145,7 @@ Result<RecoveryVerdict> evaluate_recovery(const RecoveryInput& in, const RunTask
       auto r_end = time_ms(r->end_date);
       if (r->state == "failed" && r_end && *r_end > end) {
         v.verdict = "not_yet";
-        v.reason = "run " + r->run_id + " failed at " + ms_to_iso(*r_end) + ", after run " +
+        v.reason = failed_run(*r) + " failed at " + ms_to_iso(*r_end) + ", after run " +
                    success->run_id + " succeeded";
         v.advice = "Diagnose run " + r->run_id +
                    " (extract_task_errors) before calling the DAG "

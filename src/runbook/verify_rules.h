@@ -5,6 +5,8 @@
 // Runs are walked newest first; queued/running runs are skipped (they decide nothing yet). With
 // F = the failed runs met before the first success (the failures "since the incident, with no
 // success in between"):
+// The incident's own run counts as one of F when it was cleared, re-ran and failed again
+// (`incident_failed_again`); the reasons then say so.
 //   - F ≥ escalate_after_failures                         → escalate
 //   - F ≥ 1 and the newest failed run's first failing task is the incident's → escalate
 //   - F ≥ 1 otherwise                                     → not_yet (a new failure to diagnose)
@@ -38,6 +40,10 @@ struct RecoveryInput {
   std::vector<airflow::DagRun> later;  // runs with run_after after the incident's, newest first
   config::RecoveryRule rule;
   int64_t now_ms = 0;
+  // Non-empty when the incident's run (state failed) was cleared and its new try failed again:
+  // what shows it (e.g. "task load is in try 4, the incident recorded try 3"). Empty: the run's
+  // failure is the incident itself.
+  std::string incident_failed_again{};
 };
 
 // Task instances of one run. Errors are passed through by evaluate_recovery.

@@ -215,6 +215,116 @@ TEST(VerifyTool, SameRunClearedAndNowSuccessCounts) {
   EXPECT_EQ(s["quiet_until"], at_z(-30));
 }
 
+// The incident as Triage + Diagnose recorded it: run "inc" ended 170 min ago, task "load"
+// diagnosed in try 3.
+void record_incident(Harness& h, bool with_diagnosis = true) {
+  store::Incident inc;
+  inc.id = store::incident_id_for("test", "etl", "inc");
+  inc.env = "test";
+  inc.dag_id = "etl";
+  inc.run_id = "inc";
+  inc.state = "open";
+  inc.first_failing_task = "load";
+  json summary = {{"triage", {{"state", "failed"}, {"end_date", at_z(-170)}}}};
+  if (with_diagnosis) {
+    inc.signature = "a1b2c3d4e5f6";
+    inc.category = "network";
+    summary["diagnose"] = {{"task_id", "load"}, {"try_number", 3}, {"map_index", -1}};
+    summary["diagnoses"] = {{"a1b2c3d4e5f6", summary["diagnose"]}};
+  }
+  inc.summary_json = summary.dump();
+  inc.opened_at_ms = to_ms(testing::test_now() - std::chrono::minutes(160));
+  inc.updated_at_ms = inc.opened_at_ms;
+  ASSERT_TRUE(h.store->upsert_incident(inc).ok());
+}
+
+// Run "inc" after someone cleared it: load ran again in try 4 and ended `load_state`.
+void script_cleared_incident(testing::FakeAirflow& f, const std::string& run_state,
+                             const std::string& load_state, const std::string& publish_state) {
+  f.add_dag(airflow::Dag{.dag_id = "etl", .owners = {"data-eng"}});
+  f.add_run(run("etl", "inc", run_state, -180, -5));
+  f.add_task(task("etl", "inc", "extract", "success", -180, -178));
+  f.add_task(task("etl", "inc", "load", load_state, -10, -6, 4, 5));
+  f.add_task(task("etl", "inc", "publish", publish_state, INT32_MIN, -5));
+}
+
+TEST(VerifyTool, ClearedRunFailingAgainAtTheSameTaskEscalates) {
+  Harness h;
+  record_incident(h);
+  script_cleared_incident(*h.fake, "failed", "failed", "upstream_failed");
+  json r = h.call("check_recovery_rules", kArgs);
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  const json& s = r["structuredContent"];
+  EXPECT_EQ(s["verdict"], "escalate") << s;
+  EXPECT_EQ(s["failures_since"], 1);
+  const std::string reason = s["reason"].get<std::string>();
+  EXPECT_NE(reason.find("cleared run inc failed again at the same task load"), std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("try 4"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("recorded try 3"), std::string::npos) << reason;
+  EXPECT_EQ(s["recovering_run"]["run_id"], "inc");
+  EXPECT_EQ(s["incident_state"], "escalated");
+  expect_no_blind_retry(r);
+}
+
+TEST(VerifyTool, ClearedRunFailingAgainElsewhereIsNotRecoveredOrEscalatesByRule) {
+  // No try recorded (triage only): the run ending after the recorded end shows the re-run.
+  {
+    Harness h;
+    record_incident(h, /*with_diagnosis=*/false);
+    script_cleared_incident(*h.fake, "failed", "success", "failed");
+    json r = h.call("check_recovery_rules", kArgs);
+    const json& s = r["structuredContent"];
+    EXPECT_EQ(s["verdict"], "not_yet") << s;
+    EXPECT_EQ(s["failures_since"], 1);
+    const std::string reason = s["reason"].get<std::string>();
+    EXPECT_NE(reason.find("cleared run inc failed again"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("publish"), std::string::npos) << reason;
+    EXPECT_NE(reason.find("ended again at " + at_z(-5)), std::string::npos) << reason;
+    EXPECT_NE(s["advice"].get<std::string>().find("Diagnose the new failure"), std::string::npos);
+    expect_no_blind_retry(r);
+  }
+  // A rule escalating after one failure: escalate, and say why.
+  {
+    config::Config cfg;
+    cfg.recovery.push_back(config::RecoveryRule{.dag = "etl", .escalate_after_failures = 1});
+    Harness h(HarnessOptions{.config = cfg});
+    record_incident(h, /*with_diagnosis=*/false);
+    script_cleared_incident(*h.fake, "failed", "success", "failed");
+    json s = h.ok("check_recovery_rules", kArgs);
+    EXPECT_EQ(s["verdict"], "escalate") << s;
+    EXPECT_NE(s["reason"].get<std::string>().find("the cleared run failed again"),
+              std::string::npos)
+        << s;
+  }
+}
+
+TEST(VerifyTool, UnclearedFailedRunIsStillTheIncidentItself) {
+  // Same try as recorded, same end: nothing new, no failure counted.
+  Harness h;
+  record_incident(h);
+  script_incident(*h.fake);
+  json s = h.ok("check_recovery_rules", kArgs);
+  EXPECT_EQ(s["verdict"], "not_yet") << s;
+  EXPECT_EQ(s["failures_since"], 0);
+  EXPECT_NE(s["reason"].get<std::string>().find("no new run"), std::string::npos) << s;
+  EXPECT_EQ(s["incident_state"], "open");
+}
+
+TEST(VerifyTool, ClearedRunSucceedingInTheNewTryRecovers) {
+  Harness h;
+  record_incident(h);
+  script_cleared_incident(*h.fake, "success", "success", "success");
+  json s = h.ok("check_recovery_rules", kArgs);
+  EXPECT_EQ(s["verdict"], "not_yet") << s;  // quiet period: ended 5 min ago
+  EXPECT_EQ(s["recovering_run"]["run_id"], "inc");
+  h.clock->advance(std::chrono::minutes(30));
+  s = h.ok("check_recovery_rules", kArgs);
+  EXPECT_EQ(s["verdict"], "recovered") << s;
+  EXPECT_EQ(s["failures_since"], 0);
+  EXPECT_EQ(s["incident_state"], "recovered");
+}
+
 TEST(VerifyTool, SuccessThenNewFailureIsNotRecovered) {
   Harness h;
   script_incident(*h.fake);
@@ -299,6 +409,25 @@ TEST(VerifyRules, EscalateThresholdComesFromTheRule) {
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->verdict, "escalate");
   EXPECT_EQ(v->recovering_run->run_id, "f3");
+}
+
+TEST(VerifyRules, ClearedRunFailingAfterALaterSuccessBlocksRecovery) {
+  RecoveryInput in{.incident = run("etl", "inc", "failed", -100, -5),
+                   .incident_first_failing = "load",
+                   .later = {run("etl", "ok", "success", -80, -70)},
+                   .rule = {.quiet_minutes = 10, .critical_tasks = {}},
+                   .now_ms = to_ms(testing::test_now()),
+                   .incident_failed_again = "task load failed in try 2"};
+  auto v = evaluate_recovery(in, no_tasks());
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->verdict, "not_yet");
+  EXPECT_NE(v->reason.find("the incident's run inc (cleared, task load failed in try 2) failed at"),
+            std::string::npos)
+      << v->reason;
+  in.incident_failed_again.clear();  // not cleared: the old failure decides nothing
+  v = evaluate_recovery(in, no_tasks());
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->verdict, "recovered") << v->reason;
 }
 
 TEST(VerifyRules, QueuedRunsDecideNothing) {

@@ -55,6 +55,10 @@ CREATE TABLE incidents(id TEXT PRIMARY KEY, env TEXT NOT NULL, dag_id TEXT NOT N
 CREATE INDEX incidents_by_updated ON incidents(updated_at);
 CREATE INDEX incidents_by_dag ON incidents(dag_id, updated_at);
 )sql",
+    // 3: when the incident was first diagnosed (0 = not yet, or diagnosed before version 3).
+    R"sql(
+ALTER TABLE incidents ADD COLUMN diagnosed_at BIGINT NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 constexpr int64_t kMigrationLockKey = 0x646d6d6967;  // "dmmig"
@@ -126,7 +130,7 @@ constexpr const char* kOccFilter =
 
 constexpr const char* kIncidentCols =
     "id, env, dag_id, run_id, state, signature, category, first_failing_task, error, "
-    "summary_json, postmortem_md, opened_at, updated_at";
+    "summary_json, postmortem_md, opened_at, updated_at, diagnosed_at";
 
 Incident read_incident(const pqxx::row& r) {
   Incident i;
@@ -143,6 +147,7 @@ Incident read_incident(const pqxx::row& r) {
   i.postmortem_md = r[10].as<std::string>();
   i.opened_at_ms = r[11].as<int64_t>();
   i.updated_at_ms = r[12].as<int64_t>();
+  i.diagnosed_at_ms = r[13].as<int64_t>();
   return i;
 }
 
@@ -427,15 +432,22 @@ class PgStore final : public Store {
     return status(run<int>("upsert incident " + i.id, [&](pqxx::connection& c) -> Result<int> {
       pqxx::work w(c);
       // Empty fields keep the stored value (state/summary get defaults on insert only), so a
-      // later partial update never erases a diagnosis; opened_at is never updated.
+      // later partial update never erases a diagnosis; opened_at is never updated. diagnosed_at
+      // is set once, when the first signature is stored ($14, else updated_at); t.* is the row
+      // as it was before this update.
       w.exec_params(
           "INSERT INTO incidents AS t(id, env, dag_id, run_id, state, signature, category, "
-          "first_failing_task, error, summary_json, postmortem_md, opened_at, updated_at) "
+          "first_failing_task, error, summary_json, postmortem_md, opened_at, updated_at, "
+          "diagnosed_at) "
           "VALUES($1::text, $2::text, $3::text, $4::text, "
           "CASE WHEN $5::text = '' THEN 'open' ELSE $5::text END, $6::text, $7::text, $8::text, "
           "$9::text, CASE WHEN $10::text = '' THEN '{}' ELSE $10::text END, $11::text, "
-          "CASE WHEN $12::bigint = 0 THEN $13::bigint ELSE $12::bigint END, $13::bigint) "
+          "CASE WHEN $12::bigint = 0 THEN $13::bigint ELSE $12::bigint END, $13::bigint, "
+          "CASE WHEN $6::text = '' THEN 0 WHEN $14::bigint = 0 THEN $13::bigint "
+          "ELSE $14::bigint END) "
           "ON CONFLICT(id) DO UPDATE SET "
+          "diagnosed_at = CASE WHEN t.diagnosed_at <> 0 OR t.signature <> '' OR $6::text = '' "
+          "THEN t.diagnosed_at WHEN $14::bigint = 0 THEN $13::bigint ELSE $14::bigint END, "
           "env = CASE WHEN $2::text = '' THEN t.env ELSE $2::text END, "
           "dag_id = CASE WHEN $3::text = '' THEN t.dag_id ELSE $3::text END, "
           "run_id = CASE WHEN $4::text = '' THEN t.run_id ELSE $4::text END, "
@@ -449,7 +461,8 @@ class PgStore final : public Store {
           "postmortem_md = CASE WHEN $11::text = '' THEN t.postmortem_md ELSE $11::text END, "
           "updated_at = $13::bigint",
           i.id, i.env, i.dag_id, i.run_id, i.state, i.signature, i.category, i.first_failing_task,
-          i.error, i.summary_json, i.postmortem_md, i.opened_at_ms, i.updated_at_ms);
+          i.error, i.summary_json, i.postmortem_md, i.opened_at_ms, i.updated_at_ms,
+          i.diagnosed_at_ms);
       w.commit();
       return 0;
     }));

@@ -56,6 +56,10 @@ CREATE TABLE incidents(id TEXT PRIMARY KEY, env TEXT NOT NULL, dag_id TEXT NOT N
 CREATE INDEX incidents_by_updated ON incidents(updated_at);
 CREATE INDEX incidents_by_dag ON incidents(dag_id, updated_at);
 )sql",
+    // 3: when the incident was first diagnosed (0 = not yet, or diagnosed before version 3).
+    R"sql(
+ALTER TABLE incidents ADD COLUMN diagnosed_at INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -194,7 +198,7 @@ constexpr const char* kOccFilter =
 
 constexpr const char* kIncidentCols =
     "id, env, dag_id, run_id, state, signature, category, first_failing_task, error, "
-    "summary_json, postmortem_md, opened_at, updated_at";
+    "summary_json, postmortem_md, opened_at, updated_at, diagnosed_at";
 
 Incident read_incident(Stmt& s) {
   Incident i;
@@ -211,6 +215,7 @@ Incident read_incident(Stmt& s) {
   i.postmortem_md = s.text(10);
   i.opened_at_ms = s.i64(11);
   i.updated_at_ms = s.i64(12);
+  i.diagnosed_at_ms = s.i64(13);
   return i;
 }
 
@@ -477,14 +482,20 @@ class SqliteStore final : public Store {
       return make_error(Errc::invalid_argument, "sqlite store: incident without id");
     std::lock_guard lk(mu_);
     // Empty fields keep the stored value (state/summary get defaults on insert only), so a
-    // later partial update never erases a diagnosis; opened_at is never updated.
+    // later partial update never erases a diagnosis; opened_at is never updated. diagnosed_at is
+    // set once, when the first signature is stored (?14, else updated_at); the SET expressions
+    // read the row as it was before this update.
     Stmt s(db_,
            "INSERT INTO incidents(id, env, dag_id, run_id, state, signature, category, "
-           "first_failing_task, error, summary_json, postmortem_md, opened_at, updated_at) "
+           "first_failing_task, error, summary_json, postmortem_md, opened_at, updated_at, "
+           "diagnosed_at) "
            "VALUES(?1, ?2, ?3, ?4, CASE WHEN ?5 = '' THEN 'open' ELSE ?5 END, ?6, ?7, ?8, ?9, "
            "CASE WHEN ?10 = '' THEN '{}' ELSE ?10 END, ?11, "
-           "CASE WHEN ?12 = 0 THEN ?13 ELSE ?12 END, ?13) "
+           "CASE WHEN ?12 = 0 THEN ?13 ELSE ?12 END, ?13, "
+           "CASE WHEN ?6 = '' THEN 0 WHEN ?14 = 0 THEN ?13 ELSE ?14 END) "
            "ON CONFLICT(id) DO UPDATE SET "
+           "diagnosed_at = CASE WHEN diagnosed_at <> 0 OR signature <> '' OR ?6 = '' "
+           "THEN diagnosed_at WHEN ?14 = 0 THEN ?13 ELSE ?14 END, "
            "env = CASE WHEN ?2 = '' THEN env ELSE ?2 END, "
            "dag_id = CASE WHEN ?3 = '' THEN dag_id ELSE ?3 END, "
            "run_id = CASE WHEN ?4 = '' THEN run_id ELSE ?4 END, "
@@ -499,7 +510,7 @@ class SqliteStore final : public Store {
     s.bind(1, i.id).bind(2, i.env).bind(3, i.dag_id).bind(4, i.run_id).bind(5, i.state);
     s.bind(6, i.signature).bind(7, i.category).bind(8, i.first_failing_task).bind(9, i.error);
     s.bind(10, i.summary_json).bind(11, i.postmortem_md).bind(12, i.opened_at_ms);
-    s.bind(13, i.updated_at_ms);
+    s.bind(13, i.updated_at_ms).bind(14, i.diagnosed_at_ms);
     return s.run("upsert incident " + i.id);
   }
 

@@ -141,6 +141,11 @@ struct Incident {
   std::string postmortem_md{};  // "" until a postmortem is written
   int64_t opened_at_ms = 0;     // kept from the first upsert
   int64_t updated_at_ms = 0;
+  // When the incident was first diagnosed: set by the store once, by the upsert that stores the
+  // first non-empty signature (to this field if non-zero, else to that upsert's updated_at_ms),
+  // and never changed afterwards (a re-diagnosis keeps it). 0 = not diagnosed yet, or diagnosed
+  // by a dagmedic older than schema version 3 (unknown). Ignored by upserts otherwise.
+  int64_t diagnosed_at_ms = 0;
 };
 struct IncidentQuery {
   std::string env{};     // "" = any
@@ -207,9 +212,10 @@ class Store {
   virtual Result<std::vector<Occurrence>> list_occurrences(const OccurrenceQuery& q, size_t limit);
 
   // ---- incidents ----
-  // Inserts, or updates every field of the incident with this id except opened_at_ms; an empty
-  // signature/category/first_failing_task/error/summary_json/postmortem_md in `i` keeps the stored
-  // value (so a later partial update never erases a diagnosis).
+  // Inserts, or updates every field of the incident with this id except opened_at_ms and
+  // diagnosed_at_ms (set once, see Incident); an empty signature/category/first_failing_task/
+  // error/summary_json/postmortem_md in `i` keeps the stored value (so a later partial update
+  // never erases a diagnosis).
   virtual Status upsert_incident(const Incident& i);
   // not_found if unknown.
   virtual Result<Incident> get_incident(const std::string& id);

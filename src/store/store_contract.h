@@ -527,11 +527,120 @@ TEST_P(StoreContract, ListIncidentsNewestFirstWithFilters) {
   EXPECT_EQ((*all)[0].opened_at_ms, 100);
 }
 
+TEST_P(StoreContract, DiagnosedAtIsSetOnceByTheFirstSignature) {
+  Incident i = incident("r1", 1000);
+  ASSERT_TRUE(store_->upsert_incident(i).ok());
+  auto got = store_->get_incident(i.id);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->diagnosed_at_ms, 0);
+  // A triage update with a caller-supplied diagnosed_at but no signature records nothing.
+  Incident t = incident("r1", 1500);
+  t.diagnosed_at_ms = 1400;
+  ASSERT_TRUE(store_->upsert_incident(t).ok());
+  got = store_->get_incident(i.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->diagnosed_at_ms, 0);
+  // The first diagnosis: its updated_at.
+  Incident d = incident("r1", 2000);
+  d.signature = "abc";
+  d.category = "network";
+  ASSERT_TRUE(store_->upsert_incident(d).ok());
+  got = store_->get_incident(i.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->diagnosed_at_ms, 2000);
+  // A re-diagnosis (another signature, an explicit time) and a later update keep it.
+  Incident again = incident("r1", 3000);
+  again.signature = "def";
+  again.diagnosed_at_ms = 2900;
+  ASSERT_TRUE(store_->upsert_incident(again).ok());
+  Incident later = incident("r1", 4000);
+  later.state = "recovered";
+  ASSERT_TRUE(store_->upsert_incident(later).ok());
+  got = store_->get_incident(i.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->signature, "def");
+  EXPECT_EQ(got->diagnosed_at_ms, 2000);
+  EXPECT_EQ(got->updated_at_ms, 4000);
+  // Diagnosed at insert, with an explicit time; list_incidents reads it too.
+  Incident fresh = incident("r2", 5000);
+  fresh.signature = "abc";
+  fresh.diagnosed_at_ms = 4500;
+  ASSERT_TRUE(store_->upsert_incident(fresh).ok());
+  auto all = store_->list_incidents({}, 10);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].run_id, "r2");
+  EXPECT_EQ((*all)[0].diagnosed_at_ms, 4500);
+  EXPECT_EQ((*all)[1].diagnosed_at_ms, 2000);
+}
+
+TEST_P(StoreContract, MigrationToVersion3KeepsVersion2Incidents) {
+  // Put the database back to version 2 (no diagnosed_at), with incidents an older dagmedic wrote.
+  ASSERT_TRUE(backend_
+                  ->raw_exec("ALTER TABLE incidents DROP COLUMN diagnosed_at; "
+                             "DELETE FROM schema_version WHERE version = 3")
+                  .ok());
+  const std::string diagnosed = incident_id_for("dev", "etl", "old1");
+  const std::string open = incident_id_for("dev", "etl", "old2");
+  ASSERT_TRUE(backend_
+                  ->raw_exec("INSERT INTO incidents(id, env, dag_id, run_id, state, signature, "
+                             "category, first_failing_task, error, summary_json, postmortem_md, "
+                             "opened_at, updated_at) VALUES('" +
+                             diagnosed +
+                             "', 'dev', 'etl', 'old1', 'recovered', 'sig1', 'network', 'load', "
+                             "'boom', '{\"k\":1}', '# PM', 100, 200), ('" +
+                             open +
+                             "', 'dev', 'etl', 'old2', 'open', '', '', 'load', '', '{}', '', "
+                             "300, 400)")
+                  .ok());
+  ASSERT_TRUE(backend_
+                  ->raw_exec("INSERT INTO occurrences(signature, dag_id, run_id, task_id, "
+                             "env, seen_at) VALUES('sig1', 'etl', 'old1', 'load', 'dev', 90)")
+                  .ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto got = (*s)->get_incident(diagnosed);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->state, "recovered");
+  EXPECT_EQ(got->signature, "sig1");
+  EXPECT_EQ(got->category, "network");
+  EXPECT_EQ(got->first_failing_task, "load");
+  EXPECT_EQ(got->error, "boom");
+  EXPECT_EQ(got->summary_json, R"({"k":1})");
+  EXPECT_EQ(got->postmortem_md, "# PM");
+  EXPECT_EQ(got->opened_at_ms, 100);
+  EXPECT_EQ(got->updated_at_ms, 200);
+  EXPECT_EQ(got->diagnosed_at_ms, 0);  // diagnosed before version 3: unknown, stays unknown
+  Incident re = incident("old1", 500);
+  re.signature = "sig1";
+  ASSERT_TRUE((*s)->upsert_incident(re).ok());
+  got = (*s)->get_incident(diagnosed);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->diagnosed_at_ms, 0);
+  // An undiagnosed version-2 incident gets diagnosed_at at its first diagnosis.
+  Incident d = incident("old2", 600);
+  d.signature = "sig2";
+  ASSERT_TRUE((*s)->upsert_incident(d).ok());
+  got = (*s)->get_incident(open);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->opened_at_ms, 300);
+  EXPECT_EQ(got->diagnosed_at_ms, 600);
+  auto occ = (*s)->occurrence_stats({});
+  ASSERT_TRUE(occ.ok());
+  EXPECT_EQ(occ->count, 1);
+  // Opening again does not migrate twice.
+  auto again = backend_->open();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  auto list = (*again)->list_incidents({}, 10);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 2u);
+}
+
 TEST_P(StoreContract, MigrationToVersion2DeduplicatesOccurrences) {
   // Put the database back to version 1 with duplicate sightings, as an older dagmedic wrote them.
   ASSERT_TRUE(backend_
                   ->raw_exec("DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
-                             "DROP TABLE incidents; DELETE FROM schema_version WHERE version = 2")
+                             "DROP TABLE incidents; DELETE FROM schema_version WHERE version >= 2")
                   .ok());
   ASSERT_TRUE(
       backend_
