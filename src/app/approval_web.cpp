@@ -81,6 +81,9 @@ class Session : public std::enable_shared_from_this<Session> {
         r.headers.emplace(std::move(name), std::string(f.value()));  // first one wins
       }
       r.body = req.body();
+      beast::error_code pec;
+      auto peer = stream_.socket().remote_endpoint(pec);
+      if (!pec) r.remote_address = peer.address().to_string();
       wr = handler_->handle(r);
     }
     res_.version(version);
@@ -237,8 +240,10 @@ void ApprovalWeb::stop() { impl_->stop(); }
 
 Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::Approvals> approvals,
                                                         const std::string& approvers_file,
-                                                        const std::string& bind, int port) {
+                                                        const std::string& bind, int port,
+                                                        std::shared_ptr<guard::AuditLog> audit) {
   if (!approvals) return make_error(Errc::failed_precondition, "approval page: no approvals store");
+  if (!audit) return make_error(Errc::failed_precondition, "approval page: no audit log");
   if (port < 0 || port > 65535)
     return make_error(Errc::invalid_argument, "approval page: port must be between 0 and 65535");
   if (approvers_file.empty())
@@ -257,6 +262,7 @@ Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::A
   opts.bind_address = bind;
   opts.port = static_cast<uint16_t>(port);
   opts.approvers = std::move(*approvers);
+  opts.audit = std::move(audit);
   auto web = std::make_unique<ApprovalWeb>(std::move(approvals), std::move(opts));
   auto bound = web->start();
   if (!bound) return bound.error();
@@ -265,8 +271,8 @@ Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::A
 }
 
 int run_approval_web(std::shared_ptr<guard::Approvals> approvals, const std::string& approvers_file,
-                     const std::string& bind, int port) {
-  auto web = start_approval_web(std::move(approvals), approvers_file, bind, port);
+                     const std::string& bind, int port, std::shared_ptr<guard::AuditLog> audit) {
+  auto web = start_approval_web(std::move(approvals), approvers_file, bind, port, std::move(audit));
   if (!web) {
     std::fprintf(stderr, "dagmedic approvals web: %s\n", web.error().message.c_str());
     return 1;

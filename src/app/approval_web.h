@@ -12,6 +12,14 @@
 //   principal (ApproverMap, from the `approvers:` YAML mapping). The hash is compared in constant
 //   time, and an unknown principal costs the same comparison, so the answer never says which of
 //   the two was wrong. Tokens travel only in POST bodies, never in URLs, never in logs.
+// - Failed logins (unknown approver, wrong token, attempt while locked out) are audited as
+//   `approval_page.auth_failed` events (claimed principal as capped text, approval id, source
+//   address, reason; never the token nor its hash). Fail closed: if that audit write fails the
+//   attempt is refused with 503 (no decision is ever recorded for a failed login anyway).
+// - Failed logins are rate-limited per source address and per claimed principal (LoginLimiter,
+//   login_limiter.h): after 5 failures in 15 minutes the key is locked out (5 min, doubling, cap
+//   1 h) and every attempt naming it gets 429 + Retry-After without its token being checked. The
+//   address is the TCP peer (X-Forwarded-For is not trusted: behind a proxy all clients share it).
 // - Who may approve is decided by guard::Approvals (never the requester, never an agent, one
 //   decision per principal, not expired/denied/used); its refusal is shown verbatim. A principal
 //   id starting with "agent:" is presented to Approvals as an agent.
@@ -35,9 +43,11 @@
 #include <string_view>
 #include <vector>
 
+#include "app/login_limiter.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "guard/approval.h"
+#include "guard/audit.h"
 
 namespace dm::app {
 
@@ -64,8 +74,13 @@ struct ApprovalWebOptions {
   // reverse proxy's name "approvals.example.com" (any port) or "host:port" (exactly).
   std::vector<std::string> allowed_hosts;
   int io_threads = 1;
-  // For showing "expired" (the decision itself is Approvals' business); null = system clock.
+  // For showing "expired" (the decision itself is Approvals' business) and for the login
+  // limiter; null = system clock.
   std::shared_ptr<Clock> clock;
+  // Where failed logins are recorded (the same log as the Approvals'). Null = they cannot be
+  // audited, so every failed login is answered 503 (fail closed).
+  std::shared_ptr<guard::AuditLog> audit;
+  LoginLimits login_limits;
 };
 
 // One HTTP exchange, transport-free (the server and the tests both use it).
@@ -74,6 +89,7 @@ struct WebRequest {
   std::string target;                                       // path and query, e.g. "/approvals/abc"
   std::map<std::string, std::string, std::less<>> headers;  // names lower-cased
   std::string body;
+  std::string remote_address;  // the TCP peer ("127.0.0.1", "::1"); "" when unknown
 };
 struct WebResponse {
   int status = 200;
@@ -109,15 +125,18 @@ class ApprovalWeb {
 };
 
 // Loads approvers from `approvers_file` (an empty path is an error naming --approvers) and starts
-// the page on bind:port. For `dagmedic serve --approval-port N`.
+// the page on bind:port. For `dagmedic serve --approval-port N`. `audit` is where failed logins
+// go (pass the log the Approvals write to); required: failed_precondition when null, so a page
+// whose failed logins cannot be audited never starts.
 Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::Approvals> approvals,
                                                         const std::string& approvers_file,
-                                                        const std::string& bind, int port);
+                                                        const std::string& bind, int port,
+                                                        std::shared_ptr<guard::AuditLog> audit);
 
 // `dagmedic approvals web` / `serve --approval-port`: loads approvers from `approvers_file`,
 // serves on bind:port, prints the base URL on stderr and blocks until SIGINT/SIGTERM.
 // Returns a process exit code (0 ok, 1 failure with a message on stderr).
 int run_approval_web(std::shared_ptr<guard::Approvals> approvals, const std::string& approvers_file,
-                     const std::string& bind, int port);
+                     const std::string& bind, int port, std::shared_ptr<guard::AuditLog> audit);
 
 }  // namespace dm::app

@@ -1,5 +1,6 @@
 #include "app/approval_web_handler.h"
 
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <cstdio>
 #include <functional>
@@ -117,6 +118,59 @@ Result<std::string> url_decode(std::string_view s) {
 
 }  // namespace
 
+std::string audit_text(std::string_view s, std::size_t max_bytes) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool valid = len > 0 && i + len <= s.size();
+    for (std::size_t k = 1; valid && k < len; ++k)
+      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    // Overlong forms, surrogates and > U+10FFFF would make the canonical JSON refuse the entry.
+    if (valid && len == 2) valid = c >= 0xC2;
+    if (valid && len == 3) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      valid = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+    }
+    if (valid && len == 4) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      valid = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    std::string_view piece = valid ? s.substr(i, len) : std::string_view("?");
+    if (valid && len == 1 && (c < 0x20 || c == 0x7F)) piece = "?";
+    if (!valid) len = 1;
+    if (out.size() + piece.size() > max_bytes) {
+      out += "\xE2\x80\xA6";  // …
+      break;
+    }
+    out += piece;
+    i += len;
+  }
+  return out;
+}
+
+std::string address_key(std::string_view address) {
+  if (address.empty()) return "addr:unknown";
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(std::string(address), ec);
+  if (ec) return "addr:" + audit_text(address, 64);
+  if (a.is_v6()) {
+    auto v6 = a.to_v6();
+    if (v6.is_v4_mapped())
+      return "addr:" + boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+    auto bytes = v6.to_bytes();
+    for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+    if (v6.is_loopback()) return "addr:::1";
+    return "addr:" + boost::asio::ip::address_v6(bytes).to_string() + "/64";
+  }
+  return "addr:" + a.to_string();
+}
+
 Result<std::map<std::string, std::string, std::less<>>> parse_form(std::string_view body) {
   std::map<std::string, std::string, std::less<>> out;
   while (!body.empty()) {
@@ -137,8 +191,38 @@ Result<std::map<std::string, std::string, std::less<>>> parse_form(std::string_v
 
 Handler::Handler(std::shared_ptr<guard::Approvals> approvals, ApprovalWebOptions opts,
                  std::string csrf_key)
-    : approvals_(std::move(approvals)), opts_(std::move(opts)), csrf_key_(std::move(csrf_key)) {
+    : approvals_(std::move(approvals)),
+      opts_(std::move(opts)),
+      csrf_key_(std::move(csrf_key)),
+      limiter_(std::make_unique<LoginLimiter>(opts_.login_limits)) {
   if (!opts_.clock) opts_.clock = system_clock();
+}
+
+Status Handler::audit_auth_failed(const std::string& id, const std::string& principal,
+                                  const std::string& address, std::string_view reason,
+                                  std::string_view decision, std::string_view detail) const {
+  std::fprintf(stderr, "dagmedic approvals web: refused a decision on %s from %s: %.*s\n",
+               id.c_str(), address.empty() ? "?" : address.c_str(), static_cast<int>(reason.size()),
+               reason.data());
+  if (!opts_.audit)
+    return make_error(Errc::unavailable, "the approval page was started without an audit log");
+  guard::AuditEvent e;
+  e.principal = audit_text(principal);
+  e.tool = "approval_page.auth_failed";
+  e.decision = "refused";
+  e.approval_id = id;
+  e.upstream_status = std::string(reason);
+  e.upstream_summary = "source " +
+                       (address.empty() ? std::string("unknown") : audit_text(address)) +
+                       "; claimed approver \"" + e.principal + "\"; attempted " +
+                       std::string(decision) + (detail.empty() ? "" : "; ") + std::string(detail);
+  auto r = opts_.audit->append(e);
+  if (!r) {
+    std::fprintf(stderr, "dagmedic approvals web: cannot audit a failed login: %s\n",
+                 r.error().message.c_str());
+    return r.error();
+  }
+  return {};
 }
 
 int64_t Handler::now_ms() const {
@@ -295,15 +379,45 @@ WebResponse Handler::post_approval(const std::string& id, const WebRequest& req)
   if (field("reason").find_first_not_of(" \t\r\n") == std::string::npos)
     return refuse(400, "A reason is required.");
 
+  // Rate limit (login_limiter.h): a locked key is refused before the token is even looked at, so
+  // the right token does not help during a lockout.
+  const std::vector<std::string> keys = {address_key(req.remote_address),
+                                         "principal:" + *principal};
+  const auto now = opts_.clock->now();
+  auto locked = [&](const LoginVerdict& v, std::string text) {
+    const auto minutes = (v.retry_after.count() + 59) / 60;
+    text += " Too many failed logins for this approver or from this address: try again in " +
+            std::to_string(minutes) + (minutes == 1 ? " minute." : " minutes.");
+    WebResponse w = refuse(429, std::move(text));
+    w.headers.emplace_back("Retry-After", std::to_string(v.retry_after.count()));
+    return w;
+  };
+  const std::string unaudited =
+      " This failed attempt could not be written to the audit log, so the page refuses every "
+      "failed login until it can (the server log says why).";
+  if (auto v = limiter_->check(keys, now); v.locked) {
+    if (!audit_auth_failed(id, *principal, req.remote_address, "locked_out", decision,
+                           "locked out for " + std::to_string(v.retry_after.count()) + " s more"))
+      return refuse(503, "Refused: locked out." + unaudited);
+    return locked(v, "Refused; nothing was recorded.");
+  }
+
   // Same work whether or not the principal is known, so timing does not tell which was wrong.
   auto it = opts_.approvers.find(*principal);
   const std::string expected = it == opts_.approvers.end() ? std::string(64, '0') : it->second;
   const bool token_ok = guard::constant_time_equal(guard::sha256_hex(token), expected);
   if (it == opts_.approvers.end() || !token_ok) {
-    std::fprintf(stderr, "dagmedic approvals web: refused a decision on %s: bad credentials\n",
-                 id.c_str());
-    return refuse(401, "Unknown approver or wrong token. Nothing was recorded.");
+    const char* reason = it == opts_.approvers.end() ? "unknown_approver" : "wrong_token";
+    auto v = limiter_->record_failure(keys, now);
+    const std::string detail =
+        v.locked ? "now locked out for " + std::to_string(v.retry_after.count()) + " s" : "";
+    const std::string text = "Unknown approver or wrong token. Nothing was recorded.";
+    if (!audit_auth_failed(id, *principal, req.remote_address, reason, decision, detail))
+      return refuse(503, text + unaudited);
+    if (v.locked) return locked(v, text);
+    return refuse(401, text);
   }
+  limiter_->record_success(keys[1]);
 
   guard::Principal who{*principal, principal->rfind("agent:", 0) == 0};
   auto r = decision == "approve" ? approvals_->approve(id, who, field("reason"))

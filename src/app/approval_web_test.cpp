@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <regex>
+#include <sstream>
 
 #include "app/approval_web_handler.h"
 #include "app/approval_web_page.h"
@@ -44,6 +47,7 @@ class ApprovalWebTest : public ::testing::Test {
         std::make_shared<guard::Approvals>(store_, clock_, guard::ApprovalPolicy{}, audit_);
     ApprovalWebOptions o;
     o.clock = clock_;
+    o.audit = audit_;
     o.approvers = {{"bob", guard::sha256_hex(kBobToken)},
                    {"alice", guard::sha256_hex(kAliceToken)},
                    {"agent:claude", guard::sha256_hex(kAgentToken)}};
@@ -102,6 +106,49 @@ class ApprovalWebTest : public ::testing::Test {
   }
 
   store::ApprovalState state(const std::string& id) { return approvals_->get(id).value().state; }
+
+  // The same exchange without sockets, from a chosen source address (handle()).
+  Form handle_form(ApprovalWeb& web, const std::string& id) {
+    auto r = web.handle({"GET", "/approvals/" + id, {{"host", "localhost"}}, "", ""});
+    Form f;
+    std::smatch m;
+    std::string set = r.header("Set-Cookie");
+    if (std::regex_search(set, m, std::regex("dm_csrf=([0-9a-f]+)"))) f.cookie = m[1];
+    if (std::regex_search(r.body, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")))
+      f.csrf = m[1];
+    EXPECT_FALSE(f.csrf.empty());
+    return f;
+  }
+  WebResponse handle_post(ApprovalWeb& web, const std::string& id, const std::string& who,
+                          const std::string& token, const std::string& addr) {
+    auto f = handle_form(web, id);
+    WebRequest req;
+    req.method = "POST";
+    req.target = "/approvals/" + id;
+    req.headers = {{"host", "localhost"},
+                   {"content-type", "application/x-www-form-urlencoded"},
+                   {"cookie", "dm_csrf=" + f.cookie}};
+    req.body = "csrf=" + f.csrf + "&approver=" + http::url_encode(who) +
+               "&token=" + http::url_encode(token) + "&reason=checked&decision=approve";
+    req.remote_address = addr;
+    return web.handle(req);
+  }
+
+  // The audit export, as text, and the auth_failed entries in it.
+  std::string exported() {
+    std::ostringstream out;
+    EXPECT_TRUE(audit_->export_jsonl(out).ok());
+    return out.str();
+  }
+  std::vector<nlohmann::json> auth_failures() {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(exported());
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);
+      if (j["entry"]["tool"] == "approval_page.auth_failed") out.push_back(j["entry"]);
+    }
+    return out;
+  }
 
   std::shared_ptr<store::Store> store_;
   std::shared_ptr<ManualClock> clock_;
@@ -318,13 +365,162 @@ TEST_F(ApprovalWebTest, BadRequestsGetClearErrors) {
 
 TEST_F(ApprovalWebTest, HandleWorksWithoutSockets) {
   std::string id = request();
-  WebRequest req{"GET", "/approvals/" + id, {{"host", "localhost:1"}}, ""};
+  WebRequest req{"GET", "/approvals/" + id, {{"host", "localhost:1"}}, "", ""};
   auto r = web_->handle(req);
   EXPECT_EQ(r.status, 200);
   req.method = "DELETE";
   EXPECT_EQ(web_->handle(req).status, 405);
   req.headers.erase("host");
   EXPECT_EQ(web_->handle(req).status, 403);
+}
+
+TEST(ApprovalWebHelpers, AuditTextIsCappedValidUtf8WithoutControls) {
+  EXPECT_EQ(web::audit_text("bob"), "bob");
+  EXPECT_EQ(web::audit_text("a\nb\x7f"), "a?b?");
+  EXPECT_EQ(web::audit_text("x\xff\xc0\x80y"), "x???y");  // invalid byte, overlong NUL
+  std::string long_name(100, 'a');
+  EXPECT_EQ(web::audit_text(long_name), std::string(64, 'a') + "\xE2\x80\xA6");
+  // A 2-byte character straddling the cap is not cut in half.
+  std::string s = std::string(63, 'a') + "\xC3\xA9";
+  EXPECT_EQ(web::audit_text(s), std::string(63, 'a') + "\xE2\x80\xA6");
+  EXPECT_EQ(web::audit_text("\xC3\xA9t\xC3\xA9"), "\xC3\xA9t\xC3\xA9");
+}
+
+TEST(ApprovalWebHelpers, AddressKeys) {
+  EXPECT_EQ(web::address_key("10.1.2.3"), "addr:10.1.2.3");
+  EXPECT_EQ(web::address_key("::ffff:10.1.2.3"), "addr:10.1.2.3");
+  EXPECT_EQ(web::address_key("2001:db8:1:2:3:4:5:6"), "addr:2001:db8:1:2::/64");
+  EXPECT_EQ(web::address_key("2001:db8:1:2:ffff::1"), "addr:2001:db8:1:2::/64");
+  EXPECT_EQ(web::address_key("::1"), "addr:::1");
+  EXPECT_EQ(web::address_key(""), "addr:unknown");
+}
+
+TEST_F(ApprovalWebTest, FailedLoginsAreAuditedWithoutTokenMaterial) {
+  std::string id = request();
+  auto f = load_form(id);
+  EXPECT_EQ(post(id, f, "bob", kAliceToken).status, 401);
+  EXPECT_EQ(post(id, f, "Mallory", kBobToken, "deny").status, 401);
+  auto ev = auth_failures();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0]["principal"], "bob");
+  EXPECT_EQ(ev[0]["upstream_status"], "wrong_token");
+  EXPECT_EQ(ev[0]["decision"], "refused");
+  EXPECT_EQ(ev[0]["approval_id"], id);
+  EXPECT_NE(ev[0]["upstream_summary"].get<std::string>().find("source 127.0.0.1"),
+            std::string::npos)
+      << ev[0].dump();
+  EXPECT_EQ(ev[1]["principal"], "mallory");
+  EXPECT_EQ(ev[1]["upstream_status"], "unknown_approver");
+  EXPECT_NE(ev[1]["upstream_summary"].get<std::string>().find("attempted deny"), std::string::npos);
+  const std::string all = exported();
+  for (const char* t : {kAliceToken, kBobToken})
+    EXPECT_EQ(all.find(t), std::string::npos) << "token in the audit";
+  for (const char* t : {kAliceToken, kBobToken, kAgentToken})
+    EXPECT_EQ(all.find(guard::sha256_hex(t)), std::string::npos) << "token hash in the audit";
+  auto v = audit_->verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok) << v->reason;
+  // A success is audited once, by Approvals (approve), not as a page event.
+  EXPECT_EQ(post(id, load_form(id), "bob", kBobToken).status, 200);
+  EXPECT_EQ(auth_failures().size(), 2u);
+  EXPECT_NE(exported().find("\"approval_event\":\"approved\""), std::string::npos);
+}
+
+TEST_F(ApprovalWebTest, FiveFailuresLockOutEvenTheRightTokenThenTheLockoutEnds) {
+  std::string id = request();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(post(id, load_form(id), "bob", "guess").status, 401) << i;
+  auto fifth = post(id, load_form(id), "bob", "guess");
+  EXPECT_EQ(fifth.status, 429);
+  EXPECT_EQ(fifth.header("Retry-After"), "300");
+  EXPECT_NE(fifth.body.find("try again in 5 minutes"), std::string::npos) << fifth.body;
+  clock_->advance(60s);
+  auto right = post(id, load_form(id), "bob", kBobToken);
+  EXPECT_EQ(right.status, 429) << "the right token must not help during a lockout";
+  EXPECT_EQ(right.header("Retry-After"), "240");
+  EXPECT_EQ(state(id), store::ApprovalState::pending);
+  EXPECT_TRUE(approvals_->get(id).value().decisions.empty());
+  auto ev = auth_failures();
+  ASSERT_EQ(ev.size(), 6u);
+  EXPECT_EQ(ev[4]["upstream_status"], "wrong_token");
+  EXPECT_NE(ev[4]["upstream_summary"].get<std::string>().find("now locked out for 300 s"),
+            std::string::npos);
+  EXPECT_EQ(ev[5]["upstream_status"], "locked_out");
+  clock_->advance(240s);
+  EXPECT_EQ(post(id, load_form(id), "bob", kBobToken).status, 200);
+  EXPECT_EQ(state(id), store::ApprovalState::approved);
+}
+
+TEST_F(ApprovalWebTest, LockoutDoublesForTheSameKey) {
+  std::string id = request();
+  for (int i = 0; i < 5; ++i) handle_post(*web_, id, "bob", "guess", "10.0.0.1");
+  clock_->advance(300s);
+  WebResponse r;
+  for (int i = 0; i < 5; ++i) r = handle_post(*web_, id, "bob", "guess", "10.0.0.2");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.header("Retry-After"), "600") << "bob's second lockout (the new address's first)";
+}
+
+TEST_F(ApprovalWebTest, LockoutIsPerAddressAndPerPrincipal) {
+  std::string id = request({{"date", "2026-03-03"}}, "prod");  // needs 2 approvers
+  // Mallory at 10.0.0.66 guesses bob's token: bob and 10.0.0.66 are locked.
+  for (int i = 0; i < 5; ++i) handle_post(*web_, id, "bob", "guess", "10.0.0.66");
+  EXPECT_EQ(handle_post(*web_, id, "bob", kBobToken, "10.0.0.7").status, 429);
+  EXPECT_EQ(handle_post(*web_, id, "carol", "x", "10.0.0.66").status, 429);
+  // Another principal from another address is unaffected.
+  auto other = handle_post(*web_, id, "agent:claude", "wrong", "10.0.0.7");
+  EXPECT_EQ(other.status, 401);
+  EXPECT_TRUE(other.header("Retry-After").empty());
+  // Rotating principals from one address: the address locks after 5, whoever is named.
+  for (int i = 0; i < 4; ++i) handle_post(*web_, id, "p" + std::to_string(i), "x", "10.0.0.8");
+  EXPECT_EQ(handle_post(*web_, id, "p4", "x", "10.0.0.8").status, 429);
+  EXPECT_EQ(state(id), store::ApprovalState::pending);
+}
+
+// An AuditLog that cannot write (a read-only SQLite file) for the page, while Approvals works.
+class ApprovalWebAuditDownTest : public ApprovalWebTest {
+ protected:
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  std::shared_ptr<guard::AuditLog> read_only_audit() {
+    char tmpl[] = "/tmp/dm-approvalweb-XXXXXX";
+    const char* d = mkdtemp(tmpl);
+    EXPECT_NE(d, nullptr);
+    dir_ = d ? d : "";
+    const std::string path = dir_ + "/ro.db";
+    { EXPECT_TRUE(store::open_sqlite_store({.path = path}).ok()); }
+    auto ro = store::open_sqlite_store({.path = path, .read_only = true});
+    EXPECT_TRUE(ro.ok());
+    std::shared_ptr<store::Store> st(std::move(*ro));
+    return std::make_shared<guard::AuditLog>(
+        st, clock_, guard::AuditKey::from_bytes(std::string(32, 'k')).value());
+  }
+  std::string dir_;
+};
+
+TEST_F(ApprovalWebAuditDownTest, FailedLoginThatCannotBeAuditedIsRefused503) {
+  std::string id = request();
+  ApprovalWebOptions o;
+  o.clock = clock_;
+  o.approvers = {{"bob", guard::sha256_hex(kBobToken)}};
+  o.audit = read_only_audit();
+  ApprovalWeb down(approvals_, o);
+  auto r = handle_post(down, id, "bob", "guess", "10.0.0.1");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("could not be written to the audit log"), std::string::npos);
+  EXPECT_EQ(state(id), store::ApprovalState::pending);
+  // Lockouts still hold (and are refused 503 too while the audit is down).
+  for (int i = 0; i < 4; ++i) handle_post(down, id, "bob", "guess", "10.0.0.1");
+  EXPECT_EQ(handle_post(down, id, "bob", kBobToken, "10.0.0.1").status, 503);
+  EXPECT_EQ(state(id), store::ApprovalState::pending);
+  // Without any audit log: the same.
+  o.audit = nullptr;
+  ApprovalWeb none(approvals_, o);
+  EXPECT_EQ(handle_post(none, id, "bob", "guess", "10.0.0.1").status, 503);
+  // A good login is not a failure: it goes to Approvals, which audits it in its own log.
+  EXPECT_EQ(handle_post(none, id, "bob", kBobToken, "10.0.0.1").status, 200);
+  EXPECT_EQ(state(id), store::ApprovalState::approved);
 }
 
 }  // namespace

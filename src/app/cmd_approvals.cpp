@@ -164,7 +164,12 @@ int cmd_approvals(int argc, char** argv) {
   }
   if (*web) {
     std::string file = approvers.empty() ? cfg_source : approvers;
-    return run_approval_web(*approvals, file, bind, port);
+    auto audit = deps->audit();
+    if (!audit) {
+      std::fprintf(stderr, "dagmedic approvals web: %s\n", audit.error().message.c_str());
+      return 1;
+    }
+    return run_approval_web(*approvals, file, bind, port, *audit);
   }
   return 2;
 }

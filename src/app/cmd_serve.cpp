@@ -59,8 +59,10 @@ int cmd_serve(int argc, char** argv) {
   if (approval_port >= 0) {
     auto approvals = deps->approvals();
     const std::string file = approvers_file.empty() ? deps->config.source : approvers_file;
-    auto web = approvals ? start_approval_web(*approvals, file, bind, approval_port)
-                         : Result<std::unique_ptr<ApprovalWeb>>(approvals.error());
+    auto audit = deps->audit();
+    auto web = !approvals ? Result<std::unique_ptr<ApprovalWeb>>(approvals.error())
+               : !audit   ? Result<std::unique_ptr<ApprovalWeb>>(audit.error())
+                          : start_approval_web(*approvals, file, bind, approval_port, *audit);
     if (!web) {
       std::fprintf(stderr, "dagmedic serve: %s\n", web.error().message.c_str());
       return 1;
