@@ -4,7 +4,10 @@
 usage: bench.py DAGMEDIC WORKDIR LINES
 Prints a Markdown report: lines/s of each, the speed-up, and grouping agreement (adjusted Rand
 index, pairwise precision/recall, grouping accuracy) of each against the generator's ground truth
-and of dagmedic against drain3.
+and of dagmedic against drain3; a shape-hostile input (every line a fresh UUID and hex id: the
+shape memo never hits) for dagmedic and drain3. Environment: DM_DAGMEDIC_OLD=an older binary to
+check that --per-line output is byte-identical to it; DM_MASK_BENCH=templates-mask-bench binary
+for the shape memo's hit rate.
 """
 import collections
 import json
@@ -66,6 +69,20 @@ def run_dagmedic(binary, log, extra):
     return wall
 
 
+def hostile_log(path, n):
+    """n lines of one template, each with a fresh UUID and a fresh 12-hex id: no shape repeats."""
+    import random
+    r = random.Random(7)
+    hx = lambda k: "".join(r.choice("0123456789abcdef") for _ in range(k))
+    with open(path, "w") as f:
+        for _ in range(n):
+            f.write("[2026-%02d-%02d, %02d:%02d:%02d UTC] {worker.py:%d} INFO - request %s-%s-%s-%s-%s "
+                    "for session %s done in %d ms\n" % (
+                        r.randint(1, 12), r.randint(1, 28), r.randint(0, 23), r.randint(0, 59),
+                        r.randint(0, 59), r.randint(50, 3400), hx(8), hx(4), hx(4), hx(4), hx(12),
+                        hx(12), r.randint(1, 99999)))
+
+
 def main():
     binary, work, lines = sys.argv[1], sys.argv[2], int(sys.argv[3])
     log = os.path.join(work, "bench.log")
@@ -79,6 +96,9 @@ def main():
     # --threads 2: masking on both cores (CPU time then counts both threads); --threads 1: one core.
     dm_raw = min(run_dagmedic(binary, log, ["--no-redact", "--threads", "2"]) for _ in range(3))
     dm_raw1 = min(run_dagmedic(binary, log, ["--no-redact", "--threads", "1"]) for _ in range(3))
+    global CPU_BENCH_1
+    CPU_BENCH_1 = CPU[("--no-redact", "--threads", "1")]
+    del CPU[("--no-redact", "--threads", "1")]
     dm_red = min(run_dagmedic(binary, log, ["--threads", "2"]) for _ in range(3))
     dm_plain = min(run_dagmedic(binary, log, ["--no-redact", "--no-premask", "--threads", "2"])
                    for _ in range(2))
@@ -110,6 +130,35 @@ def main():
     d3 = time.perf_counter() - t0
     d3_cpu = time.process_time() - c0
 
+    # Shape-hostile input: 300k lines, every one a new shape.
+    hostile = os.path.join(work, "hostile.log")
+    hn = 300000
+    if not os.path.exists(hostile):
+        hostile_log(hostile, hn)
+    h_wall = min(run_dagmedic(binary, hostile, ["--no-redact", "--threads", "1"]) for _ in range(3))
+    h_cpu = CPU[("--no-redact", "--threads", "1")]
+    tm_h = TemplateMiner(config=cfg)
+    with open(hostile, encoding="utf-8") as f:
+        h_lines = [l.rstrip("\n") for l in f]
+    c0 = time.process_time()
+    for l in h_lines:
+        tm_h.add_log_message(l)
+    h_d3_cpu = time.process_time() - c0
+    # run_dagmedic keeps the min per flag set: run the bench-log 1-thread CPU figure under its own key.
+    CPU[("--no-redact", "--threads", "1")] = CPU_BENCH_1
+
+    old = os.environ.get("DM_DAGMEDIC_OLD")
+    same_old = None
+    if old:
+        per_line_old = subprocess.run([old, "logs", "templates", "--per-line", "--no-redact",
+                                       "--threads", "1", log], check=True, stdout=subprocess.PIPE).stdout
+        same_old = per_line_old == per_line_1
+    mask_bench = os.environ.get("DM_MASK_BENCH")
+    memo_line = None
+    if mask_bench and os.path.exists(mask_bench):
+        out = subprocess.run([mask_bench, log], check=True, stdout=subprocess.PIPE).stdout.decode()
+        memo_line = [l for l in out.splitlines() if l.startswith("MaskedBatch")][-1]
+
     rows = [
         ("dagmedic (pre-mask, no redaction, 2 threads)", dm_raw, CPU[("--no-redact", "--threads", "2")]),
         ("dagmedic (pre-mask, no redaction, 1 thread)", dm_raw1, CPU[("--no-redact", "--threads", "1")]),
@@ -129,6 +178,22 @@ def main():
     print()
     print("--per-line output with --threads 2 byte-identical to --threads 1: %s" %
           ("yes" if same_threads else "NO"))
+    if same_old is not None:
+        print()
+        print("--per-line output (--threads 1) byte-identical to the older binary %s: %s" %
+              (old, "yes" if same_old else "NO"))
+    if memo_line:
+        print()
+        print("shape memo (templates-mask-bench, same lines): %s" % memo_line)
+    print()
+    print("Shape-hostile input (%d lines, one template, every line a fresh UUID and hex id):" % hn)
+    print()
+    print("| miner | CPU s | lines/s (CPU) | vs drain3 (CPU) |")
+    print("|---|---:|---:|---:|")
+    print("| dagmedic (pre-mask, no redaction, 1 thread) | %.2f | %s | %.0f× |" % (
+        h_cpu, format(int(hn / max(h_cpu, 1e-9)), ","), h_d3_cpu / max(h_cpu, 1e-9)))
+    print("| drain3 0.9.11 (defaults, in-process loop only) | %.2f | %s | 1× |" % (
+        h_d3_cpu, format(int(hn / max(h_d3_cpu, 1e-9)), ",")))
     print()
     print("| grouping | clusters | ARI | pairwise precision | pairwise recall | F1 | grouping accuracy |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -3,6 +3,8 @@
 # deterministic ~1.5 M-line Airflow/Spark/worker log, with grouping agreement against the
 # generator's ground truth and against drain3. Prints a Markdown report (docs/benchmarks/templates.md).
 #   LINES=1500000 bench/templates/run.sh
+# Optional: DM_DAGMEDIC_OLD=older dagmedic binary (checks --per-line output is byte-identical);
+# the shape memo's hit rate comes from $DM_BUILD/bench/templates-mask-bench when it is built.
 source "$(dirname "$0")/../../dev/lib.sh"
 LINES="${LINES:-1500000}"
 BIN="${DM_DAGMEDIC:-$DM_BUILD/dagmedic}"
@@ -18,4 +20,5 @@ if [ "$(cat "$work/stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "$stamp" > "$work/stamp"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-"$DM_VENV/bin/python" "$DM_ROOT/bench/templates/bench.py" "$BIN" "$work" "$LINES"
+DM_MASK_BENCH="${DM_MASK_BENCH:-$DM_BUILD/bench/templates-mask-bench}" \
+  "$DM_VENV/bin/python" "$DM_ROOT/bench/templates/bench.py" "$BIN" "$work" "$LINES"

@@ -300,7 +300,7 @@ std::size_t default_threads() {
 }
 
 struct TemplateArgs {
-  bool per_line = false, json = false, no_redact = false, no_premask = false;
+  bool per_line = false, json = false, no_redact = false, no_premask = false, no_memo = false;
   std::size_t max_clusters = 5000, depth = 4, top = 0, threads = 0;
   double similarity = 0.4;
   std::vector<std::string> red_rules;
@@ -319,6 +319,7 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
   to.depth = a.depth;
   to.similarity = a.similarity;
   to.premask = !a.no_premask;
+  if (a.no_memo) to.shape_memo_bytes = 0;
   logs::TemplateMiner miner(to);
   LineSplitter split(to.max_line_bytes);
   Out out;
@@ -450,6 +451,9 @@ int cmd_logs(int argc, char** argv) {
                   "threads that mask lines (default: the cores, at most 8); output is the same "
                   "for any value")
       ->check(CLI::Range(1, 64));
+  tpl->add_flag("--no-shape-memo", ta.no_memo,
+                "mask every line (no skeleton -> masked line memo); same output, slower: for "
+                "checks and benchmarks");
 
   try {
     cli.parse(argc, argv);

@@ -198,8 +198,17 @@ struct ByteScan {
 // The rule engine, one left-to-right pass. `Scan` answers the three scanning questions (bulk
 // verbatim stretch, separator run end, segment end + classes); the rules are the same code for
 // every scanner, so their outputs are identical by construction (and tested byte for byte).
+//
+// `du` records where the output depends on the value of a digit and not only on its being a
+// digit: the digits copied to the output (du.add: "int64", "(42S02)"), or, in signature mode, any
+// digit (protected numbers compare digits with given digits: du.values). Everything else treats
+// digits by class (is_digit, is_hex, is_alnum, comparisons with non-digit characters) and never
+// copies them (bulk and separator copies stop at letters/digits), so the control flow depends on
+// digit classes only, and a line masks like any line that has the same skeleton (digits -> '0')
+// and the same digits in du's ranges (line_shape.h relies on this).
 template <class Scan>
-std::size_t mask_engine(std::string_view in, MaskMode mode, char* out, const Scan& sc) {
+std::size_t mask_engine(std::string_view in, MaskMode mode, char* out, const Scan& sc,
+                        MaskDigitUse& du) {
   in = sc.text(in);
   const std::size_t n = in.size();
   const char* s = in.data();
@@ -247,11 +256,17 @@ std::size_t mask_engine(std::string_view in, MaskMode mode, char* out, const Sca
     const bool has_alpha = (seen & kAlpha) != 0, has_digit = (seen & kDigit) != 0;
     const std::size_t len = j - i;
     if (len == 5 && i > 0 && s[i - 1] == '(' && j < n && s[j] == ')') {  // SQLSTATE "(42S02)"
+      if (has_digit) du.add(i, len);
       w.put(s + i, len);
       i = j;
       continue;
     }
     if (len == 8 && is_hex(c) && uuid_at(in, i)) {
+      if (du.uuids == MaskDigitUse::kMaxRanges || i > 0xffff) {
+        du.values = true;
+      } else {
+        du.uuid_off[du.uuids++] = static_cast<std::uint16_t>(i);
+      }
       w.lit("<uuid>");
       i += 36;
       continue;
@@ -283,6 +298,7 @@ std::size_t mask_engine(std::string_view in, MaskMode mode, char* out, const Sca
           continue;
         }
       }
+      if (mode == MaskMode::signature) du.values = true;  // protected_number reads digit values
       if (mode == MaskMode::signature && protected_number(in, i, j)) {
         w.put(s + i, len);
       } else {
@@ -314,6 +330,7 @@ std::size_t mask_engine(std::string_view in, MaskMode mode, char* out, const Sca
     std::size_t d = a;
     while (d < j && is_digit(s[d])) ++d;
     if (a > i && d == j && j - a <= 3) {
+      du.add(a, j - a);  // word + 1-3 digits kept as is
       w.put(s + i, len);
     } else if (a == i) {
       std::size_t q = i;
@@ -358,7 +375,7 @@ class BitScan {
 
   explicit BitScan(std::string_view in) : n_(in.size()), words_(in.size() / 64 + 1) {
     char* buf = buf_;
-    std::memcpy(buf, in.data(), n_);
+    if (n_ > 0) std::memcpy(buf, in.data(), n_);  // in.data() may be null when empty
     std::memset(buf + n_, 0, words_ * 64 + 16 - n_);
     const __m128i c0 = _mm_set1_epi8('0'), c9 = _mm_set1_epi8(9), ca = _mm_set1_epi8('a'),
                   c25 = _mm_set1_epi8(25), c20 = _mm_set1_epi8(0x20), cs = _mm_set1_epi8('/'),
@@ -497,18 +514,36 @@ class BitScan {
 
 }  // namespace
 
-std::size_t mask_variables_scalar_into(std::string_view in, MaskMode mode, char* out) {
-  return mask_engine(in, mode, out, ByteScan{in.data(), in.size()});
+void MaskDigitUse::add(std::size_t off, std::size_t len) {
+  if (ranges == kMaxRanges || off + len > 0xffff) {
+    values = true;  // more than we can describe: the caller must not reuse this line's output
+    return;
+  }
+  this->off[ranges] = static_cast<std::uint16_t>(off);
+  this->len[ranges] = static_cast<std::uint16_t>(len);
+  ++ranges;
 }
 
-std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out) {
+std::size_t mask_variables_scalar_into(std::string_view in, MaskMode mode, char* out) {
+  MaskDigitUse du;
+  return mask_engine(in, mode, out, ByteScan{in.data(), in.size()}, du);
+}
+
+std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out,
+                                MaskDigitUse& digits) {
+  digits = MaskDigitUse{};
 #if DM_MASK_SIMD
   if (in.size() <= BitScan::kMaxBytes) {
     BitScan sc(in);
-    return mask_engine(in, mode, out, sc);
+    return mask_engine(in, mode, out, sc, digits);
   }
 #endif
-  return mask_variables_scalar_into(in, mode, out);
+  return mask_engine(in, mode, out, ByteScan{in.data(), in.size()}, digits);
+}
+
+std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out) {
+  MaskDigitUse du;
+  return mask_variables_into(in, mode, out, du);
 }
 
 void mask_variables(std::string_view in, MaskMode mode, std::string& out) {

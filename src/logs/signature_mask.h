@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,30 @@ constexpr std::size_t mask_bound(std::size_t n) { return 4 * n + 16; }
 // stretches no rule can touch are copied in bulk; output is byte-identical to the byte-at-a-time
 // engine below (mask_variables_scalar_into), which other targets and longer inputs use.
 std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out);
+
+// Where a masking depended on the VALUE of ASCII digits rather than only on where digits are.
+struct MaskDigitUse {
+  static constexpr int kMaxRanges = 8;
+  // Input ranges [off, off + len) of digits copied to the output ("int64" -> the "64",
+  // "(42S02)" -> "42S02").
+  std::uint16_t off[kMaxRanges] = {}, len[kMaxRanges] = {};
+  int ranges = 0;
+  // Digit values used beyond those ranges (signature mode's protected numbers compare digits
+  // with given digits; or more than kMaxRanges ranges / offsets past 65535).
+  bool values = false;
+  // Offsets of the UUIDs masked (the 8-4-4-4-12 rule fired there), in order; more than
+  // kMaxRanges sets `values`.
+  std::uint16_t uuid_off[kMaxRanges] = {};
+  int uuids = 0;
+  void add(std::size_t off, std::size_t len);
+};
+
+// Same, and reports in `digits` where the output depended on digit values. Promise: when
+// !digits.values, every input with the same length, the same bytes except digits, digits at the
+// same positions, and the same digits in digits' ranges masks to the same output (digit
+// substitutions outside the ranges change nothing): what the shape memo (line_shape.h) relies on.
+std::size_t mask_variables_into(std::string_view in, MaskMode mode, char* out,
+                                MaskDigitUse& digits);
 
 // The byte-at-a-time reference engine: same contract and output as mask_variables_into.
 std::size_t mask_variables_scalar_into(std::string_view in, MaskMode mode, char* out);

@@ -140,7 +140,10 @@ std::uint64_t template_hash(std::string_view s) {
 }
 
 MaskedBatch::MaskedBatch(const TemplateOptions& opt)
-    : premask_(opt.premask), max_line_(opt.max_line_bytes) {}
+    : premask_(opt.premask),
+      max_line_(opt.max_line_bytes),
+      use_memo_(opt.premask && opt.shape_memo_bytes > 0),
+      memo_(opt.shape_memo_bytes) {}
 
 void MaskedBatch::clear() {
   used_ = 0;
@@ -153,10 +156,39 @@ void MaskedBatch::add(std::string_view line) {
   if (buf_.size() < need) buf_.resize(std::max(need, buf_.size() * 2));
   char* out = buf_.data() + used_;
   std::size_t len;
+  if (use_memo_ && pause_ > 0) {
+    --pause_;
+  } else if (use_memo_) {
+    if (++win_lookups_ == kWindow) {
+      if (win_hits_ * 4 < kWindow) pause_ = kPause;
+      win_lookups_ = win_hits_ = 0;
+    }
+    if (skel_.size() < skeleton_bound(line.size())) skel_.resize(skeleton_bound(max_line_));
+    std::uint64_t sh = line_skeleton(line, skel_.data());
+    std::uint16_t spans[MaskDigitUse::kMaxRanges];
+    const int nspans = uuid_spans(line, spans, MaskDigitUse::kMaxRanges);
+    if (nspans > 0) sh = canonicalise_uuids(skel_.data(), line.size(), spans, nspans);
+    const std::string_view skel(skel_.data(), line.size());
+    ShapeMemo::Found f;
+    if (nspans >= 0 && memo_.find(skel, sh, line, spans, nspans, f)) {
+      ++win_hits_;
+      if (!f.masked.empty()) std::memcpy(out, f.masked.data(), f.masked.size());
+      spans_.push_back(Span{used_, f.masked.size(), f.masked_hash});
+      used_ += f.masked.size();
+      return;
+    }
+    MaskDigitUse use;
+    len = mask_variables_into(line, MaskMode::templates, out, use);
+    const std::uint64_t h = template_hash(std::string_view(out, len));
+    memo_.insert(skel, sh, line, spans, nspans, use, std::string_view(out, len), h);
+    spans_.push_back(Span{used_, len, h});
+    used_ += len;
+    return;
+  }
   if (premask_) {
     len = mask_variables_into(line, MaskMode::templates, out);
   } else {
-    std::memcpy(out, line.data(), line.size());
+    if (!line.empty()) std::memcpy(out, line.data(), line.size());
     len = line.size();
   }
   spans_.push_back(Span{used_, len, template_hash(std::string_view(out, len))});

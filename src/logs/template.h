@@ -8,7 +8,8 @@
 // Differences, all aimed at stable templates and speed:
 //   1. pre-masking: every line first goes through mask_variables_into(MaskMode::templates)
 //      (signature_mask.h, the masker signatures use too, into a raw buffer) so dates, ids,
-//      numbers… are typed placeholders before clustering;
+//      numbers… are typed placeholders before clustering; a line whose shape was masked before
+//      takes the stored result instead (line_shape.h: exact, same output);
 //   2. an exact cache maps an already-seen masked line straight to its cluster (most lines of a
 //      real log repeat a masked shape), skipping the tree;
 //   3. record headers: leading tokens that are only masked timestamps/dates and punctuation
@@ -27,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "logs/line_shape.h"
+
 namespace dm::logs {
 
 struct TemplateOptions {
@@ -36,13 +39,18 @@ struct TemplateOptions {
   std::size_t max_line_bytes = 4096;
   std::size_t cache_bytes = 32u << 20;
   bool premask = true;
+  // Shape memo in front of the masker (line_shape.h), per MaskedBatch: skeleton -> masked line.
+  // Same output with or without it (exact; only speed changes). 0 turns it off.
+  std::size_t shape_memo_bytes = 32u << 20;
 };
 
 // Lines masked and hashed ahead of mining: the pure, per-line part of TemplateMiner::add, so the
 // lines of a block can be prepared on several threads (one batch each) and then mined in order on
 // one thread with TemplateMiner::add_prepared, with the same result as add() line by line.
-// Uses only opt.premask and opt.max_line_bytes. Not thread-safe itself; never throws except
-// std::bad_alloc.
+// Uses only opt.premask, opt.max_line_bytes and opt.shape_memo_bytes: with premask, a line whose
+// skeleton (digits -> '0') is in the batch's ShapeMemo takes the stored masked line instead of
+// going through the masker. The memo outlives clear(). Not thread-safe itself; never throws
+// except std::bad_alloc.
 class MaskedBatch {
  public:
   explicit MaskedBatch(const TemplateOptions& opt = {});
@@ -53,6 +61,7 @@ class MaskedBatch {
     return {buf_.data() + spans_[k].off, spans_[k].len};
   }
   std::uint64_t hash(std::size_t k) const { return spans_[k].hash; }
+  const ShapeMemo& memo() const { return memo_; }
 
  private:
   struct Span {
@@ -65,6 +74,14 @@ class MaskedBatch {
   std::vector<char> buf_;  // masked lines back to back; size() is capacity, used_ is filled
   std::size_t used_ = 0;
   std::vector<Span> spans_;
+  bool use_memo_;
+  // Input where shapes do not repeat (every line a fresh hex id) makes the memo pure cost (a
+  // cold lookup and insert per line): after a window of kWindow lookups with under a quarter
+  // hits, lines skip the memo for the next kPause lines, then it is tried again. Speed only.
+  static constexpr std::uint32_t kWindow = 4096, kPause = 65536;
+  std::uint32_t win_lookups_ = 0, win_hits_ = 0, pause_ = 0;
+  ShapeMemo memo_;
+  std::vector<char> skel_;  // skeleton scratch
 };
 
 // Hash of a masked line (8 bytes per step, multiply-xorshift mixing). Deterministic.
