@@ -49,9 +49,10 @@ std::string detail_body(const std::string& msg) { return json{{"detail", msg}}.d
 
 }  // namespace
 
-std::string mwaa_endpoint(const MwaaOptions& o) {
-  if (!o.endpoint.empty()) return o.endpoint;
-  return "https://airflow." + o.region + ".amazonaws.com";
+std::string mwaa_url(const MwaaOptions& o, const std::string& path) {
+  if (!o.endpoint.empty()) return o.endpoint + path;
+  const char* prefix = path.rfind("/environments", 0) == 0 ? "api." : "env.";
+  return "https://" + std::string(prefix) + "airflow." + o.region + ".amazonaws.com" + path;
 }
 
 AwsError parse_aws_error(const http::Response& r) {
@@ -122,7 +123,7 @@ Result<http::Response> MwaaApi::signed_call(Method m, const std::string& path, c
   if (!c) return c.error();
   http::Request req;
   req.method = m;
-  req.url = mwaa_endpoint(o_) + path;
+  req.url = mwaa_url(o_, path);
   req.headers = {{"Accept", "application/json"}};
   if (!body.is_null()) {
     req.headers.emplace_back("Content-Type", "application/json");
@@ -235,7 +236,7 @@ InvokeRestApiHttpClient::InvokeRestApiHttpClient(std::shared_ptr<MwaaApi> api)
     : api_(std::move(api)) {}
 
 std::string InvokeRestApiHttpClient::rest_base_url() const {
-  return mwaa_endpoint(api_->options()) + "/restapi/" + http::url_encode(api_->options().name);
+  return mwaa_url(api_->options(), "/restapi/" + http::url_encode(api_->options().name));
 }
 
 namespace {

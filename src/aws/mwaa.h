@@ -30,9 +30,10 @@
 namespace dm::aws {
 
 struct MwaaOptions {
-  std::string name{};      // MWAA environment name
-  std::string region{};    // signing region
-  std::string endpoint{};  // no trailing slash; empty = https://airflow.{region}.amazonaws.com
+  std::string name{};    // MWAA environment name
+  std::string region{};  // signing region
+  // No trailing slash; empty = the regional endpoint with the service model's host prefix (below).
+  std::string endpoint{};
   std::string web_server_url{};  // CLI host override; empty = https://{WebServerHostname}
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{10000};
@@ -40,8 +41,12 @@ struct MwaaOptions {
   std::chrono::milliseconds base_delay{250};
 };
 
-// The regional endpoint when `o.endpoint` is empty.
-std::string mwaa_endpoint(const MwaaOptions& o);
+// Where the call to `path` goes: `o.endpoint` + path when set (tests, VPC endpoints: used as is);
+// else the regional endpoint with the host prefix botocore's service model (mwaa 2020-07-01) gives
+// the operation: "env." for the data plane (/restapi/…, /clitoken/…: InvokeRestApi,
+// CreateCliToken), "api." for the control plane (/environments/…: GetEnvironment), i.e.
+// https://env.airflow.{region}.amazonaws.com/restapi/{Name}.
+std::string mwaa_url(const MwaaOptions& o, const std::string& path);
 
 // An AWS JSON error reply, parsed: `type` without namespace ("AccessDeniedException"), message.
 struct AwsError {

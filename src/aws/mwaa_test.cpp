@@ -202,6 +202,38 @@ TEST(MwaaApi, TaskLogGroupFromGetEnvironment) {
   EXPECT_EQ(g.error().code, Errc::failed_precondition);
 }
 
+// Host prefixes from botocore's service model (mwaa 2020-07-01): InvokeRestApi and CreateCliToken
+// have endpoint.hostPrefix "env.", GetEnvironment "api."; an explicit endpoint is used as is.
+TEST(MwaaApi, RegionalUrlsCarryTheServiceModelHostPrefix) {
+  MwaaOptions o;
+  o.name = "prod-env";
+  o.region = "eu-west-1";
+  EXPECT_EQ(mwaa_url(o, "/restapi/prod-env"),
+            "https://env.airflow.eu-west-1.amazonaws.com/restapi/prod-env");
+  EXPECT_EQ(mwaa_url(o, "/clitoken/prod-env"),
+            "https://env.airflow.eu-west-1.amazonaws.com/clitoken/prod-env");
+  EXPECT_EQ(mwaa_url(o, "/environments/prod-env"),
+            "https://api.airflow.eu-west-1.amazonaws.com/environments/prod-env");
+  o.endpoint = "https://vpce-1.airflow.eu-west-1.vpce.amazonaws.com";
+  EXPECT_EQ(mwaa_url(o, "/environments/prod-env"),
+            "https://vpce-1.airflow.eu-west-1.vpce.amazonaws.com/environments/prod-env");
+
+  auto http = std::make_shared<FakeHttpClient>();
+  o.endpoint.clear();
+  auto api = std::make_shared<MwaaApi>(
+      o, http,
+      std::make_shared<StaticCredentialsProvider>(Credentials{"AKIDEXAMPLE", "SECRET", "", {}}),
+      std::make_shared<ManualClock>(kStart));
+  InvokeRestApiHttpClient invoke(api);
+  EXPECT_EQ(invoke.rest_base_url(), "https://env.airflow.eu-west-1.amazonaws.com/restapi/prod-env");
+  http->push(FakeHttpClient::json(200, R"({"CliToken":"t","WebServerHostname":"h"})"));
+  ASSERT_TRUE(api->create_cli_token().ok());
+  auto seen = http->requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].url, "https://env.airflow.eu-west-1.amazonaws.com/clitoken/prod-env");
+  EXPECT_EQ(header(seen[0], "Host"), "env.airflow.eu-west-1.amazonaws.com");
+}
+
 TEST(MwaaApi, ControlPlaneThrottlingBacksOffThenSucceeds) {
   Rig rig;
   rig.http->push(FakeHttpClient::ok(400, R"({"__type":"ThrottlingException"})"));

@@ -3,6 +3,7 @@
 runs the zoo of failing DAGs (tests/airflow/dags) and records what happened in STATE_DIR/rig.json.
 
   python tests/airflow/rig.py up   --airflow 3|2 --state-dir DIR [--no-zoo] [--timeout SECONDS]
+                                   [--cloudwatch-endpoint URL [--cloudwatch-log-group NAME] [--cloudwatch-region R]]
   python tests/airflow/rig.py down --state-dir DIR
   python tests/airflow/rig.py orphans --state-dir DIR    # exit 1 (and list them) if any rig process is alive
 
@@ -21,6 +22,11 @@ Choices:
     start time, so a stale pids.json never makes `down` kill an unrelated process that reused a pid.
   * Ports: api/webserver, worker log server and PostgreSQL on free 127.0.0.1 ports chosen at start.
   * `up` kills everything it started if it fails midway.
+  * --cloudwatch-endpoint (Airflow 3 only): remote task logging to CloudWatch Logs through the Amazon provider
+    (apache-airflow-providers-amazon), pointed at a local endpoint (moto). The task supervisor streams every event
+    of a try to the log group, stream `dag_id=…/run_id=…/task_id=…/[map_index=…/]attempt=N.log` with ":" → "_" (the
+    local file's path relative to base_log_folder); the local file stays (delete_local_logs is False). The log group
+    must exist first (the caller creates it). Dummy AWS credentials only: the endpoint must be a local test double.
 Only the standard library is used, so any Python 3.9+ can drive it.
 """
 
@@ -454,8 +460,68 @@ def http(method: str, url: str, body=None, headers=None, timeout: float = 30.0):
 # ---------------------------------------------------------------- up
 
 
-def make_env(version: str, state: Path, home: Path, ports: dict, db_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+CLOUDWATCH_CONN_ID = "dm_rig_cloudwatch"
+CLOUDWATCH_ACCOUNT = "123456789012"
+
+
+def cloudwatch_env(cw: dict) -> dict:
+    """Airflow settings for remote task logging to CloudWatch at cw["endpoint"] (see the module doc)."""
+    arn = f"arn:aws:logs:{cw['region']}:{CLOUDWATCH_ACCOUNT}:log-group:{cw['log_group']}"
+    conn = {"conn_type": "aws", "extra": {"endpoint_url": cw["endpoint"], "region_name": cw["region"]}}
+    return {
+        "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
+        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"cloudwatch://{arn}",
+        "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": CLOUDWATCH_CONN_ID,
+        "AIRFLOW__LOGGING__DELETE_LOCAL_LOGS": "False",
+        f"AIRFLOW_CONN_{CLOUDWATCH_CONN_ID.upper()}": json.dumps(conn),
+        # Dummy credentials for the local endpoint; never real ones (make_env drops the inherited AWS_*).
+        "AWS_ACCESS_KEY_ID": "AKIARIGCLOUDWATCH001",
+        "AWS_SECRET_ACCESS_KEY": "rig-cloudwatch-dummy-secret",
+        "AWS_DEFAULT_REGION": cw["region"],
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_CONFIG_FILE": "/nonexistent",
+    }
+
+
+def zoo_log_streams() -> list[str]:
+    """CloudWatch stream names of the zoo tries the expectations name (every try of each task in `tries`, each map
+    index of mapped ones), as the provider names them."""
+    out = []
+    for dag_id, exp in zoo.EXPECTATIONS.items():
+        for date in zoo.RUN_DATES:
+            run_id = zoo.run_id_for(dag_id, date)
+            for task_id, tries in exp["tries"].items():
+                for mi in exp.get("map_indexes", {}).get(task_id, [-1]):
+                    for n in range(1, tries + 1):
+                        m = f"map_index={mi}/" if mi >= 0 else ""
+                        out.append(f"dag_id={dag_id}/run_id={run_id}/task_id={task_id}/{m}attempt={n}.log"
+                                   .replace(":", "_"))
+    return out
+
+
+def create_zoo_streams(version: str, env: dict, cw: dict) -> None:
+    """Creates the zoo's log streams before the zoo runs. watchtower (the provider's CloudWatch handler) creates a
+    missing stream when its first PutLogEvents fails, and silently drops every event other threads emit meanwhile:
+    a log over 1 MB (its first batch goes out mid-task) lost ~100 lines in the middle. The Airflow venv has boto3."""
+    script = ("import json, sys, boto3\n"
+              "cw, names = json.loads(sys.argv[1]), json.loads(sys.stdin.read())\n"
+              "c = boto3.client('logs', region_name=cw['region'], endpoint_url=cw['endpoint'])\n"
+              "for n in names:\n"
+              "    try:\n"
+              "        c.create_log_stream(logGroupName=cw['log_group'], logStreamName=n)\n"
+              "    except c.exceptions.ResourceAlreadyExistsException:\n"
+              "        pass\n")
+    py = str(airflow_bin(version).parent / "python")
+    r = subprocess.run([py, "-c", script, json.dumps(cw)], input=json.dumps(zoo_log_streams()), env=env,
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RigError(f"creating the zoo's CloudWatch log streams failed: {r.stderr[-1500:]}")
+
+
+def make_env(version: str, state: Path, home: Path, ports: dict, db_url: str, cloudwatch: dict | None = None) -> dict:
+    drop = ("AIRFLOW", "AWS_") if cloudwatch else ("AIRFLOW",)  # a CloudWatch rig must not see real AWS settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     venv_bin = str(airflow_bin(version).parent)
     env.update({
         "PATH": venv_bin + os.pathsep + env.get("PATH", "/usr/bin:/bin"),
@@ -497,6 +563,8 @@ def make_env(version: str, state: Path, home: Path, ports: dict, db_url: str) ->
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         })
+        if cloudwatch:
+            env.update(cloudwatch_env(cloudwatch))
     else:
         env.update({
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -589,9 +657,12 @@ def run_zoo(api: Api, procs: list[Proc], timeout: float) -> dict:
         time.sleep(3)
 
 
-def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "postgres") -> dict:
+def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "postgres",
+       cloudwatch: dict | None = None) -> dict:
     if version == "2" and db == "sqlite":
         raise RigError("Airflow 2.10 cannot run LocalExecutor on SQLite: use --db postgres")
+    if cloudwatch and version != "3":
+        raise RigError("--cloudwatch-endpoint needs --airflow 3 (the provider is installed in the Airflow 3 venv only)")
     state.mkdir(parents=True, exist_ok=True)
     if rig_processes(state):
         raise RigError(f"a rig is already running in {state}: run `rig.py down --state-dir {state}` first")
@@ -615,7 +686,7 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
         procs.append(pg)
     else:
         db_url = f"sqlite:///{home}/airflow.db"
-    env = make_env(version, state, home, ports, db_url)
+    env = make_env(version, state, home, ports, db_url, cloudwatch)
     (state / "env.json").write_text(json.dumps({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "DM_"))},
                                                indent=1))
     log(f"Airflow {version}: migrating DB in {home}")
@@ -642,6 +713,8 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
     t_ready = time.monotonic() - t0
     runs = {}
     if zoo_runs:
+        if cloudwatch:
+            create_zoo_streams(version, env, cloudwatch)
         runs = run_zoo(api, procs, timeout)
     info = {
         "airflow_version": v,
@@ -661,6 +734,10 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
         "zoo_fingerprint": zoo_fingerprint(),
         "timings": {"ready_s": round(t_ready, 1), "total_s": round(time.monotonic() - t0, 1)},
     }
+    if cloudwatch:
+        info["cloudwatch"] = {**cloudwatch, "account": CLOUDWATCH_ACCOUNT, "conn_id": CLOUDWATCH_CONN_ID,
+                              "log_group_arn": cloudwatch_env(cloudwatch)["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"]
+                              .removeprefix("cloudwatch://")}
     tmp = state / "rig.json.tmp"
     tmp.write_text(json.dumps(info, indent=1))
     tmp.replace(state / "rig.json")
@@ -679,6 +756,12 @@ def main(argv=None) -> int:
                    help="metadata database (sqlite: Airflow 3 only; locks up under load)")
     u.add_argument("--timeout", type=float, default=float(os.environ.get("DM_RIG_TIMEOUT", "600")),
                    help="seconds allowed for each wait (health, parsing, zoo runs)")
+    u.add_argument("--cloudwatch-endpoint", metavar="URL",
+                   help="remote task logging to CloudWatch Logs at URL (a local moto; Airflow 3 only)")
+    u.add_argument("--cloudwatch-log-group", metavar="NAME", default="airflow-dm-rig-Task",
+                   help="log group for --cloudwatch-endpoint (must exist; default %(default)s)")
+    u.add_argument("--cloudwatch-region", metavar="R", default="us-east-1",
+                   help="region of the log group ARN and of the client (default %(default)s)")
     d = sub.add_parser("down", help="stop every process of the rig")
     d.add_argument("--state-dir", required=True)
     o = sub.add_parser("orphans", help="list live processes of the rig; exit 1 if any")
@@ -705,7 +788,11 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        up(a.airflow, state, not a.no_zoo, a.timeout, a.db)
+        cw = None
+        if a.cloudwatch_endpoint:
+            cw = {"endpoint": a.cloudwatch_endpoint, "log_group": a.cloudwatch_log_group,
+                  "region": a.cloudwatch_region}
+        up(a.airflow, state, not a.no_zoo, a.timeout, a.db, cw)
         return 0
     except BaseException as e:  # clean up whatever was started, then report
         msg = str(e) if isinstance(e, RigError) else f"{type(e).__name__}: {e}"

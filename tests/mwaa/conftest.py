@@ -1,22 +1,24 @@
 """Fixtures for tests/mwaa: an environment of kind mwaa made of
-  - the REAL Airflow 3 rig (tests/airflow/conftest.py's `airflow3` fixture, reused as is),
-  - a moto server as CloudWatch Logs, holding the rig's REAL task log files: each file under the rig's
-    base_log_folder (dag_id=…/run_id=…/task_id=…/attempt=N.log, already MWAA's stream layout) is put into
-    the log group with PutLogEvents, one event per line, stream name with ":" → "_" as MWAA writes it
-    (the provider's remote-logging path, apache-airflow-providers-amazon pointed at moto, is the next step),
-  - mwaa_double.py, the TEST DOUBLE for the MWAA endpoint (SigV4-checked, forwards to the rig).
-All processes bind 127.0.0.1 on free ports and are always stopped."""
+  - a moto server (tests/lib/moto_server.py) as CloudWatch Logs, with the task log group created first,
+  - the REAL Airflow 3 rig (tests/airflow/rig.py) started with `--cloudwatch-endpoint`: remote task logging through
+    the Amazon provider (apache-airflow-providers-amazon) into that log group, so every zoo try's real log lands in
+    moto under the provider's own stream name (dag_id=…/run_id=…/task_id=…/[map_index=…/]attempt=N.log, ":" → "_"),
+  - mwaa_double.py, the TEST DOUBLE for the MWAA endpoint (SigV4-checked, forwards to the rig's REST API and CLI).
+moto records every request once the rig is up (`moto.requests("GetLogEvents")`): tests see which streams dagmedic
+asked for.
+All processes bind 127.0.0.1 on free ports and are always stopped (46-mwaa.sh also brings down DM_RIG_ROOT/af*).
+  DM_RIG_ROOT=DIR   put the rig's state dir in DIR/af3-cw and leave it for inspection (default: a temp dir)
+"""
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import json
 import os
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,86 +27,94 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 AIRFLOW_TESTS = ROOT / "tests" / "airflow"
 sys.path.insert(0, str(AIRFLOW_TESTS))
-
-# The Airflow rig fixtures, shared with tests/airflow (same module, same teardown hooks).
-_spec = importlib.util.spec_from_file_location("dm_airflow_conftest", AIRFLOW_TESTS / "conftest.py")
-_afconf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_afconf)
-_rig_manager = _afconf._rig_manager
-airflow3 = _afconf.airflow3
-pytest_collection_modifyitems = _afconf.pytest_collection_modifyitems
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+from moto_server import moto_server, recorded, start_recording, stop  # noqa: E402  (tests/lib)
 
 REGION = "eu-west-1"
 ENV_NAME = "dm-mwaa-it"
 LOG_GROUP = f"airflow-{ENV_NAME}-Task"
-ACCOUNT = "123456789012"
 GOOD = ("AKIAMWAATESTGOOD0001", "good-secret-key-for-the-double")
 DENIED = ("AKIAMWAATESTDENIED01", "denied-secret-key-for-the-double")
+# Approvers of the guarded trigger (test-only tokens; the config holds their SHA-256).
+TOKENS = {"bob": "bob-" + "mwaa-t0k3n-51c2", "operator": "op-" + "mwaa-t0k3n-9e0d"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class _Moto:
+    def __init__(self, url: str, recording: Path):
+        self.url, self.recording = url, recording
 
+    def client(self):
+        import boto3
 
-def _wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+        return boto3.client("logs", region_name=REGION, endpoint_url=self.url, aws_access_key_id=GOOD[0],
+                            aws_secret_access_key=GOOD[1])
+
+    def streams(self) -> list[str]:
+        cw, out, kw = self.client(), [], {}
+        while True:
+            page = cw.describe_log_streams(logGroupName=LOG_GROUP, **kw)
+            out += [s["logStreamName"] for s in page["logStreams"]]
+            if not page.get("nextToken"):
+                return out
+            kw = {"nextToken": page["nextToken"]}
+
+    def written(self, stream: str) -> bool:
+        """The stream holds at least one event (rig.py creates the zoo's streams empty before the zoo runs)."""
         try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            return bool(self.client().get_log_events(logGroupName=LOG_GROUP, logStreamName=stream, limit=1,
+                                                     startFromHead=True)["events"])
+        except Exception:  # noqa: BLE001 - ResourceNotFoundException: not there at all
+            return False
 
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    def requests(self, target: str) -> list[dict]:
+        """Recorded CloudWatch Logs requests with this X-Amz-Target suffix (e.g. "GetLogEvents"), bodies parsed."""
+        return [json.loads(r["body"] or "{}") for r in recorded(self.recording, target)]
 
 
 @pytest.fixture(scope="session")
-def moto_logs(airflow3):
-    """moto server with the rig's task logs in LOG_GROUP; yields its URL."""
-    import boto3
+def moto(tmp_path_factory):
+    """moto (CloudWatch Logs) with LOG_GROUP created; recording starts once the rig is up (see `mwaa_rig`)."""
+    rec = tmp_path_factory.mktemp("moto") / "recording.ndjson"
+    with moto_server("moto-mwaa-", recording=rec) as url:
+        m = _Moto(url, rec)
+        m.client().create_log_group(logGroupName=LOG_GROUP)
+        yield m
 
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="moto-mwaa-", suffix=".log", delete=False)
-    exe = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+
+def _rig(*args: str, check: bool = False) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, str(AIRFLOW_TESTS / "rig.py"), *args], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"rig.py {args[0]} failed (rc={r.returncode}):\n{r.stderr[-4000:]}")
+    return r
+
+
+@pytest.fixture(scope="session")
+def mwaa_rig(moto):
+    """The Airflow 3 rig with the zoo run and remote task logging to moto; yields rig.json (+ "cloudwatch")."""
+    root = os.environ.get("DM_RIG_ROOT")
+    state = Path(root).resolve() / "af3-cw" if root else Path(tempfile.mkdtemp(prefix="dm-mwaa-rig-"))
+    state.mkdir(parents=True, exist_ok=True)
     try:
-        _wait_http(url + "/moto-api/data.json")
-        cw = boto3.client("logs", region_name=REGION, endpoint_url=url, aws_access_key_id=GOOD[0],
-                          aws_secret_access_key=GOOD[1])
-        cw.create_log_group(logGroupName=LOG_GROUP)
-        base = Path(airflow3["airflow_home"]) / "logs"
-        n = 0
-        for f in sorted(base.glob("dag_id=*/run_id=*/task_id=*/**/attempt=*.log")):
-            stream = str(f.relative_to(base)).replace(":", "_")
-            lines = f.read_text(errors="replace").splitlines() or [""]
-            t0 = int(f.stat().st_mtime * 1000) - len(lines)
-            cw.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
-            for i in range(0, len(lines), 500):
-                cw.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream,
-                                  logEvents=[{"timestamp": t0 + i + k, "message": m or " "}
-                                             for k, m in enumerate(lines[i:i + 500])])
-            n += 1
-        assert n > 0, f"no task log files under {base}"
-        yield url
+        _rig("up", "--airflow", "3", "--state-dir", str(state), "--cloudwatch-endpoint", moto.url,
+             "--cloudwatch-log-group", LOG_GROUP, "--cloudwatch-region", REGION, check=True)
+        info = json.loads((state / "rig.json").read_text())
+        start_recording(moto.url)
+        yield info
     finally:
-        _stop(proc)
+        _rig("down", "--state-dir", str(state))
+        if not root:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def mwaa_double(airflow3, tmp_path_factory):
+def airflow_rig(mwaa_rig):
+    """The name tests/airflow's fixtures (test_runbook_e2e's `rest`) look the rig up by."""
+    return mwaa_rig
+
+
+@pytest.fixture(scope="session")
+def mwaa_double(mwaa_rig, tmp_path_factory):
     """The MWAA test double in front of the rig; yields (url, journal path)."""
     import rig as rigmod
 
@@ -112,10 +122,10 @@ def mwaa_double(airflow3, tmp_path_factory):
     port_file, journal = d / "port", d / "journal.ndjson"
     argv = [sys.executable, str(HERE / "mwaa_double.py"), str(port_file), "--name", ENV_NAME,
             "--region", REGION, "--key", ":".join(GOOD), "--key", ":".join(DENIED), "--deny", DENIED[0],
-            "--airflow", airflow3["url"], "--username", airflow3["username"],
-            "--password", airflow3["password"], "--airflow-bin", str(rigmod.airflow_bin("3")),
-            "--env-json", str(Path(airflow3["state_dir"]) / "env.json"),
-            "--log-group-arn", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{LOG_GROUP}:*",
+            "--airflow", mwaa_rig["url"], "--username", mwaa_rig["username"],
+            "--password", mwaa_rig["password"], "--airflow-bin", str(rigmod.airflow_bin("3")),
+            "--env-json", str(Path(mwaa_rig["state_dir"]) / "env.json"),
+            "--log-group-arn", mwaa_rig["cloudwatch"]["log_group_arn"] + ":*",
             "--journal", str(journal)]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
@@ -126,34 +136,40 @@ def mwaa_double(airflow3, tmp_path_factory):
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port_file.read_text()}", journal
     finally:
-        _stop(proc)
+        stop(proc)
 
 
-def mwaa_config(path: Path, store: Path, double_url: str, logs_url: str, log_group: str | None = None) -> None:
-    lines = [
-        "version: 1",
-        "defaults:",
-        "  environment: mwaa",
-        "  lookback_hours: 168",
-        "caps: {window_minutes_max: 10080, output_bytes_max: 16384, lookback_hours_max: 168}",
-        "environments:",
-        "  mwaa:",
-        "    kind: mwaa",
-        "    tier: dev",
-        "    api_version: v2",
-        "    timeouts: {connect_seconds: 10, request_seconds: 120}",
-        "    mwaa:",
-        f"      name: {ENV_NAME}",
-        f"      region: {REGION}",
-        f"      endpoint: {double_url}",
-        f"      logs_endpoint: {logs_url}",
-        f"      web_server_url: {double_url}",
-        *([f"      log_group: {log_group}"] if log_group else []),
-        "store:",
-        "  backend: sqlite",
-        f"  path: {store}",
-    ]
-    path.write_text("\n".join(lines) + "\n")
+def mwaa_config(path: Path, store: Path, double_url: str, logs_url: str, log_group: str | None = None,
+                env_name: str = "mwaa", extra: dict | None = None) -> None:
+    """A dagmedic config with one environment of kind mwaa named `env_name`; `extra` adds top-level sections."""
+    mwaa = {"name": ENV_NAME, "region": REGION, "endpoint": double_url, "logs_endpoint": logs_url,
+            "web_server_url": double_url, **({"log_group": log_group} if log_group else {})}
+    cfg = {
+        "version": 1,
+        "defaults": {"environment": env_name, "lookback_hours": 168},
+        "caps": {"window_minutes_max": 10080, "output_bytes_max": 16384, "lookback_hours_max": 168},
+        "environments": {env_name: {"kind": "mwaa", "tier": "dev", "api_version": "v2",
+                                    "timeouts": {"connect_seconds": 10, "request_seconds": 120}, "mwaa": mwaa}},
+        "store": {"backend": "sqlite", "path": str(store)},
+        **(extra or {}),
+    }
+    # Block YAML whose values are JSON (flow style), so a caller may append more top-level YAML sections.
+    path.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in cfg.items()))
+
+
+def guard_sections(root: Path, env_name: str, principal: str, dags: list[str], conf_schema: dict) -> dict:
+    """identity/audit/policy/approvers sections for a guarded trigger (same key file for every principal)."""
+    key = root / "audit.key"
+    if not key.exists():
+        key.write_text("k" * 16 + os.urandom(16).hex() + "\n")
+        os.chmod(key, 0o600)
+    return {
+        "identity": {"principal": principal},
+        "audit": {"key_file": str(key), "checkpoint_every": 1},
+        "policy": {"approval_ttl_minutes": 60, "allow_dags": {env_name: dags},
+                   "dags": [{"dag": d, "conf_schema": conf_schema, "conf_max_bytes": 1024} for d in dags]},
+        "approvers": {p: {"token_sha256": hashlib.sha256(t.encode()).hexdigest()} for p, t in TOKENS.items()},
+    }
 
 
 def aws_env(key: tuple[str, str]) -> dict[str, str]:

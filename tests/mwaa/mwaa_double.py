@@ -7,7 +7,9 @@ endpoint, and forwards to REAL things:
                             real Airflow 3 rig's REST API ({airflow}/api/v2{Path}, with a JWT from
                             /auth/token); answers {RestApiStatusCode, RestApiResponse}, Airflow 4xx/5xx
                             as HTTP 400 RestApiClientException / RestApiServerException as AWS does;
-                            Path over 64 characters → ValidationException.
+                            Path over 64 characters or a Method outside GET/PUT/POST/PATCH/DELETE →
+                            ValidationException. Shapes as botocore's service model (mwaa 2020-07-01)
+                            declares them; real AWS behaviour beyond the model is not known here.
   POST /clitoken/{Name}     CreateCliToken: {CliToken, WebServerHostname} (this server).
   POST /aws_mwaa/cli        the web server CLI: Bearer CliToken, text body split with shlex (POSIX)
                             and run as `airflow <words…>` (no shell) with the rig's environment;
@@ -44,6 +46,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 ALLOWED_CLI = {("dags", "trigger"), ("dags", "list"), ("version",)}
+REST_API_METHODS = {"GET", "PUT", "POST", "PATCH", "DELETE"}  # the RestApiMethod enum of the service model
 
 
 class State:
@@ -87,7 +90,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _aws_error(self, status, type_, message, extra=None):
-        obj = {"message": message, **(extra or {})}
+        # Member names as botocore's service model (mwaa 2020-07-01) declares them: AccessDeniedException has
+        # "Message", Validation/ResourceNotFound/Internal "message", RestApiClient/ServerException only
+        # RestApiStatusCode + RestApiResponse (message=None).
+        key = "Message" if type_ == "AccessDeniedException" else "message"
+        obj = {**({key: message} if message is not None else {}), **(extra or {})}
         self._send(status, obj, {"x-amzn-ErrorType": type_})
 
     def _body(self) -> bytes:
@@ -205,6 +212,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._aws_error(400, "ValidationException",
                                    "1 validation error detected: Value at 'path' failed to satisfy constraint: "
                                    "Member must have length less than or equal to 64")
+        if m not in REST_API_METHODS:
+            return self._aws_error(400, "ValidationException",
+                                   "1 validation error detected: Value at 'method' failed to satisfy constraint: "
+                                   "Member must satisfy enum value set: [GET, PUT, POST, PATCH, DELETE]")
         q = []
         for k, v in (call.get("QueryParameters") or {}).items():
             for one in (v if isinstance(v, list) else [v]):
@@ -231,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
         if status < 400:
             return self._send(200, out)
         kind = "RestApiClientException" if status < 500 else "RestApiServerException"
-        self._aws_error(400, kind, f"Airflow answered {status}", out)
+        self._aws_error(400, kind, None, out)
 
     def _cli(self, body: bytes):
         auth = self.headers.get("Authorization", "")
