@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "aws/sigv4.h"
+#include "common/base64.h"
 
 namespace dm::aws {
 
@@ -224,8 +225,8 @@ Result<CliOutput> MwaaApi::run_cli(const std::string& command_line) {
   if (!j.is_object() || !j.contains("stdout") || !j["stdout"].is_string() ||
       !j.contains("stderr") || !j["stderr"].is_string())
     return make_error(Errc::protocol, what + ": reply without base64 stdout and stderr");
-  auto out = base64_decode(j["stdout"].get<std::string>());
-  auto err = base64_decode(j["stderr"].get<std::string>());
+  auto out = base64_decode_lenient(j["stdout"].get<std::string>());
+  auto err = base64_decode_lenient(j["stderr"].get<std::string>());
   if (!out || !err) return make_error(Errc::protocol, what + ": stdout/stderr are not base64");
   return CliOutput{std::move(*out), std::move(*err)};
 }
@@ -446,41 +447,6 @@ Result<std::string> dags_trigger_command(const std::string& dag_id, const std::s
     cmd += " --conf=" + cli_quote(conf.dump(-1, ' ', true));
   }
   return cmd;
-}
-
-Result<std::string> base64_decode(std::string_view in) {
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0, pad = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+')
-      v = 62;
-    else if (c == '/')
-      v = 63;
-    else if (c == '=') {
-      ++pad;
-      continue;
-    } else if (c == '\n' || c == '\r' || c == ' ' || c == '\t')
-      continue;
-    else
-      return make_error(Errc::protocol, "not base64");
-    if (pad) return make_error(Errc::protocol, "not base64 (data after padding)");
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xff);
-    }
-  }
-  if (pad > 2 || bits >= 6) return make_error(Errc::protocol, "not base64 (bad length)");
-  return out;
 }
 
 }  // namespace dm::aws

@@ -138,7 +138,4 @@ std::string cli_quote(std::string_view s);
 Result<std::string> dags_trigger_command(const std::string& dag_id, const std::string& run_id,
                                          const nlohmann::json& conf);
 
-// Standard base64 decoding (padding optional, whitespace ignored); protocol error otherwise.
-Result<std::string> base64_decode(std::string_view in);
-
 }  // namespace dm::aws

@@ -63,4 +63,15 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
+std::optional<std::string> base64_decode_lenient(std::string_view in) {
+  std::string text;
+  text.reserve(in.size() + 3);
+  for (char c : in)
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') text += c;
+  if (text.size() % 4 == 1) return std::nullopt;  // no padding can make this whole
+  if (text.size() % 4 != 0 && text.find('=') == std::string::npos)
+    text.append(4 - text.size() % 4, '=');
+  return base64_decode(text);
+}
+
 }  // namespace dm

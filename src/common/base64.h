@@ -11,5 +11,8 @@ namespace dm {
 std::string base64_encode(std::string_view bytes);
 // nullopt for characters outside the alphabet or bad padding/length.
 std::optional<std::string> base64_decode(std::string_view text);
+// As base64_decode, but ASCII whitespace is ignored and the final padding may be missing (what
+// services send as "base64" in JSON, e.g. the MWAA CLI's stdout/stderr).
+std::optional<std::string> base64_decode_lenient(std::string_view text);
 
 }  // namespace dm

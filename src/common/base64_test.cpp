@@ -25,5 +25,15 @@ TEST(Base64, RoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(base64_decode("Zm8=Zm8="));
 }
 
+TEST(Base64, LenientIgnoresWhitespaceAndMissingPadding) {
+  EXPECT_EQ(base64_decode_lenient("aGVsbG8gd29ybGQ="), "hello world");
+  EXPECT_EQ(base64_decode_lenient("aGVsbG8g\nd29y bGQ"), "hello world");
+  EXPECT_EQ(base64_decode_lenient("Zm8"), "fo");
+  EXPECT_EQ(base64_decode_lenient(""), "");
+  EXPECT_FALSE(base64_decode_lenient("a$=="));
+  EXPECT_FALSE(base64_decode_lenient("aGVs=bG8="));
+  EXPECT_FALSE(base64_decode_lenient("Zm9vY"));  // 5 symbols: no padding makes it whole
+}
+
 }  // namespace
 }  // namespace dm
