@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "app/approval_web.h"
+#include "common/yaml_load.h"
 
 namespace dm::app {
 namespace {
@@ -27,7 +28,7 @@ bool is_hex64(std::string& s) {
 Result<ApproverMap> parse_approvers(std::string_view yaml, std::string_view source) {
   ApproverMap out;
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
+    YAML::Node root = load_one_yaml_document(std::string(yaml));
     if (root.IsNull()) return out;
     if (!root.IsMap()) return bad(source, "(top level)", "must be a mapping");
     YAML::Node n = root["approvers"];

@@ -37,7 +37,7 @@ struct Timeouts {
 struct MwaaSettings {
   std::string name;
   std::string region;
-  std::string endpoint;        // MWAA API, default https://airflow.{region}.amazonaws.com
+  std::string endpoint;        // MWAA API, default https://{env|api}.airflow.{region}.amazonaws.com
   std::string logs_endpoint;   // CloudWatch Logs, default https://logs.{region}.amazonaws.com
   std::string sts_endpoint;    // STS for assume-role sources (AWS_ENDPOINT_URL_STS otherwise)
   std::string log_group;       // task log group; empty = from GetEnvironment

@@ -189,6 +189,15 @@ TEST(Config, InvalidYamlNamesFileAndLine) {
   EXPECT_NE(e.message.find("line"), std::string::npos);
 }
 
+// A JSON-style config followed by a block section: yaml-cpp alone would drop `recovery` silently.
+TEST(Config, TextAfterAFlowMappingIsAnErrorNotADroppedSection) {
+  auto e = parse_err(
+      "{\"environments\": {\"a\": {\"kind\": \"airflow\", \"url\": \"http://x\"}}}\n"
+      "recovery:\n  - {dag: x, quiet_minutes: 0}\n");
+  EXPECT_NE(e.message.find("more than one YAML document"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("line 2"), std::string::npos) << e.message;
+}
+
 std::string temp_file(const std::string& content) {
   char tmpl[] = "/tmp/dmcfgXXXXXX";
   int fd = mkstemp(tmpl);

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/yaml_load.h"
 #include "config/config.h"
 
 namespace dm::config {
@@ -318,7 +319,7 @@ class Parser {
   Result<Config> parse(std::string_view text) const {
     YAML::Node root;
     try {
-      root = YAML::Load(std::string(text));
+      root = load_one_yaml_document(std::string(text));
     } catch (const YAML::ParserException& e) {
       return err("", "not valid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
                          ", column " + std::to_string(e.mark.column + 1) + ")");

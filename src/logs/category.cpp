@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/yaml_load.h"
 #include "logs/rules_embed.h"
 
 namespace dm::logs {
@@ -65,7 +66,7 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
   for (std::size_t t = yaml_texts.size(); t-- > 0;) {
     std::string where = "categories file #" + std::to_string(t + 1);
     try {
-      YAML::Node root = YAML::Load(yaml_texts[t]);
+      YAML::Node root = load_one_yaml_document(yaml_texts[t]);
       if (!root.IsMap()) return bad(where + ": top level must be a mapping");
       if (YAML::Node cats = root["categories"]) {
         if (!cats.IsMap()) return bad(where + ": 'categories' must be a mapping");

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <set>
 
+#include "common/yaml_load.h"
+
 namespace dm::logs {
 namespace {
 
@@ -110,7 +112,7 @@ dm::Result<RedactRule> parse_rule(const YAML::Node& n, std::size_t index, std::s
 dm::Result<RedactRuleSet> parse_redaction_rules(std::string_view yaml_text,
                                                 std::string_view source) {
   try {
-    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    const YAML::Node root = load_one_yaml_document(std::string(yaml_text));
     if (!root.IsMap()) return bad(source, "top level must be a mapping with 'rules'");
     for (const auto& kv : root) {
       const auto key = kv.first.as<std::string>();

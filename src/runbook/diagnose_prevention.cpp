@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/yaml_load.h"
 #include "logs/rules_embed.h"
 
 namespace dm::runbook {
@@ -44,7 +45,7 @@ Result<std::vector<std::string>> kinds_of(const YAML::Node& n, const PreventionR
 
 Result<std::shared_ptr<const PreventionRules>> parse(std::string_view text) {
   auto impl = std::make_shared<PreventionRules::Impl>();
-  YAML::Node root = YAML::Load(std::string(text));
+  YAML::Node root = load_one_yaml_document(std::string(text));
   if (!root.IsMap()) return bad("the file must be a mapping");
   if (!root["version"] || root["version"].as<int>() != 1) return bad("version must be 1");
   const YAML::Node actions = root["actions"];

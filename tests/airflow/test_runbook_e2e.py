@@ -35,9 +35,8 @@ READ_TOOLS = {
     "suggest_prevention_actions", "check_recovery_rules", "build_timeline", "generate_postmortem",
 }
 # (category, exception type) of each failing DAG's first failing try: test_signatures.py's table (the log pipeline on
-# the same logs) plus zoo_recoverable, whose category is not pinned here. CONTEXT_ONLY: planted texts printed BEFORE
-# the traceback, which a diagnosis need not show.
-CASES = {**SIGNATURE_CASES, "zoo_recoverable": (None, "RuntimeError")}
+# the same logs). CONTEXT_ONLY: planted texts printed BEFORE the traceback, which a diagnosis need not show.
+CASES = SIGNATURE_CASES
 RECOVERY_YAML = """recovery:
   - {dag: zoo_recoverable, quiet_minutes: 0}
   - {dag: zoo_schema_drift, quiet_minutes: 0, escalate_after_failures: 1}
@@ -267,7 +266,7 @@ def test_extract_task_errors_same_signature_for_both_runs(mcp, dag_id, request):
         assert s["try_number"] == err["try_number"] and s["map_index"] == err["map_index"]
         category, exc_type = CASES[dag_id]
         assert s["exception_type"].rsplit(".", 1)[-1] == exc_type, s["exception_type"]
-        assert category is None or s["category"] == category, (s["category"], s["signature_text"])
+        assert s["category"] == category, (s["category"], s["signature_text"])
         assert s["signature"] and s["category"] and s["incident_id"]
         shown = s["error"] + "\n" + "\n".join(line["text"] for line in s["lines"])
         missing = [c for c in err["contains"] if c not in shown and (dag_id, c) not in CONTEXT_ONLY]
