@@ -78,17 +78,19 @@ class ApprovalWebTest : public ::testing::Test {
     std::string cookie, csrf;
   };
   // Loads the page and extracts the CSRF cookie and hidden field.
-  Form load_form(const std::string& id) {
-    auto r = get("/approvals/" + id);
+  static Form form_of(const std::string& set_cookie, const std::string& body) {
     Form f;
     std::smatch m;
-    std::string set = r.header("Set-Cookie");
-    if (std::regex_search(set, m, std::regex("dm_csrf=([0-9a-f]+)"))) f.cookie = m[1];
-    if (std::regex_search(r.body, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")))
+    if (std::regex_search(set_cookie, m, std::regex("dm_csrf=([0-9a-f]+)"))) f.cookie = m[1];
+    if (std::regex_search(body, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")))
       f.csrf = m[1];
     EXPECT_FALSE(f.cookie.empty());
     EXPECT_FALSE(f.csrf.empty());
     return f;
+  }
+  Form load_form(const std::string& id) {
+    auto r = get("/approvals/" + id);
+    return form_of(r.header("Set-Cookie"), r.body);
   }
 
   http::Response post(const std::string& id, const Form& f, const std::string& who,
@@ -110,14 +112,7 @@ class ApprovalWebTest : public ::testing::Test {
   // The same exchange without sockets, from a chosen source address (handle()).
   Form handle_form(ApprovalWeb& web, const std::string& id) {
     auto r = web.handle({"GET", "/approvals/" + id, {{"host", "localhost"}}, "", ""});
-    Form f;
-    std::smatch m;
-    std::string set = r.header("Set-Cookie");
-    if (std::regex_search(set, m, std::regex("dm_csrf=([0-9a-f]+)"))) f.cookie = m[1];
-    if (std::regex_search(r.body, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")))
-      f.csrf = m[1];
-    EXPECT_FALSE(f.csrf.empty());
-    return f;
+    return form_of(r.header("Set-Cookie"), r.body);
   }
   WebResponse handle_post(ApprovalWeb& web, const std::string& id, const std::string& who,
                           const std::string& token, const std::string& addr) {
