@@ -340,9 +340,19 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
   };
   const std::size_t threads = a.threads > 0 ? a.threads : default_threads();
   ParallelMasker pm(to, threads);
+  // One thread: lines are masked in runs of kRun (MaskedBatch::add needs the line only during the
+  // call, so no copy), then mined in order: same result as miner.add() line by line, and the memo
+  // lookups of a run do not wait on each other behind the miner's work.
+  constexpr std::size_t kRun = 1024;
+  logs::MaskedBatch run(to);
+  auto mine_run = [&] {
+    for (std::size_t k = 0; k < run.size(); ++k) on_id(miner.add_prepared(run, k));
+    run.clear();
+  };
   auto on_line = [&](std::string_view line) {
     if (threads <= 1) {
-      on_id(miner.add(line));
+      run.add(line);
+      if (run.size() >= kRun) mine_run();
       return;
     }
     pm.push(line);
@@ -360,6 +370,7 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
   });
   if (rs) rs->finish(to_lines);
   split.finish(on_line);
+  mine_run();
   pm.flush(miner, on_id);
   if (!ok) return 1;
   if (!a.per_line) {

@@ -37,6 +37,18 @@ int uuid_spans(std::string_view line, std::uint16_t* offs, int max);
 // zero from skel.size() to the next multiple of 16, as line_skeleton leaves it.
 std::uint64_t canonicalise_uuids(char* skel, std::size_t n, const std::uint16_t* offs, int count);
 
+// Words of '-' bitmap line_shape_key needs as scratch for an input of n bytes.
+constexpr std::size_t dash_words(std::size_t n) { return n / 32 + 4; }
+
+// The memo key of a line in one pass: writes its skeleton to skel (as line_skeleton), finds its
+// UUID spans (as uuid_spans, from a '-' bitmap the SIMD pass gathers, no second scan of the
+// line), canonicalises them (as canonicalise_uuids) and sets h to the key's hash. Returns the span
+// count, or -1 if more than max (h is then unset and the key not canonicalised). Requires: skel
+// has skeleton_bound(line.size()) bytes, dash has dash_words(line.size()) words (scratch), offs
+// has max. Pure; thread-safe.
+int line_shape_key(std::string_view line, char* skel, std::uint32_t* dash, std::uint16_t* offs,
+                   int max, std::uint64_t& h);
+
 // Room line_skeleton needs in `out` for an input of n bytes (it stores whole 32-byte vectors).
 constexpr std::size_t skeleton_bound(std::size_t n) { return n + 32; }
 
@@ -47,9 +59,19 @@ std::uint64_t line_skeleton(std::string_view in, char* out);
 // The scalar reference (same output and hash); for tests and other CPUs.
 std::uint64_t line_skeleton_scalar(std::string_view in, char* out);
 
-// Skeleton -> (masked line, its template_hash). Open addressing; keys and values in one arena.
+// A slot a memo entry carries for its user (the miner: where the entry's masked line sits in its
+// LineCache, see template.cpp). Not part of the memo's value: starts zeroed, dropped on clear().
+struct MemoRoute {
+  std::uint64_t epoch = 0;  // 0: unset
+  std::uint64_t id = 0;
+  std::uint32_t slot = 0;
+};
+
+// Skeleton -> (masked line, its template_hash). Open addressing over 8-byte slots; keys and
+// values in one arena.
 // Bounded: when the arena plus 64 bytes per entry would pass cap_bytes the memo is cleared (like
-// the miner's LineCache), so memory stays under about 2 * cap_bytes including the table.
+// the miner's LineCache; while held, at release()), so memory stays under about 2 * cap_bytes
+// including the table.
 // Copyable. Not thread-safe (one per thread). Never throws except std::bad_alloc.
 class ShapeMemo {
  public:
@@ -57,6 +79,8 @@ class ShapeMemo {
   struct Found {
     std::string_view masked;  // valid until the next insert()/clear()
     std::uint64_t masked_hash;
+    std::uint32_t masked_off;  // masked = arena() + masked_off, valid until the next clear()
+    std::uint32_t seq;         // the entry's route(seq), valid until the next clear()
   };
   // The entry whose key equals `skel` (line's skeleton, UUID spans canonicalised; h its hash),
   // with the same UUID spans (offsets) and whose pinned digit ranges hold the same bytes in
@@ -70,6 +94,21 @@ class ShapeMemo {
               const std::uint16_t* spans, int nspans, const MaskDigitUse& use,
               std::string_view masked, std::uint64_t masked_hash);
   void clear();
+  // While held, a full memo does not clear on insert() (the insert is dropped and the clear
+  // deferred to release()), so offsets and routes a batch still holds stay valid. Speed only.
+  void hold() { held_ = true; }
+  void release() {
+    held_ = false;
+    if (pending_clear_) {
+      pending_clear_ = false;
+      clear();
+      ++clears_;
+    }
+  }
+  const char* arena() const { return arena_.data(); }
+  // Route slot of the entry a find() gave as f.seq. The route is the user's cache, not the memo's
+  // value, hence reachable from a const memo. Requires seq from a find() since the last clear().
+  MemoRoute* route(std::uint32_t seq) const { return &routes_[seq]; }
 
   std::size_t size() const { return count_; }
   std::uint64_t lookups() const { return lookups_; }
@@ -78,23 +117,35 @@ class ShapeMemo {
 
  private:
   static constexpr std::size_t kMaxProbe = 64;
+  static constexpr std::uint32_t kEmpty = 0xffffffffu;
+  // An entry's record in the arena: this header, then the skeleton, the masked line, the pinned
+  // ranges ((off, len) u16 pairs, then their bytes) and the UUID span offsets (u16 each). One
+  // record is contiguous, so a hit reads the 8-byte slot and then adjacent cache lines.
   struct Entry {
     std::uint64_t hash = 0;
     std::uint64_t masked_hash = 0;
-    std::uint32_t off = 0, skel_len = 0, masked_len = 0;
-    std::uint16_t pins = 0;
-    std::uint16_t spans =
-        0;  // UUID span offsets (u16 each), after the pinned bytes  // pinned ranges, stored after
-            // the masked line: (off, len) u16 pairs, then their bytes
-    bool used = false;
+    std::uint32_t skel_len = 0, masked_len = 0;
+    std::uint16_t pins = 0, spans = 0;
+    std::uint32_t seq = 0;  // index into routes_
   };
-  bool pins_match(const Entry& e, std::string_view line, const std::uint16_t* spans,
-                  int nspans) const;
+  // The table: 8 bytes a slot (the hash's high half as a tag, the record's arena offset), so its
+  // probes stay in cache; the full hash and key are checked in the record.
+  struct Slot {
+    std::uint32_t tag = 0;
+    std::uint32_t rec = kEmpty;
+  };
+  Entry entry(std::uint32_t rec) const;
+  bool matches(std::uint32_t rec, const Entry& e, std::string_view skel, std::uint64_t h,
+               std::string_view line, const std::uint16_t* spans, int nspans) const;
+  bool pins_match(const Entry& e, std::uint32_t rec, std::string_view line,
+                  const std::uint16_t* spans, int nspans) const;
   void grow();
   std::size_t cap_;
-  std::vector<Entry> table_;
+  std::vector<Slot> table_;
   std::size_t mask_ = 0, count_ = 0, used_bytes_ = 0;
   std::vector<char> arena_;
+  mutable std::vector<MemoRoute> routes_;  // one per stored entry, in insertion order
+  bool held_ = false, pending_clear_ = false;
   std::uint64_t lookups_ = 0, hits_ = 0, clears_ = 0;
 };
 

@@ -11,11 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "logs/mask_test_lines.h"
 #include "logs/signature_mask.h"
 #include "logs/template.h"
 
 namespace dm::logs {
 namespace {
+
+using testing::mask_test_pieces;
+using testing::random_mask_test_line;
 
 std::string mask(std::string_view in, MaskDigitUse* use = nullptr) {
   std::vector<char> buf(mask_bound(in.size()));
@@ -31,83 +35,6 @@ bool pinned(const MaskDigitUse& use, std::size_t p) {
     if (p >= use.off[k] && p < std::size_t(use.off[k]) + use.len[k]) return true;
   }
   return false;
-}
-
-const std::vector<std::string>& pieces() {
-  static const std::vector<std::string> p = {"2026-01-14",
-                                             "03:00:02",
-                                             ",123",
-                                             "T",
-                                             " UTC",
-                                             "+00:00",
-                                             "Z",
-                                             "manual__",
-                                             "scheduled__",
-                                             "/tmp/",
-                                             "tmp",
-                                             "tmpab12cd34",
-                                             "/var/folders/",
-                                             "a1b2c3d4",
-                                             "123e4567-e89b-12d3-a456-426614174000",
-                                             "abcdefab-abcd-abcd-abcd-abcdefabcdef",
-                                             "-abcd-",
-                                             "deadbeef",
-                                             "(42S02)",
-                                             "(ABCDE)",
-                                             "512MB",
-                                             "int64",
-                                             "v2",
-                                             "x",
-                                             "_",
-                                             "__",
-                                             "-",
-                                             "/",
-                                             ":",
-                                             ".",
-                                             " ",
-                                             "\t",
-                                             "(",
-                                             ")",
-                                             "[",
-                                             "]",
-                                             "0",
-                                             "7",
-                                             "42",
-                                             "1234",
-                                             "99999",
-                                             "ab",
-                                             "\xc3\xa9",
-                                             "\"",
-                                             "'",
-                                             "m",
-                                             "t",
-                                             "12",
-                                             "2026/01/02",
-                                             "exit code ",
-                                             "HTTP 503",
-                                             "(1054, ",
-                                             "Starting",
-                                             " attempt ",
-                                             "INFO - ",
-                                             "{taskinstance.py:",
-                                             "ip-10-1-22-133.ec2.internal",
-                                             "30s",
-                                             "0x1f",
-                                             std::string(1, '\0')};
-  return p;
-}
-
-std::string random_line(std::mt19937& rng, int max_parts) {
-  std::string line;
-  const int parts = static_cast<int>(rng() % static_cast<unsigned>(max_parts));
-  for (int k = 0; k < parts; ++k) {
-    if (rng() % 8 == 0) {
-      line.push_back(static_cast<char>(rng() % 256));
-    } else {
-      line += pieces()[rng() % pieces().size()];
-    }
-  }
-  return line;
 }
 
 // Lines shaped like bench/templates/gen.py's (Airflow, Spark, Celery), digits and ids random.
@@ -210,11 +137,13 @@ TEST(LineShape, SkeletonReplacesDigitsOnlyOnEveryPath) {
 TEST(LineShape, DigitSubstitutionsOutsidePinnedRangesNeverChangeTheOutput) {
   std::mt19937 rng(20261126);
   std::vector<std::string> lines;
-  for (int n = 0; n < 20000; ++n) lines.push_back(random_line(rng, n % 50 == 0 ? 200 : 30));
+  for (int n = 0; n < 20000; ++n)
+    lines.push_back(random_mask_test_line(rng, n % 50 == 0 ? 200 : 30));
   for (auto& l : corpus_lines()) lines.push_back(std::move(l));
   for (auto& l : bench_like(3000, 5)) lines.push_back(std::move(l));
   std::string long_line;  // over 4096 bytes: the byte engine
-  while (long_line.size() < 5000) long_line += pieces()[rng() % pieces().size()];
+  while (long_line.size() < 5000)
+    long_line += mask_test_pieces()[rng() % mask_test_pieces().size()];
   lines.push_back(long_line);
   std::size_t checked = 0, with_pins = 0, changed_digits = 0, too_many = 0, uuid_lines = 0,
               changed_hex = 0;
@@ -325,7 +254,7 @@ void expect_memo_on_off_same(const std::vector<std::string>& lines, std::size_t 
 TEST(LineShape, MemoOnOffIdenticalOnRandomCorpusAndBenchLikeLines) {
   std::mt19937 rng(99);
   std::vector<std::string> random;
-  for (int n = 0; n < 20000; ++n) random.push_back(random_line(rng, 12));
+  for (int n = 0; n < 20000; ++n) random.push_back(random_mask_test_line(rng, 12));
   expect_memo_on_off_same(random, 32u << 20);
   const auto corpus = corpus_lines();
   ASSERT_GT(corpus.size(), 100u);
@@ -478,6 +407,184 @@ TEST(LineShape, PinnedDigitsMustMatch) {
   bad.values = true;
   m.insert("other", 9, "other", nullptr, 0, bad, "o", 3);  // value-dependent: never stored
   EXPECT_FALSE(m.find("other", 9, "other", nullptr, 0, f));
+}
+
+}  // namespace
+}  // namespace dm::logs
+
+namespace dm::logs {
+namespace {
+
+// line_shape_key (one SIMD pass + '-' bitmap) = line_skeleton, uuid_spans, canonicalise_uuids
+// (the separate reference passes), at every length 0-299 and UUIDs at every offset and across
+// the 32/64-byte words of the bitmap, with dash-dense noise around them.
+TEST(LineShape, FusedKeyEqualsTheSeparatePasses) {
+  std::mt19937 rng(11);
+  const std::string alphabet = "0123456789abcdefABCDEF-- :_.,xyz";
+  const std::string uuids[] = {"123e4567-e89b-12d3-a456-426614174000",
+                               "ABCDEF01-abcd-0000-ffff-0123456789ab"};
+  int with_spans = 0;
+  for (int rep = 0; rep < 6000; ++rep) {
+    const std::size_t len = rep % 300;
+    std::string in(len, ' ');
+    for (char& c : in) c = alphabet[rng() % alphabet.size()];
+    const int put = static_cast<int>(rng() % 4);
+    for (int k = 0; k < put && len >= 36; ++k) {
+      const std::size_t at = rng() % (len - 35);
+      in.replace(at, 36, uuids[rng() % 2]);
+      if (at > 0 && rng() % 2) in[at - 1] = ' ';
+      if (at + 36 < len && rng() % 2) in[at + 36] = ' ';
+    }
+    for (int max : {8, 1}) {
+      std::vector<char> a(skeleton_bound(len)), b(skeleton_bound(len));
+      std::vector<std::uint32_t> dash(dash_words(len), 0xdeadbeefu);
+      std::uint16_t oa[8], ob[8];
+      std::uint64_t ha = 0;
+      const int na = line_shape_key(in, a.data(), dash.data(), oa, max, ha);
+      std::uint64_t hb = line_skeleton(in, b.data());
+      const int nb = uuid_spans(in, ob, max);
+      ASSERT_EQ(na, nb) << in;
+      if (nb < 0) continue;
+      if (nb > 0) {
+        hb = canonicalise_uuids(b.data(), len, ob, nb);
+        ++with_spans;
+      }
+      for (int k = 0; k < nb; ++k) ASSERT_EQ(oa[k], ob[k]) << in;
+      ASSERT_EQ(std::string_view(a.data(), len), std::string_view(b.data(), len)) << in;
+      ASSERT_EQ(ha, hb) << in;
+    }
+  }
+  EXPECT_GT(with_spans, 1000);  // the UUID path was exercised, not only lines without spans
+}
+
+}  // namespace
+}  // namespace dm::logs
+
+namespace dm::logs {
+namespace {
+
+// A memo that fills up in the middle of a batch must not clear (memo hits are views into its
+// arena, not copies): the insert is dropped, the clear waits for the batch's clear().
+TEST(LineShape, MemoFullMidBatchDefersItsClearAndEarlierSpansStayValid) {
+  TemplateOptions on, off;
+  on.shape_memo_bytes = 4096;
+  off.shape_memo_bytes = 0;
+  MaskedBatch a(on), b(off);
+  const auto lines = bench_like(3000, 21);
+  for (int round = 0; round < 2; ++round) {
+    a.clear();
+    b.clear();
+    const std::uint64_t clears_before = a.memo().clears();
+    for (const auto& l : lines) {
+      a.add(l);
+      b.add(l);
+      ASSERT_EQ(a.memo().clears(), clears_before);  // never mid-batch
+      ASSERT_LE(a.memo().size() * 64, 4096u);       // and still bounded
+    }
+    // Every span, the early memo hits included, still reads what the masker gives.
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      ASSERT_EQ(a.masked(k), b.masked(k)) << lines[k];
+      ASSERT_EQ(a.hash(k), b.hash(k));
+    }
+  }
+  EXPECT_GT(a.memo().hits(), 1000u);
+  a.clear();  // the deferred clear happens here
+  EXPECT_GE(a.memo().clears(), 1u);
+  EXPECT_EQ(a.memo().size(), 0u);
+}
+
+// Mines lines in batches of `batch` through add_prepared (memo on: routes used) and line by line
+// with add() and no memo; both must give the same ids, clusters and evictions.
+void expect_routes_exact(const std::vector<std::string>& lines, TemplateOptions o,
+                         std::size_t batch, std::size_t min_routed, std::uint64_t* evicted) {
+  TemplateOptions plain = o;
+  plain.shape_memo_bytes = 0;
+  TemplateMiner fast(o), ref(plain);
+  MaskedBatch b(o);
+  std::size_t routed = 0;
+  for (std::size_t start = 0; start < lines.size(); start += batch) {
+    b.clear();
+    const std::size_t end = std::min(lines.size(), start + batch);
+    for (std::size_t k = start; k < end; ++k) b.add(lines[k]);
+    for (std::size_t k = 0; k < b.size(); ++k) {
+      ASSERT_EQ(fast.add_prepared(b, k), ref.add(lines[start + k])) << start + k;
+      if (b.route(k) != nullptr && b.route(k)->epoch != 0) ++routed;
+    }
+  }
+  EXPECT_GE(routed, min_routed);  // the remembered routes were in play
+  const auto ca = fast.clusters(), cb = ref.clusters();
+  ASSERT_EQ(ca.size(), cb.size());
+  for (std::size_t k = 0; k < ca.size(); ++k) {
+    EXPECT_EQ(ca[k].id, cb[k].id);
+    EXPECT_EQ(ca[k].count, cb[k].count);
+    EXPECT_EQ(ca[k].text, cb[k].text);
+  }
+  EXPECT_EQ(fast.evicted(), ref.evicted());
+  *evicted = fast.evicted();
+}
+
+// A memo entry remembers where its masked line sits in the miner's LineCache; that must be
+// forgotten whenever the cache would forget or move it (clear past cache_bytes, growth), and an
+// evicted cluster must be noticed as the cache notices it.
+TEST(LineShape, RoutesFollowTheMinersCacheClearsAndEvictions) {
+  auto lines = bench_like(20000, 31);
+  std::mt19937 rng(5);
+  for (int k = 0; k < 2000; ++k)
+    lines.insert(lines.begin() + rng() % lines.size(), random_mask_test_line(rng, 6));
+  std::uint64_t ev = 0;
+  expect_routes_exact(lines, TemplateOptions{}, 777, lines.size() / 2, &ev);
+  TemplateOptions small_cache;
+  small_cache.cache_bytes = 3000;  // the LineCache clears every few dozen lines
+  expect_routes_exact(lines, small_cache, 500, 100, &ev);
+  TemplateOptions few;
+  few.max_clusters = 3;  // constant eviction: cached routes point at dead clusters
+  expect_routes_exact(lines, few, 1000, 100, &ev);
+  EXPECT_GT(ev, 100u);
+  TemplateOptions both = few;
+  both.cache_bytes = 3000;
+  both.shape_memo_bytes = 4096;
+  expect_routes_exact(lines, both, 300, 100, &ev);
+}
+
+// Where the cache and the tree disagree: "a b c d e" was cached to cluster 1, but after
+// "a c c d e" made cluster 2 (4 of 5 tokens equal vs 2 of 5) the tree picks 2. Once the cache is
+// cleared (cache_bytes 150: at the fourth line), the line must go to 2, as without the memo.
+TEST(LineShape, ARouteIsForgottenWhenTheCacheClears) {
+  const std::vector<std::string> lines = {"a b c d e", "a b c d e", "a b x y z", "a c c d e",
+                                          "a b c d e"};
+  for (std::size_t memo : {std::size_t{32} << 20, std::size_t{0}}) {
+    TemplateOptions o;
+    o.cache_bytes = 150;
+    o.shape_memo_bytes = memo;
+    TemplateMiner m(o);
+    std::vector<std::uint64_t> ids;
+    for (const auto& l : lines) ids.push_back(m.add(l));
+    EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 1, 1, 2, 2})) << "memo bytes " << memo;
+  }
+}
+
+// One prepared batch mined by two miners: a route remembered for one must never be taken by the
+// other (cache epochs are unique across miners).
+TEST(LineShape, RoutesOfOneMinerAreNotTakenByAnother) {
+  const auto lines = bench_like(6000, 41);
+  TemplateOptions o, plain;
+  plain.shape_memo_bytes = 0;
+  TemplateOptions o2 = o;
+  o2.max_clusters = 2;
+  TemplateOptions p2 = o2;
+  p2.shape_memo_bytes = 0;
+  TemplateMiner m1(o), m2(o2), r1(plain), r2(p2);
+  MaskedBatch b(o);
+  for (std::size_t start = 0; start < lines.size(); start += 1000) {
+    b.clear();
+    for (std::size_t k = start; k < start + 1000; ++k) b.add(lines[k]);
+    for (std::size_t k = 0; k < b.size(); ++k) {
+      ASSERT_EQ(m1.add_prepared(b, k), r1.add(lines[start + k]));
+      ASSERT_EQ(m2.add_prepared(b, k), r2.add(lines[start + k]));
+    }
+  }
+  EXPECT_EQ(m2.evicted(), r2.evicted());
+  EXPECT_GT(m2.evicted(), 0u);
 }
 
 }  // namespace

@@ -10,10 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "logs/mask_test_lines.h"
 #include "logs/signature_mask.h"
 
 namespace dm::logs {
 namespace {
+
+using testing::mask_test_pieces;
+using testing::random_mask_test_line;
 
 // Both engines into exact-size buffers (ASan sees any write past mask_bound).
 void expect_same(std::string_view in, MaskMode mode) {
@@ -23,92 +27,10 @@ void expect_same(std::string_view in, MaskMode mode) {
   ASSERT_EQ(x, y) << "mode " << static_cast<int>(mode) << " input: " << in;
 }
 
-const std::vector<std::string>& pieces() {
-  static const std::vector<std::string> p = {"2026-01-14",
-                                             "03:00:02",
-                                             ",123",
-                                             "T",
-                                             " UTC",
-                                             "+00:00",
-                                             "Z",
-                                             "manual__",
-                                             "scheduled__",
-                                             "rerun__",
-                                             "asset_triggered__",
-                                             "dataset_triggered__",
-                                             "backfill__",
-                                             "manual_",
-                                             "rerun",
-                                             "/tmp/",
-                                             "tmp",
-                                             "tmp_abcdefg",
-                                             "tmpab12cd34",
-                                             "/var/folders/",
-                                             "a1b2c3d4",
-                                             "123e4567-e89b-12d3-a456-426614174000",
-                                             "abcdefab-abcd-abcd-abcd-abcdefabcdef",
-                                             "-abcd-",
-                                             "deadbeef",
-                                             "(42S02)",
-                                             "(ABCDE)",
-                                             "512MB",
-                                             "int64",
-                                             "x",
-                                             "_",
-                                             "__",
-                                             "-",
-                                             "/",
-                                             ":",
-                                             ".",
-                                             " ",
-                                             "\t",
-                                             "(",
-                                             ")",
-                                             "[",
-                                             "]",
-                                             "0",
-                                             "42",
-                                             "ab",
-                                             "\xc3\xa9",
-                                             "\"",
-                                             "'",
-                                             "m",
-                                             "s",
-                                             "r",
-                                             "t",
-                                             "12",
-                                             "2026/01/02",
-                                             "errno ",
-                                             "exit code ",
-                                             "HTTP 503",
-                                             "1146 (42S02)",
-                                             "(1054, ",
-                                             "Starting",
-                                             " attempt ",
-                                             "INFO - ",
-                                             "{taskinstance.py:",
-                                             "words only here ",
-                                             std::string(1, '\0')};
-  return p;
-}
-
-std::string random_line(std::mt19937& rng, int max_parts) {
-  std::string line;
-  int parts = static_cast<int>(rng() % static_cast<unsigned>(max_parts));
-  for (int k = 0; k < parts; ++k) {
-    if (rng() % 8 == 0) {
-      line.push_back(static_cast<char>(rng() % 256));
-    } else {
-      line += pieces()[rng() % pieces().size()];
-    }
-  }
-  return line;
-}
-
 TEST(MaskSimd, RandomLinesMatchTheByteEngine) {
   std::mt19937 rng(20261126);
   for (int n = 0; n < 20000; ++n) {
-    std::string line = random_line(rng, n % 20 == 0 ? 200 : 30);
+    std::string line = random_mask_test_line(rng, n % 20 == 0 ? 200 : 30);
     for (MaskMode mode : {MaskMode::templates, MaskMode::signature}) {
       expect_same(line, mode);
       if (HasFatalFailure()) return;
@@ -119,7 +41,7 @@ TEST(MaskSimd, RandomLinesMatchTheByteEngine) {
 // Every 64-byte word edge and the 4096-byte limit (longer input takes the byte engine): a rule
 // piece placed so that it straddles the edge at every offset.
 TEST(MaskSimd, WordAndSizeEdges) {
-  for (const std::string& piece : pieces()) {
+  for (const std::string& piece : mask_test_pieces()) {
     for (std::size_t edge : {64u, 128u, 4096u}) {
       // At 4096 (a slow 4 KiB line per call) a few placements; at the word edges all of them.
       const std::size_t step = edge == 4096 ? piece.size() / 2 + 1 : 1;
@@ -140,7 +62,7 @@ TEST(MaskSimd, WordAndSizeEdges) {
   for (std::size_t len : {4095u, 4096u, 4097u, 9000u}) {
     std::string line;
     std::mt19937 rng(static_cast<unsigned>(len));
-    while (line.size() < len) line += pieces()[rng() % pieces().size()];
+    while (line.size() < len) line += mask_test_pieces()[rng() % mask_test_pieces().size()];
     line.resize(len);
     expect_same(line, MaskMode::templates);
     expect_same(line, MaskMode::signature);

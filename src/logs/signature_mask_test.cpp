@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "logs/mask_test_lines.h"
+
 namespace dm::logs {
 namespace {
 
@@ -46,62 +48,10 @@ TEST(Mask, WorstCaseGrowthFitsTheBound) {
 // form stays within mask_bound (ASan catches an overrun of the exact-size buffer), and the
 // appending wrapper adds exactly the raw form after what the string already held.
 TEST(Mask, RandomLinesStayInBoundAndWrapperAppends) {
-  const std::vector<std::string> pieces = {"2026-01-14",
-                                           "03:00:02",
-                                           ",123",
-                                           "T",
-                                           " UTC",
-                                           "+00:00",
-                                           "Z",
-                                           "manual__",
-                                           "scheduled__",
-                                           "rerun__",
-                                           "asset_triggered__",
-                                           "dataset_triggered__",
-                                           "backfill__",
-                                           "/tmp/",
-                                           "tmp",
-                                           "/var/folders/",
-                                           "a1b2c3d4",
-                                           "123e4567-e89b-12d3-a456-426614174000",
-                                           "(42S02)",
-                                           "512MB",
-                                           "int64",
-                                           "x",
-                                           "_",
-                                           "-",
-                                           "/",
-                                           ":",
-                                           ".",
-                                           " ",
-                                           "\t",
-                                           "(",
-                                           ")",
-                                           "[",
-                                           "]",
-                                           "0",
-                                           "42",
-                                           "ab",
-                                           "\xc3\xa9",
-                                           "\"",
-                                           "'",
-                                           "m",
-                                           "s",
-                                           "r",
-                                           "12",
-                                           "2026/01/02"};
   std::mt19937 rng(12345);
   std::string expect;
   for (int n = 0; n < 20000; ++n) {
-    std::string line;
-    int parts = static_cast<int>(rng() % 24);
-    for (int k = 0; k < parts; ++k) {
-      if (rng() % 8 == 0) {
-        line.push_back(static_cast<char>(rng() % 256));
-      } else {
-        line += pieces[rng() % pieces.size()];
-      }
-    }
+    const std::string line = testing::random_mask_test_line(rng, 24);
     for (MaskMode mode : {MaskMode::templates, MaskMode::signature}) {
       std::string raw = mask(line, mode);
       ASSERT_LE(raw.size(), mask_bound(line.size())) << "input: " << line;

@@ -1,6 +1,7 @@
 #include "logs/template.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <unordered_map>
 
@@ -21,6 +22,11 @@ class LineCache {
     std::uint32_t slot;
     std::uint64_t id;
   };
+  // Changes whenever a key once found could stop being found (clear, or grow, which may drop an
+  // entry past kMaxProbe); unique across all caches of the process, so a route remembered for one
+  // miner never matches another's. While it stays, find() of a key that was found returns the
+  // same Val (entries are never replaced, moved or removed in between).
+  std::uint64_t epoch() const { return epoch_; }
   const Val* find(std::string_view key, std::uint64_t h) const {
     if (table_.empty()) return nullptr;
     std::size_t i = h & mask_;
@@ -57,6 +63,7 @@ class LineCache {
     std::fill(table_.begin(), table_.end(), Entry{});
     keys_.clear();
     count_ = 0;
+    epoch_ = next_epoch();
   }
 
  private:
@@ -66,7 +73,12 @@ class LineCache {
     std::size_t off = 0, len = 0;
     Val val{0, 0};  // val.id == 0: empty (cluster ids start at 1)
   };
+  static std::uint64_t next_epoch() {
+    static std::atomic<std::uint64_t> n{0};
+    return n.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
   void grow() {
+    epoch_ = next_epoch();
     std::vector<Entry> old = std::move(table_);
     table_.assign(old.empty() ? 1024 : old.size() * 2, Entry{});
     mask_ = table_.size() - 1;
@@ -84,6 +96,7 @@ class LineCache {
   std::vector<Entry> table_;
   std::size_t mask_ = 0, count_ = 0;
   std::string keys_;
+  std::uint64_t epoch_ = next_epoch();
 };
 
 // A record-header token once masked: only placeholders ("<date>", "<time>"…), punctuation and a
@@ -143,11 +156,15 @@ MaskedBatch::MaskedBatch(const TemplateOptions& opt)
     : premask_(opt.premask),
       max_line_(opt.max_line_bytes),
       use_memo_(opt.premask && opt.shape_memo_bytes > 0),
-      memo_(opt.shape_memo_bytes) {}
+      memo_(opt.shape_memo_bytes) {
+  memo_.hold();  // spans point into the memo's arena until clear()
+}
 
 void MaskedBatch::clear() {
   used_ = 0;
   spans_.clear();
+  memo_.release();  // a clear the memo deferred while spans pointed into it happens now
+  memo_.hold();
 }
 
 void MaskedBatch::add(std::string_view line) {
@@ -163,25 +180,26 @@ void MaskedBatch::add(std::string_view line) {
       if (win_hits_ * 4 < kWindow) pause_ = kPause;
       win_lookups_ = win_hits_ = 0;
     }
-    if (skel_.size() < skeleton_bound(line.size())) skel_.resize(skeleton_bound(max_line_));
-    std::uint64_t sh = line_skeleton(line, skel_.data());
+    if (skel_.size() < skeleton_bound(line.size())) {
+      skel_.resize(skeleton_bound(max_line_));
+      dash_.resize(dash_words(max_line_));
+    }
+    std::uint64_t sh = 0;
     std::uint16_t spans[MaskDigitUse::kMaxRanges];
-    const int nspans = uuid_spans(line, spans, MaskDigitUse::kMaxRanges);
-    if (nspans > 0) sh = canonicalise_uuids(skel_.data(), line.size(), spans, nspans);
+    const int nspans =
+        line_shape_key(line, skel_.data(), dash_.data(), spans, MaskDigitUse::kMaxRanges, sh);
     const std::string_view skel(skel_.data(), line.size());
     ShapeMemo::Found f;
     if (nspans >= 0 && memo_.find(skel, sh, line, spans, nspans, f)) {
       ++win_hits_;
-      if (!f.masked.empty()) std::memcpy(out, f.masked.data(), f.masked.size());
-      spans_.push_back(Span{used_, f.masked.size(), f.masked_hash});
-      used_ += f.masked.size();
+      spans_.push_back(Span{f.masked_off, f.masked.size(), f.masked_hash, f.seq});
       return;
     }
     MaskDigitUse use;
     len = mask_variables_into(line, MaskMode::templates, out, use);
     const std::uint64_t h = template_hash(std::string_view(out, len));
     memo_.insert(skel, sh, line, spans, nspans, use, std::string_view(out, len), h);
-    spans_.push_back(Span{used_, len, h});
+    spans_.push_back(Span{used_, len, h, kOwn});
     used_ += len;
     return;
   }
@@ -191,7 +209,7 @@ void MaskedBatch::add(std::string_view line) {
     if (!line.empty()) std::memcpy(out, line.data(), line.size());
     len = line.size();
   }
-  spans_.push_back(Span{used_, len, template_hash(std::string_view(out, len))});
+  spans_.push_back(Span{used_, len, template_hash(std::string_view(out, len)), kOwn});
   used_ += len;
 }
 
@@ -338,10 +356,21 @@ struct TemplateMiner::Impl {
 
   explicit Impl(const TemplateOptions& o) : opt(o), one(o) {}
 
-  std::uint64_t add(std::string_view m, std::uint64_t hash) {
+  // r: the route slot of m's memo entry, or null. A set route whose epoch is the cache's stands
+  // for cache.find(m), which it remembers (exact: see LineCache::epoch).
+  std::uint64_t add(std::string_view m, std::uint64_t hash, MemoRoute* r) {
     ++nlines;
     masked = m;
-    if (const LineCache::Val* v = cache.find(masked, hash)) {
+    const LineCache::Val* v;
+    LineCache::Val remembered;
+    if (r != nullptr && r->epoch == cache.epoch()) {
+      remembered = LineCache::Val{r->slot, r->id};
+      v = &remembered;
+    } else {
+      v = cache.find(masked, hash);
+      if (v != nullptr && r != nullptr) *r = MemoRoute{cache.epoch(), v->id, v->slot};
+    }
+    if (v != nullptr) {
       Cl& c = cls[v->slot];
       if (c.id == v->id) {
         ++c.count;
@@ -404,11 +433,11 @@ TemplateMiner::~TemplateMiner() = default;
 std::uint64_t TemplateMiner::add(std::string_view line) {
   p_->one.clear();
   p_->one.add(line);
-  return p_->add(p_->one.masked(0), p_->one.hash(0));
+  return p_->add(p_->one.masked(0), p_->one.hash(0), p_->one.route(0));
 }
 
 std::uint64_t TemplateMiner::add_prepared(const MaskedBatch& b, std::size_t k) {
-  return p_->add(b.masked(k), b.hash(k));
+  return p_->add(b.masked(k), b.hash(k), b.route(k));
 }
 
 std::string_view TemplateMiner::template_of(std::uint64_t id) const {

@@ -57,17 +57,27 @@ class MaskedBatch {
   void clear();                     // keeps the buffers' capacity
   void add(std::string_view line);  // one line, no trailing '\n'
   std::size_t size() const { return spans_.size(); }
+  // Line k masked; valid until the next add() or clear(). A memo hit is not copied: the view is
+  // into the memo's arena, which is held (never cleared) until clear().
   std::string_view masked(std::size_t k) const {
-    return {buf_.data() + spans_[k].off, spans_[k].len};
+    const Span& s = spans_[k];
+    return {(s.seq == kOwn ? buf_.data() : memo_.arena()) + s.off, s.len};
   }
   std::uint64_t hash(std::size_t k) const { return spans_[k].hash; }
+  // The route slot of line k's memo entry (MemoRoute), null if line k did not come from the
+  // memo. For the miner; valid until clear().
+  MemoRoute* route(std::size_t k) const {
+    return spans_[k].seq == kOwn ? nullptr : memo_.route(spans_[k].seq);
+  }
   const ShapeMemo& memo() const { return memo_; }
 
  private:
+  static constexpr std::uint32_t kOwn = 0xffffffffu;
   struct Span {
-    std::size_t off;
+    std::size_t off;  // into buf_, or into the memo's arena if seq != kOwn
     std::size_t len;
     std::uint64_t hash;
+    std::uint32_t seq;  // the memo entry (ShapeMemo::route), or kOwn
   };
   bool premask_;
   std::size_t max_line_;
@@ -81,7 +91,8 @@ class MaskedBatch {
   static constexpr std::uint32_t kWindow = 4096, kPause = 65536;
   std::uint32_t win_lookups_ = 0, win_hits_ = 0, pause_ = 0;
   ShapeMemo memo_;
-  std::vector<char> skel_;  // skeleton scratch
+  std::vector<char> skel_;           // skeleton scratch
+  std::vector<std::uint32_t> dash_;  // '-' bitmap scratch (line_shape_key)
 };
 
 // Hash of a masked line (8 bytes per step, multiply-xorshift mixing). Deterministic.
