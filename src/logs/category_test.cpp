@@ -116,6 +116,23 @@ TEST(Category, EveryCategoryIsReachable) {
   EXPECT_TRUE(u.rule_id.empty());
 }
 
+// Data that never arrived is missing upstream data; a message a broker did not deliver is not.
+TEST(Category, UndeliveredFeedsAndAbsentMarkersAreMissingUpstreamData) {
+  auto c = builtin();
+  ASSERT_TRUE(c);
+  const ErrorKind py = ErrorKind::python_exception;
+  for (const char* msg :
+       {"vendor price feed not delivered: readiness marker recoverable/READY is absent",
+        "The daily export has not yet arrived in s3://landing/",
+        "success flag _SUCCESS is missing for partition"}) {
+    Category k = of(*c, py, "RuntimeError", msg);
+    EXPECT_EQ(k.name, "missing_upstream_data") << msg;
+    EXPECT_EQ(k.action, "wait_for_upstream") << msg;
+  }
+  EXPECT_NE(of(*c, py, "KafkaError", "Message not delivered: broker transport failure").name,
+            "missing_upstream_data");
+}
+
 TEST(Category, UserRulesComeFirstAndOverrideDefaults) {
   auto text = std::string(
       "categories:\n"

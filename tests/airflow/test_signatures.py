@@ -45,9 +45,9 @@ CASES = {
     # "billing API returned 0 rows …; refusing to load an empty extract": the input is not there.
     "zoo_upstream_failed": ("missing_upstream_data", "ValueError"),
     "zoo_mapped": ("code_bug", "ValueError"),
-    # RuntimeError("vendor price feed not delivered: readiness marker … is absent"): no rule of
-    # rules/categories.yaml names a feed that was "not delivered", so the real category is unknown (escalate).
-    "zoo_recoverable": ("unknown", "RuntimeError"),
+    # RuntimeError("vendor price feed not delivered: readiness marker … is absent"): a feed that was not delivered
+    # is missing upstream data (rules/categories.yaml, missing-data-messages).
+    "zoo_recoverable": ("missing_upstream_data", "RuntimeError"),
 }
 DAGS = sorted(CASES)
 assert set(DAGS) == {d for d, e in zoo.EXPECTATIONS.items() if e["errors"] or e.get("recovery")}, \
