@@ -44,11 +44,6 @@ int window_default(const Deps& deps, int dflt) {
   return std::min(dflt, std::max(1, deps.config.caps.window_minutes_max));
 }
 
-std::string str_arg(const json& args, const char* key) {
-  auto it = args.find(key);
-  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::string capped_note(std::size_t cap) {
   return " Only the " + std::to_string(cap) +
          " newest failed runs were examined; narrow window_minutes to see older ones.";
@@ -155,7 +150,7 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args)
     auto list = std::move(*ie);
     import_total = list.size();
     std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-      return time_ms(a.timestamp).value_or(0) > time_ms(b.timestamp).value_or(0);
+      return iso_to_ms(a.timestamp).value_or(0) > iso_to_ms(b.timestamp).value_or(0);
     });
     for (const auto& e : list) {
       if (import_errors.size() >= kImportErrorCap) break;

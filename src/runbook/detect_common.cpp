@@ -12,8 +12,6 @@ std::string iso_utc(std::string_view airflow_time) {
   return ms ? ms_to_iso(*ms) : std::string(airflow_time);
 }
 
-std::optional<int64_t> time_ms(std::string_view airflow_time) { return iso_to_ms(airflow_time); }
-
 json run_json(const airflow::DagRun& r) {
   return {{"dag_id", r.dag_id},
           {"run_id", r.run_id},
@@ -39,7 +37,7 @@ json task_json(const airflow::TaskInstance& t) {
   if (t.duration) {
     j["duration_s"] = *t.duration;
   } else {
-    auto s = time_ms(t.start_date), e = time_ms(t.end_date);
+    auto s = iso_to_ms(t.start_date), e = iso_to_ms(t.end_date);
     if (s && e && *e >= *s) j["duration_s"] = static_cast<double>(*e - *s) / 1000.0;
   }
   return j;

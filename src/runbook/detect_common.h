@@ -16,9 +16,6 @@ namespace dm::runbook {
 // Airflow's ISO time → "YYYY-MM-DDTHH:MM:SSZ" (UTC); "" stays ""; an unparseable string is kept.
 std::string iso_utc(std::string_view airflow_time);
 
-// ms since the epoch of an Airflow time; nullopt for "" or garbage.
-std::optional<int64_t> time_ms(std::string_view airflow_time);
-
 // The contract's run: {dag_id, run_id, state, run_type, logical_date, run_after, start_date,
 // end_date}. Never carries conf (its values may hold secrets).
 nlohmann::json run_json(const airflow::DagRun& r);

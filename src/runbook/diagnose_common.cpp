@@ -35,17 +35,6 @@ std::string text_of(const json& o, const char* key) {
 
 }  // namespace
 
-std::string str_arg(const json& args, const char* key) {
-  auto it = args.find(key);
-  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::optional<long long> int_arg(const json& args, const char* key) {
-  auto it = args.find(key);
-  if (it == args.end() || !it->is_number_integer()) return std::nullopt;
-  return it->get<long long>();
-}
-
 Result<TryRef> resolve_try(airflow::AirflowClient& client, const std::string& dag_id,
                            const std::string& run_id, const std::string& task_id, int map_index,
                            std::optional<int> try_number) {
@@ -143,7 +132,7 @@ Result<logs::Diagnosis> diagnose_try(const Deps& deps, airflow::AirflowClient& c
 
 int64_t seen_at_ms(const TryRef& t, int64_t now_ms) {
   if (t.latest)
-    if (auto e = time_ms(t.end_date)) return *e;
+    if (auto e = iso_to_ms(t.end_date)) return *e;
   return now_ms;
 }
 

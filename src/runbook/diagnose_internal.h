@@ -100,10 +100,6 @@ struct SignatureInfo {
 Result<SignatureInfo> signature_info(store::Store& s, const std::string& signature,
                                      const std::string& dag_id = "");
 
-// Optional string/integer arguments (absent → empty / nullopt).
-std::string str_arg(const nlohmann::json& args, const char* key);
-std::optional<long long> int_arg(const nlohmann::json& args, const char* key);
-
 // Registration of each tool (called by register_diagnose_tools).
 Status register_task_log(mcp::Server& server, const std::shared_ptr<const Deps>& deps);
 Status register_extract_task_errors(mcp::Server& server, const std::shared_ptr<const Deps>& deps);

@@ -263,6 +263,17 @@ Clock::time_point from_ms(int64_t ms) {
       std::chrono::duration_cast<Clock::time_point::duration>(std::chrono::milliseconds(ms)));
 }
 
+std::string str_arg(const json& args, const char* key) {
+  auto it = args.find(key);
+  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<long long> int_arg(const json& args, const char* key) {
+  auto it = args.find(key);
+  if (it == args.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<long long>();
+}
+
 std::optional<int64_t> iso_to_ms(std::string_view iso) {
   if (iso.empty()) return std::nullopt;
   auto t = airflow::parse_iso8601(iso);

@@ -44,6 +44,12 @@ json output_object_schema(json properties, json required);
 // rules apply to all of them in one place: the audit of every call (reads included) and policy.
 Status add_tool(mcp::Server& server, const std::shared_ptr<const Deps>& deps, mcp::Tool tool);
 
+// ---- arguments ----
+// An optional string / integer argument: absent or of another type → "" / nullopt (the input
+// schema has already rejected wrong types; this is the tool's own safety net).
+std::string str_arg(const json& args, const char* key);
+std::optional<long long> int_arg(const json& args, const char* key);
+
 // ---- environment ----
 // args["environment"] (absent/empty = the default one) → a client. Errors as ClientProvider::get.
 Result<Target> resolve_target(const Deps& deps, const json& args);

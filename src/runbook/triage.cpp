@@ -21,11 +21,6 @@ constexpr std::size_t kFrequencyCap = 500;  // runs examined for frequency
 constexpr std::size_t kFactsListCap = 20;   // task ids kept in an incident's summary
 constexpr std::size_t kTaskIdsMax = 1000;   // task_ids accepted by get_task_states
 
-std::string str_arg(const json& args, const char* key) {
-  auto it = args.find(key);
-  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 json ids_of(const std::vector<const airflow::TaskInstance*>& tis, std::size_t cap = SIZE_MAX) {
   json out = json::array();
   std::set<std::string> seen;
@@ -180,7 +175,7 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const json& args) {
   if (run->conf.is_object())
     for (const auto& [k, v] : run->conf.items()) conf_keys.push_back(k);
   json duration = nullptr;
-  if (auto s = time_ms(run->start_date), e = time_ms(run->end_date); s && e && *e >= *s)
+  if (auto s = iso_to_ms(run->start_date), e = iso_to_ms(run->end_date); s && e && *e >= *s)
     duration = static_cast<double>(*e - *s) / 1000.0;
   const std::string first_id = facts.first_failing ? facts.first_failing->task_id : "";
 

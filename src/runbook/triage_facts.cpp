@@ -7,13 +7,14 @@
 #include <tuple>
 
 #include "runbook/detect_common.h"
+#include "runbook/tool_kit.h"
 
 namespace dm::runbook {
 
 namespace {
 
 int64_t ms_or_max(const std::string& t) {
-  auto ms = time_ms(t);
+  auto ms = iso_to_ms(t);
   return ms ? *ms : std::numeric_limits<int64_t>::max();
 }
 

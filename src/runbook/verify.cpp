@@ -20,11 +20,6 @@ using json = nlohmann::json;
 constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::size_t kLaterRunCap = 200;  // runs after the incident examined (newest first)
 
-std::string str_arg(const json& args, const char* key) {
-  auto it = args.find(key);
-  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // The try of each task the incident's diagnoses recorded (summary_json "diagnose" and
 // "diagnoses"), highest per task. Stored JSON is not trusted to have the right shape.
 std::map<std::string, int> recorded_tries(const json& summary) {
@@ -63,8 +58,8 @@ std::string failed_again(const store::Incident& inc, const airflow::DagRun& run,
   if (triage == summary.end() || !triage->is_object()) return "";
   auto end = triage->find("end_date");
   if (end == triage->end() || !end->is_string()) return "";
-  auto recorded = time_ms(end->get<std::string>());
-  auto now_end = time_ms(run.end_date);
+  auto recorded = iso_to_ms(end->get<std::string>());
+  auto now_end = iso_to_ms(run.end_date);
   if (recorded && now_end && *now_end > *recorded)
     return "the run ended again at " + ms_to_iso(*now_end) + "; the incident recorded its end at " +
            ms_to_iso(*recorded);
@@ -142,8 +137,8 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args)
 
   // Runs placed after the incident's run, newest first (bounded).
   const std::string& at = run->run_after.empty() ? run->logical_date : run->run_after;
-  auto at_ms = time_ms(at);
-  if (!at_ms) at_ms = time_ms(run->start_date);
+  auto at_ms = iso_to_ms(at);
+  if (!at_ms) at_ms = iso_to_ms(run->start_date);
   std::size_t examined = 0;
   bool capped = false;
   if (at_ms) {
@@ -158,7 +153,7 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args)
     if (capped) runs->resize(kLaterRunCap);
     examined = runs->size();
     for (auto& r : *runs) {
-      auto r_ms = time_ms(r.run_after.empty() ? r.logical_date : r.run_after);
+      auto r_ms = iso_to_ms(r.run_after.empty() ? r.logical_date : r.run_after);
       if (r.run_id != run_id && r_ms && *r_ms > *at_ms) in.later.push_back(std::move(r));
     }
     if (capped)

@@ -137,12 +137,12 @@ Result<RecoveryVerdict> evaluate_recovery(const RecoveryInput& in, const RunTask
                  " (get_task_states); the DAG is not recovered until its critical tasks succeed.";
       return v;
     }
-    const int64_t end = time_ms(success->end_date).value_or(in.now_ms);
+    const int64_t end = iso_to_ms(success->end_date).value_or(in.now_ms);
     v.quiet_until_ms = end + static_cast<int64_t>(std::max(0, rule.quiet_minutes)) * 60'000;
     // Runs placed before the success (overlapping runs) that failed after it ended also count.
     for (std::size_t i = success_pos + 1; i < seq.size(); ++i) {
       const auto* r = seq[i];
-      auto r_end = time_ms(r->end_date);
+      auto r_end = iso_to_ms(r->end_date);
       if (r->state == "failed" && r_end && *r_end > end) {
         v.verdict = "not_yet";
         v.reason = failed_run(*r) + " failed at " + ms_to_iso(*r_end) + ", after run " +
