@@ -69,3 +69,42 @@ dm_stop_pid() {
   fi
   wait "$1" 2>/dev/null || true
 }
+
+# dm_rig_down_all ROOT : brings down every Airflow rig whose state dir is ROOT/af*. Never fails.
+dm_rig_down_all() {
+  local s
+  for s in "$1"/af*; do
+    [ -d "$s" ] && "$DM_VENV/bin/python" "$DM_ROOT/tests/airflow/rig.py" down --state-dir "$s" >/dev/null 2>&1 || true
+  done
+}
+
+# dm_rig_pytest STEP TESTS_DIR RIG_ROOT : a test step whose pytest fixtures start real Airflow rigs with their state
+# dirs under RIG_ROOT (exported as DM_RIG_ROOT; kept after the step for debugging). Runs pytest on TESTS_DIR, records
+# the counts, brings every rig down (also on an early exit) and fails the step if any rig process survived pytest's
+# own teardown. Returns pytest's exit code, or 1 when a rig process survived.
+dm_rig_pytest() {
+  local step=$1 dir=$2 rc s p f leftover=0
+  local junit="$DM_RESULTS/$step.xml"
+  export DM_RIG_ROOT="$3" DM_BUILD
+  unset DM_RIG_KEEP
+  rm -rf "$DM_RIG_ROOT"; mkdir -p "$DM_RIG_ROOT"
+  trap 'dm_rig_down_all "$DM_RIG_ROOT"' EXIT
+  set +e
+  ( cd "$dir" && "$DM_VENV/bin/python" -m pytest -p no:cacheprovider -q --timeout 1800 --junitxml="$junit" "$dir" )
+  rc=$?
+  set -e
+  dm_pytest_record "$step" "$junit"
+  for s in "$DM_RIG_ROOT"/af*; do
+    [ -d "$s" ] || continue
+    if ! "$DM_VENV/bin/python" "$DM_ROOT/tests/airflow/rig.py" orphans --state-dir "$s"; then
+      dm_log "$step: processes of rig $s survived pytest"; leftover=1
+    fi
+  done
+  dm_rig_down_all "$DM_RIG_ROOT"
+  if [ "$leftover" -ne 0 ]; then
+    read -r p f < "$DM_RESULTS/$step.counts"
+    dm_record "$step" "$p" $((f + 1))
+    return 1
+  fi
+  return "$rc"
+}

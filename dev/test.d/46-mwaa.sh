@@ -5,26 +5,8 @@
 # written there by the rig's own remote logging (apache-airflow-providers-amazon, rig.py --cloudwatch-endpoint).
 # Every runbook read tool (test_runbook_e2e.py's checks) and a guarded trigger_dag run on kind mwaa. The fixtures
 # start moto, the rig and the double on free 127.0.0.1 ports and always stop them; this step also brings the rig
-# down on exit.
+# down on exit and fails if any rig process survives (dm_rig_pytest, dev/lib.sh).
 source "$(dirname "$0")/../lib.sh"
 step=46-mwaa
-root="$DM_RESULTS/mwaa-rigs"
-junit="$DM_RESULTS/$step.xml"
-rm -rf "$root"; mkdir -p "$root" "$DM_RESULTS"
-export DM_RIG_ROOT="$root"
-unset DM_RIG_KEEP
-export DM_BUILD
 [ -x "$DM_BUILD/dagmedic" ] || { dm_log "$step: $DM_BUILD/dagmedic missing (build first)"; dm_record "$step" 0 1; exit 1; }
-cleanup() {
-  for s in "$root"/af*; do
-    [ -d "$s" ] && "$DM_VENV/bin/python" "$DM_ROOT/tests/airflow/rig.py" down --state-dir "$s" >/dev/null 2>&1 || true
-  done
-}
-trap cleanup EXIT
-set +e
-( cd "$DM_ROOT/tests/mwaa" && "$DM_VENV/bin/python" -m pytest -p no:cacheprovider -q \
-    --timeout 1800 --junitxml="$junit" "$DM_ROOT/tests/mwaa" )
-rc=$?
-set -e
-dm_pytest_record "$step" "$junit"
-exit "$rc"
+dm_rig_pytest "$step" "$DM_ROOT/tests/mwaa" "$DM_RESULTS/mwaa-rigs"
