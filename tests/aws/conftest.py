@@ -16,7 +16,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
-from moto_server import moto_server, stop, wait_http as _wait_http  # noqa: E402  (shared with tests/mwaa)
+from local_server import stop  # noqa: E402  (tests/lib)
+from moto_server import moto_server, wait_http as _wait_http  # noqa: E402  (shared with tests/mwaa)
 
 
 def _build_dir() -> Path:

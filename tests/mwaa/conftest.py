@@ -28,7 +28,8 @@ ROOT = HERE.parent.parent
 AIRFLOW_TESTS = ROOT / "tests" / "airflow"
 sys.path.insert(0, str(AIRFLOW_TESTS))
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
-from moto_server import moto_server, recorded, start_recording, stop  # noqa: E402  (tests/lib)
+from local_server import stop  # noqa: E402  (tests/lib)
+from moto_server import moto_server, recorded, start_recording  # noqa: E402  (tests/lib)
 
 REGION = "eu-west-1"
 ENV_NAME = "dm-mwaa-it"
