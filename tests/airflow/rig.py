@@ -519,6 +519,34 @@ def create_zoo_streams(version: str, env: dict, cw: dict) -> None:
         raise RigError(f"creating the zoo's CloudWatch log streams failed: {r.stderr[-1500:]}")
 
 
+def wait_zoo_streams_written(version: str, env: dict, cw: dict, timeout: float) -> float:
+    """Waits until every zoo try's stream holds an event; returns the seconds waited. A try's state is final before
+    its log is: the supervisor reports the state, then flushes watchtower's queue (sent every 60 s otherwise), so
+    right after the last run ends the last tries' streams may still be empty. Raises RigError naming the streams
+    still empty at the deadline (a provider that lost a log)."""
+    script = ("import json, sys, time, boto3\n"
+              "cw, names, deadline = json.loads(sys.argv[1]), json.loads(sys.stdin.read()), float(sys.argv[2])\n"
+              "c = boto3.client('logs', region_name=cw['region'], endpoint_url=cw['endpoint'])\n"
+              "t0 = time.monotonic()\n"
+              "while True:\n"
+              "    names = [n for n in names if not c.get_log_events(logGroupName=cw['log_group'], logStreamName=n,\n"
+              "                                                      limit=1, startFromHead=True)['events']]\n"
+              "    if not names or time.monotonic() - t0 > deadline:\n"
+              "        print(json.dumps({'empty': names, 'waited': time.monotonic() - t0}))\n"
+              "        break\n"
+              "    time.sleep(1)\n")
+    py = str(airflow_bin(version).parent / "python")
+    r = subprocess.run([py, "-c", script, json.dumps(cw), str(timeout)], input=json.dumps(zoo_log_streams()),
+                       env=env, capture_output=True, text=True, timeout=timeout + 120)
+    if r.returncode != 0:
+        raise RigError(f"reading the zoo's CloudWatch log streams failed: {r.stderr[-1500:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    if out["empty"]:
+        raise RigError(f"{len(out['empty'])} zoo log streams still empty {out['waited']:.0f}s after the zoo ended "
+                       f"(the provider lost these logs): {out['empty'][:5]}")
+    return out["waited"]
+
+
 def make_env(version: str, state: Path, home: Path, ports: dict, db_url: str, cloudwatch: dict | None = None) -> dict:
     drop = ("AIRFLOW", "AWS_") if cloudwatch else ("AIRFLOW",)  # a CloudWatch rig must not see real AWS settings
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
@@ -716,6 +744,9 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
         if cloudwatch:
             create_zoo_streams(version, env, cloudwatch)
         runs = run_zoo(api, procs, timeout)
+        if cloudwatch:
+            waited = wait_zoo_streams_written(version, env, cloudwatch, timeout)
+            log(f"every zoo try's CloudWatch stream written {waited:.1f}s after the zoo ended")
     info = {
         "airflow_version": v,
         "api_version": api.api_version,
