@@ -104,8 +104,8 @@ assert all(isinstance(r["template"], str) for r in rows)
 ' "$work/p.jsonl"
 printf 'bad \xff\xfe bytes \x01 "quoted" \\ back\n' | "$BIN" logs templates --per-line - >"$work/bin.jsonl"
 check "per-line JSON with invalid UTF-8" $PY -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]' "$work/bin.jsonl"
-# Parallel masking must not change anything: --threads 1 and 2 give byte-identical per-line output
-# on a log larger than one 2 MiB batch, with and without redaction.
+# Several threads must not change anything: --threads 1 and 2 give byte-identical per-line output
+# on a log of several 1 MiB blocks, with and without redaction, from a file and from stdin.
 cat >"$work/gen.py" <<'PYEOF'
 import random, sys
 r = random.Random(7)
@@ -129,6 +129,15 @@ $PY "$work/gen.py" "$work/big.log"
 "$BIN" logs templates --per-line --threads 2 "$work/big.log" >"$work/t2.jsonl"
 check "templates --threads 1 == --threads 2" cmp "$work/t1.jsonl" "$work/t2.jsonl"
 check "templates --threads output covers every line" $PY -c 'import sys; assert sum(1 for _ in open(sys.argv[1])) == 40000' "$work/t1.jsonl"
+# stdin: blocks read one at a time (through redaction) by whichever thread asks.
+"$BIN" logs templates --per-line --threads 2 - <"$work/big.log" >"$work/t2s.jsonl"
+check "templates --threads 2 on stdin == --threads 1" cmp "$work/t1.jsonl" "$work/t2s.jsonl"
+# A regular file without redaction: every thread reads its own blocks (pread).
+"$BIN" logs templates --per-line --no-redact --threads 1 "$work/big.log" >"$work/r1.jsonl"
+for t in 2 3; do
+  "$BIN" logs templates --per-line --no-redact --threads $t "$work/big.log" >"$work/r$t.jsonl"
+  check "templates --no-redact --threads $t == --threads 1" cmp "$work/r1.jsonl" "$work/r$t.jsonl"
+done
 "$BIN" logs templates "$work/t.log" >"$work/t.txt"
 check "templates text output" grep -q "^# 601 lines, 3 templates" "$work/t.txt"
 

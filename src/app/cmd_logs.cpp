@@ -1,12 +1,16 @@
 // `dagmedic logs redact|extract|templates FILE|-`: the log pipeline on a file or stdin.
 // Input is read in large blocks and streamed: memory stays flat for any file size.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -15,6 +19,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/line_blocks.h"
 #include "logs/category.h"
 #include "logs/pipeline.h"
 #include "logs/redact.h"
@@ -24,6 +29,8 @@ namespace dm::app {
 namespace {
 
 constexpr std::size_t kBlock = 4u << 20;
+// Block of `logs templates` on several threads: one thread's unit of work between turns.
+constexpr std::size_t kFileBlock = 1u << 20;
 
 // Opens FILE or "-" (stdin). Prints the error and returns null on failure.
 std::FILE* open_input(const std::string& path, const char* cmd) {
@@ -125,54 +132,6 @@ void json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-// Splits a byte stream into lines without copying complete lines out of the block.
-class LineSplitter {
- public:
-  explicit LineSplitter(std::size_t max_line) : max_(max_line) {}
-  template <class Fn>
-  void feed(std::string_view chunk, Fn&& fn) {
-    while (!chunk.empty()) {
-      const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
-      if (!nl) {
-        keep(chunk);
-        return;
-      }
-      std::size_t pos = static_cast<std::size_t>(static_cast<const char*>(nl) - chunk.data());
-      if (pending_.empty() && !overlong_) {
-        emit(chunk.substr(0, pos), fn);
-      } else {
-        keep(chunk.substr(0, pos));
-        emit(pending_, fn);
-        pending_.clear();
-        overlong_ = false;
-      }
-      chunk.remove_prefix(pos + 1);
-    }
-  }
-  template <class Fn>
-  void finish(Fn&& fn) {
-    if (!pending_.empty() || overlong_) emit(pending_, fn);
-    pending_.clear();
-    overlong_ = false;
-  }
-
- private:
-  void keep(std::string_view s) {
-    std::size_t room = max_ > pending_.size() ? max_ - pending_.size() : 0;
-    if (s.size() > room) overlong_ = true;
-    pending_.append(s.substr(0, room));
-  }
-  template <class Fn>
-  void emit(std::string_view line, Fn&& fn) {
-    if (line.size() > max_) line = line.substr(0, max_);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    fn(line);
-  }
-  std::size_t max_;
-  std::string pending_;
-  bool overlong_ = false;
-};
-
 std::shared_ptr<const logs::Redactor> load_redactor(const std::vector<std::string>& extra,
                                                     const char* cmd) {
   auto r = extra.empty() ? logs::Redactor::builtin() : logs::Redactor::builtin_plus_files(extra);
@@ -236,63 +195,61 @@ int run_extract(const std::string& path, const std::vector<std::string>& red_rul
   return 0;
 }
 
-// `logs templates` on several threads: lines are copied out of the splitter (its views die with
-// the callback) into a batch; at ~2 MiB the batch is cut into `threads` contiguous shares masked
-// in parallel (logs::MaskedBatch, pure per line), then mined in input order on this thread. Same
-// clusters, ids and output as mining line by line (add() is mask + add_prepared).
-class ParallelMasker {
- public:
-  ParallelMasker(const logs::TemplateOptions& o, std::size_t threads)
-      : batches_(std::max<std::size_t>(threads, 1), logs::MaskedBatch(o)) {}
-  bool full() const { return text_.size() >= kBatchBytes; }
-  void push(std::string_view line) {
-    spans_.push_back({text_.size(), line.size()});
-    text_.append(line);
-  }
-  // Masks the pending lines and mines them in order, calling on_id(cluster id) per line.
-  template <class Fn>
-  void flush(logs::TemplateMiner& miner, Fn&& on_id) {
-    const std::size_t n = spans_.size(), t = batches_.size(), share = (n + t - 1) / t;
-    if (n == 0) return;
-    std::vector<std::exception_ptr> errors(t);
-    auto work = [&](std::size_t w) {
-      try {
-        logs::MaskedBatch& b = batches_[w];
-        b.clear();
-        for (std::size_t k = w * share; k < std::min(n, (w + 1) * share); ++k) {
-          b.add(std::string_view(text_.data() + spans_[k].first, spans_[k].second));
+// `logs templates` on several threads: each thread takes the next line-aligned block of the input
+// (LineBlockSource), masks its lines into its own logs::MaskedBatch (pure per line; its memo is its
+// own), waits for the block's turn and mines the lines in input order. So the reading, splitting
+// and masking of one block overlap the mining of another, and the result is that of mining line
+// by line (add() is mask + add_prepared). on_id(cluster id) is called per line, in order, by
+// whichever thread holds the turn. False if a block was lost (src.error() says why).
+template <class OnId>
+bool mine_blocks(LineBlockSource& src, std::size_t threads, const logs::TemplateOptions& to,
+                 logs::TemplateMiner& miner, OnId&& on_id) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t turn = 0;
+  bool failed = false;
+  std::exception_ptr error;
+  auto work = [&] {
+    try {
+      LineBlock blk;
+      logs::MaskedBatch batch(to);
+      while (src.next(blk)) {
+        batch.clear();
+        blk.for_each_line(to.max_line_bytes, [&](std::string_view line) { batch.add(line); });
+        {
+          std::unique_lock lk(m);
+          cv.wait(lk, [&] { return turn == blk.seq || failed; });
+          if (failed) return;
         }
-      } catch (...) {
-        errors[w] = std::current_exception();
+        if (blk.seq < src.end_seq()) {
+          for (std::size_t k = 0; k < batch.size(); ++k) on_id(miner.add_prepared(batch, k));
+        }
+        {
+          std::lock_guard lk(m);
+          ++turn;
+        }
+        cv.notify_all();
       }
-    };
-    std::vector<std::thread> pool;
-    for (std::size_t w = 1; w < t; ++w) {
-      try {
-        pool.emplace_back(work, w);
-      } catch (const std::system_error&) {
-        work(w);  // no thread to be had: do that share here
-      }
+    } catch (...) {
+      std::lock_guard lk(m);
+      if (!error) error = std::current_exception();
+      failed = true;
+      cv.notify_all();
     }
-    work(0);
-    for (auto& th : pool) th.join();
-    for (auto& e : errors) {
-      if (e) std::rethrow_exception(e);
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t w = 1; w < threads; ++w) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: fewer workers, same result
     }
-    for (std::size_t w = 0; w < t; ++w) {
-      for (std::size_t k = 0; k < batches_[w].size(); ++k)
-        on_id(miner.add_prepared(batches_[w], k));
-    }
-    text_.clear();
-    spans_.clear();
   }
-
- private:
-  static constexpr std::size_t kBatchBytes = 2u << 20;
-  std::vector<logs::MaskedBatch> batches_;
-  std::string text_;
-  std::vector<std::pair<std::size_t, std::size_t>> spans_;
-};
+  work();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+  return src.error().empty();
+}
 
 std::size_t default_threads() {
   unsigned hw = std::thread::hardware_concurrency();
@@ -321,7 +278,6 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
   to.premask = !a.no_premask;
   if (a.no_memo) to.shape_memo_bytes = 0;
   logs::TemplateMiner miner(to);
-  LineSplitter split(to.max_line_bytes);
   Out out;
   std::uint64_t n = 0;
   auto on_id = [&](std::uint64_t id) {
@@ -339,39 +295,52 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
     }
   };
   const std::size_t threads = a.threads > 0 ? a.threads : default_threads();
-  ParallelMasker pm(to, threads);
-  // One thread: lines are masked in runs of kRun (MaskedBatch::add needs the line only during the
-  // call, so no copy), then mined in order: same result as miner.add() line by line, and the memo
-  // lookups of a run do not wait on each other behind the miner's work.
-  constexpr std::size_t kRun = 1024;
-  logs::MaskedBatch run(to);
-  auto mine_run = [&] {
-    for (std::size_t k = 0; k < run.size(); ++k) on_id(miner.add_prepared(run, k));
-    run.clear();
-  };
-  auto on_line = [&](std::string_view line) {
-    if (threads <= 1) {
+  bool ok = true;
+  if (threads > 1) {
+    // A regular file without redaction is read by every thread in parallel (pread); otherwise
+    // the reading (and redaction, which is sequential) is one thread's turn at a time.
+    struct stat st {};
+    std::unique_ptr<LineBlockSource> src;
+    if (!red && ::fstat(fileno(in.f), &st) == 0 && S_ISREG(st.st_mode)) {
+      src = file_line_blocks(fileno(in.f), static_cast<std::uint64_t>(st.st_size), kFileBlock,
+                             to.max_line_bytes);
+    } else {
+      src = stream_line_blocks(in.f, red, kFileBlock, to.max_line_bytes);
+    }
+    if (!mine_blocks(*src, threads, to, miner, on_id)) {
+      std::fprintf(stderr, "dagmedic logs templates: cannot read '%s': %s\n", path.c_str(),
+                   src->error().c_str());
+      ok = false;
+    }
+  } else {
+    // One thread: lines are masked in runs of kRun (MaskedBatch::add needs the line only during
+    // the call, so no copy), then mined in order: same result as miner.add() line by line, and
+    // the memo lookups of a run do not wait on each other behind the miner's work.
+    constexpr std::size_t kRun = 1024;
+    LineSplitter split(to.max_line_bytes);
+    logs::MaskedBatch run(to);
+    auto mine_run = [&] {
+      for (std::size_t k = 0; k < run.size(); ++k) on_id(miner.add_prepared(run, k));
+      run.clear();
+    };
+    auto on_line = [&](std::string_view line) {
       run.add(line);
       if (run.size() >= kRun) mine_run();
-      return;
-    }
-    pm.push(line);
-    if (pm.full()) pm.flush(miner, on_id);
-  };
-  std::unique_ptr<logs::RedactStream> rs;
-  if (red) rs = std::make_unique<logs::RedactStream>(red);
-  auto to_lines = [&](std::string_view s) { split.feed(s, on_line); };
-  bool ok = read_blocks(in.f, path, "templates", [&](std::string_view b) {
-    if (rs) {
-      rs->feed(b, to_lines);
-    } else {
-      to_lines(b);
-    }
-  });
-  if (rs) rs->finish(to_lines);
-  split.finish(on_line);
-  mine_run();
-  pm.flush(miner, on_id);
+    };
+    std::unique_ptr<logs::RedactStream> rs;
+    if (red) rs = std::make_unique<logs::RedactStream>(red);
+    auto to_lines = [&](std::string_view s) { split.feed(s, on_line); };
+    ok = read_blocks(in.f, path, "templates", [&](std::string_view b) {
+      if (rs) {
+        rs->feed(b, to_lines);
+      } else {
+        to_lines(b);
+      }
+    });
+    if (rs) rs->finish(to_lines);
+    split.finish(on_line);
+    mine_run();
+  }
   if (!ok) return 1;
   if (!a.per_line) {
     auto cl = miner.clusters();
@@ -458,9 +427,10 @@ int cmd_logs(int argc, char** argv) {
   tpl->add_flag("--no-redact", ta.no_redact,
                 "skip redaction (trusted input only; templates may then show secrets)");
   tpl->add_option("--rules", ta.red_rules, "extra redaction rules file (repeatable)");
-  tpl->add_option("--threads", ta.threads,
-                  "threads that mask lines (default: the cores, at most 8); output is the same "
-                  "for any value")
+  tpl->add_option(
+         "--threads", ta.threads,
+         "threads that read, mask and mine lines (default: the cores, at most 8); output is "
+         "the same for any value")
       ->check(CLI::Range(1, 64));
   tpl->add_flag("--no-shape-memo", ta.no_memo,
                 "mask every line (no skeleton -> masked line memo); same output, slower: for "
