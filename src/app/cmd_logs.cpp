@@ -30,7 +30,7 @@ namespace {
 
 constexpr std::size_t kBlock = 4u << 20;
 // Block of `logs templates` on several threads: one thread's unit of work between turns.
-constexpr std::size_t kFileBlock = 1u << 20;
+constexpr std::size_t kFileBlock = 256u << 10;
 
 // Opens FILE or "-" (stdin). Prints the error and returns null on failure.
 std::FILE* open_input(const std::string& path, const char* cmd) {

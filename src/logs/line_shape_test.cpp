@@ -302,6 +302,16 @@ TEST(LineShape, UuidSpansAndTheirCanonicalKey) {
   EXPECT_EQ(uuid_spans("a_" + u1, o, 8), 0);         // '_': the tmp rule may scan into it
   EXPECT_EQ(uuid_spans(u1.substr(0, 35), o, 8), 0);  // too short
   EXPECT_EQ(uuid_spans(u1 + " " + u2, o, 1), -1);    // more than max
+  // Every hex position (the 16-byte class steps and the last 4 bytes alone): a byte next to the
+  // hex ranges, a letter past 'f', a case-folded non-letter or a high byte there is no span.
+  for (std::size_t k = 0; k < u2.size(); ++k) {
+    if (u2[k] == '-') continue;
+    for (char c : {'g', 'G', '/', ':', '@', '`', '[', '{', ' ', '\xc1', '\xe1'}) {
+      std::string bad = u2;
+      bad[k] = c;
+      EXPECT_EQ(uuid_spans("id " + bad, o, 8), 0) << k << " " << c;
+    }
+  }
   // Two lines that differ only in the UUID and a number share one memo entry.
   TemplateOptions opt;
   MaskedBatch b(opt);

@@ -162,7 +162,7 @@ MaskedBatch::MaskedBatch(const TemplateOptions& opt)
 
 void MaskedBatch::clear() {
   used_ = 0;
-  spans_.clear();
+  count_ = 0;
   memo_.release();  // a clear the memo deferred while spans pointed into it happens now
   memo_.hold();
 }
@@ -192,14 +192,14 @@ void MaskedBatch::add(std::string_view line) {
     ShapeMemo::Found f;
     if (nspans >= 0 && memo_.find(skel, sh, line, spans, nspans, f)) {
       ++win_hits_;
-      spans_.push_back(Span{f.masked_off, f.masked.size(), f.masked_hash, f.seq});
+      push(Span{f.masked_off, f.masked.size(), f.masked_hash, f.seq});
       return;
     }
     MaskDigitUse use;
     len = mask_variables_into(line, MaskMode::templates, out, use);
     const std::uint64_t h = template_hash(std::string_view(out, len));
     memo_.insert(skel, sh, line, spans, nspans, use, std::string_view(out, len), h);
-    spans_.push_back(Span{used_, len, h, kOwn});
+    push(Span{used_, len, h, kOwn});
     used_ += len;
     return;
   }
@@ -209,7 +209,7 @@ void MaskedBatch::add(std::string_view line) {
     if (!line.empty()) std::memcpy(out, line.data(), line.size());
     len = line.size();
   }
-  spans_.push_back(Span{used_, len, template_hash(std::string_view(out, len)), kOwn});
+  push(Span{used_, len, template_hash(std::string_view(out, len)), kOwn});
   used_ += len;
 }
 

@@ -56,7 +56,7 @@ class MaskedBatch {
   explicit MaskedBatch(const TemplateOptions& opt = {});
   void clear();                     // keeps the buffers' capacity
   void add(std::string_view line);  // one line, no trailing '\n'
-  std::size_t size() const { return spans_.size(); }
+  std::size_t size() const { return count_; }
   // Line k masked; valid until the next add() or clear(). A memo hit is not copied: the view is
   // into the memo's arena, which is held (never cleared) until clear().
   std::string_view masked(std::size_t k) const {
@@ -83,7 +83,13 @@ class MaskedBatch {
   std::size_t max_line_;
   std::vector<char> buf_;  // masked lines back to back; size() is capacity, used_ is filled
   std::size_t used_ = 0;
+  // spans_[0, count_) are the lines; spans_ only grows (a push is a store, not a vector call).
   std::vector<Span> spans_;
+  std::size_t count_ = 0;
+  void push(const Span& s) {
+    if (count_ == spans_.size()) spans_.resize(count_ ? 2 * count_ : 1024);
+    spans_[count_++] = s;
+  }
   bool use_memo_;
   // Input where shapes do not repeat (every line a fresh hex id) makes the memo pure cost (a
   // cold lookup and insert per line): after a window of kWindow lookups with under a quarter
