@@ -5,15 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -195,62 +191,6 @@ int run_extract(const std::string& path, const std::vector<std::string>& red_rul
   return 0;
 }
 
-// `logs templates` on several threads: each thread takes the next line-aligned block of the input
-// (LineBlockSource), masks its lines into its own logs::MaskedBatch (pure per line; its memo is its
-// own), waits for the block's turn and mines the lines in input order. So the reading, splitting
-// and masking of one block overlap the mining of another, and the result is that of mining line
-// by line (add() is mask + add_prepared). on_id(cluster id) is called per line, in order, by
-// whichever thread holds the turn. False if a block was lost (src.error() says why).
-template <class OnId>
-bool mine_blocks(LineBlockSource& src, std::size_t threads, const logs::TemplateOptions& to,
-                 logs::TemplateMiner& miner, OnId&& on_id) {
-  std::mutex m;
-  std::condition_variable cv;
-  std::uint64_t turn = 0;
-  bool failed = false;
-  std::exception_ptr error;
-  auto work = [&] {
-    try {
-      LineBlock blk;
-      logs::MaskedBatch batch(to);
-      while (src.next(blk)) {
-        batch.clear();
-        blk.for_each_line(to.max_line_bytes, [&](std::string_view line) { batch.add(line); });
-        {
-          std::unique_lock lk(m);
-          cv.wait(lk, [&] { return turn == blk.seq || failed; });
-          if (failed) return;
-        }
-        if (blk.seq < src.end_seq()) {
-          for (std::size_t k = 0; k < batch.size(); ++k) on_id(miner.add_prepared(batch, k));
-        }
-        {
-          std::lock_guard lk(m);
-          ++turn;
-        }
-        cv.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard lk(m);
-      if (!error) error = std::current_exception();
-      failed = true;
-      cv.notify_all();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (std::size_t w = 1; w < threads; ++w) {
-    try {
-      pool.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no more threads to be had: fewer workers, same result
-    }
-  }
-  work();
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-  return src.error().empty();
-}
-
 std::size_t default_threads() {
   unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : std::min<std::size_t>(hw, 8);
@@ -307,7 +247,7 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
     } else {
       src = stream_line_blocks(in.f, red, kFileBlock, to.max_line_bytes);
     }
-    if (!mine_blocks(*src, threads, to, miner, on_id)) {
+    if (!mine_in_order(*src, threads, to, miner, on_id)) {
       std::fprintf(stderr, "dagmedic logs templates: cannot read '%s': %s\n", path.c_str(),
                    src->error().c_str());
       ok = false;

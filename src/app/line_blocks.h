@@ -1,5 +1,5 @@
-// Line splitting for `dagmedic logs templates`, and line-aligned blocks of its input so that
-// several threads can prepare lines while one consumes them in input order (templates_run.cpp).
+// Line splitting for `dagmedic logs templates`, line-aligned blocks of its input, and mining them
+// on several threads in input order (mine_in_order).
 //
 // Line semantics, the same on every path: a line ends at '\n' (not part of it); a line longer
 // than max_line keeps its first max_line bytes; then one trailing '\r' is dropped; an empty last
@@ -7,16 +7,22 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "logs/redact.h"
+#include "logs/template.h"
 
 namespace dm::app {
 
@@ -151,5 +157,64 @@ std::unique_ptr<LineBlockSource> file_line_blocks(int fd, std::uint64_t size, st
 std::unique_ptr<LineBlockSource> stream_line_blocks(std::FILE* f,
                                                     std::shared_ptr<const logs::Redactor> redactor,
                                                     std::size_t block, std::size_t max_line);
+
+// Mines every line of src with `threads` threads (this one and threads - 1 more; fewer if no
+// thread can be had): each takes the next block, masks its lines into its own logs::MaskedBatch
+// (pure per line; its shape memo is its own), waits for the block's turn and mines the lines in
+// input order. So the reading, splitting and masking of one block overlap the mining of another,
+// and the result is that of mining line by line (TemplateMiner::add is mask + add_prepared).
+// on_id(cluster id) is called once per line, in input order, by whichever thread holds the turn
+// (never two at once). Returns false if input was lost (src.error() says why; the lines before
+// the gap were mined). An exception from a worker (on_id's, bad_alloc) stops the others and is
+// rethrown here.
+template <class OnId>
+bool mine_in_order(LineBlockSource& src, std::size_t threads, const logs::TemplateOptions& to,
+                   logs::TemplateMiner& miner, OnId&& on_id) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t turn = 0;
+  bool failed = false;
+  std::exception_ptr error;
+  auto work = [&] {
+    try {
+      LineBlock blk;
+      logs::MaskedBatch batch(to);
+      while (src.next(blk)) {
+        batch.clear();
+        blk.for_each_line(to.max_line_bytes, [&](std::string_view line) { batch.add(line); });
+        {
+          std::unique_lock lk(m);
+          cv.wait(lk, [&] { return turn == blk.seq || failed; });
+          if (failed) return;
+        }
+        if (blk.seq < src.end_seq()) {
+          for (std::size_t k = 0; k < batch.size(); ++k) on_id(miner.add_prepared(batch, k));
+        }
+        {
+          std::lock_guard lk(m);
+          ++turn;
+        }
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard lk(m);
+      if (!error) error = std::current_exception();
+      failed = true;
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t w = 1; w < threads; ++w) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: fewer workers, same result
+    }
+  }
+  work();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
+  return src.error().empty();
+}
 
 }  // namespace dm::app

@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -171,6 +172,144 @@ TEST(LineBlocks, AReadErrorIsReportedAndNothingAfterItIsKept) {
   EXPECT_TRUE(got.empty());
   EXPECT_NE(src->error(), "");
   EXPECT_EQ(src->end_seq(), 1u);
+}
+
+// Log lines with repeating shapes and fresh values (digits, UUIDs, hex): the shape memo hits and
+// misses, clusters merge and (with a small cap) are evicted.
+std::string shaped_log(std::mt19937& rng, std::size_t lines) {
+  static const char* kShapes[] = {
+      "[2026-01-%02d 10:%02d:%02d] INFO - loaded %d rows from s3://raw/dt=2026-01-%02d/p.parquet",
+      "task %s try %d of 3 on host ip-10-0-%d-%d",
+      "request %08x-%04x-%04x-%04x-%012x done in %d ms",
+      "KeyError: col_%d",
+      "worker %d: heartbeat %d",
+  };
+  std::string s;
+  char buf[256];
+  for (std::size_t i = 0; i < lines; ++i) {
+    const int k = static_cast<int>(rng() % 5);
+    const unsigned a = rng() % 28 + 1, b = rng() % 60, c = rng() % 60, d = rng() % 100000;
+    switch (k) {
+      case 0:
+        std::snprintf(buf, sizeof buf, kShapes[0], a, b, c, d, a);
+        break;
+      case 1:
+        std::snprintf(buf, sizeof buf, kShapes[1], (rng() % 2) ? "load" : "sync", b % 3 + 1, a, c);
+        break;
+      case 2:
+        std::snprintf(buf, sizeof buf, kShapes[2], d, a, b, c, d, a);
+        break;
+      case 3:
+        std::snprintf(buf, sizeof buf, kShapes[3], a % 7);
+        break;
+      default:
+        std::snprintf(buf, sizeof buf, kShapes[4], a, d);
+        break;
+    }
+    s += buf;
+    s += (i % 97 == 0) ? "\r\n" : "\n";
+  }
+  return s;
+}
+
+struct Mined {
+  std::vector<std::uint64_t> ids;
+  std::vector<std::string> templates;  // of each line, when it was mined
+  bool operator==(const Mined&) const = default;
+};
+
+Mined mine_line_by_line(const std::string& text, const logs::TemplateOptions& to) {
+  logs::TemplateMiner miner(to);
+  Mined r;
+  for (const auto& line : reference(text, to.max_line_bytes)) {
+    r.ids.push_back(miner.add(line));
+    r.templates.emplace_back(miner.template_of(r.ids.back()));
+  }
+  return r;
+}
+
+TEST(MineInOrder, SameClustersAsLineByLineForAnyThreadCountAndSource) {
+  std::mt19937 rng(3);
+  const std::string text = shaped_log(rng, 20000);
+  TempFile f(text);
+  for (std::size_t max_clusters : {std::size_t{5000}, std::size_t{3}}) {
+    logs::TemplateOptions to;
+    to.max_clusters = max_clusters;
+    to.shape_memo_bytes = 64u << 10;  // small: the memos clear now and then
+    const Mined want = mine_line_by_line(text, to);
+    for (std::size_t threads : {1, 2, 4}) {
+      for (bool stream : {false, true}) {
+        logs::TemplateMiner miner(to);
+        Mined got;
+        std::FILE* in = stream ? std::fopen(f.path().c_str(), "rb") : nullptr;
+        auto src = stream ? stream_line_blocks(in, nullptr, 4096, to.max_line_bytes)
+                          : file_line_blocks(f.fd(), text.size(), 4096, to.max_line_bytes);
+        const bool ok = mine_in_order(*src, threads, to, miner, [&](std::uint64_t id) {
+          got.ids.push_back(id);
+          got.templates.emplace_back(miner.template_of(id));
+        });
+        if (in) std::fclose(in);
+        EXPECT_TRUE(ok);
+        EXPECT_TRUE(got == want) << "threads " << threads << " stream " << stream
+                                 << " max_clusters " << max_clusters;
+        EXPECT_EQ(miner.lines(), want.ids.size());
+      }
+    }
+  }
+}
+
+TEST(MineInOrder, AThrowingCallbackStopsEveryThreadAndIsRethrown) {
+  std::mt19937 rng(5);
+  const std::string text = shaped_log(rng, 5000);
+  TempFile f(text);
+  logs::TemplateOptions to;
+  logs::TemplateMiner miner(to);
+  auto src = file_line_blocks(f.fd(), text.size(), 1024, to.max_line_bytes);
+  std::size_t calls = 0;
+  EXPECT_THROW(mine_in_order(*src, 3, to, miner,
+                             [&](std::uint64_t) {
+                               if (++calls == 1234) throw std::runtime_error("disk full");
+                             }),
+               std::runtime_error);
+  EXPECT_EQ(calls, 1234u);  // no line was mined after the throw
+}
+
+// Blocks of a file, except that block `bad` is lost (empty, with an error), as a read error there
+// would leave it; the blocks after it still have their lines.
+class LosingSource final : public LineBlockSource {
+ public:
+  LosingSource(std::unique_ptr<LineBlockSource> inner, std::uint64_t bad)
+      : inner_(std::move(inner)), bad_(bad) {}
+  bool next(LineBlock& b) override {
+    if (!inner_->next(b)) return false;
+    if (b.seq == bad_) {
+      b.len = 0;
+      fail(b.seq, "read error");
+    }
+    return true;
+  }
+
+ private:
+  std::unique_ptr<LineBlockSource> inner_;
+  std::uint64_t bad_;
+};
+
+TEST(MineInOrder, LinesAfterLostInputAreNotMined) {
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += "job " + std::to_string(1000 + i) + " done\n";  // 14 bytes
+  TempFile f(text);
+  logs::TemplateOptions to;
+  for (std::size_t threads : {1, 2, 3}) {
+    logs::TemplateMiner miner(to);
+    // 140-byte blocks: 10 lines each; block 7 is lost, so lines 0-69 are mined and nothing else.
+    LosingSource src(file_line_blocks(f.fd(), text.size(), 140, to.max_line_bytes), 7);
+    std::vector<std::uint64_t> ids;
+    EXPECT_FALSE(
+        mine_in_order(src, threads, to, miner, [&](std::uint64_t id) { ids.push_back(id); }));
+    EXPECT_EQ(src.error(), "read error");
+    EXPECT_EQ(ids.size(), 70u) << threads;
+    EXPECT_EQ(miner.lines(), 70u);
+  }
 }
 
 }  // namespace
