@@ -10,12 +10,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "app/commands.h"
 #include "app/line_blocks.h"
+#include "common/cpu_count.h"
 #include "logs/category.h"
 #include "logs/pipeline.h"
 #include "logs/redact.h"
@@ -191,10 +191,9 @@ int run_extract(const std::string& path, const std::vector<std::string>& red_rul
   return 0;
 }
 
-std::size_t default_threads() {
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : std::min<std::size_t>(hw, 8);
-}
+// The CPUs this process may use (affinity, cgroup quota), at most 8: more threads than CPUs only
+// queue behind each other's turns.
+std::size_t default_threads() { return std::min<std::size_t>(usable_cpus(), 8); }
 
 struct TemplateArgs {
   bool per_line = false, json = false, no_redact = false, no_premask = false, no_memo = false;
@@ -369,7 +368,8 @@ int cmd_logs(int argc, char** argv) {
   tpl->add_option("--rules", ta.red_rules, "extra redaction rules file (repeatable)");
   tpl->add_option(
          "--threads", ta.threads,
-         "threads that read, mask and mine lines (default: the cores, at most 8); output is "
+         "threads that read, mask and mine lines (default: the CPUs this process may use, at "
+         "most 8); output is "
          "the same for any value")
       ->check(CLI::Range(1, 64));
   tpl->add_flag("--no-shape-memo", ta.no_memo,
