@@ -138,6 +138,9 @@ for t in 2 3; do
   "$BIN" logs templates --per-line --no-redact --threads $t "$work/big.log" >"$work/r$t.jsonl"
   check "templates --no-redact --threads $t == --threads 1" cmp "$work/r1.jsonl" "$work/r$t.jsonl"
 done
+# A /proc file states size 0: it is read as a stream, not skipped as empty.
+"$BIN" logs templates --no-redact --threads 2 /proc/self/status >"$work/proc.txt"
+check "templates on a /proc file" $PY -c 'import sys, re; n = int(re.match(r"# (\d+) lines", open(sys.argv[1]).readline()).group(1)); assert n > 5, n' "$work/proc.txt"
 "$BIN" logs templates "$work/t.log" >"$work/t.txt"
 check "templates text output" grep -q "^# 601 lines, 3 templates" "$work/t.txt"
 

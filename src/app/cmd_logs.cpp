@@ -237,10 +237,13 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
   bool ok = true;
   if (threads > 1) {
     // A regular file without redaction is read by every thread in parallel (pread); otherwise
-    // the reading (and redaction, which is sequential) is one thread's turn at a time.
+    // the reading (and redaction, which is sequential) is one thread's turn at a time. So is a
+    // file of one block or less: nothing to share, and /proc and /sys files state a size (0,
+    // 4096) that is not their content's.
     struct stat st {};
     std::unique_ptr<LineBlockSource> src;
-    if (!red && ::fstat(fileno(in.f), &st) == 0 && S_ISREG(st.st_mode)) {
+    if (!red && ::fstat(fileno(in.f), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<std::uint64_t>(st.st_size) > kFileBlock) {
       src = file_line_blocks(fileno(in.f), static_cast<std::uint64_t>(st.st_size), kFileBlock,
                              to.max_line_bytes);
     } else {
