@@ -89,10 +89,7 @@ class FileBlocks final : public LineBlockSource {
       std::size_t take = nl ? static_cast<std::size_t>(nl - (text + b.len)) : got;
       b.len += take;
       have += take;
-      if (nl || got < want) {
-        more = false;
-        break;
-      }
+      if (nl || got < want) break;
     }
     text[b.len++] = '\n';
   }
