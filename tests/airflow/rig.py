@@ -500,23 +500,30 @@ def zoo_log_streams() -> list[str]:
     return out
 
 
+def on_zoo_streams(version: str, env: dict, cw: dict, body: str, doing: str, timeout: float) -> str:
+    """Runs `body` in the Airflow venv (it has boto3) with `c` a CloudWatch Logs client for cw and `names` the zoo's
+    stream names (zoo_log_streams); returns its stdout. RigError naming `doing` if it fails."""
+    script = ("import json, sys, time, boto3\n"
+              "cw, names = json.loads(sys.argv[1]), json.loads(sys.stdin.read())\n"
+              "c = boto3.client('logs', region_name=cw['region'], endpoint_url=cw['endpoint'])\n" + body)
+    py = str(airflow_bin(version).parent / "python")
+    r = subprocess.run([py, "-c", script, json.dumps(cw)], input=json.dumps(zoo_log_streams()), env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RigError(f"{doing} the zoo's CloudWatch log streams failed: {r.stderr[-1500:]}")
+    return r.stdout
+
+
 def create_zoo_streams(version: str, env: dict, cw: dict) -> None:
     """Creates the zoo's log streams before the zoo runs. watchtower (the provider's CloudWatch handler) creates a
     missing stream when its first PutLogEvents fails, and silently drops every event other threads emit meanwhile:
-    a log over 1 MB (its first batch goes out mid-task) lost ~100 lines in the middle. The Airflow venv has boto3."""
-    script = ("import json, sys, boto3\n"
-              "cw, names = json.loads(sys.argv[1]), json.loads(sys.stdin.read())\n"
-              "c = boto3.client('logs', region_name=cw['region'], endpoint_url=cw['endpoint'])\n"
-              "for n in names:\n"
-              "    try:\n"
-              "        c.create_log_stream(logGroupName=cw['log_group'], logStreamName=n)\n"
-              "    except c.exceptions.ResourceAlreadyExistsException:\n"
-              "        pass\n")
-    py = str(airflow_bin(version).parent / "python")
-    r = subprocess.run([py, "-c", script, json.dumps(cw)], input=json.dumps(zoo_log_streams()), env=env,
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise RigError(f"creating the zoo's CloudWatch log streams failed: {r.stderr[-1500:]}")
+    a log over 1 MB (its first batch goes out mid-task) lost ~100 lines in the middle."""
+    on_zoo_streams(version, env, cw,
+                   "for n in names:\n"
+                   "    try:\n"
+                   "        c.create_log_stream(logGroupName=cw['log_group'], logStreamName=n)\n"
+                   "    except c.exceptions.ResourceAlreadyExistsException:\n"
+                   "        pass\n", "creating", timeout=120)
 
 
 def wait_zoo_streams_written(version: str, env: dict, cw: dict, timeout: float) -> float:
@@ -524,23 +531,17 @@ def wait_zoo_streams_written(version: str, env: dict, cw: dict, timeout: float) 
     its log is: the supervisor reports the state, then flushes watchtower's queue (sent every 60 s otherwise), so
     right after the last run ends the last tries' streams may still be empty. Raises RigError naming the streams
     still empty at the deadline (a provider that lost a log)."""
-    script = ("import json, sys, time, boto3\n"
-              "cw, names, deadline = json.loads(sys.argv[1]), json.loads(sys.stdin.read()), float(sys.argv[2])\n"
-              "c = boto3.client('logs', region_name=cw['region'], endpoint_url=cw['endpoint'])\n"
-              "t0 = time.monotonic()\n"
-              "while True:\n"
-              "    names = [n for n in names if not c.get_log_events(logGroupName=cw['log_group'], logStreamName=n,\n"
-              "                                                      limit=1, startFromHead=True)['events']]\n"
-              "    if not names or time.monotonic() - t0 > deadline:\n"
-              "        print(json.dumps({'empty': names, 'waited': time.monotonic() - t0}))\n"
-              "        break\n"
-              "    time.sleep(1)\n")
-    py = str(airflow_bin(version).parent / "python")
-    r = subprocess.run([py, "-c", script, json.dumps(cw), str(timeout)], input=json.dumps(zoo_log_streams()),
-                       env=env, capture_output=True, text=True, timeout=timeout + 120)
-    if r.returncode != 0:
-        raise RigError(f"reading the zoo's CloudWatch log streams failed: {r.stderr[-1500:]}")
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    stdout = on_zoo_streams(
+        version, env, cw,
+        f"t0 = time.monotonic()\n"
+        f"while True:\n"
+        f"    names = [n for n in names if not c.get_log_events(logGroupName=cw['log_group'], logStreamName=n,\n"
+        f"                                                      limit=1, startFromHead=True)['events']]\n"
+        f"    if not names or time.monotonic() - t0 > {float(timeout)!r}:\n"
+        f"        print(json.dumps({{'empty': names, 'waited': time.monotonic() - t0}}))\n"
+        f"        break\n"
+        f"    time.sleep(1)\n", "reading", timeout=timeout + 120)
+    out = json.loads(stdout.strip().splitlines()[-1])
     if out["empty"]:
         raise RigError(f"{len(out['empty'])} zoo log streams still empty {out['waited']:.0f}s after the zoo ended "
                        f"(the provider lost these logs): {out['empty'][:5]}")
