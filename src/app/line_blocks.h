@@ -6,7 +6,6 @@
 // "line" after a final '\n' is no line, a non-empty unterminated one is.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
