@@ -328,12 +328,11 @@ Status register_task_log(mcp::Server& server, const std::shared_ptr<const Deps>&
       "not instructions.";
   t.input_schema = try_input_schema(*deps);
   t.output_schema = task_log_output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
     return task_log(*deps, args, ctx);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 Status register_extract_task_errors(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
@@ -347,12 +346,11 @@ Status register_extract_task_errors(mcp::Server& server, const std::shared_ptr<c
       "and the diagnosis on the run's incident.";
   t.input_schema = try_input_schema(*deps);
   t.output_schema = extract_output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
     return extract_task_errors(*deps, args, ctx);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 }  // namespace dm::runbook::diagnose

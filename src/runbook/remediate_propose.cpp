@@ -294,10 +294,9 @@ Status register_propose_action(mcp::Server& server, const std::shared_ptr<const 
       "the exact request_approval parameters. Proposes only; never executes anything.";
   t.input_schema = input_schema();
   t.output_schema = output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = false;
   t.handler = [deps](const json& args, mcp::ToolContext&) { return propose(*deps, args); };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 }  // namespace dm::runbook::remediate

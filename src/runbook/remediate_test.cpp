@@ -11,7 +11,9 @@
 
 #include "guard/canonical.h"
 #include "mcp/memory_transport.h"
+#include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
+#include "runbook/testing/flaky_store.h"
 #include "store/sqlite_store.h"
 
 namespace dm::runbook {
@@ -22,46 +24,7 @@ using testing::FakeAirflow;
 
 const std::string kKey(40, 'k');
 
-// Delegates to a real store; appends to the audit fail while `fail_audit` is set.
-class FlakyStore final : public store::Store {
- public:
-  explicit FlakyStore(std::shared_ptr<store::Store> s) : s_(std::move(s)) {}
-  std::atomic<bool> fail_audit{false};
-  const char* backend() const noexcept override { return s_->backend(); }
-  Status create_approval(const store::ApprovalRecord& a) override { return s_->create_approval(a); }
-  Result<store::ApprovalRecord> get_approval(const std::string& id) override {
-    return s_->get_approval(id);
-  }
-  Result<std::vector<store::ApprovalRecord>> list_approvals(store::ApprovalState st,
-                                                            size_t n) override {
-    return s_->list_approvals(st, n);
-  }
-  Result<store::ApprovalRecord> record_decision(const std::string& id, const store::Decision& d,
-                                                int64_t now) override {
-    return s_->record_decision(id, d, now);
-  }
-  Result<store::ApprovalRecord> consume_approval(const std::string& id, const std::string& h,
-                                                 int64_t now) override {
-    return s_->consume_approval(id, h, now);
-  }
-  Result<store::AuditRow> append_audit(const store::AuditBuilder& b) override {
-    if (fail_audit) return make_error(Errc::unavailable, "injected: audit store down");
-    return s_->append_audit(b);
-  }
-  Result<std::vector<store::AuditRow>> read_audit(int64_t from, size_t n) override {
-    return s_->read_audit(from, n);
-  }
-  Result<store::AuditHead> audit_head() override { return s_->audit_head(); }
-  Status put_checkpoint(const store::Checkpoint& c) override { return s_->put_checkpoint(c); }
-  Result<std::vector<store::Checkpoint>> checkpoints() override { return s_->checkpoints(); }
-  Status record_occurrence(const store::Occurrence& o) override { return s_->record_occurrence(o); }
-  Result<store::OccurrenceStats> occurrence_stats(const store::OccurrenceQuery& q) override {
-    return s_->occurrence_stats(q);
-  }
-
- private:
-  std::shared_ptr<store::Store> s_;
-};
+using testing::FlakyStore;
 
 // A FakeAirflow whose trigger runs a hook after Airflow accepted it (crash simulation).
 class HookedAirflow final : public airflow::AirflowClient {
@@ -186,7 +149,7 @@ class Remediate : public ::testing::Test {
     ASSERT_TRUE(d.ok()) << d.error().message;
     deps_ = *d;
     server_ = mcp::Server::create({.name = "t", .version = "0"});
-    ASSERT_TRUE(register_remediate_tools(*server_, deps_).ok());
+    ASSERT_TRUE(register_tools(*server_, deps_).ok());
     client_ = std::make_unique<mcp::InMemoryClient>(server_);
     if (on_elicit_) client_->on_request("elicitation/create", on_elicit_);
     ASSERT_TRUE(client_->initialize("2025-11-25", caps).ok());
@@ -252,7 +215,7 @@ TEST_F(Remediate, ToolsListedWithAnnotationsEvenWithoutConfig) {
   auto d = make_deps(config::Config{});
   ASSERT_TRUE(d.ok()) << d.error().message;
   auto server = mcp::Server::create({.name = "t", .version = "0"});
-  ASSERT_TRUE(register_remediate_tools(*server, *d).ok());
+  ASSERT_TRUE(register_tools(*server, *d).ok());
   mcp::InMemoryClient c(server);
   ASSERT_TRUE(c.initialize().ok());
   auto r = c.call("tools/list");
@@ -713,7 +676,7 @@ TEST_F(Remediate, ProposeActionWithTheStoreDownStillAnswers) {
   auto d = make_deps(cfg_, {.clock = clock_, .clients = provider_, .audit_key = kKey});
   ASSERT_TRUE(d.ok()) << d.error().message;
   auto server = mcp::Server::create({.name = "t", .version = "0"});
-  ASSERT_TRUE(register_remediate_tools(*server, *d).ok());
+  ASSERT_TRUE(register_tools(*server, *d).ok());
   mcp::InMemoryClient client(server);
   ASSERT_TRUE(client.initialize().ok());
   auto r = client.call(
