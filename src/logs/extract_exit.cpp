@@ -46,6 +46,11 @@ const NormLine* previous_output(const Ctx& c, std::size_t i) {
     std::string_view t = trim(p.text);
     if (t.empty()) continue;
     if (p.source != L[i].source) return nullptr;
+    // BashOperator's own lines before the command's output: nothing was printed.
+    if (t == "Output:" || t.starts_with("Running command:") ||
+        t.starts_with("Tmp dir root location:")) {
+      return nullptr;
+    }
     int dummy = 0;
     if (code_after(t, "return code ", dummy) || code_after(t, "exit status ", dummy))
       return nullptr;
