@@ -10,7 +10,9 @@ bool airflow_phrase(std::string_view t) {
        {"Task failed with exception", "Failed to execute job", "Marking task as FAILED",
         "Task received SIGTERM", "Received SIGTERM", "timed out", "Timeout", "upstream_failed",
         "was killed externally", "Executor reports task instance", "zombie",
-        "Process exited abnormally", "Task instance is in", "Dependencies not met"}) {
+        "Process exited abnormally", "Task instance is in", "Dependencies not met", "heartbeat",
+        "reported that the task instance", "externally set to", "Broken DAG",
+        "could not be found; either it does not exist"}) {
     if (contains_ci(t, p)) return true;
   }
   return false;

@@ -330,6 +330,36 @@ TEST(ExtractNested, BashExitShowsTheCommandAndTheWrapper) {
       diag(corpus("bash_exit_code.log")).signature);
 }
 
+TEST(ExtractNested, ContextNamesWhatRan) {
+  // bash -x: the traced command that failed, after the BashOperator's own "Running command".
+  const Diagnosis x = diag(
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:88} INFO - Running command: ['/usr/bin/bash', "
+      "'-c', 'set -ex; ./prepare.sh; ./load.sh --day 2026-01-01']\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:99} INFO - Output:\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - + ./prepare.sh\n"
+      "[2026-01-01, 00:00:02 UTC] {subprocess.py:106} INFO - prepared 12 files\n"
+      "[2026-01-01, 00:00:02 UTC] {subprocess.py:106} INFO - + ./load.sh --day 2026-01-01\n"
+      "[2026-01-01, 00:00:03 UTC] {subprocess.py:106} INFO - load.sh: no space left on device\n"
+      "[2026-01-01, 00:00:03 UTC] {subprocess.py:110} INFO - Command exited with return code 4\n");
+  EXPECT_EQ(x.kind, "shell_exit");
+  EXPECT_TRUE(shows(x, "INFO - + ./load.sh --day"));
+  EXPECT_FALSE(shows(x, "INFO - + ./prepare.sh"));  // only the last command before the exit
+  EXPECT_EQ(x.category.name, "resource_exhaustion");
+  // The HTTP call that failed.
+  const Diagnosis h = diag(
+      "[2026-01-01, 00:00:01 UTC] {http.py:175} INFO - Sending 'POST' to url: "
+      "https://api.example.com/v1/exports\n"
+      "[2026-01-01, 00:00:02 UTC] {taskinstance.py:3311} ERROR - Task failed with exception\n"
+      "Traceback (most recent call last):\n"
+      "  File \"/usr/local/lib/python3.11/site-packages/airflow/providers/http/hooks/http.py\", "
+      "line 258, in check_response\n"
+      "    raise AirflowException(str(response.status_code) + \":\" + response.reason)\n"
+      "airflow.exceptions.AirflowException: 503:Service Unavailable\n");
+  EXPECT_TRUE(shows(h, "Sending 'POST' to url: https://api.example.com/v1/exports"));
+  // Spark submitted by the provider: its command line.
+  EXPECT_TRUE(shows(diag(corpus("spark_submit.log")), "Spark-Submit cmd: spark-submit"));
+}
+
 // ---- Sensors and waits ----
 
 TEST(ExtractNested, SensorTimeoutOnMissingDataWaitsForUpstream) {

@@ -27,8 +27,9 @@ std::string collapse(std::string_view s, std::size_t cap) {
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 // Opaque per-run names the generic mask keeps (they look like words): py4j's JVM object ids
-// ("calling o518.save" — "o518" reads like "ec2") and Kubernetes pod name suffixes
-// ("Pod etl-transform-x7k2m9qp", "pod/etl-transform-abcdefgh": random, sometimes letters only).
+// ("calling o518.save" — "o518" reads like "ec2"), YARN container epochs ("container_e42_…")
+// and Kubernetes pod name suffixes ("Pod etl-transform-x7k2m9qp", "pod/etl-transform-abcdefgh":
+// random, sometimes letters only).
 std::string normalize_opaque(std::string_view s) {
   std::string r;
   r.reserve(s.size());
@@ -42,6 +43,15 @@ std::string normalize_opaque(std::string_view s) {
         i = k;
         continue;
       }
+    }
+    if (s[i] == 'c' && s.substr(i, 11) == "container_e" && i + 11 < s.size() && s[i + 11] >= '0' &&
+        s[i + 11] <= '9') {
+      // YARN's container_e42_1700000000000_0012_01_000003: the epoch reads like a word.
+      std::size_t k = i + 11;
+      while (k < s.size() && s[k] >= '0' && s[k] <= '9') ++k;
+      r += "container_e<n>";
+      i = k;
+      continue;
     }
     if ((s[i] == 'P' || s[i] == 'p') && s.substr(i + 1, 2) == "od" &&
         (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\'' || s[i - 1] == '"') && i + 4 < s.size() &&

@@ -117,6 +117,9 @@ TEST(Signature, OpaquePerRunNamesAreNormalized) {
             pod("Pod etl-export-x7k2m9qp returned a failure.").id);
   EXPECT_EQ(pod("deleting pod/ml-train-abcde").text,
             "AirflowException: deleting pod/ml-train-<pod>");
+  // YARN container ids: the epoch changes with the resource manager, not with the failure.
+  EXPECT_EQ(pod("Container container_e42_1700000000000_0012_01_000003 killed").id,
+            pod("Container container_e7_1700000999000_0431_01_000001 killed").id);
   // Words that merely follow "pod" elsewhere are not touched.
   EXPECT_EQ(pod("Podcast feed missing").text, "AirflowException: Podcast feed missing");
 }
