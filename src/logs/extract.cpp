@@ -182,7 +182,7 @@ bool unwrap_dbapi(std::string& type, std::string& message) {
 
 bool announces_continuation(std::string_view message) {
   message = trim(message);
-  return message.empty() || message.back() == ':';
+  return !message.empty() && message.back() == ':';
 }
 
 }  // namespace detail

@@ -26,8 +26,8 @@
 // first exception (the original one), and a SQLAlchemy/DBAPI wrapper message `(driver.Type) msg`
 // is unwrapped to the driver's error; within a JVM trace it is the last `Caused by:`, and for
 // Spark's "Job aborted due to stage failure" the executor's exception named in it.
-// A message whose first line only announces the cause (ends in ':', is empty) takes the next
-// line too.
+// A message whose first line only announces the cause (ends in ':', or is a dbt "… Error in model
+// X (path)" header) takes the next line too.
 //
 // Context: `lines` also carries, before the error, the last line of the log that names what ran
 // (the bash command, the Spark submit command, the SQL statement's first line, the HTTP URL, the

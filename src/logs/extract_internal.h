@@ -58,7 +58,7 @@ bool is_wrapper_exception(std::string_view type, std::string_view message);
 // SQLAlchemy/DBAPI wrappers: a message "(psycopg2.errors.UndefinedColumn) column …" becomes type
 // "psycopg2.errors.UndefinedColumn", message "column …". False (unchanged) for other messages.
 bool unwrap_dbapi(std::string& type, std::string& message);
-// A message that only announces its cause on the next line: ends in ':' or is empty.
+// A message that only announces its cause on the next line: ends in ':'.
 bool announces_continuation(std::string_view message);
 // dbt's `Database Error in model stg_orders (models/stg_orders.sql)` (Compilation, Runtime,
 // Parsing, Dependency Error; in model, test, seed, snapshot, …): the cause is on the next lines.

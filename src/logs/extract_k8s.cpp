@@ -41,6 +41,22 @@ std::string quoted_after(std::string_view t, std::string_view after) {
   return cap_utf8(t.substr(p + 1, e - p - 1), 256);
 }
 
+// The pod's status reason or event "Evicted": `'reason': 'Evicted'`, `reason: Evicted`,
+// `Pod Event: Evicted - …` (not any sentence with the word in it).
+bool evicted_reason(std::string_view t) {
+  for (std::size_t p = t.find("Evicted"); p != std::string_view::npos;
+       p = t.find("Evicted", p + 7)) {
+    std::size_t e = p + 7;
+    char after = e < t.size() ? t[e] : ' ';
+    if (p > 0 && (t[p - 1] == '\'' || t[p - 1] == '"') && after == t[p - 1]) return true;
+    std::string_view before = t.substr(0, p);
+    for (std::string_view key : {"reason: ", "reason=", "Reason: ", "Pod Event: "}) {
+      if (before.ends_with(key) && (after == ' ' || after == ',' || after == '.')) return true;
+    }
+  }
+  return false;
+}
+
 struct Seen {
   long oom = -1, oom_code = -1, pull = -1, evicted = -1, pending = -1, sched = -1;
   std::string image, image_spec, evict_msg, sched_msg;
@@ -83,10 +99,7 @@ void find_k8s(Ctx& c) {
     if (t.find("'image': '") != std::string_view::npos) {
       if (std::string img = quoted_after(t, "'image'"); !img.empty()) s.image_spec = img;
     }
-    if (t.find("Evicted") != std::string_view::npos &&
-        (contains_ci(t, "reason") || t.find("Pod Event") != std::string_view::npos)) {
-      s.evicted = static_cast<long>(i);
-    }
+    if (evicted_reason(t)) s.evicted = static_cast<long>(i);
     if (std::size_t p = t.find("The node was low on resource: "); p != std::string_view::npos) {
       std::string_view m = t.substr(p);
       m = m.substr(0, m.find('.'));

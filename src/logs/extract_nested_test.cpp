@@ -268,6 +268,15 @@ TEST(ExtractNested, PodImagePullEvictionAndPendingTimeout) {
   EXPECT_EQ(pend.category.action, "escalate");  // a plain rerun would wait the same way
   expect_stable(corpus("k8s_pending.log"), "k8s_pending.log");
 
+  // The word alone is no eviction: a later failure stays the cause.
+  const Diagnosis cache = diag(
+      "[2026-01-01, 00:00:01 UTC] {logging_mixin.py:190} INFO - Evicted 200 keys from the "
+      "lookup cache (reason: size limit)\n"
+      "[2026-01-01, 00:00:02 UTC] {taskinstance.py:3311} ERROR - Task failed with exception\n"
+      "airflow.exceptions.AirflowException: Bash command failed. The command returned a non-zero "
+      "exit code 2.\n");
+  EXPECT_NE(cache.kind, "pod_failure") << cache.signature_text;
+
   // A pending timeout with no event that says why: the provider's timeout, not a shell exit.
   const Diagnosis bare = diag(
       "airflow.providers.cncf.kubernetes.utils.pod_manager.PodLaunchTimeoutException: Pod took "

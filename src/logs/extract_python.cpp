@@ -138,8 +138,7 @@ void find_python(Ctx& c) {
         }
         if (!joined &&
             (announces_continuation(link.info.message) || is_dbt_header(link.info.message))) {
-          if (!trim(link.info.message).empty())
-            link.info.message += link.info.message.back() == ':' ? " " : ": ";
+          link.info.message += link.info.message.back() == ':' ? " " : ": ";
           link.info.message += t;
           joined = true;
         }
