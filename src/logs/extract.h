@@ -31,9 +31,11 @@
 //
 // Context: `lines` also carries, before the error, the last line of the log that names what ran
 // (the bash command, the Spark submit command, the SQL statement's first line, the HTTP URL, the
-// sensor's poke target), and after a shell exit the wrapper exception that reports it. A sensor
-// or timeout error raised while waiting for data gets the poke target appended to its message
-// ("… (waiting for: s3://b/p/_SUCCESS)"), so the signature names what was missing.
+// sensor's poke target), and after a shell exit or pod failure the wrapper exception that
+// reports it. A shell exit with no output before it is named by its command ("wget … (exit code
+// 8)"). A sensor or timeout error raised while waiting for data gets the poke target appended to
+// its message ("… (waiting for: s3://b/p/_SUCCESS)"), so the signature names what was missing.
+// Past max_findings the latest findings are kept, and the strongest one wherever it is.
 //
 // Pure functions: no I/O, no globals, thread-safe. Never throws; malformed input gives fewer or
 // no findings. Work is linear in input size; every string copied out is capped (kMaxFieldBytes).
