@@ -47,7 +47,7 @@ int context_kind(const NormLine& l) {
 }
 
 // What a poke line waits for: its first URI, else its last word with a path in it ("Poking for
-// key : s3://b/k/_SUCCESS" -> "s3://b/k/_SUCCESS"); "" when it names none.
+// key : s3://b/k/_SUCCESS" -> "s3://b/k/_SUCCESS"), else the text after the poke phrase.
 std::string poke_target(std::string_view t) {
   t = trim(t);
   std::string_view best;
@@ -70,7 +70,17 @@ std::string poke_target(std::string_view t) {
   while (!best.empty() && (best.front() == '\'' || best.front() == '"' || best.front() == '(')) {
     best.remove_prefix(1);
   }
-  return cap_utf8(best, 256);
+  if (best.empty()) {
+    // No path: what the phrase is followed by ("Poking for tasks ['load'] in dag up on …",
+    // "Poking: SELECT …", "Poking for table db.t, partition ds='…'"), up to a " ... ".
+    for (std::string_view phrase : {"Poking for ", "Poking: ", "Waiting for "}) {
+      if (!t.starts_with(phrase)) continue;
+      best = t.substr(phrase.size());
+      best = trim(best.substr(0, best.find(" ... ")));
+      break;
+    }
+  }
+  return cap_utf8(best, 160);
 }
 
 // The command of `Running command: ['/usr/bin/bash', '-c', 'cmd']` (or the text after the colon).

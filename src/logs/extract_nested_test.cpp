@@ -387,6 +387,22 @@ TEST(ExtractNested, SensorTimeoutOnMissingDataWaitsForUpstream) {
       diag(std::regex_replace(text, std::regex("acme-raw/orders"), "acme-raw/refunds")).signature,
       d.signature);
 
+  // ExternalTaskSensor: no path, the poke names the upstream DAG and task.
+  const std::string ext =
+      "[2026-01-02, 06:00:01 UTC] {external_task.py:329} INFO - Poking for tasks ['load'] in dag "
+      "billing_export on 2026-01-01T06:00:00+00:00 ... \n"
+      "[2026-01-02, 07:00:01 UTC] {taskinstance.py:3311} ERROR - Task failed with exception\n"
+      "airflow.exceptions.AirflowSensorTimeout: Sensor has timed out; run duration of 3600.4 "
+      "seconds exceeds the specified timeout of 3600.0.\n";
+  const Diagnosis e = diag(ext);
+  EXPECT_NE(e.message.find("(waiting for: tasks ['load'] in dag billing_export on "),
+            std::string::npos)
+      << e.message;
+  EXPECT_EQ(e.category.name, "missing_upstream_data");
+  expect_stable(ext, "external task sensor");
+  EXPECT_NE(diag(std::regex_replace(ext, std::regex("billing_export"), "crm_export")).signature,
+            e.signature);
+
   // A hand-written wait that hit its execution_timeout while the marker was absent.
   const Diagnosis w = diag(corpus("wait_timeout.jsonl"));
   EXPECT_EQ(w.exception_type, "AirflowTaskTimeout");
