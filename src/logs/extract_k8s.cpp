@@ -41,17 +41,26 @@ std::string quoted_after(std::string_view t, std::string_view after) {
   return cap_utf8(t.substr(p + 1, e - p - 1), 256);
 }
 
-// The pod's status reason or event "Evicted": `'reason': 'Evicted'`, `reason: Evicted`,
-// `Pod Event: Evicted - …` (not any sentence with the word in it).
-bool evicted_reason(std::string_view t) {
-  for (std::size_t p = t.find("Evicted"); p != std::string_view::npos;
-       p = t.find("Evicted", p + 7)) {
-    std::size_t e = p + 7;
+// `word` as a pod status reason or event, not as any text (the code line of a traceback frame
+// may test for it): `'reason': 'OOMKilled'`, `"reason":"Evicted"`, `reason: Evicted`,
+// `Pod Event: Evicted - …`, `Error: ImagePullBackOff`, `unable to start: ImagePullBackOff`.
+bool status_word(std::string_view t, std::string_view word) {
+  for (std::size_t p = t.find(word); p != std::string_view::npos;
+       p = t.find(word, p + word.size())) {
+    std::size_t e = p + word.size();
     char after = e < t.size() ? t[e] : ' ';
-    if (p > 0 && (t[p - 1] == '\'' || t[p - 1] == '"') && after == t[p - 1]) return true;
     std::string_view before = t.substr(0, p);
-    for (std::string_view key : {"reason: ", "reason=", "Reason: ", "Pod Event: "}) {
-      if (before.ends_with(key) && (after == ' ' || after == ',' || after == '.')) return true;
+    if (p > 0 && (t[p - 1] == '\'' || t[p - 1] == '"') && after == t[p - 1]) {
+      before.remove_suffix(1);  // a quoted value: of the key "reason"
+      for (std::string_view key : {"'reason': ", "\"reason\": ", "\"reason\":", "reason: "}) {
+        if (before.ends_with(key)) return true;
+      }
+      continue;
+    }
+    if (after != ' ' && after != ',' && after != '.') continue;
+    for (std::string_view key : {"reason: ", "reason=", "Reason: ", "Pod Event: ", "Error: ",
+                                 "unable to start: ", "Reason:"}) {
+      if (before.ends_with(key)) return true;
     }
   }
   return false;
@@ -82,15 +91,14 @@ void find_k8s(Ctx& c) {
   Seen s;
   for (std::size_t i = 0; i < L.size(); ++i) {
     std::string_view t = L[i].text;
-    if (t.find("OOMKilled") != std::string_view::npos) s.oom = static_cast<long>(i);
+    if (status_word(t, "OOMKilled")) s.oom = static_cast<long>(i);
     int code = 0;
     if (t.find("exit_code") != std::string_view::npos && key_int(t, "exit_code", code) &&
         code == 137 && t.find("'exit_code'") != std::string_view::npos) {
       s.oom_code = static_cast<long>(i);  // the pod dump's container state
     }
-    if (t.find("ImagePullBackOff") != std::string_view::npos ||
-        t.find("ErrImagePull") != std::string_view::npos ||
-        t.find("InvalidImageName") != std::string_view::npos) {
+    if (status_word(t, "ImagePullBackOff") || status_word(t, "ErrImagePull") ||
+        status_word(t, "InvalidImageName")) {
       s.pull = static_cast<long>(i);
     }
     if (t.find("image \"") != std::string_view::npos) {
@@ -99,7 +107,7 @@ void find_k8s(Ctx& c) {
     if (t.find("'image': '") != std::string_view::npos) {
       if (std::string img = quoted_after(t, "'image'"); !img.empty()) s.image_spec = img;
     }
-    if (evicted_reason(t)) s.evicted = static_cast<long>(i);
+    if (status_word(t, "Evicted")) s.evicted = static_cast<long>(i);
     if (std::size_t p = t.find("The node was low on resource: "); p != std::string_view::npos) {
       std::string_view m = t.substr(p);
       m = m.substr(0, m.find('.'));

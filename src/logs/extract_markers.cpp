@@ -6,13 +6,28 @@ namespace dm::logs::detail {
 namespace {
 
 bool airflow_phrase(std::string_view t) {
-  for (std::string_view p :
-       {"Task failed with exception", "Failed to execute job", "Marking task as FAILED",
-        "Task received SIGTERM", "Received SIGTERM", "timed out", "Timeout", "upstream_failed",
-        "was killed externally", "Executor reports task instance", "zombie",
-        "Process exited abnormally", "Task instance is in", "Dependencies not met", "heartbeat",
-        "reported that the task instance", "externally set to", "Broken DAG",
-        "could not be found; either it does not exist"}) {
+  for (std::string_view p : {"Task failed with exception",
+                             "Failed to execute job",
+                             "Marking task as FAILED",
+                             "Task received SIGTERM",
+                             "Received SIGTERM",
+                             "timed out",
+                             "Timeout",
+                             "upstream_failed",
+                             "was killed externally",
+                             "Executor reports task instance",
+                             "zombie",
+                             "Process exited abnormally",
+                             "Task instance is in",
+                             "Dependencies not met",
+                             "heartbeat timed out",
+                             "without a heartbeat",
+                             "missed heartbeat",
+                             "lost heartbeat",
+                             "reported that the task instance",
+                             "externally set to",
+                             "Broken DAG",
+                             "could not be found; either it does not exist"}) {
     if (contains_ci(t, p)) return true;
   }
   return false;

@@ -268,6 +268,14 @@ TEST(ExtractNested, PodImagePullEvictionAndPendingTimeout) {
   EXPECT_EQ(pend.category.action, "escalate");  // a plain rerun would wait the same way
   expect_stable(corpus("k8s_pending.log"), "k8s_pending.log");
 
+  // A traceback whose code line tests for OOMKilled is not an OOM kill.
+  const Diagnosis code = diag(
+      "Traceback (most recent call last):\n"
+      "  File \"/opt/airflow/dags/watch.py\", line 30, in check\n"
+      "    if status.reason == 'OOMKilled' or status.reason == \"Evicted\":\n"
+      "KeyError: 'status'\n");
+  EXPECT_EQ(code.exception_type, "KeyError") << code.signature_text;
+
   // The word alone is no eviction: a later failure stays the cause.
   const Diagnosis cache = diag(
       "[2026-01-01, 00:00:01 UTC] {logging_mixin.py:190} INFO - Evicted 200 keys from the "
@@ -488,6 +496,12 @@ TEST(ExtractNested, AirflowsOwnFailures) {
     EXPECT_TRUE(d.found) << c.what;
     EXPECT_EQ(d.category.name, c.category) << c.what << ": " << d.signature_text;
   }
+  // A healthy try that mentions heartbeats has no error.
+  EXPECT_FALSE(diag("[2026-01-01, 00:00:01 UTC] {local_task_job_runner.py:220} INFO - Heartbeat "
+                    "recovered after 12.31 seconds\n"
+                    "[2026-01-01, 00:00:09 UTC] {taskinstance.py:1225} INFO - Marking task as "
+                    "SUCCESS. dag_id=sales, task_id=load\n")
+                   .found);
 }
 
 }  // namespace
