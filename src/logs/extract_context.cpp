@@ -83,16 +83,24 @@ std::string poke_target(std::string_view t) {
   return cap_utf8(best, 160);
 }
 
-// The command of `Running command: ['/usr/bin/bash', '-c', 'cmd']` (or the text after the colon).
+// The command of `Running command: ['/usr/bin/bash', '-c', 'cmd']` (Python's repr quotes the
+// command with " when it holds a '), of `Spark-Submit cmd: …`, or of an xtrace line `+ cmd`.
 std::string command_of(std::string_view t) {
   t = trim(t);
-  if (std::size_t c = t.find(':'); c != std::string_view::npos) t = trim(t.substr(c + 1));
-  for (std::string_view key : {"'-c', '", "\"-c\", \""}) {
+  for (std::string_view pre : {"Running command:", "Spark-Submit cmd:"}) {
+    if (t.starts_with(pre)) {
+      t = trim(t.substr(pre.size()));
+      break;
+    }
+  }
+  for (std::string_view key : {"'-c', ", "\"-c\", "}) {
     std::size_t p = t.find(key);
-    if (p == std::string_view::npos) continue;
+    if (p == std::string_view::npos || p + key.size() >= t.size()) continue;
     std::string_view rest = t.substr(p + key.size());
-    std::size_t end = rest.rfind(key[0]);
-    if (end != std::string_view::npos) rest = rest.substr(0, end);
+    const char q = rest[0];
+    if (q != '\'' && q != '"') continue;
+    rest.remove_prefix(1);
+    if (std::size_t end = rest.rfind(q); end != std::string_view::npos) rest = rest.substr(0, end);
     return cap_utf8(trim(rest), 256);
   }
   if (t.starts_with("+ ")) t.remove_prefix(2);

@@ -99,8 +99,9 @@ void find_exits(Ctx& c) {
       e.strength = weak ? kWeakExit : kShell;
       if (!weak) {
         if (const NormLine* p = previous_output(c, i)) {
-          e.message =
-              cap_utf8(std::string(trim(p->text)) + " (exit code " + std::to_string(code) + ")");
+          std::string_view out = trim(p->text);
+          if (out.starts_with("+ ")) out.remove_prefix(2);  // bash -x: the command, no output
+          e.message = cap_utf8(std::string(out) + " (exit code " + std::to_string(code) + ")");
           add_line(e, *p);
         }
       }

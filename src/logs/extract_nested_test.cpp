@@ -340,6 +340,20 @@ TEST(ExtractNested, BashExitShowsTheCommandAndTheWrapper) {
   EXPECT_EQ(curl.message,
             "curl -fsS -o /tmp/rates.json https://api.example.com/rates (exit code 7)");
   EXPECT_EQ(curl.category.name, "network");
+  // A traced command with a colon in it, and a command Python quotes with " (it holds a ').
+  EXPECT_EQ(diag("[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - + curl -fsS "
+                 "https://api.example.com:8443/rates\n"
+                 "[2026-01-01, 00:00:31 UTC] {subprocess.py:110} INFO - Command exited with "
+                 "return code 7\n")
+                .message,
+            "curl -fsS https://api.example.com:8443/rates (exit code 7)");
+  EXPECT_EQ(diag("[2026-01-01, 00:00:01 UTC] {subprocess.py:88} INFO - Running command: "
+                 "['/usr/bin/bash', '-c', \"psql -c 'select 1' -h db\"]\n"
+                 "[2026-01-01, 00:00:01 UTC] {subprocess.py:99} INFO - Output:\n"
+                 "[2026-01-01, 00:00:02 UTC] {subprocess.py:110} INFO - Command exited with "
+                 "return code 2\n")
+                .message,
+            "psql -c 'select 1' -h db (exit code 2)");
   // Another feed failing the same way is another failure.
   EXPECT_NE(
       diag(std::regex_replace(corpus("bash_exit_code.log"), std::regex("v2/prices"), "v2/rates"))
