@@ -237,6 +237,7 @@ json extract_output_schema() {
        {"try_number", integer},
        {"incident_id", str},
        {"recorded", {{"type", "boolean"}}},
+       {"recovered", {{"type", "boolean"}}},
        {"seen_at", str},
        {"history",
         {{"type", "object"},
@@ -272,8 +273,20 @@ Result<mcp::ToolResult> extract_task_errors(const Deps& deps, const json& args,
 
   json out = logs::to_json(*d);
   out.update(ids_json(env, *t));
+  const bool recovered = d->found && recovered_by_later_try(*t);
+  std::string recovered_reason;
+  if (recovered) {
+    // The category stays (it is what failed); the advice is not a rerun.
+    recovered_reason = "A later try (" + std::to_string(t->latest_try) +
+                       ") of this task succeeded: a retry recovered this failure, so there is "
+                       "nothing to rerun and no open incident. If it keeps happening, see "
+                       "failure_frequency.";
+    out["recovered"] = true;
+    out["action"] = "none";
+    out["reason"] = recovered_reason;
+  }
   std::string incident_id = rec.incident_id;
-  if (incident_id.empty()) {
+  if (incident_id.empty() && !recovered) {
     // Not (re)recorded: still point at an existing incident of this run.
     if (auto s = deps.store(); s) {
       auto inc = (*s)->get_incident(store::incident_id_for(env, t->dag_id, t->run_id));
@@ -307,9 +320,13 @@ Result<mcp::ToolResult> extract_task_errors(const Deps& deps, const json& args,
         }
       }
     }
-    text += "\nProposed next step: " + d->category.action;
-    if (!d->category.reason.empty()) text += " (" + d->category.reason + ")";
-    text += ". See failure_frequency(dag_id) and suggest_prevention_actions(signature).";
+    if (recovered) {
+      text += "\nProposed next step: none (" + recovered_reason + ")";
+    } else {
+      text += "\nProposed next step: " + d->category.action;
+      if (!d->category.reason.empty()) text += " (" + d->category.reason + ")";
+      text += ". See failure_frequency(dag_id) and suggest_prevention_actions(signature).";
+    }
   }
   for (const auto& n : notes) text += "\n(" + n.get<std::string>() + ")";
   if (!notes.empty()) out["notes"] = std::move(notes);

@@ -608,6 +608,68 @@ TEST_F(Remediate, ProposeActionSmallestSafeAction) {
   EXPECT_EQ(dev_->calls("trigger_dag_run") + dev_->calls("clear_task_instances"), 0);
 }
 
+TEST_F(Remediate, UpstreamNotReadyIsNeverAnsweredWithARerun) {
+  start();
+  const std::string sensor_log =
+      "[2026-03-02, 07:00:02 UTC] {s3.py:117} INFO - Poking for key : "
+      "s3://acme-raw/orders/dt=2026-03-01/_SUCCESS\n"
+      "[2026-03-02, 07:00:02 UTC] {taskinstance.py:3311} ERROR - Task failed with exception\n"
+      "Traceback (most recent call last):\n"
+      "  File \"/usr/local/lib/python3.11/site-packages/airflow/sensors/base.py\", line 299, in "
+      "execute\n"
+      "    raise AirflowSensorTimeout(message)\n"
+      "airflow.exceptions.AirflowSensorTimeout: Sensor has timed out; run duration of 3601.2 "
+      "seconds exceeds the specified timeout of 3600.0.\n";
+  // Every category whose own advice is a rerun, by name or from a log; with a run and without.
+  std::vector<json> contexts;
+  for (const char* cat : {"network", "timeout", "quota_or_throttling", "missing_upstream_data"}) {
+    contexts.push_back({{"category", cat}, {"dag_id", "etl"}, {"run_id", "manual__1"}});
+    contexts.push_back({{"category", cat}, {"dag_id", "etl"}});
+  }
+  contexts.push_back({{"log_tail", sensor_log}, {"dag_id", "etl"}, {"run_id", "manual__1"}});
+  contexts.push_back({{"log_tail", "requests.exceptions.ConnectionError: connection refused"},
+                      {"dag_id", "etl"},
+                      {"run_id", "manual__1"}});
+  for (json ctx : contexts) {
+    ctx["upstream_ready"] = false;
+    json r =
+        call("propose_action", {{"signature", "abc"}, {"context", ctx}, {"environment", "dev"}});
+    ASSERT_FALSE(r.value("isError", false)) << r.dump();
+    const json& s = r["structuredContent"];
+    EXPECT_EQ(s["action"], "wait_for_upstream") << ctx.dump();
+    EXPECT_EQ(s["requires_approval"], false) << ctx.dump();
+    EXPECT_TRUE(s["params"].empty()) << ctx.dump();
+  }
+  // The sensor's log is missing upstream data by itself.
+  json sensor =
+      call("propose_action", {{"signature", "abc"}, {"context", {{"log_tail", sensor_log}}}});
+  EXPECT_EQ(sensor["structuredContent"]["category"], "missing_upstream_data");
+  EXPECT_EQ(sensor["structuredContent"]["action"], "wait_for_upstream");
+  // Once the upstream has landed, the rerun is proposed; without the flag, the category decides.
+  json ready = call("propose_action", {{"signature", "abc"},
+                                       {"context",
+                                        {{"log_tail", sensor_log},
+                                         {"dag_id", "etl"},
+                                         {"run_id", "manual__1"},
+                                         {"upstream_ready", true}}},
+                                       {"environment", "dev"}});
+  EXPECT_EQ(ready["structuredContent"]["action"], "clear_failed_tasks");
+  json unset = call("propose_action",
+                    {{"signature", "abc"},
+                     {"context", {{"category", "timeout"}, {"dag_id", "etl"}, {"run_id", "r1"}}},
+                     {"environment", "dev"}});
+  EXPECT_EQ(unset["structuredContent"]["action"], "clear_failed_tasks");
+  // Categories that never rerun keep their own answer.
+  json perm = call("propose_action", {{"signature", "abc"},
+                                      {"context",
+                                       {{"category", "permissions"},
+                                        {"dag_id", "etl"},
+                                        {"run_id", "manual__1"},
+                                        {"upstream_ready", false}}}});
+  EXPECT_EQ(perm["structuredContent"]["action"], "escalate");
+  EXPECT_EQ(dev_->calls("trigger_dag_run") + dev_->calls("clear_task_instances"), 0);
+}
+
 TEST_F(Remediate, ProposeActionTakesTheCategoryDiagnoseRecorded) {
   auto opened = store::open_sqlite_store({.path = tmp_.path()});
   ASSERT_TRUE(opened.ok()) << opened.error().message;
