@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <set>
 
-#include "airflow/iso_time.h"
 #include "airflow/log_stream.h"
 #include "airflow/mapping.h"
 #include "common/base64.h"
+#include "common/iso_time.h"
 
 namespace dm::airflow {
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/iso_time.h"
 #include "common/parallel.h"
 #include "runbook/detect_common.h"
 #include "runbook/detect_window.h"

@@ -1,16 +1,11 @@
 #include "runbook/detect_common.h"
 
+#include "common/iso_time.h"
 #include "runbook/tool_kit.h"
 
 namespace dm::runbook {
 
 using json = nlohmann::json;
-
-std::string iso_utc(std::string_view airflow_time) {
-  if (airflow_time.empty()) return "";
-  auto ms = iso_to_ms(airflow_time);
-  return ms ? ms_to_iso(*ms) : std::string(airflow_time);
-}
 
 json run_json(const airflow::DagRun& r) {
   return {{"dag_id", r.dag_id},

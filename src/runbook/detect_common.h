@@ -1,6 +1,6 @@
 // Shapes and error wording shared by the Detect, Triage and Verify tools (docs/runbook.md "Common
-// shapes"): the contract's run and task objects, ISO time normalization, and Airflow errors turned
-// into messages that say what to check next. Pure functions; none throws.
+// shapes"): the contract's run and task objects, and Airflow errors turned into messages that say
+// what to check next. Pure functions; none throws.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,9 +12,6 @@
 #include "common/result.h"
 
 namespace dm::runbook {
-
-// Airflow's ISO time → "YYYY-MM-DDTHH:MM:SSZ" (UTC); "" stays ""; an unparseable string is kept.
-std::string iso_utc(std::string_view airflow_time);
 
 // The contract's run: {dag_id, run_id, state, run_type, logical_date, run_after, start_date,
 // end_date}. Never carries conf (its values may hold secrets).

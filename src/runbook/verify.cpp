@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "common/iso_time.h"
 #include "runbook/detect_common.h"
 #include "runbook/runbook.h"
 #include "runbook/tool_kit.h"

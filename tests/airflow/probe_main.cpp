@@ -19,8 +19,8 @@
 #include <memory>
 #include <string>
 
-#include "airflow/iso_time.h"
 #include "airflow/rest_client.h"
+#include "common/iso_time.h"
 #include "http/curl_http_client.h"
 #include "http/retrying_http_client.h"
 
@@ -102,7 +102,7 @@ json wrap(const dm::Result<T>& r, const std::function<json(const T&)>& f) {
 std::optional<dm::Clock::time_point> tget(const json& a, const char* k) {
   std::string s = sget(a, k);
   if (s.empty()) return std::nullopt;
-  auto t = af::parse_iso8601(s);
+  auto t = dm::parse_iso8601(s);
   if (!t) throw Usage{std::string("\"") + k + "\" is not an ISO-8601 date-time"};
   return t;
 }
