@@ -7,17 +7,6 @@ namespace dm::runbook {
 
 using json = nlohmann::json;
 
-json run_json(const airflow::DagRun& r) {
-  return {{"dag_id", r.dag_id},
-          {"run_id", r.run_id},
-          {"state", r.state},
-          {"run_type", r.run_type},
-          {"logical_date", iso_utc(r.logical_date)},
-          {"run_after", iso_utc(r.run_after)},
-          {"start_date", iso_utc(r.start_date)},
-          {"end_date", iso_utc(r.end_date)}};
-}
-
 json task_json(const airflow::TaskInstance& t) {
   json j = {{"task_id", t.task_id},
             {"map_index", t.map_index},
