@@ -3,20 +3,45 @@
 # *_test.cpp (GoogleTest, one binary NAME_tests per layer, label "unit"), *_fuzz.cpp
 # (libFuzzer targets, only with DM_FUZZ) and *_main.cpp (programs the layer declares itself).
 # Adding a file to a layer needs no CMake edit.
+#
+# Layers the build enforces: a layer's code sees the headers of its own layer and of the layers it
+# reaches through DEPS (transitively), and no others. Its include directory is a folder of symbolic
+# links, <build>/layer_include/NAME/<layer> -> src/<layer>, one for each visible layer, so an
+# `#include "other/x.h"` of a layer not in DEPS fails to compile. dev/check-layers checks the DEPS
+# themselves against the direction in docs/architecture.md.
 function(dm_layer name)
   cmake_parse_arguments(L "" "" "DEPS;TEST_DEPS" ${ARGN})
   file(GLOB_RECURSE all CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   set(srcs ${all})
   list(FILTER srcs EXCLUDE REGEX "(_test|_fuzz|_main)\\.cpp$")
+
+  set(visible ${name})
+  foreach(dep ${L_DEPS})
+    if(dep MATCHES "^dm_" AND TARGET ${dep})
+      get_target_property(dep_layers ${dep} DM_LAYERS)
+      if(dep_layers)
+        list(APPEND visible ${dep_layers})
+      endif()
+    endif()
+  endforeach()
+  list(REMOVE_DUPLICATES visible)
+  set(view ${PROJECT_BINARY_DIR}/layer_include/${name})
+  file(REMOVE_RECURSE ${view})
+  file(MAKE_DIRECTORY ${view})
+  foreach(layer ${visible})
+    file(CREATE_LINK ${PROJECT_SOURCE_DIR}/src/${layer} ${view}/${layer} SYMBOLIC)
+  endforeach()
+
   if(srcs)
     add_library(dm_${name} STATIC ${srcs})
-    target_include_directories(dm_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    target_include_directories(dm_${name} PUBLIC ${view})
     target_link_libraries(dm_${name} PUBLIC ${L_DEPS})
   else()
     add_library(dm_${name} INTERFACE)
-    target_include_directories(dm_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_include_directories(dm_${name} INTERFACE ${view})
     target_link_libraries(dm_${name} INTERFACE ${L_DEPS})
   endif()
+  set_target_properties(dm_${name} PROPERTIES DM_LAYERS "${visible}")
   
 
   if(DM_TESTS AND NOT DM_FUZZ)

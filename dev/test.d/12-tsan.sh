@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ThreadSanitizer on the threaded part of `dagmedic logs templates` (src/app/line_blocks.*: blocks
+# ThreadSanitizer on the threaded part of `dagmedic logs templates` (src/logs/line_blocks.*: blocks
 # handed to several threads, mined in input order): configures build-tsan with -DDM_TSAN=ON and
-# builds only line_blocks_tsan_tests (line_blocks + the logs layer), then runs it; any race report
+# builds only line_blocks_tsan_tests (the logs layer and its tests of line_blocks), then runs it; any race report
 # fails the step.
 source "$(dirname "$0")/../lib.sh"
 STEP=12-tsan

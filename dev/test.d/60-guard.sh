@@ -15,11 +15,18 @@ junit="$DM_RESULTS/$step.xml"
 rm -f "$junit"
 state=$(mktemp -d "${TMPDIR:-/tmp}/dm-guard-rig.XXXXXX")
 chmod 755 "$state"
-export DM_GUARD_RIG_DIR="$state" DM_BUILD
+# The suite runs dagmedic from a folder under a 0700 one (as a clone in a home folder or in `mktemp -d` is), wherever
+# this clone lives: a test that drops privileges (attack 25 runs dagmedic as nobody) must not depend on the
+# permissions of the folders above the repository (issue 18).
+private=$(mktemp -d "${TMPDIR:-/tmp}/dm-guard-private.XXXXXX")
+chmod 700 "$private"
+mkdir -p "$private/p/build"
+cp -p "$DM_BUILD/dagmedic" "$private/p/build/dagmedic"
+export DM_GUARD_RIG_DIR="$state" DM_BUILD="$private/p/build"
 unset DM_RIG_KEEP
 cleanup() {
   "$DM_VENV/bin/python" "$DM_ROOT/tests/airflow/rig.py" down --state-dir "$state" >/dev/null 2>&1 || true
-  rm -rf "$state"
+  rm -rf "$state" "$private"
 }
 trap cleanup EXIT INT TERM
 set +e

@@ -7,12 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "app/approval_web.h"
 #include "app/commands.h"
 #include "app/load_deps.h"
 #include "common/iso_time.h"
 #include "config/config.h"
 #include "runbook/deps.h"
+#include "web/approval_web.h"
 
 namespace dm::app {
 namespace {
@@ -168,7 +168,7 @@ int cmd_approvals(int argc, char** argv) {
       std::fprintf(stderr, "dagmedic approvals web: %s\n", audit.error().message.c_str());
       return 1;
     }
-    return run_approval_web(*approvals, file, bind, port, *audit);
+    return web::run_approval_web(*approvals, file, bind, port, *audit);
   }
   return 2;
 }

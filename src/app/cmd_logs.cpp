@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "app/line_blocks.h"
 #include "common/cpu_count.h"
 #include "config/config.h"
 #include "logs/category.h"
+#include "logs/line_blocks.h"
 #include "logs/pipeline.h"
 #include "logs/redact.h"
 #include "logs/rule_sets.h"
@@ -220,15 +220,15 @@ int run_templates(const std::string& path, const TemplateArgs& a,
     // file of one block or less: nothing to share, and /proc and /sys files state a size (0,
     // 4096) that is not their content's.
     struct stat st {};
-    std::unique_ptr<LineBlockSource> src;
+    std::unique_ptr<logs::LineBlockSource> src;
     if (!red && ::fstat(fileno(in.f), &st) == 0 && S_ISREG(st.st_mode) &&
         static_cast<std::uint64_t>(st.st_size) > kFileBlock) {
-      src = file_line_blocks(fileno(in.f), static_cast<std::uint64_t>(st.st_size), kFileBlock,
-                             to.max_line_bytes);
+      src = logs::file_line_blocks(fileno(in.f), static_cast<std::uint64_t>(st.st_size), kFileBlock,
+                                   to.max_line_bytes);
     } else {
-      src = stream_line_blocks(in.f, red, kFileBlock, to.max_line_bytes);
+      src = logs::stream_line_blocks(in.f, red, kFileBlock, to.max_line_bytes);
     }
-    if (!mine_in_order(*src, threads, to, miner, on_id)) {
+    if (!logs::mine_in_order(*src, threads, to, miner, on_id)) {
       std::fprintf(stderr, "dagmedic logs templates: cannot read '%s': %s\n", path.c_str(),
                    src->error().c_str());
       ok = false;
@@ -238,7 +238,7 @@ int run_templates(const std::string& path, const TemplateArgs& a,
     // the call, so no copy), then mined in order: same result as miner.add() line by line, and
     // the memo lookups of a run do not wait on each other behind the miner's work.
     constexpr std::size_t kRun = 1024;
-    LineSplitter split(to.max_line_bytes);
+    logs::LineSplitter split(to.max_line_bytes);
     logs::MaskedBatch run(to);
     auto mine_run = [&] {
       for (std::size_t k = 0; k < run.size(); ++k) on_id(miner.add_prepared(run, k));

@@ -6,7 +6,6 @@
 #include <memory>
 #include <string>
 
-#include "app/approval_web.h"
 #include "app/commands.h"
 #include "app/load_deps.h"
 #include "config/config.h"
@@ -14,6 +13,7 @@
 #include "mcp/server.h"
 #include "mcp/stdio_transport.h"
 #include "runbook/runbook.h"
+#include "web/approval_web.h"
 
 namespace dm::app {
 namespace {
@@ -55,21 +55,21 @@ int cmd_serve(int argc, char** argv) {
 
   auto deps = load_deps(config_path, "serve");
   if (!deps) return 1;
-  std::unique_ptr<ApprovalWeb> approval_web;
+  std::unique_ptr<web::ApprovalWeb> approval_web;
   if (approval_port >= 0) {
     auto approvals = deps->approvals();
     const std::string file = approvers_file.empty() ? deps->config.source : approvers_file;
     auto audit = deps->audit();
-    auto web = !approvals ? Result<std::unique_ptr<ApprovalWeb>>(approvals.error())
-               : !audit   ? Result<std::unique_ptr<ApprovalWeb>>(audit.error())
-                          : start_approval_web(*approvals, file, bind, approval_port, *audit);
+    auto web = !approvals ? Result<std::unique_ptr<web::ApprovalWeb>>(approvals.error())
+               : !audit   ? Result<std::unique_ptr<web::ApprovalWeb>>(audit.error())
+                          : web::start_approval_web(*approvals, file, bind, approval_port, *audit);
     if (!web) {
       std::fprintf(stderr, "dagmedic serve: %s\n", web.error().message.c_str());
       return 1;
     }
     approval_web = std::move(*web);
     deps->approval_url = [base = approval_web->base_url()](const std::string& id) {
-      return approval_page_url(base, id);
+      return web::approval_page_url(base, id);
     };
   }
   auto server = mcp::Server::create({.name = "dagmedic",

@@ -39,8 +39,8 @@ const std::vector<std::string>& known_categories() {
 
 bool parse_kind(const std::string& s, ErrorKind& k) {
   for (ErrorKind c : {ErrorKind::python_exception, ErrorKind::jvm_exception, ErrorKind::sql_error,
-                      ErrorKind::shell_exit, ErrorKind::oom_kill, ErrorKind::airflow_marker,
-                      ErrorKind::error_line}) {
+                      ErrorKind::shell_exit, ErrorKind::oom_kill, ErrorKind::pod_failure,
+                      ErrorKind::airflow_marker, ErrorKind::error_line}) {
     if (s == error_kind_name(c)) {
       k = c;
       return true;

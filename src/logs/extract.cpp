@@ -19,6 +19,8 @@ const char* error_kind_name(ErrorKind k) noexcept {
       return "shell_exit";
     case ErrorKind::oom_kill:
       return "oom_kill";
+    case ErrorKind::pod_failure:
+      return "pod_failure";
     case ErrorKind::airflow_marker:
       return "airflow_marker";
     case ErrorKind::error_line:
@@ -139,18 +141,48 @@ void finish_lines(ExtractedError& e, std::size_t cap) {
 
 bool is_wrapper_exception(std::string_view type, std::string_view message) {
   std::string st = short_type(type);
-  if (st == "Py4JJavaError" || st == "CalledProcessError" || st == "AirflowBashCommandError") {
+  if (st == "Py4JJavaError" || st == "CalledProcessError" || st == "AirflowBashCommandError" ||
+      st == "PodLaunchFailedException" || st == "PodLaunchTimeoutException") {
     return true;
   }
   if (st == "AirflowException" || st == "AirflowFailException" || st == "RuntimeError" ||
       st == "Exception") {
     for (std::string_view p :
          {"Bash command failed", "non-zero exit", "Cannot execute:", "spark-submit",
-          "returned non-zero", "Process returned", "exit code", "exited with"}) {
+          "returned non-zero", "Process returned", "exit code", "exited with", "returned a failure",
+          "Pod Launching failed", "Pod took"}) {
       if (contains_ci(message, p)) return true;
     }
   }
   return false;
+}
+
+bool unwrap_dbapi(std::string& type, std::string& message) {
+  std::string_view m = message;
+  if (m.size() < 4 || m[0] != '(') return false;
+  std::size_t close = m.find(')');
+  if (close == std::string_view::npos || close < 3 || close > 200 || close + 1 >= m.size() ||
+      m[close + 1] != ' ') {
+    return false;
+  }
+  std::string inner_type, rest;
+  if (!split_exception(m.substr(1, close - 1), inner_type, rest) || !rest.empty()) return false;
+  std::string st = short_type(inner_type);
+  // A driver's class: dotted (psycopg2.errors.X, pymysql.err.X) or named like an error.
+  if (inner_type.find('.') == std::string::npos && !st.ends_with("Error") &&
+      !st.ends_with("Exception")) {
+    return false;
+  }
+  std::string msg(trim(m.substr(close + 2)));
+  if (msg.empty()) return false;
+  type = std::move(inner_type);
+  message = std::move(msg);
+  return true;
+}
+
+bool announces_continuation(std::string_view message) {
+  message = trim(message);
+  return !message.empty() && message.back() == ':';
 }
 
 }  // namespace detail
@@ -163,7 +195,9 @@ Extraction extract_errors(const std::vector<LogLine>& lines, const ExtractOption
   // don't report the same line twice.
   find_python(c);
   find_jvm(c);
+  find_dbt(c);  // before the SQL pass: a dbt cause line may look like an engine error
   find_sql(c);
+  find_k8s(c);  // before the exit pass: it claims the pod dump's OOMKilled line
   find_exits(c);
   find_markers(c);
 
@@ -173,18 +207,26 @@ Extraction extract_errors(const std::vector<LogLine>& lines, const ExtractOption
                    [](const ExtractedError& a, const ExtractedError& b) {
                      return a.root_cause_line_number < b.root_cause_line_number;
                    });
-  if (r.errors.size() > opt.max_findings) {
-    r.errors.erase(r.errors.begin(),
-                   r.errors.end() - static_cast<long>(std::max<std::size_t>(opt.max_findings, 1)));
-  }
-  for (auto& e : r.errors) finish_lines(e, std::max<std::size_t>(opt.max_relevant_lines, 1));
-  int best = -1;
-  for (std::size_t i = 0; i < r.errors.size(); ++i) {
-    if (best < 0 || r.errors[i].strength >= r.errors[static_cast<std::size_t>(best)].strength) {
-      best = static_cast<int>(i);
+  auto strongest = [&r] {
+    int best = -1;
+    for (std::size_t i = 0; i < r.errors.size(); ++i) {
+      if (best < 0 || r.errors[i].strength >= r.errors[static_cast<std::size_t>(best)].strength) {
+        best = static_cast<int>(i);
+      }
     }
+    return best;
+  };
+  if (const std::size_t cap = std::max<std::size_t>(opt.max_findings, 1); r.errors.size() > cap) {
+    // Keep the latest ones, and the strongest wherever it is (a pod dump's OOMKilled line can
+    // share its event's line number with dozens of lesser findings).
+    const std::size_t drop = r.errors.size() - cap;
+    const auto best = static_cast<std::size_t>(strongest());
+    if (best < drop) r.errors[drop] = std::move(r.errors[best]);
+    r.errors.erase(r.errors.begin(), r.errors.begin() + static_cast<long>(drop));
   }
-  r.primary = best;
+  add_context(norm, r.errors);
+  for (auto& e : r.errors) finish_lines(e, std::max<std::size_t>(opt.max_relevant_lines, 1));
+  r.primary = strongest();
   return r;
 }
 

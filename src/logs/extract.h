@@ -7,18 +7,35 @@
 //   * Airflow 3 structured events, one JSON object per line with `event`, `level`, `timestamp`,
 //     optionally `error_detail` (structlog dict traceback: list of {exc_type, exc_value, is_cause,
 //     frames:[{filename, lineno, name}]}, outermost exception first) or `exception` (text);
-//   * Spark/log4j records `26/01/01 00:00:00 ERROR SparkContext: msg`, plain program output.
+//   * Spark/log4j records `26/01/01 00:00:00 ERROR SparkContext: msg`, plain program output;
+//   * KubernetesPodOperator container output `[base] msg` (the container-name prefix is dropped).
 // Extractors: Python tracebacks (with chains "During handling…" / "The above exception was the
-// direct cause…"), JVM stack traces (`Exception in thread…`, `Caused by:`, `\tat …`), SQL engine
-// errors (Postgres `ERROR:`, MySQL `ERROR 1146 (42S02)`, Snowflake `002003 (42S02):`, BigQuery
-// `Final error was:`), shell exit codes, OOM kills (SIGKILL, -9/137, `Killed`), Airflow failure
-// markers (error/critical records) and, as a last resort, the last error-level line.
+// direct cause…"), JVM stack traces (`Exception in thread…`, `Caused by:`, `\tat …`, Spark's
+// `Driver stacktrace:`), SQL engine errors (Postgres `ERROR:`, MySQL `ERROR 1146 (42S02)`,
+// Snowflake `002003 (42S02):`, BigQuery `Final error was:`), dbt error summaries (`Database Error
+// in model X (path)` + the cause on the lines under it), Kubernetes pod failures (OOMKilled / exit
+// 137, ImagePullBackOff, Evicted, a pod pending past its start timeout with FailedScheduling
+// events), shell exit codes, OOM kills (SIGKILL, -9/137, `Killed`), Airflow failure markers
+// (error/critical records, SIGTERM, zombies, "finished although queued", …) and, as a last
+// resort, the last error-level line.
 //
-// Choosing the primary error: every finding gets a strength (OOM kill > specific exception or SQL
-// error > non-zero shell exit > generic wrapper exceptions such as "Bash command failed" or
-// Py4JJavaError > Airflow failure markers > error-level lines); the strongest wins, the latest on
-// ties. Within a Python chain the root cause is the first exception (the original one); within a
-// JVM trace it is the last `Caused by:`.
+// Choosing the primary error: every finding gets a strength (OOM kill > specific exception, SQL,
+// dbt or pod error > non-zero shell exit > generic wrapper exceptions such as "Bash command
+// failed", "Pod … returned a failure" or Py4JJavaError > Airflow failure markers > error-level
+// lines); the strongest wins, the latest on ties. Within a Python chain the root cause is the
+// first exception (the original one), and a SQLAlchemy/DBAPI wrapper message `(driver.Type) msg`
+// is unwrapped to the driver's error; within a JVM trace it is the last `Caused by:`, and for
+// Spark's "Job aborted due to stage failure" the executor's exception named in it.
+// A message whose first line only announces the cause (ends in ':', or is a dbt "… Error in model
+// X (path)" header) takes the next line too.
+//
+// Context: `lines` also carries, before the error, the last line of the log that names what ran
+// (the bash command, the Spark submit command, the SQL statement's first line, the HTTP URL, the
+// sensor's poke target), and after a shell exit or pod failure the wrapper exception that
+// reports it. A shell exit with no output before it is named by its command ("wget … (exit code
+// 8)"). A sensor or timeout error raised while waiting for data gets the poke target appended to
+// its message ("… (waiting for: s3://b/p/_SUCCESS)"), so the signature names what was missing.
+// Past max_findings the latest findings are kept, and the strongest one wherever it is.
 //
 // Pure functions: no I/O, no globals, thread-safe. Never throws; malformed input gives fewer or
 // no findings. Work is linear in input size; every string copied out is capped (kMaxFieldBytes).
@@ -45,6 +62,7 @@ enum class ErrorKind {
   sql_error,         // database engine error outside a traceback
   shell_exit,        // non-zero exit code of a command
   oom_kill,          // killed by SIGKILL / out of memory
+  pod_failure,       // Kubernetes pod failure (exception_type: ImagePullBackOff, Evicted, …)
   airflow_marker,    // Airflow failure record without a recognizable exception
   error_line,        // last resort: an error-level line
 };

@@ -46,6 +46,11 @@ const NormLine* previous_output(const Ctx& c, std::size_t i) {
     std::string_view t = trim(p.text);
     if (t.empty()) continue;
     if (p.source != L[i].source) return nullptr;
+    // BashOperator's own lines before the command's output: nothing was printed.
+    if (t == "Output:" || t.starts_with("Running command:") ||
+        t.starts_with("Tmp dir root location:")) {
+      return nullptr;
+    }
     int dummy = 0;
     if (code_after(t, "return code ", dummy) || code_after(t, "exit status ", dummy))
       return nullptr;
@@ -94,8 +99,9 @@ void find_exits(Ctx& c) {
       e.strength = weak ? kWeakExit : kShell;
       if (!weak) {
         if (const NormLine* p = previous_output(c, i)) {
-          e.message =
-              cap_utf8(std::string(trim(p->text)) + " (exit code " + std::to_string(code) + ")");
+          std::string_view out = trim(p->text);
+          if (out.starts_with("+ ")) out.remove_prefix(2);  // bash -x: the command, no output
+          e.message = cap_utf8(std::string(out) + " (exit code " + std::to_string(code) + ")");
           add_line(e, *p);
         }
       }

@@ -37,8 +37,12 @@ struct Ctx {
 void find_python(Ctx& c);
 void find_jvm(Ctx& c);
 void find_sql(Ctx& c);
+void find_dbt(Ctx& c);      // dbt error summaries
+void find_k8s(Ctx& c);      // Kubernetes pod failures (reads consumed lines too: pod dumps)
 void find_exits(Ctx& c);    // shell exit codes and OOM kills
 void find_markers(Ctx& c);  // Airflow failure markers and error-level lines
+// Context lines (what ran) and the wrapper after a shell exit, for findings in log order.
+void add_context(const std::vector<NormLine>& lines, std::vector<ExtractedError>& findings);
 
 // Helpers.
 std::string_view trim(std::string_view s);
@@ -51,6 +55,22 @@ std::string short_type(std::string_view type);  // after the last '.' or '$'
 void add_line(ExtractedError& e, const NormLine& l);
 void finish_lines(ExtractedError& e, std::size_t cap);  // sort by number, cap (keep head+tail)
 bool is_wrapper_exception(std::string_view type, std::string_view message);
+// SQLAlchemy/DBAPI wrappers: a message "(psycopg2.errors.UndefinedColumn) column …" becomes type
+// "psycopg2.errors.UndefinedColumn", message "column …". False (unchanged) for other messages.
+bool unwrap_dbapi(std::string& type, std::string& message);
+// A message that only announces its cause on the next line: ends in ':'.
+bool announces_continuation(std::string_view message);
+// dbt's `Database Error in model stg_orders (models/stg_orders.sql)` (Compilation, Runtime,
+// Parsing, Dependency Error; in model, test, seed, snapshot, …): the cause is on the next lines.
+// `t` may carry dbt's `HH:MM:SS` prefix and ANSI colour codes. Fills what is given.
+struct DbtHeader {
+  std::string type;  // "DbtDatabaseError", "DbtCompilationError", …
+  std::string node;  // "model stg_orders"
+  std::string text;  // the header without prefix and colour codes
+};
+bool is_dbt_header(std::string_view t, DbtHeader* out = nullptr);
+// `t` without dbt's `HH:MM:SS  ` prefix and ANSI colour codes (a view into `buf` or `t`).
+std::string_view strip_dbt_prefix(std::string_view t, std::string& buf);
 
 // Strengths (see extract.h).
 inline constexpr int kOom = 50, kSpecific = 40, kShell = 20, kWrapper = 10, kMarker = 5,

@@ -1,5 +1,7 @@
 // JVM (Java/Scala/Spark) stack traces: `Exception in thread "main" x.y.Z: msg`, `\tat …`,
-// `Caused by: …`, `... 12 more`. The root cause is the last `Caused by:`.
+// `Caused by: …`, `... 12 more`, Spark's `Driver stacktrace:` section. The root cause is the last
+// `Caused by:`; when that is Spark's "Job aborted due to stage failure" without a deeper cause, it
+// is the executor's exception named inside its message.
 #include "logs/extract_internal.h"
 
 namespace dm::logs::detail {
@@ -68,6 +70,36 @@ Frame parse_at(std::string_view t) {
   return f;
 }
 
+// Spark's "Job aborted due to stage failure: Task 3 in stage 12.0 failed 4 times, most recent
+// failure: Lost task 3.3 in stage 12.0 (TID 187) (10.0.3.17 executor 2): java.lang.Foo: msg":
+// the executor's exception (type, msg) when it is a typed one, else only the text after the
+// executor part ("ExecutorLostFailure (…) Reason: Container killed by YARN …") in `rest`, without
+// the per-run task, stage, TID and host. False when msg is not a stage failure.
+bool stage_failure_cause(std::string_view msg, std::string& type, std::string& cause,
+                         std::string& rest) {
+  constexpr std::string_view kAborted = "Job aborted due to stage failure";
+  std::size_t a = msg.find(kAborted);
+  if (a == std::string_view::npos) return false;
+  std::size_t mr = msg.find("most recent failure:", a);
+  if (mr == std::string_view::npos) return false;
+  std::size_t ex = msg.find("): ", mr);
+  if (ex == std::string_view::npos) return false;
+  rest.assign(trim(msg.substr(ex + 3)));
+  type.clear();
+  cause.clear();
+  std::string t, m;
+  std::string_view r = rest;
+  // Only the first line of it (a serialized executor trace may follow on the same line).
+  if (std::size_t nl = r.find("\n"); nl != std::string_view::npos) r = r.substr(0, nl);
+  if (split_exception(r, t, m) && is_jvm_type(t)) {
+    type = std::move(t);
+    cause = std::move(m);
+  }
+  return !rest.empty();
+}
+
+bool is_blank(std::string_view t) { return trim(t).empty(); }
+
 }  // namespace
 
 void find_jvm(Ctx& c) {
@@ -79,13 +111,16 @@ void find_jvm(Ctx& c) {
     bool thread_prefix = false;
     if (!parse_header(L[i].text, type, msg, thread_prefix)) continue;
     bool has_frame = false;
-    for (std::size_t j = i + 1; j < n && j <= i + 4; ++j) {
-      if (is_at_frame(L[j].text)) {
+    for (std::size_t j = i + 1; j < n && j <= i + 8; ++j) {
+      std::string_view t = ltrim(L[j].text);
+      if (is_at_frame(t) || t.starts_with("Caused by: ") || t.starts_with("Driver stacktrace:")) {
         has_frame = true;
         break;
       }
     }
-    if (!has_frame && !thread_prefix) continue;
+    // py4j prints the Java error as ": org.apache…" right under a Py4JJavaError: a JVM
+    // exception even when the trace that follows is cut.
+    if (!has_frame && !thread_prefix && !ltrim(L[i].text).starts_with(": ")) continue;
     ExtractedError e;
     e.kind = ErrorKind::jvm_exception;
     if (i > 0 && !c.consumed[i - 1] && L[i - 1].level >= Level::error) {
@@ -109,10 +144,16 @@ void find_jvm(Ctx& c) {
         links.back().frames.push_back(parse_at(t));
       } else if (t.starts_with("... ") && trim(t).ends_with("more")) {
         // elided common frames
-      } else if (t.starts_with("Caused by: ") && parse_header(t, ct, cm, tp)) {
+      } else if ((t.starts_with("Caused by: ") || t.starts_with(": ")) &&
+                 parse_header(t, ct, cm, tp)) {
+        // py4j prints the Java exception under a Py4JJavaError as ": org.apache…": its cause.
         links.push_back(Link{ChainLink{ct, cap_utf8(cm), L[k].number}, {}});
-      } else if (t.starts_with("Suppressed: ")) {
+      } else if (t.starts_with("Suppressed: ") || t.starts_with("Driver stacktrace:")) {
         // part of the trace, not a cause
+      } else if (is_blank(t) && k + 1 < n &&
+                 (ltrim(L[k + 1].text).starts_with("Driver stacktrace:") ||
+                  ltrim(L[k + 1].text).starts_with("Caused by: "))) {
+        // Spark leaves a blank line before its driver stacktrace
       } else if (!t.empty() && links.back().frames.empty() && !L[k].record_start && k <= i + 8) {
         // Multi-line message before the first frame: keep the first continuation when the
         // message announces it (ends with ':'), as Spark's analysis errors do.
@@ -127,15 +168,24 @@ void find_jvm(Ctx& c) {
       add_line(e, L[k]);
     }
     i = k - 1;
-    const Link& r = links.back();
-    e.exception_type = cap_utf8(r.info.type, 256);
-    e.message = r.info.message;
-    e.root_cause_line_number = r.info.line;
-    e.root_cause_line =
-        cap_utf8(r.info.message.empty() ? r.info.type : r.info.type + ": " + r.info.message);
+    Link& r = links.back();
+    std::string st_type, st_cause, st_rest;
+    if (stage_failure_cause(r.info.message, st_type, st_cause, st_rest)) {
+      if (!st_type.empty()) {
+        links.push_back(Link{ChainLink{st_type, cap_utf8(st_cause), r.info.line}, {}});
+      } else {
+        r.info.message = cap_utf8("Job aborted due to stage failure: " + st_rest);
+      }
+    }
+    const Link& root = links.back();
+    e.exception_type = cap_utf8(root.info.type, 256);
+    e.message = root.info.message;
+    e.root_cause_line_number = root.info.line;
+    e.root_cause_line = cap_utf8(
+        root.info.message.empty() ? root.info.type : root.info.type + ": " + root.info.message);
     for (auto it = links.rbegin(); it != links.rend(); ++it) e.chain.push_back(it->info);
     // Frames: the root's own frames (often elided), else the outermost trace's.
-    const std::vector<Frame>* frames = &r.frames;
+    const std::vector<Frame>* frames = &root.frames;
     if (frames->empty()) frames = &links.front().frames;
     for (const Frame& f : *frames) {
       if (e.frames.size() >= c.opt.max_frames) break;
@@ -145,7 +195,7 @@ void find_jvm(Ctx& c) {
       if (e.frames.size() >= c.opt.max_frames) e.frames.pop_back();
       e.frames.push_back(frames->front());
     }
-    e.strength = is_wrapper_exception(r.info.type, r.info.message) ? kWrapper : kSpecific;
+    e.strength = is_wrapper_exception(root.info.type, root.info.message) ? kWrapper : kSpecific;
     c.out.push_back(std::move(e));
   }
 }

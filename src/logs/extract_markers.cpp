@@ -6,11 +6,28 @@ namespace dm::logs::detail {
 namespace {
 
 bool airflow_phrase(std::string_view t) {
-  for (std::string_view p :
-       {"Task failed with exception", "Failed to execute job", "Marking task as FAILED",
-        "Task received SIGTERM", "Received SIGTERM", "timed out", "Timeout", "upstream_failed",
-        "was killed externally", "Executor reports task instance", "zombie",
-        "Process exited abnormally", "Task instance is in", "Dependencies not met"}) {
+  for (std::string_view p : {"Task failed with exception",
+                             "Failed to execute job",
+                             "Marking task as FAILED",
+                             "Task received SIGTERM",
+                             "Received SIGTERM",
+                             "timed out",
+                             "Timeout",
+                             "upstream_failed",
+                             "was killed externally",
+                             "Executor reports task instance",
+                             "zombie",
+                             "Process exited abnormally",
+                             "Task instance is in",
+                             "Dependencies not met",
+                             "heartbeat timed out",
+                             "without a heartbeat",
+                             "missed heartbeat",
+                             "lost heartbeat",
+                             "reported that the task instance",
+                             "externally set to",
+                             "Broken DAG",
+                             "could not be found; either it does not exist"}) {
     if (contains_ci(t, p)) return true;
   }
   return false;
@@ -37,15 +54,17 @@ void find_markers(Ctx& c) {
     std::string type, msg;
     if ((l.level == Level::none || l.level >= Level::warning) && lone_exception(t, type, msg)) {
       e.kind = ErrorKind::python_exception;
+      e.strength = is_wrapper_exception(type, msg) ? kWrapper : kSpecific - 5;
+      e.chain.push_back(ChainLink{cap_utf8(type, 256), cap_utf8(msg), l.number});
+      unwrap_dbapi(type, msg);
       e.exception_type = cap_utf8(type, 256);
       e.message = cap_utf8(msg);
-      e.strength = is_wrapper_exception(type, msg) ? kWrapper : kSpecific - 5;
-      e.chain.push_back(ChainLink{e.exception_type, e.message, l.number});
     } else if (airflow_phrase(t) && (l.level >= Level::error || l.record_start)) {
       e.kind = ErrorKind::airflow_marker;
       e.message = cap_utf8(t);
       e.strength = l.level >= Level::error ? kMarker : kMarker - 1;
-    } else if (l.level >= Level::error) {
+    } else if (l.level >= Level::error && (l.record_start || !l.json)) {
+      // (The lines an Airflow 3 error event carries in its exception text are not records.)
       e.kind = ErrorKind::error_line;
       e.message = cap_utf8(t);
       e.strength = kErrorLine;

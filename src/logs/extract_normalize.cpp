@@ -80,6 +80,20 @@ bool parse_log4j(std::string_view s, NormLine& n) {
   return true;
 }
 
+// KubernetesPodOperator logs the container's output as `[base] line` (the container's name):
+// without the prefix its tracebacks read like any other.
+void strip_container_prefix(NormLine& n) {
+  if (n.text.size() < 4 || n.text[0] != '[' || n.source.find("pod_manager") == std::string::npos)
+    return;
+  std::size_t close = n.text.find("] ");
+  if (close == std::string::npos || close > 64) return;
+  for (std::size_t k = 1; k < close; ++k) {
+    char ch = n.text[k];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.')) return;
+  }
+  n.text.erase(0, close + 2);
+}
+
 std::string scalar_text(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   return v.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -161,7 +175,9 @@ bool parse_json_event(std::string_view s, std::uint64_t number, std::vector<Norm
         text += std::string(" ") + k + "=" + scalar_text(*it);
       }
     }
+    std::size_t first = out.size();
     push_split(out, proto, text, true);
+    if (first < out.size()) strip_container_prefix(out[first]);
     if (auto ed = j.find("error_detail"); ed != j.end()) synthesize_traceback(out, proto, *ed);
     if (auto ex = j.find("exception"); ex != j.end() && ex->is_string()) {
       push_split(out, proto, ex->get<std::string>(), false);
@@ -184,6 +200,7 @@ std::vector<NormLine> normalize(const std::vector<LogLine>& lines) {
     NormLine n;
     n.number = l.number;
     if (!parse_airflow2(s, n) && !parse_log4j(s, n)) n.text.assign(s);
+    strip_container_prefix(n);
     n.display.assign(s);
     out.push_back(std::move(n));
   }

@@ -136,8 +136,9 @@ void find_python(Ctx& c) {
             t.starts_with(": ") || t.starts_with("at ")) {  // JVM trace under a Py4JJavaError
           break;
         }
-        if (!joined && !link.info.message.empty() && link.info.message.back() == ':') {
-          link.info.message += " ";
+        if (!joined &&
+            (announces_continuation(link.info.message) || is_dbt_header(link.info.message))) {
+          link.info.message += link.info.message.back() == ':' ? " " : ": ";
           link.info.message += t;
           joined = true;
         }
@@ -171,8 +172,10 @@ void find_python(Ctx& c) {
     bool all_wrappers = root == links.size();
     if (all_wrappers) root = 0;
     const Link& r = links[root];
-    e.exception_type = cap_utf8(r.info.type, 256);
-    e.message = r.info.message;
+    std::string root_type = r.info.type, root_message = r.info.message;
+    unwrap_dbapi(root_type, root_message);
+    e.exception_type = cap_utf8(root_type, 256);
+    e.message = cap_utf8(root_message);
     e.root_cause_line_number = r.info.line;
     e.root_cause_line =
         cap_utf8(r.info.type.empty() ? r.info.message : r.info.type + ": " + r.info.message);

@@ -6,9 +6,13 @@
 //   text = TAG ": " mask(message)      where
 //     TAG  = the exception type without its module path (`psycopg2.errors.UndefinedTable` and
 //            Airflow 3's `UndefinedTable` are the same type), or for findings without a type:
-//            "ShellExit", "OOMKilled", "AirflowFailure", "ErrorLine";
+//            "ShellExit", "OOMKilled", "PodFailure", "AirflowFailure", "ErrorLine";
 //     message = the root-cause message, whitespace runs collapsed to one space, cut at 512 bytes;
 //            for OOM kills a constant (how the kill was reported differs between versions);
+//            opaque per-run names the mask would keep as words are replaced first: py4j's JVM
+//            object ids ("calling o518.save" -> "calling o<n>.save"), YARN container epochs
+//            ("container_e42_…" -> "container_e<n>_…") and Kubernetes pod name suffixes
+//            ("Pod etl-load-x7k2m9qp" -> "Pod etl-load-<pod>");
 //     mask = mask_variables(…, MaskMode::signature) (signature_mask.h): dates, timestamps, run
 //            ids, UUIDs, temp paths, numbers and mixed letter/digit ids are replaced; words stay,
 //            so `KeyError: 'customer_id'` and `KeyError: 'order_id'` differ, a missing bucket or

@@ -55,17 +55,73 @@ TEST(Signature, IdShapeAndDeterminism) {
 }
 
 TEST(Signature, SameFailureOnOtherDatesHostsRunsIsStable) {
-  for (const char* f :
-       {"airflow2_keyerror.log", "airflow3_keyerror.jsonl", "airflow2_bash_psycopg.log",
-        "airflow2_chained.log", "spark_submit.log", "pyspark_py4j.log", "sql_engines.log",
-        "mysql_cli.log", "snowflake.log", "bigquery.log", "shell_exit.log", "oom_airflow2.log",
-        "airflow3_oom.jsonl", "airflow3_stderr_traceback.jsonl", "memoryerror.log"}) {
+  for (const char* f : {"airflow2_keyerror.log",
+                        "airflow3_keyerror.jsonl",
+                        "airflow2_bash_psycopg.log",
+                        "airflow2_chained.log",
+                        "spark_submit.log",
+                        "pyspark_py4j.log",
+                        "sql_engines.log",
+                        "mysql_cli.log",
+                        "snowflake.log",
+                        "bigquery.log",
+                        "shell_exit.log",
+                        "oom_airflow2.log",
+                        "airflow3_oom.jsonl",
+                        "airflow3_stderr_traceback.jsonl",
+                        "memoryerror.log",
+                        "spark_py4j_oom.log",
+                        "spark_py4j_oom.jsonl",
+                        "dbt_database_error.log",
+                        "dbt_database_error.jsonl",
+                        "sqlalchemy_operational.log",
+                        "sqlalchemy_undefined_column.jsonl",
+                        "k8s_oomkilled.log",
+                        "k8s_oomkilled.jsonl",
+                        "k8s_imagepull.log",
+                        "k8s_evicted.log",
+                        "k8s_pending.log",
+                        "bash_exit_code.log",
+                        "bash_exit_code.jsonl",
+                        "sensor_timeout.log",
+                        "wait_timeout.jsonl"}) {
     std::string text = corpus(f);
     std::string other = perturb(text);
     ASSERT_NE(text, other) << f << ": the perturbation must change something";
     Signature a = sig_of_log(text), b = sig_of_log(other);
     EXPECT_EQ(a.id, b.id) << f << "\n  " << a.text << "\n  " << b.text;
   }
+}
+
+TEST(Signature, OpaquePerRunNamesAreNormalized) {
+  // py4j's JVM object ids change with every run; "o518" would otherwise stay (like "ec2").
+  Signature a = signature_of(ErrorKind::python_exception, "py4j.protocol.Py4JJavaError",
+                             "An error occurred while calling o518.save.");
+  Signature b = signature_of(ErrorKind::python_exception, "Py4JJavaError",
+                             "An error occurred while calling o97.save.");
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.text, "Py4JJavaError: An error occurred while calling o<n>.save.");
+  // …but what was called stays.
+  EXPECT_NE(a.id, signature_of(ErrorKind::python_exception, "Py4JJavaError",
+                               "An error occurred while calling o518.parquet.")
+                      .id);
+  // Kubernetes pod suffixes, letters-only ones too; the name before the suffix stays.
+  auto pod = [](std::string_view m) {
+    return signature_of(ErrorKind::python_exception, "AirflowException", m);
+  };
+  EXPECT_EQ(pod("Pod etl-load-x7k2m9qp returned a failure.").id,
+            pod("Pod etl-load-qwertyui returned a failure.").id);
+  EXPECT_EQ(pod("Pod etl-load-x7k2m9qp returned a failure.").text,
+            "AirflowException: Pod etl-load-<pod> returned a failure.");
+  EXPECT_NE(pod("Pod etl-load-x7k2m9qp returned a failure.").id,
+            pod("Pod etl-export-x7k2m9qp returned a failure.").id);
+  EXPECT_EQ(pod("deleting pod/ml-train-abcde").text,
+            "AirflowException: deleting pod/ml-train-<pod>");
+  // YARN container ids: the epoch changes with the resource manager, not with the failure.
+  EXPECT_EQ(pod("Container container_e42_1700000000000_0012_01_000003 killed").id,
+            pod("Container container_e7_1700000999000_0431_01_000001 killed").id);
+  // Words that merely follow "pod" elsewhere are not touched.
+  EXPECT_EQ(pod("Podcast feed missing").text, "AirflowException: Podcast feed missing");
 }
 
 TEST(Signature, Airflow2And3FormatsGiveTheSameId) {

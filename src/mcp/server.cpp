@@ -129,6 +129,11 @@ Status Server::add_tool(Tool tool) {
   }
   if (!tool.handler)
     return make_error(Errc::invalid_argument, "tool " + tool.name + ": no handler");
+  if (tool.effect) {  // the annotations follow the declared effect, never the other way round
+    tool.annotations.read_only_hint = *tool.effect == Effect::reads;
+    if (*tool.effect == Effect::writes_remote) tool.annotations.open_world_hint = true;
+    if (*tool.effect == Effect::reads) tool.annotations.destructive_hint.reset();
+  }
   auto e = std::make_shared<ToolEntry>();
   json schema = tool.input_schema;
   if (schema.is_null() || (schema.is_object() && schema.empty())) schema = {{"type", "object"}};
@@ -211,6 +216,39 @@ Status Server::add_prompt(Prompt p) {
   }
   impl_->broadcast_list_changed("notifications/prompts/list_changed");
   return Status::Ok();
+}
+
+void Server::use(Middleware middleware) {
+  if (!middleware) return;
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->middleware.push_back(std::make_shared<const Middleware>(std::move(middleware)));
+}
+
+const char* effect_name(Effect e) noexcept {
+  switch (e) {
+    case Effect::reads:
+      return "reads";
+    case Effect::writes_local:
+      return "writes_local";
+    case Effect::writes_remote:
+      return "writes_remote";
+  }
+  return "?";
+}
+
+Answer Answer::refuse(const Call& call, const std::string& message) {
+  if (call.method == "tools/call") {
+    return ok(
+        {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}});
+  }
+  return err(rpc::kInvalidRequest, message);
+}
+
+bool Answer::failed() const {
+  if (code != 0) return true;
+  if (!result.is_object()) return false;
+  auto it = result.find("isError");
+  return it != result.end() && it->is_boolean() && it->get<bool>();
 }
 
 void Server::set_completion_handler(CompletionHandler handler) {

@@ -58,6 +58,16 @@ struct ToolResult {
 // sees it and may retry); it is not a JSON-RPC error.
 using ToolHandler = std::function<Result<ToolResult>(const json& arguments, ToolContext& ctx)>;
 
+// What a tool does to the world, declared by the tool. Middleware acts on it (the audit fails
+// closed before a write) and the annotations follow it: when set, readOnlyHint = (effect == reads)
+// and a remote write is openWorld, whatever `annotations` says.
+enum class Effect {
+  reads,          // reads only: nothing changes anywhere
+  writes_local,   // changes the server's own state (its store), nothing outside
+  writes_remote,  // changes a system outside the server
+};
+const char* effect_name(Effect e) noexcept;
+
 struct Tool {
   std::string name{};  // unique; [A-Za-z0-9_.-], 1..128 chars
   std::string title{};
@@ -66,6 +76,7 @@ struct Tool {
   json input_schema = json::object();
   std::optional<json> output_schema{};  // when set, results must carry matching structured_content
   ToolAnnotations annotations{};
+  std::optional<Effect> effect{};  // unset: annotations as given; middleware sees nullopt
   std::optional<json> icons{};
   ToolHandler handler{};
 };
@@ -140,6 +151,42 @@ struct Prompt {
 using CompletionHandler = std::function<Result<std::vector<std::string>>(
     const json& ref, const json& argument, const json& context)>;
 
+// ---- Middleware -----------------------------------------------------------------------------
+
+// One request that reaches a handler: tools/call, resources/read, prompts/get or
+// completion/complete. Every such request passes through every middleware (Server::use), whatever
+// registered the handler: cross-cutting rules (audit, identity, policy) live there, not in a
+// registration convention.
+struct Call {
+  std::string method;  // the JSON-RPC method
+  std::string target;  // tool or prompt name, resource URI, completion ref (prompt name or URI)
+  json arguments;      // tool/prompt arguments; {"uri"} for a read; {ref, argument, context}
+  std::optional<Effect> effect{};  // the tool's declared effect; reads for the other methods
+};
+
+// The answer to a Call as it goes on the wire: `result` (for tools/call a CallToolResult, which
+// may be isError), or a JSON-RPC error when `code` != 0.
+struct Answer {
+  json result;
+  int code = 0;
+  std::string message;
+  std::optional<json> data;
+  static Answer ok(json r) { return Answer{std::move(r), 0, {}, {}}; }
+  static Answer err(int c, std::string m, std::optional<json> d = std::nullopt) {
+    return Answer{json(), c, std::move(m), std::move(d)};
+  }
+  // A refusal in the form the method uses: an isError tool result for tools/call (the model sees
+  // it), a JSON-RPC invalid-request error otherwise.
+  static Answer refuse(const Call& call, const std::string& message);
+  // True for a JSON-RPC error and for an isError tool result.
+  bool failed() const;
+};
+
+// Runs around the handler: call `next()` to go on (at most once), or return without calling it
+// to refuse. Runs on the handler's executor thread; must be thread-safe and must not throw.
+using Next = std::function<Answer()>;
+using Middleware = std::function<Answer(const Call&, RequestContext&, const Next& next)>;
+
 // ---- Server ---------------------------------------------------------------------------------
 
 struct ServerOptions {
@@ -172,6 +219,8 @@ class Server final : public SessionFactory, public std::enable_shared_from_this<
   Status add_resource_template(ResourceTemplate tmpl);
   Status add_prompt(Prompt prompt);
   void set_completion_handler(CompletionHandler handler);
+  // Adds a middleware around every later call; the first added is the outermost.
+  void use(Middleware middleware);
   // Removal; false if there was nothing to remove.
   bool remove_tool(const std::string& name);
   bool remove_resource(const std::string& uri);

@@ -47,6 +47,7 @@ struct Server::Impl {
   std::vector<std::shared_ptr<const TemplateEntry>> templates;
   std::vector<std::shared_ptr<const Prompt>> prompts;
   std::shared_ptr<const CompletionHandler> completion;
+  std::vector<std::shared_ptr<const Middleware>> middleware;  // outermost first
   std::vector<std::weak_ptr<ServerSession>> sessions;
   bool shut_down = false;
 
@@ -83,16 +84,7 @@ class ServerSession final : public Session, public std::enable_shared_from_this<
   json client_info() const;
 
  private:
-  struct Outcome {
-    json result;
-    int code = 0;  // != 0: JSON-RPC error
-    std::string message;
-    std::optional<json> data;
-    static Outcome ok(json r) { return Outcome{std::move(r), 0, {}, {}}; }
-    static Outcome err(int c, std::string m, std::optional<json> d = std::nullopt) {
-      return Outcome{json(), c, std::move(m), std::move(d)};
-    }
-  };
+  using Outcome = Answer;
   using AsyncFn = std::function<Outcome(RequestContext&)>;
 
   void handle_request(rpc::Message& m);
@@ -100,6 +92,8 @@ class ServerSession final : public Session, public std::enable_shared_from_this<
   void handle_response(const rpc::Message& m);
   void answer(const rpc::Id& id, const Outcome& o);
   void run_async(const rpc::Message& m, AsyncFn fn);
+  // run_async, with `call` passing through every middleware before `fn`.
+  void run_call(const rpc::Message& m, Call call, AsyncFn fn);
 
   Outcome do_initialize(const json& params);
   Outcome do_set_level(const json& params);

@@ -379,6 +379,24 @@ Result<json> ServerSession::client_request(const std::string& method, json param
   return p->response;
 }
 
+void ServerSession::run_call(const rpc::Message& m, Call call, AsyncFn fn) {
+  std::vector<std::shared_ptr<const Middleware>> chain;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    chain = impl_->middleware;
+  }
+  if (chain.empty()) return run_async(m, std::move(fn));
+  run_async(m,
+            [chain = std::move(chain), call = std::move(call),
+             fn = std::move(fn)](RequestContext& ctx) -> Outcome {
+              std::function<Outcome(std::size_t)> step = [&](std::size_t i) -> Outcome {
+                if (i == chain.size()) return fn(ctx);
+                return (*chain[i])(call, ctx, [&] { return step(i + 1); });
+              };
+              return step(0);
+            });
+}
+
 void ServerSession::run_async(const rpc::Message& m, AsyncFn fn) {
   auto token = std::make_shared<CancelToken>();
   const rpc::Id id = *m.id;
@@ -610,7 +628,8 @@ void ServerSession::start_tool_call(const rpc::Message& m) {
     return answer(*m.id,
                   Outcome::err(rpc::kInvalidParams, "Invalid params: arguments must be an object"));
   }
-  run_async(m, [entry, args = std::move(args)](RequestContext& ctx) -> Outcome {
+  Call call{"tools/call", entry->tool.name, args, entry->tool.effect};
+  run_call(m, std::move(call), [entry, args = std::move(args)](RequestContext& ctx) -> Outcome {
     if (auto bad = entry->input->validate(args, "arguments")) {
       return Outcome::ok(
           error_result("Invalid arguments for tool " + entry->tool.name + ": " + *bad));
@@ -663,22 +682,24 @@ void ServerSession::start_resource_read(const rpc::Message& m) {
     return answer(*m.id, Outcome::err(rpc::kResourceNotFound, "Resource not found: " + uri,
                                       json{{"uri", uri}}));
   }
-  run_async(m, [res, tmpl, uri, vars = std::move(vars)](RequestContext& ctx) -> Outcome {
-    auto r = res ? res->handler(uri, ctx) : tmpl->tmpl.handler(uri, vars, ctx);
-    if (!r) {
-      if (r.error().code == Errc::not_found) {
-        return Outcome::err(rpc::kResourceNotFound, "Resource not found: " + err_text(r.error()),
-                            json{{"uri", uri}});
-      }
-      if (r.error().code == Errc::invalid_argument) {
-        return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
-      }
-      return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
-    }
-    json contents = json::array();
-    for (const auto& c : *r) contents.push_back(contents_json(c));
-    return Outcome::ok({{"contents", std::move(contents)}});
-  });
+  Call call{"resources/read", uri, json{{"uri", uri}}, Effect::reads};
+  run_call(
+      m, std::move(call), [res, tmpl, uri, vars = std::move(vars)](RequestContext& ctx) -> Outcome {
+        auto r = res ? res->handler(uri, ctx) : tmpl->tmpl.handler(uri, vars, ctx);
+        if (!r) {
+          if (r.error().code == Errc::not_found) {
+            return Outcome::err(rpc::kResourceNotFound,
+                                "Resource not found: " + err_text(r.error()), json{{"uri", uri}});
+          }
+          if (r.error().code == Errc::invalid_argument) {
+            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+          }
+          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+        }
+        json contents = json::array();
+        for (const auto& c : *r) contents.push_back(contents_json(c));
+        return Outcome::ok({{"contents", std::move(contents)}});
+      });
 }
 
 void ServerSession::start_prompt_get(const rpc::Message& m) {
@@ -714,7 +735,8 @@ void ServerSession::start_prompt_get(const rpc::Message& m) {
     return answer(*m.id, Outcome::err(rpc::kInvalidParams,
                                       "Invalid params: missing required argument(s): " + missing));
   }
-  run_async(m, [prompt, args = std::move(args)](RequestContext& ctx) -> Outcome {
+  Call call{"prompts/get", prompt->name, json(args), Effect::reads};
+  run_call(m, std::move(call), [prompt, args = std::move(args)](RequestContext& ctx) -> Outcome {
     auto r = prompt->handler(args, ctx);
     if (!r) {
       if (r.error().code == Errc::invalid_argument) {
@@ -748,23 +770,31 @@ void ServerSession::start_complete(const rpc::Message& m) {
                             "Invalid params: ref {type} and argument {name, value} are required"));
   }
   json context = p.value("context", json());
-  run_async(
-      m, [h, ref = *ref, arg = *arg, context = std::move(context)](RequestContext&) -> Outcome {
-        auto r = (*h)(ref, arg, context);
-        if (!r) {
-          if (r.error().code == Errc::invalid_argument || r.error().code == Errc::not_found) {
-            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
-          }
-          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
-        }
-        const auto& all = *r;
-        json values = json::array();
-        for (std::size_t i = 0; i < all.size() && i < 100; ++i) values.push_back(all[i]);
-        return Outcome::ok({{"completion",
-                             {{"values", std::move(values)},
-                              {"total", all.size()},
-                              {"hasMore", all.size() > 100}}}});
-      });
+  std::string target;  // the prompt's name or the resource's URI, when it is a string
+  for (const char* k : {"name", "uri"}) {
+    if (auto it = ref->find(k); it != ref->end() && it->is_string() && target.empty()) target = *it;
+  }
+  Call call{"completion/complete",
+            target,
+            {{"ref", *ref}, {"argument", *arg}, {"context", context}},
+            Effect::reads};
+  run_call(m, std::move(call),
+           [h, ref = *ref, arg = *arg, context = std::move(context)](RequestContext&) -> Outcome {
+             auto r = (*h)(ref, arg, context);
+             if (!r) {
+               if (r.error().code == Errc::invalid_argument || r.error().code == Errc::not_found) {
+                 return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+               }
+               return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+             }
+             const auto& all = *r;
+             json values = json::array();
+             for (std::size_t i = 0; i < all.size() && i < 100; ++i) values.push_back(all[i]);
+             return Outcome::ok({{"completion",
+                                  {{"values", std::move(values)},
+                                   {"total", all.size()},
+                                   {"hasMore", all.size() > 100}}}});
+           });
 }
 
 }  // namespace dm::mcp

@@ -316,10 +316,9 @@ Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const De
                                                        "Look back this many minutes (default 60).",
                                                        window_default(*deps, 60))}});
     t.output_schema = recent_failures_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& a, mcp::ToolContext&) { return list_recent_failures(*deps, a); };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
   }
   {
     mcp::Tool t;
@@ -335,10 +334,9 @@ Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const De
                        window_default(*deps, 1440))}},
         json::array({"dag_id"}));
     t.output_schema = failed_runs_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& a, mcp::ToolContext&) { return list_failed_runs(*deps, a); };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
   }
   {
     mcp::Tool t;
@@ -349,10 +347,9 @@ Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const De
         "see whether a DAG is failing right now or already ran again.";
     t.input_schema = object_schema({{"dag_id", dag_id_property()}}, json::array({"dag_id"}));
     t.output_schema = latest_run_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& a, mcp::ToolContext&) { return get_latest_run(*deps, a); };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
   }
   return Status::Ok();
 }

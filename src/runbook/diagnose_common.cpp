@@ -82,6 +82,7 @@ Result<TryRef> resolve_try(airflow::AirflowClient& client, const std::string& da
     r.try_number = *try_number;
   }
   r.latest = r.try_number == ti->try_number;
+  r.latest_try = ti->try_number;
   if (r.latest) r.end_date = ti->end_date;
   return r;
 }
@@ -153,6 +154,7 @@ Recorded record_sighting(const Deps& deps, const std::string& env, const TryRef&
   } else {
     out.note = "sighting not recorded (" + r.error().message + ")";
   }
+  if (recovered_by_later_try(t)) return out;  // a retry recovered it: not an incident
   const std::string id = store::incident_id_for(env, t.dag_id, t.run_id);
   const int64_t now = to_ms(deps.clock->now());
   store::Incident inc;

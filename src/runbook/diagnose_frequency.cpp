@@ -278,12 +278,11 @@ Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<con
                                        std::clamp(deps->config.defaults.lookback_hours, 1, hmax))}},
       json::array({"dag_id"}));
   t.output_schema = output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
     return failure_frequency(*deps, args, ctx);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 }  // namespace dm::runbook::diagnose

@@ -328,12 +328,11 @@ Status register_summarize_root_cause(mcp::Server& server, const std::shared_ptr<
                        {"description", "Optional log excerpt (≤ 4 KiB), redacted before use"}}}},
                     json::array({"signature"}));
   t.output_schema = summarize_output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = false;
   t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
     return summarize_root_cause(*deps, args, ctx);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 Status register_suggest_prevention(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
@@ -356,12 +355,11 @@ Status register_suggest_prevention(mcp::Server& server, const std::shared_ptr<co
          {"enum", cats},
          {"description", "Error category (used when the signature is unknown or not given)"}}}});
   t.output_schema = prevention_output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = false;
   t.handler = [deps, r = *rules](const json& args, mcp::ToolContext&) {
     return suggest_prevention(*deps, *r, args);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 }  // namespace dm::runbook::diagnose

@@ -39,7 +39,12 @@ struct TryRef {
   bool latest = true;    // try_number is the task instance's latest try
   std::string end_date;  // the task instance's end (Airflow ISO) when `latest`, else ""
   std::string state;     // the task instance's state
+  int latest_try = 0;    // the task instance's latest try (0: unknown)
 };
+
+// A failed try that a later try of the same task recovered (the task instance, at its latest
+// try, succeeded): history worth keeping, not an open incident, nothing to rerun.
+inline bool recovered_by_later_try(const TryRef& t) { return !t.latest && t.state == "success"; }
 
 // The task instance (dag, run, task, map_index) with one list_task_instances call; the try is
 // `try_number` when given, else the latest. Errors: not_found naming the task (with the known
@@ -82,7 +87,9 @@ struct Recorded {
 // Records a found diagnosis: the occurrence (signature, env, dag, run, task, seen_at) and the
 // run's incident (signature, category, redacted error set; state kept; a new one is "open";
 // summary_json gains "diagnose" (latest) and "diagnoses"[signature] entries). Store failures are
-// reported in `note`, never as an error. A diagnosis that found nothing records nothing.
+// reported in `note`, never as an error. A diagnosis that found nothing records nothing. A try
+// recovered by a later one (recovered_by_later_try) records the occurrence only: no incident is
+// opened or changed for it.
 Recorded record_sighting(const Deps& deps, const std::string& env, const TryRef& t,
                          const logs::Diagnosis& d, int64_t seen_at_ms);
 

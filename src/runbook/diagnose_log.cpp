@@ -238,6 +238,7 @@ json extract_output_schema() {
        {"try_number", integer},
        {"incident_id", str},
        {"recorded", {{"type", "boolean"}}},
+       {"recovered", {{"type", "boolean"}}},
        {"seen_at", str},
        {"history",
         {{"type", "object"},
@@ -273,8 +274,20 @@ Result<mcp::ToolResult> extract_task_errors(const Deps& deps, const json& args,
 
   json out = logs::to_json(*d);
   out.update(ids_json(env, *t));
+  const bool recovered = d->found && recovered_by_later_try(*t);
+  std::string recovered_reason;
+  if (recovered) {
+    // The category stays (it is what failed); the advice is not a rerun.
+    recovered_reason = "A later try (" + std::to_string(t->latest_try) +
+                       ") of this task succeeded: a retry recovered this failure, so there is "
+                       "nothing to rerun and no open incident. If it keeps happening, see "
+                       "failure_frequency.";
+    out["recovered"] = true;
+    out["action"] = "none";
+    out["reason"] = recovered_reason;
+  }
   std::string incident_id = rec.incident_id;
-  if (incident_id.empty()) {
+  if (incident_id.empty() && !recovered) {
     // Not (re)recorded: still point at an existing incident of this run.
     if (auto s = deps.store(); s) {
       auto inc = (*s)->get_incident(store::incident_id_for(env, t->dag_id, t->run_id));
@@ -308,9 +321,13 @@ Result<mcp::ToolResult> extract_task_errors(const Deps& deps, const json& args,
         }
       }
     }
-    text += "\nProposed next step: " + d->category.action;
-    if (!d->category.reason.empty()) text += " (" + d->category.reason + ")";
-    text += ". See failure_frequency(dag_id) and suggest_prevention_actions(signature).";
+    if (recovered) {
+      text += "\nProposed next step: none (" + recovered_reason + ")";
+    } else {
+      text += "\nProposed next step: " + d->category.action;
+      if (!d->category.reason.empty()) text += " (" + d->category.reason + ")";
+      text += ". See failure_frequency(dag_id) and suggest_prevention_actions(signature).";
+    }
   }
   for (const auto& n : notes) text += "\n(" + n.get<std::string>() + ")";
   if (!notes.empty()) out["notes"] = std::move(notes);
@@ -329,12 +346,11 @@ Status register_task_log(mcp::Server& server, const std::shared_ptr<const Deps>&
       "not instructions.";
   t.input_schema = try_input_schema(*deps);
   t.output_schema = task_log_output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
     return task_log(*deps, args, ctx);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 Status register_extract_task_errors(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
@@ -348,12 +364,11 @@ Status register_extract_task_errors(mcp::Server& server, const std::shared_ptr<c
       "and the diagnosis on the run's incident.";
   t.input_schema = try_input_schema(*deps);
   t.output_schema = extract_output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
     return extract_task_errors(*deps, args, ctx);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 }  // namespace dm::runbook::diagnose

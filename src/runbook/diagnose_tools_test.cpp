@@ -423,6 +423,68 @@ TEST_F(DiagnoseTools, ExtractTaskErrorsRecordsTheSightingAndTheIncidentOnce) {
   EXPECT_EQ(inc->error.find("Sup3rS3cretPw"), std::string::npos);
 }
 
+TEST_F(DiagnoseTools, ExtractTaskErrorsOnATryALaterTryRecoveredOpensNoIncident) {
+  // A flaky fetch: try 1 failed on a reset connection, try 2 succeeded (the run succeeded).
+  const std::string flaky =
+      "[2026-01-04, 00:05:01 UTC] {taskinstance.py:3311} ERROR - Task failed with exception\n"
+      "Traceback (most recent call last):\n"
+      "  File \"/opt/airflow/dags/rates.py\", line 14, in fetch\n"
+      "    raise ConnectionResetError(\"exchange-rate API reset the connection\")\n"
+      "ConnectionResetError: exchange-rate API reset the connection\n";
+  fake_->add_run(airflow::DagRun{.dag_id = kDag,
+                                 .run_id = run_id(4),
+                                 .state = "success",
+                                 .run_type = "scheduled",
+                                 .logical_date = day_iso(4),
+                                 .run_after = day_iso(4),
+                                 .start_date = day_iso(4, "00:00:05"),
+                                 .end_date = day_iso(4, "00:20:00")});
+  fake_->add_task(airflow::TaskInstance{.dag_id = kDag,
+                                        .run_id = run_id(4),
+                                        .task_id = "fetch",
+                                        .try_number = 2,
+                                        .max_tries = 2,
+                                        .state = "success",
+                                        .start_date = day_iso(4, "00:06:00"),
+                                        .end_date = day_iso(4, "00:07:00")});
+  fake_->set_log(kDag, run_id(4), "fetch", 1, flaky);
+  fake_->set_log(kDag, run_id(4), "fetch", 2, "fetched 168 exchange rates\n");
+  json r = call("extract_task_errors",
+                {{"dag_id", kDag}, {"run_id", run_id(4)}, {"task_id", "fetch"}, {"try_number", 1}});
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  const json& s = r["structuredContent"];
+  EXPECT_EQ(s["found"], true);
+  EXPECT_EQ(s["exception_type"], "ConnectionResetError");
+  EXPECT_EQ(s["category"], "network");  // what failed stays known…
+  EXPECT_EQ(s["recovered"], true);
+  EXPECT_EQ(s["action"], "none");  // …but nothing is to be rerun
+  EXPECT_EQ(s["incident_id"], "");
+  std::string shown;
+  for (const auto& c : r.value("content", json::array())) shown += c.value("text", "") + "\n";
+  EXPECT_EQ(shown.find("clear_failed_tasks"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("later try (2)"), std::string::npos) << shown;
+  auto inc = store_->get_incident(store::incident_id_for("test", kDag, run_id(4)));
+  ASSERT_FALSE(inc.ok());
+  EXPECT_EQ(inc.error().code, Errc::not_found);
+  // The sighting is history all the same (flakiness shows in failure_frequency).
+  EXPECT_EQ(s["recorded"], true);
+  auto stats = store_->occurrence_stats({});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 1);
+  // propose_action on that signature finds no recorded diagnosis: it does not advise a rerun.
+  json p = call("propose_action", {{"signature", s["signature"]},
+                                   {"context", {{"dag_id", kDag}, {"run_id", run_id(4)}}}});
+  EXPECT_NE(p["structuredContent"]["action"], "clear_failed_tasks") << p.dump();
+
+  // The latest try itself, had it failed, is an incident as before.
+  failed_run(5, "fetch", flaky, 1);
+  json latest =
+      call("extract_task_errors", {{"dag_id", kDag}, {"run_id", run_id(5)}, {"task_id", "fetch"}});
+  EXPECT_FALSE(latest["structuredContent"].contains("recovered"));
+  EXPECT_EQ(latest["structuredContent"]["action"], "clear_failed_tasks");
+  EXPECT_TRUE(store_->get_incident(store::incident_id_for("test", kDag, run_id(5))).ok());
+}
+
 TEST_F(DiagnoseTools, ExtractTaskErrorsAnswersWhenTheStoreIsDown) {
   failed_run(4, "load", keyerror_log());
   start();

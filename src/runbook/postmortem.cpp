@@ -231,13 +231,12 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
         "approvals/writes from the audit. Read-only; all text redacted.";
     t.input_schema = ids_input_schema();
     t.output_schema = timeline_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.idempotent_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& args, mcp::ToolContext&) {
       return guarded("build_timeline", [&] { return build_timeline(*deps, args); });
     };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
   }
   {
     mcp::Tool t;
@@ -251,13 +250,12 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
         "Changes nothing in Airflow.";
     t.input_schema = ids_input_schema();
     t.output_schema = postmortem_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.idempotent_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& args, mcp::ToolContext&) {
       return guarded("generate_postmortem", [&] { return generate_postmortem(*deps, args); });
     };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::writes_local); !st) return st;
   }
   if (auto st = register_resources(server, deps); !st) return st;
   return register_prompts(server, deps);

@@ -140,14 +140,15 @@ class PostmortemTools : public ::testing::Test {
   std::unique_ptr<mcp::InMemoryClient> client_;
 };
 
-TEST_F(PostmortemTools, ListedReadOnlyWithOutputSchemas) {
+TEST_F(PostmortemTools, ListedWithTheirEffectAndOutputSchemas) {
   auto r = client_->call("tools/list");
   ASSERT_TRUE(r.ok());
   int found = 0;
   for (const auto& t : (*r)["tools"]) {
     if (t["name"] != "build_timeline" && t["name"] != "generate_postmortem") continue;
     ++found;
-    EXPECT_EQ(t["annotations"]["readOnlyHint"], true);
+    // build_timeline reads; generate_postmortem writes the postmortem to the store (its effect).
+    EXPECT_EQ(t["annotations"]["readOnlyHint"], t["name"] == "build_timeline") << t["name"];
     EXPECT_TRUE(t.contains("outputSchema"));
     EXPECT_EQ(t["inputSchema"]["required"], json::array({"dag_id", "run_id"}));
   }

@@ -305,14 +305,13 @@ Status register_remediate_tools(mcp::Server& server, const std::shared_ptr<const
       "approval page); then call the write tool with approval_id and the same parameters.";
   t.input_schema = remediate::request_input_schema(*deps);
   t.output_schema = remediate::approval_output_schema();
-  t.annotations.read_only_hint = false;
   t.annotations.destructive_hint = false;
   t.annotations.idempotent_hint = false;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const nlohmann::json& args, mcp::ToolContext& ctx) {
     return remediate::request_approval(*deps, args, ctx);
   };
-  if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+  if (auto st = add_tool(server, std::move(t), mcp::Effect::writes_local); !st) return st;
   return remediate::register_writes(server, deps);
 }
 

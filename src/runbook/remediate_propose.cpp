@@ -1,6 +1,7 @@
 // Remediate stage: propose_action(signature, context) — the smallest safe action for an error
 // category. Read-only: it proposes, never executes; a write it proposes comes with the exact
-// request_approval arguments.
+// request_approval arguments. `context.upstream_ready: false` given explicitly is never answered
+// with a rerun (clear_failed_tasks / trigger_dag), whatever the category: it waits for upstream.
 #include <map>
 
 #include "logs/pipeline.h"
@@ -73,7 +74,9 @@ json input_schema() {
         {"run_id", run_id_property("Failed run")},
         {"conf", {{"type", "object"}, {"description", "Conf for a proposed trigger"}}},
         {"upstream_ready",
-         {{"type", "boolean"}, {"description", "true once the upstream data has landed"}}}}},
+         {{"type", "boolean"},
+          {"description",
+           "true once the upstream data has landed; false: never answered with a rerun"}}}}},
       {"additionalProperties", false}};
   return object_schema({{"signature",
                          {{"type", "string"},
@@ -209,6 +212,17 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
   } else if (cat_action == "none") {
     action = "none";
   }
+  // The caller says the upstream data has not landed: a rerun now would fail the same way,
+  // whatever the category says about reruns.
+  if (auto up = ctx.find("upstream_ready");
+      up != ctx.end() && up->is_boolean() && !up->get<bool>() &&
+      (action == "clear_failed_tasks" || action == "trigger_dag")) {
+    action = "wait_for_upstream";
+    reason =
+        "context.upstream_ready is false: rerunning before the upstream data has landed would "
+        "fail the same way. (" +
+        reason + ")";
+  }
 
   // Environment and policy (best effort: a proposal without Airflow configured still answers).
   std::string env, tier = "prod", policy = "n/a";
@@ -294,10 +308,9 @@ Status register_propose_action(mcp::Server& server, const std::shared_ptr<const 
       "the exact request_approval parameters. Proposes only; never executes anything.";
   t.input_schema = input_schema();
   t.output_schema = output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = false;
   t.handler = [deps](const json& args, mcp::ToolContext&) { return propose(*deps, args); };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 }  // namespace dm::runbook::remediate

@@ -11,7 +11,9 @@
 
 #include "guard/canonical.h"
 #include "mcp/memory_transport.h"
+#include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
+#include "runbook/testing/flaky_store.h"
 #include "store/sqlite_store.h"
 
 namespace dm::runbook {
@@ -22,46 +24,7 @@ using testing::FakeAirflow;
 
 const std::string kKey(40, 'k');
 
-// Delegates to a real store; appends to the audit fail while `fail_audit` is set.
-class FlakyStore final : public store::Store {
- public:
-  explicit FlakyStore(std::shared_ptr<store::Store> s) : s_(std::move(s)) {}
-  std::atomic<bool> fail_audit{false};
-  const char* backend() const noexcept override { return s_->backend(); }
-  Status create_approval(const store::ApprovalRecord& a) override { return s_->create_approval(a); }
-  Result<store::ApprovalRecord> get_approval(const std::string& id) override {
-    return s_->get_approval(id);
-  }
-  Result<std::vector<store::ApprovalRecord>> list_approvals(store::ApprovalState st,
-                                                            size_t n) override {
-    return s_->list_approvals(st, n);
-  }
-  Result<store::ApprovalRecord> record_decision(const std::string& id, const store::Decision& d,
-                                                int64_t now) override {
-    return s_->record_decision(id, d, now);
-  }
-  Result<store::ApprovalRecord> consume_approval(const std::string& id, const std::string& h,
-                                                 int64_t now) override {
-    return s_->consume_approval(id, h, now);
-  }
-  Result<store::AuditRow> append_audit(const store::AuditBuilder& b) override {
-    if (fail_audit) return make_error(Errc::unavailable, "injected: audit store down");
-    return s_->append_audit(b);
-  }
-  Result<std::vector<store::AuditRow>> read_audit(int64_t from, size_t n) override {
-    return s_->read_audit(from, n);
-  }
-  Result<store::AuditHead> audit_head() override { return s_->audit_head(); }
-  Status put_checkpoint(const store::Checkpoint& c) override { return s_->put_checkpoint(c); }
-  Result<std::vector<store::Checkpoint>> checkpoints() override { return s_->checkpoints(); }
-  Status record_occurrence(const store::Occurrence& o) override { return s_->record_occurrence(o); }
-  Result<store::OccurrenceStats> occurrence_stats(const store::OccurrenceQuery& q) override {
-    return s_->occurrence_stats(q);
-  }
-
- private:
-  std::shared_ptr<store::Store> s_;
-};
+using testing::FlakyStore;
 
 // A FakeAirflow whose trigger runs a hook after Airflow accepted it (crash simulation).
 class HookedAirflow final : public airflow::AirflowClient {
@@ -186,7 +149,7 @@ class Remediate : public ::testing::Test {
     ASSERT_TRUE(d.ok()) << d.error().message;
     deps_ = *d;
     server_ = mcp::Server::create({.name = "t", .version = "0"});
-    ASSERT_TRUE(register_remediate_tools(*server_, deps_).ok());
+    ASSERT_TRUE(register_tools(*server_, deps_).ok());
     client_ = std::make_unique<mcp::InMemoryClient>(server_);
     if (on_elicit_) client_->on_request("elicitation/create", on_elicit_);
     ASSERT_TRUE(client_->initialize("2025-11-25", caps).ok());
@@ -252,7 +215,7 @@ TEST_F(Remediate, ToolsListedWithAnnotationsEvenWithoutConfig) {
   auto d = make_deps(config::Config{});
   ASSERT_TRUE(d.ok()) << d.error().message;
   auto server = mcp::Server::create({.name = "t", .version = "0"});
-  ASSERT_TRUE(register_remediate_tools(*server, *d).ok());
+  ASSERT_TRUE(register_tools(*server, *d).ok());
   mcp::InMemoryClient c(server);
   ASSERT_TRUE(c.initialize().ok());
   auto r = c.call("tools/list");
@@ -645,6 +608,68 @@ TEST_F(Remediate, ProposeActionSmallestSafeAction) {
   EXPECT_EQ(dev_->calls("trigger_dag_run") + dev_->calls("clear_task_instances"), 0);
 }
 
+TEST_F(Remediate, UpstreamNotReadyIsNeverAnsweredWithARerun) {
+  start();
+  const std::string sensor_log =
+      "[2026-03-02, 07:00:02 UTC] {s3.py:117} INFO - Poking for key : "
+      "s3://acme-raw/orders/dt=2026-03-01/_SUCCESS\n"
+      "[2026-03-02, 07:00:02 UTC] {taskinstance.py:3311} ERROR - Task failed with exception\n"
+      "Traceback (most recent call last):\n"
+      "  File \"/usr/local/lib/python3.11/site-packages/airflow/sensors/base.py\", line 299, in "
+      "execute\n"
+      "    raise AirflowSensorTimeout(message)\n"
+      "airflow.exceptions.AirflowSensorTimeout: Sensor has timed out; run duration of 3601.2 "
+      "seconds exceeds the specified timeout of 3600.0.\n";
+  // Every category whose own advice is a rerun, by name or from a log; with a run and without.
+  std::vector<json> contexts;
+  for (const char* cat : {"network", "timeout", "quota_or_throttling", "missing_upstream_data"}) {
+    contexts.push_back({{"category", cat}, {"dag_id", "etl"}, {"run_id", "manual__1"}});
+    contexts.push_back({{"category", cat}, {"dag_id", "etl"}});
+  }
+  contexts.push_back({{"log_tail", sensor_log}, {"dag_id", "etl"}, {"run_id", "manual__1"}});
+  contexts.push_back({{"log_tail", "requests.exceptions.ConnectionError: connection refused"},
+                      {"dag_id", "etl"},
+                      {"run_id", "manual__1"}});
+  for (json ctx : contexts) {
+    ctx["upstream_ready"] = false;
+    json r =
+        call("propose_action", {{"signature", "abc"}, {"context", ctx}, {"environment", "dev"}});
+    ASSERT_FALSE(r.value("isError", false)) << r.dump();
+    const json& s = r["structuredContent"];
+    EXPECT_EQ(s["action"], "wait_for_upstream") << ctx.dump();
+    EXPECT_EQ(s["requires_approval"], false) << ctx.dump();
+    EXPECT_TRUE(s["params"].empty()) << ctx.dump();
+  }
+  // The sensor's log is missing upstream data by itself.
+  json sensor =
+      call("propose_action", {{"signature", "abc"}, {"context", {{"log_tail", sensor_log}}}});
+  EXPECT_EQ(sensor["structuredContent"]["category"], "missing_upstream_data");
+  EXPECT_EQ(sensor["structuredContent"]["action"], "wait_for_upstream");
+  // Once the upstream has landed, the rerun is proposed; without the flag, the category decides.
+  json ready = call("propose_action", {{"signature", "abc"},
+                                       {"context",
+                                        {{"log_tail", sensor_log},
+                                         {"dag_id", "etl"},
+                                         {"run_id", "manual__1"},
+                                         {"upstream_ready", true}}},
+                                       {"environment", "dev"}});
+  EXPECT_EQ(ready["structuredContent"]["action"], "clear_failed_tasks");
+  json unset = call("propose_action",
+                    {{"signature", "abc"},
+                     {"context", {{"category", "timeout"}, {"dag_id", "etl"}, {"run_id", "r1"}}},
+                     {"environment", "dev"}});
+  EXPECT_EQ(unset["structuredContent"]["action"], "clear_failed_tasks");
+  // Categories that never rerun keep their own answer.
+  json perm = call("propose_action", {{"signature", "abc"},
+                                      {"context",
+                                       {{"category", "permissions"},
+                                        {"dag_id", "etl"},
+                                        {"run_id", "manual__1"},
+                                        {"upstream_ready", false}}}});
+  EXPECT_EQ(perm["structuredContent"]["action"], "escalate");
+  EXPECT_EQ(dev_->calls("trigger_dag_run") + dev_->calls("clear_task_instances"), 0);
+}
+
 TEST_F(Remediate, ProposeActionTakesTheCategoryDiagnoseRecorded) {
   auto opened = store::open_sqlite_store({.path = tmp_.path()});
   ASSERT_TRUE(opened.ok()) << opened.error().message;
@@ -713,7 +738,7 @@ TEST_F(Remediate, ProposeActionWithTheStoreDownStillAnswers) {
   auto d = make_deps(cfg_, {.clock = clock_, .clients = provider_, .audit_key = kKey});
   ASSERT_TRUE(d.ok()) << d.error().message;
   auto server = mcp::Server::create({.name = "t", .version = "0"});
-  ASSERT_TRUE(register_remediate_tools(*server, *d).ok());
+  ASSERT_TRUE(register_tools(*server, *d).ok());
   mcp::InMemoryClient client(server);
   ASSERT_TRUE(client.initialize().ok());
   auto r = client.call(

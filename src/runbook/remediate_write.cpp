@@ -221,7 +221,7 @@ Result<mcp::ToolResult> trigger_dag(const Deps& deps, const json& args, mcp::Too
   if (!tr && !already) return make_error(tr.error().code, "trigger_dag: " + tr.error().message);
   std::string status = already ? "already_done" : "triggered";
   std::string next =
-      "Watch run " + run_id + " (get_run_status / wait_for_run), then check recovery.";
+      "Watch run " + run_id + " with get_run_summary until it is final, then check_recovery_rules.";
   json s = {{"status", status},
             {"environment", wt->env},
             {"dag_id", params.dag_id},
@@ -309,7 +309,7 @@ Result<mcp::ToolResult> clear_failed_tasks(const Deps& deps, const json& args,
   for (const auto& c : *cr)
     cleared.push_back({{"task_id", c.task_id}, {"map_index", c.map_index}, {"state", c.state}});
   std::string next = "Airflow reruns the cleared tasks: watch run " + params.run_id +
-                     " (get_run_status / wait_for_run), then check recovery.";
+                     " with get_run_summary until it is final, then check_recovery_rules.";
   json s = {{"status", "cleared"},
             {"environment", wt->env},
             {"dag_id", params.dag_id},
@@ -348,14 +348,13 @@ Status register_writes(mcp::Server& server, const std::shared_ptr<const Deps>& d
          {"reason", reason}},
         json::array({"dag_id"}));
     t.output_schema = write_output_schema();
-    t.annotations.read_only_hint = false;
     t.annotations.destructive_hint = true;
     t.annotations.idempotent_hint = false;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
       return trigger_dag(*deps, args, ctx);
     };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::writes_remote); !st) return st;
   }
   mcp::Tool t;
   t.name = "clear_failed_tasks";
@@ -371,14 +370,13 @@ Status register_writes(mcp::Server& server, const std::shared_ptr<const Deps>& d
                                   {"reason", reason}},
                                  json::array({"dag_id", "run_id"}));
   t.output_schema = write_output_schema();
-  t.annotations.read_only_hint = false;
   t.annotations.destructive_hint = true;
   t.annotations.idempotent_hint = false;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
     return clear_failed_tasks(*deps, args, ctx);
   };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::writes_remote);
 }
 
 }  // namespace dm::runbook::remediate

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "guard/canonical.h"
-
 namespace dm::runbook {
 
 json environment_property() {
@@ -67,76 +65,8 @@ json output_object_schema(json properties, json required) {
       {"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
 }
 
-namespace {
-
-// "args_sha256:<hex>" of the canonical, redacted arguments: the audit never holds raw arguments.
-std::string args_digest(const Deps& deps, const json& args) {
-  json red = args;
-  redact_json(*deps.redactor, red);
-  auto c = guard::canonical_json(red);
-  return "args_sha256:" + guard::sha256_hex(c ? *c : red.dump());
-}
-
-void add_note(mcp::ToolResult& r, const std::string& note) {
-  r.content.push_back({{"type", "text"}, {"text", note}});
-}
-
-}  // namespace
-
-Status add_tool(mcp::Server& server, const std::shared_ptr<const Deps>& deps, mcp::Tool tool) {
-  if (!deps || !tool.handler) return server.add_tool(std::move(tool));
-  // Every call is audited (reads included): who, which tool, a digest of the redacted arguments,
-  // the decision and the outcome. Reads answer even when the audit is down (they say so);
-  // writes fail closed: no audit entry before, no call.
-  const bool read_only = tool.annotations.read_only_hint.value_or(false);
-  auto inner = std::move(tool.handler);
-  const std::string name = tool.name;
-  tool.handler = [deps, inner = std::move(inner), name, read_only](
-                     const json& args, mcp::ToolContext& ctx) -> Result<mcp::ToolResult> {
-    std::string client;
-    if (const json& ci = ctx.client_info(); ci.is_object())
-      if (auto it = ci.find("name"); it != ci.end() && it->is_string()) client = *it;
-    guard::AuditEvent ev;
-    ev.principal = deps->audit_principal(client);
-    ev.tool = name;
-    ev.args_digest = args_digest(*deps, args);
-    if (!read_only) {
-      auto audit = deps->audit();
-      Result<store::AuditRow> pre = audit ? (*audit)->append([&] {
-        guard::AuditEvent e = ev;
-        e.decision = "call";
-        return e;
-      }())
-                                          : Result<store::AuditRow>(audit.error());
-      if (!pre)
-        return make_error(Errc::failed_precondition,
-                          name + " refused: the audit log cannot record this call (" +
-                              pre.error().message + "); nothing was run.");
-    }
-    auto r = inner(args, ctx);
-    if (r.ok() && !r->is_error) {
-      ev.decision = "answered";
-      ev.upstream_status = "ok";
-    } else {
-      ev.decision = "error";
-      ev.upstream_status = r.ok() ? "error" : errc_name(r.error().code);
-      std::string msg = r.ok() ? std::string() : r.error().message;
-      ev.upstream_summary = deps->redactor->redact(msg.substr(0, 300));
-    }
-    auto audit = deps->audit();
-    Result<store::AuditRow> post =
-        audit ? (*audit)->append(ev) : Result<store::AuditRow>(audit.error());
-    if (!post) {
-      const std::string note = "(Note: this call could not be recorded in the audit log: " +
-                               deps->redactor->redact(post.error().message) + ")";
-      if (r.ok()) {
-        add_note(*r, note);
-      } else {
-        r = make_error(r.error().code, r.error().message + "\n" + note);
-      }
-    }
-    return r;
-  };
+Status add_tool(mcp::Server& server, mcp::Tool tool, mcp::Effect effect) {
+  tool.effect = effect;
   return server.add_tool(std::move(tool));
 }
 

@@ -40,9 +40,16 @@ json object_schema(json properties, json required = json::array());
 json output_object_schema(json properties, json required);
 
 // ---- registration ----
-// Every runbook tool is registered through this (never server.add_tool directly), so cross-cutting
-// rules apply to all of them in one place: the audit of every call (reads included) and policy.
-Status add_tool(mcp::Server& server, const std::shared_ptr<const Deps>& deps, mcp::Tool tool);
+// Registers `tool` with its declared effect, which sets the MCP annotations (readOnlyHint) and
+// what the server's door (door.h) does before the call; the audit of every request is middleware
+// on the server, not part of this function.
+//   writes_remote: changes Airflow (trigger_dag, clear_failed_tasks);
+//   writes_local:  a deliberate write to dagmedic's store (request_approval, generate_postmortem);
+//   reads:         everything else. A read may keep dagmedic's own notes as it goes (the incident
+//                  of a failed run, an error's occurrence): that bookkeeping is not the call's
+//                  purpose, changes nothing a human must approve, and degrades to a note in the
+//                  answer when the store is down.
+Status add_tool(mcp::Server& server, mcp::Tool tool, mcp::Effect effect);
 
 // ---- arguments ----
 // An optional string / integer argument: absent or of another type → "" / nullopt (the input

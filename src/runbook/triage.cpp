@@ -399,10 +399,9 @@ Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const De
         "are never shown (conf_keys only).";
     t.input_schema = dag_run_schema();
     t.output_schema = run_summary_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& a, mcp::ToolContext&) { return get_run_summary(*deps, a); };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
   }
   {
     mcp::Tool t;
@@ -413,10 +412,9 @@ Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const De
         "time), with retries left, and the first failing task. A failed run opens an incident.";
     t.input_schema = dag_run_schema();
     t.output_schema = failed_tasks_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& a, mcp::ToolContext&) { return get_failed_tasks(*deps, a); };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
   }
   {
     mcp::Tool t;
@@ -434,10 +432,9 @@ Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const De
                     {"description", "Only these tasks (absent = every task of the run)."}}}};
     t.input_schema = object_schema(props, json::array({"dag_id", "run_id"}));
     t.output_schema = task_states_output_schema();
-    t.annotations.read_only_hint = true;
     t.annotations.open_world_hint = true;
     t.handler = [deps](const json& a, mcp::ToolContext&) { return get_task_states(*deps, a); };
-    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
   }
   return Status::Ok();
 }

@@ -243,10 +243,9 @@ Status register_verify_tools(mcp::Server& server, const std::shared_ptr<const De
   t.input_schema = object_schema({{"dag_id", dag_id_property()}, {"run_id", run_id_property()}},
                                  json::array({"dag_id", "run_id"}));
   t.output_schema = output_schema();
-  t.annotations.read_only_hint = true;
   t.annotations.open_world_hint = true;
   t.handler = [deps](const json& a, mcp::ToolContext&) { return check_recovery_rules(*deps, a); };
-  return add_tool(server, deps, std::move(t));
+  return add_tool(server, std::move(t), mcp::Effect::reads);
 }
 
 }  // namespace dm::runbook

@@ -32,8 +32,9 @@ READ_TOOLS = {
     "list_recent_failures", "list_failed_runs", "get_latest_run",
     "get_run_summary", "get_failed_tasks", "get_task_states",
     "task_log", "extract_errors", "extract_task_errors", "failure_frequency", "summarize_root_cause",
-    "suggest_prevention_actions", "check_recovery_rules", "build_timeline", "generate_postmortem",
+    "suggest_prevention_actions", "check_recovery_rules", "build_timeline",
 }
+STORE_WRITE_TOOLS = {"generate_postmortem"}  # writes the postmortem to dagmedic's store: not read-only
 # (category, exception type) of each failing DAG's first failing try: test_signatures.py's table (the log pipeline on
 # the same logs). CONTEXT_ONLY: planted texts printed BEFORE the traceback, which a diagnosis need not show.
 CASES = SIGNATURE_CASES
@@ -100,13 +101,13 @@ def failing_try(dag_id: str) -> dict:
 # ---------------------------------------------------------------- tool list
 
 
-def test_every_contract_tool_is_listed_read_only_with_schemas(mcp):
+def test_every_contract_tool_is_listed_with_its_effect_and_schemas(mcp):
     tools = {t.name: t for t in mcp.s.list_tools()}
-    missing = READ_TOOLS - set(tools)
+    missing = (READ_TOOLS | STORE_WRITE_TOOLS) - set(tools)
     assert not missing, f"tools missing from tools/list: {sorted(missing)}"
-    for name in READ_TOOLS:
+    for name in READ_TOOLS | STORE_WRITE_TOOLS:
         t = tools[name]
-        assert t.annotations is not None and t.annotations.read_only_hint is True, name
+        assert t.annotations is not None and t.annotations.read_only_hint is (name in READ_TOOLS), name
         assert t.output_schema and t.output_schema.get("type") == "object", name
         assert t.input_schema.get("type") == "object", name
         assert t.description, name

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from mcpsession import McpSession
-from test_runbook_e2e import READ_TOOLS
+from test_runbook_e2e import READ_TOOLS, STORE_WRITE_TOOLS
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def bare(tmp_path_factory):
 
 def test_every_tool_is_listed_without_a_config(bare):
     names = {t.name for t in bare.list_tools()}
-    assert READ_TOOLS <= names, sorted(READ_TOOLS - names)
+    assert READ_TOOLS | STORE_WRITE_TOOLS <= names, sorted((READ_TOOLS | STORE_WRITE_TOOLS) - names)
 
 
 @pytest.mark.parametrize("tool,args", [

@@ -429,6 +429,20 @@ def test_attack_24_replicas_on_one_postgres_race_to_consume(rig, pg_dsn, tmp_pat
         ws.close()
 
 
+def nobody_can_run(binary: Path, folder: Path, wrap: list[str]) -> Path:
+    """A copy of `binary` in `folder` (created 0755) that the wrapped user can execute, checked by running it."""
+    folder.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(folder, 0o755)
+    copy = folder / binary.name
+    shutil.copy2(binary, copy)
+    os.chmod(copy, 0o755)
+    r = subprocess.run(wrap + [str(copy), "--help"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, (f"{copy} does not run as {wrap[2] if wrap else 'this user'} (is a folder above "
+                               f"{folder} closed to other users? set TMPDIR to an open one): {r.stderr[-500:]}")
+    return copy
+
+
 def test_attack_25_unwritable_audit_store_runs_nothing(rig):
     """The SQLite store (approvals + audit) is made read-only: trigger_dag must refuse and Airflow sees no run."""
     base = Path(tempfile.mkdtemp(prefix="dm-guard-ro-"))
@@ -437,7 +451,10 @@ def test_attack_25_unwritable_audit_store_runs_nothing(rig):
     root = os.geteuid() == 0
     # root ignores file modes: run dagmedic as nobody (McpSession needs argv[0] as a path, hence which()).
     wrap = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "nobody", "--"] if root else []
-    serve = wrap + [str(DAGMEDIC), "serve", "--transport", "stdio", "--config", str(ws.config())]
+    # nobody may not be able to traverse the folders above the build (a clone under a 0700 home or mktemp -d):
+    # run a copy of the binary from the test's own world-readable folder, whatever the clone's location.
+    binary = nobody_can_run(DAGMEDIC, base / "bin", wrap) if root else DAGMEDIC
+    serve = wrap + [str(binary), "serve", "--transport", "stdio", "--config", str(ws.config())]
     ws.config("bob")
 
     def give_to_nobody():
@@ -452,7 +469,7 @@ def test_attack_25_unwritable_audit_store_runs_nothing(rig):
         assert not c.is_error, c.text + s.stderr()[-1000:]
         aid = c["approval_id"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(base), **ws.env}
-        r = subprocess.run(wrap + [str(DAGMEDIC), "approvals", "approve", aid, "--reason", "ok", "--config",
+        r = subprocess.run(wrap + [str(binary), "approvals", "approve", aid, "--reason", "ok", "--config",
                                    str(ws.config("bob"))], env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr
         s.close()

@@ -9,7 +9,7 @@
 
 #include "store/store.h"
 
-namespace dm::app::web {
+namespace dm::web::page {
 
 // Escapes & < > " ' (text and attribute values alike).
 std::string html_escape(std::string_view s);
@@ -30,4 +30,4 @@ std::string render_index(const std::vector<store::ApprovalRecord>& pending, int6
 // A page with a title and one message.
 std::string render_message(std::string_view title, std::string_view message);
 
-}  // namespace dm::app::web
+}  // namespace dm::web::page

@@ -27,7 +27,7 @@
 
 #include "common/clock.h"
 
-namespace dm::app {
+namespace dm::web {
 
 struct LoginLimits {
   int max_failures = 5;  // failures within `window` that lock a key
@@ -81,4 +81,4 @@ class LoginLimiter {
   std::map<std::string, Entry, std::less<>> entries_;
 };
 
-}  // namespace dm::app
+}  // namespace dm::web

@@ -43,13 +43,13 @@
 #include <string_view>
 #include <vector>
 
-#include "app/login_limiter.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "guard/approval.h"
 #include "guard/audit.h"
+#include "web/login_limiter.h"
 
-namespace dm::app {
+namespace dm::web {
 
 // Normalized principal id -> lowercase hex SHA-256 of that approver's token.
 using ApproverMap = std::map<std::string, std::string, std::less<>>;
@@ -139,4 +139,4 @@ Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::A
 int run_approval_web(std::shared_ptr<guard::Approvals> approvals, const std::string& approvers_file,
                      const std::string& bind, int port, std::shared_ptr<guard::AuditLog> audit);
 
-}  // namespace dm::app
+}  // namespace dm::web

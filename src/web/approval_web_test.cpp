@@ -1,6 +1,6 @@
 // The approval page over real loopback HTTP (CurlHttpClient) on a real guard::Approvals with a
 // SQLite store and a ManualClock: render, CSRF, authentication, and guard refusals.
-#include "app/approval_web.h"
+#include "web/approval_web.h"
 
 #include <gtest/gtest.h>
 
@@ -9,13 +9,13 @@
 #include <regex>
 #include <sstream>
 
-#include "app/approval_web_handler.h"
-#include "app/approval_web_page.h"
 #include "guard/canonical.h"
 #include "http/curl_http_client.h"
 #include "store/sqlite_store.h"
+#include "web/approval_web_handler.h"
+#include "web/approval_web_page.h"
 
-namespace dm::app {
+namespace dm::web {
 namespace {
 
 using namespace std::chrono_literals;
@@ -183,14 +183,14 @@ TEST(Approvers, ParsesHashesAndRefusesLiteralTokensAndBadHashes) {
 }
 
 TEST(Form, DecodesAndRefusesMalformedOrRepeatedFields) {
-  auto f = web::parse_form("a=x+y%21&b=&c");
+  auto f = page::parse_form("a=x+y%21&b=&c");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->at("a"), "x y!");
   EXPECT_EQ(f->at("b"), "");
   EXPECT_EQ(f->at("c"), "");
-  EXPECT_FALSE(web::parse_form("a=%4").ok());
-  EXPECT_FALSE(web::parse_form("a=%zz").ok());
-  EXPECT_FALSE(web::parse_form("a=1&a=2").ok());
+  EXPECT_FALSE(page::parse_form("a=%4").ok());
+  EXPECT_FALSE(page::parse_form("a=%zz").ok());
+  EXPECT_FALSE(page::parse_form("a=1&a=2").ok());
 }
 
 TEST_F(ApprovalWebTest, PageShowsTheExactParametersEscapedWithoutScripts) {
@@ -203,7 +203,7 @@ TEST_F(ApprovalWebTest, PageShowsTheExactParametersEscapedWithoutScripts) {
   EXPECT_NE(r.body.find("trigger_dag"), std::string::npos);
   EXPECT_NE(r.body.find("alice"), std::string::npos);
   EXPECT_NE(r.body.find("rerun after fix"), std::string::npos);
-  EXPECT_NE(r.body.find(web::format_time_ms(a.expires_at_ms)), std::string::npos);
+  EXPECT_NE(r.body.find(page::format_time_ms(a.expires_at_ms)), std::string::npos);
   EXPECT_NE(r.body.find("&lt;script&gt;alert(1)&lt;/script&gt;\\&quot;&#39;&amp;"),
             std::string::npos);
   EXPECT_EQ(r.body.find("<script"), std::string::npos);
@@ -370,24 +370,24 @@ TEST_F(ApprovalWebTest, HandleWorksWithoutSockets) {
 }
 
 TEST(ApprovalWebHelpers, AuditTextIsCappedValidUtf8WithoutControls) {
-  EXPECT_EQ(web::audit_text("bob"), "bob");
-  EXPECT_EQ(web::audit_text("a\nb\x7f"), "a?b?");
-  EXPECT_EQ(web::audit_text("x\xff\xc0\x80y"), "x???y");  // invalid byte, overlong NUL
+  EXPECT_EQ(page::audit_text("bob"), "bob");
+  EXPECT_EQ(page::audit_text("a\nb\x7f"), "a?b?");
+  EXPECT_EQ(page::audit_text("x\xff\xc0\x80y"), "x???y");  // invalid byte, overlong NUL
   std::string long_name(100, 'a');
-  EXPECT_EQ(web::audit_text(long_name), std::string(64, 'a') + "\xE2\x80\xA6");
+  EXPECT_EQ(page::audit_text(long_name), std::string(64, 'a') + "\xE2\x80\xA6");
   // A 2-byte character straddling the cap is not cut in half.
   std::string s = std::string(63, 'a') + "\xC3\xA9";
-  EXPECT_EQ(web::audit_text(s), std::string(63, 'a') + "\xE2\x80\xA6");
-  EXPECT_EQ(web::audit_text("\xC3\xA9t\xC3\xA9"), "\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(page::audit_text(s), std::string(63, 'a') + "\xE2\x80\xA6");
+  EXPECT_EQ(page::audit_text("\xC3\xA9t\xC3\xA9"), "\xC3\xA9t\xC3\xA9");
 }
 
 TEST(ApprovalWebHelpers, AddressKeys) {
-  EXPECT_EQ(web::address_key("10.1.2.3"), "addr:10.1.2.3");
-  EXPECT_EQ(web::address_key("::ffff:10.1.2.3"), "addr:10.1.2.3");
-  EXPECT_EQ(web::address_key("2001:db8:1:2:3:4:5:6"), "addr:2001:db8:1:2::/64");
-  EXPECT_EQ(web::address_key("2001:db8:1:2:ffff::1"), "addr:2001:db8:1:2::/64");
-  EXPECT_EQ(web::address_key("::1"), "addr:::1");
-  EXPECT_EQ(web::address_key(""), "addr:unknown");
+  EXPECT_EQ(page::address_key("10.1.2.3"), "addr:10.1.2.3");
+  EXPECT_EQ(page::address_key("::ffff:10.1.2.3"), "addr:10.1.2.3");
+  EXPECT_EQ(page::address_key("2001:db8:1:2:3:4:5:6"), "addr:2001:db8:1:2::/64");
+  EXPECT_EQ(page::address_key("2001:db8:1:2:ffff::1"), "addr:2001:db8:1:2::/64");
+  EXPECT_EQ(page::address_key("::1"), "addr:::1");
+  EXPECT_EQ(page::address_key(""), "addr:unknown");
 }
 
 TEST_F(ApprovalWebTest, FailedLoginsAreAuditedWithoutTokenMaterial) {
@@ -519,4 +519,4 @@ TEST_F(ApprovalWebAuditDownTest, FailedLoginThatCannotBeAuditedIsRefused503) {
 }
 
 }  // namespace
-}  // namespace dm::app
+}  // namespace dm::web

@@ -1,10 +1,10 @@
 // LoginLimiter on a ManualClock: lockout after N failures in the window, Retry-After, the end of a
 // lockout, doubling up to the cap, decay, independent keys, and the bounded table.
-#include "app/login_limiter.h"
+#include "web/login_limiter.h"
 
 #include <gtest/gtest.h>
 
-namespace dm::app {
+namespace dm::web {
 namespace {
 
 using namespace std::chrono_literals;
@@ -142,4 +142,4 @@ TEST_F(LoginLimiterTest, CustomLimitsAndClamping) {
 }
 
 }  // namespace
-}  // namespace dm::app
+}  // namespace dm::web

@@ -2,7 +2,7 @@
 // than max_line and than a block, no final '\n'), every small block size, file (pread) and stream
 // sources, one and several threads taking blocks; and the failure paths: a file that shrank, a
 // descriptor that cannot be read, lines after lost input dropped.
-#include "app/line_blocks.h"
+#include "logs/line_blocks.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-namespace dm::app {
+namespace dm::logs {
 namespace {
 
 std::vector<std::string> reference(const std::string& text, std::size_t max_line) {
@@ -130,7 +130,7 @@ TEST(LineBlocks, StreamBlocksRedactBeforeSplitting) {
   TempFile f("key=" + secret + "\nplain line\n");
   std::FILE* in = std::fopen(f.path().c_str(), "rb");
   ASSERT_NE(in, nullptr);
-  auto red = logs::Redactor::builtin();
+  auto red = Redactor::builtin();
   ASSERT_TRUE(red);
   auto src = stream_line_blocks(in, red.value(), 1 << 20, 4096);
   auto lines = via_blocks(*src, 4096, 1);
@@ -218,8 +218,8 @@ struct Mined {
   bool operator==(const Mined&) const = default;
 };
 
-Mined mine_line_by_line(const std::string& text, const logs::TemplateOptions& to) {
-  logs::TemplateMiner miner(to);
+Mined mine_line_by_line(const std::string& text, const TemplateOptions& to) {
+  TemplateMiner miner(to);
   Mined r;
   for (const auto& line : reference(text, to.max_line_bytes)) {
     r.ids.push_back(miner.add(line));
@@ -233,13 +233,13 @@ TEST(MineInOrder, SameClustersAsLineByLineForAnyThreadCountAndSource) {
   const std::string text = shaped_log(rng, 20000);
   TempFile f(text);
   for (std::size_t max_clusters : {std::size_t{5000}, std::size_t{3}}) {
-    logs::TemplateOptions to;
+    TemplateOptions to;
     to.max_clusters = max_clusters;
     to.shape_memo_bytes = 64u << 10;  // small: the memos clear now and then
     const Mined want = mine_line_by_line(text, to);
     for (std::size_t threads : {1, 2, 4}) {
       for (bool stream : {false, true}) {
-        logs::TemplateMiner miner(to);
+        TemplateMiner miner(to);
         Mined got;
         std::FILE* in = stream ? std::fopen(f.path().c_str(), "rb") : nullptr;
         auto src = stream ? stream_line_blocks(in, nullptr, 4096, to.max_line_bytes)
@@ -262,8 +262,8 @@ TEST(MineInOrder, AThrowingCallbackStopsEveryThreadAndIsRethrown) {
   std::mt19937 rng(5);
   const std::string text = shaped_log(rng, 5000);
   TempFile f(text);
-  logs::TemplateOptions to;
-  logs::TemplateMiner miner(to);
+  TemplateOptions to;
+  TemplateMiner miner(to);
   auto src = file_line_blocks(f.fd(), text.size(), 1024, to.max_line_bytes);
   std::size_t calls = 0;
   EXPECT_THROW(mine_in_order(*src, 3, to, miner,
@@ -298,9 +298,9 @@ TEST(MineInOrder, LinesAfterLostInputAreNotMined) {
   std::string text;
   for (int i = 0; i < 400; ++i) text += "job " + std::to_string(1000 + i) + " done\n";  // 14 bytes
   TempFile f(text);
-  logs::TemplateOptions to;
+  TemplateOptions to;
   for (std::size_t threads : {1, 2, 3}) {
-    logs::TemplateMiner miner(to);
+    TemplateMiner miner(to);
     // 140-byte blocks: 10 lines each; block 7 is lost, so lines 0-69 are mined and nothing else.
     LosingSource src(file_line_blocks(f.fd(), text.size(), 140, to.max_line_bytes), 7);
     std::vector<std::uint64_t> ids;
@@ -313,4 +313,4 @@ TEST(MineInOrder, LinesAfterLostInputAreNotMined) {
 }
 
 }  // namespace
-}  // namespace dm::app
+}  // namespace dm::logs

@@ -23,7 +23,7 @@
 #include "logs/redact.h"
 #include "logs/template.h"
 
-namespace dm::app {
+namespace dm::logs {
 
 // Splits a byte stream into lines without copying complete lines out of the chunk: fn(line) gets
 // views valid only during the call. Not thread-safe.
@@ -154,11 +154,11 @@ std::unique_ptr<LineBlockSource> file_line_blocks(int fd, std::uint64_t size, st
 // by the thread that asks, through `redactor` if not null, split with LineSplitter (blocks are
 // normalised). Does not own f.
 std::unique_ptr<LineBlockSource> stream_line_blocks(std::FILE* f,
-                                                    std::shared_ptr<const logs::Redactor> redactor,
+                                                    std::shared_ptr<const Redactor> redactor,
                                                     std::size_t block, std::size_t max_line);
 
 // Mines every line of src with `threads` threads (this one and threads - 1 more; fewer if no
-// thread can be had): each takes the next block, masks its lines into its own logs::MaskedBatch
+// thread can be had): each takes the next block, masks its lines into its own MaskedBatch
 // (pure per line; its shape memo is its own), waits for the block's turn and mines the lines in
 // input order. So the reading, splitting and masking of one block overlap the mining of another,
 // and the result is that of mining line by line (TemplateMiner::add is mask + add_prepared).
@@ -167,8 +167,8 @@ std::unique_ptr<LineBlockSource> stream_line_blocks(std::FILE* f,
 // the gap were mined). An exception from a worker (on_id's, bad_alloc) stops the others and is
 // rethrown here.
 template <class OnId>
-bool mine_in_order(LineBlockSource& src, std::size_t threads, const logs::TemplateOptions& to,
-                   logs::TemplateMiner& miner, OnId&& on_id) {
+bool mine_in_order(LineBlockSource& src, std::size_t threads, const TemplateOptions& to,
+                   TemplateMiner& miner, OnId&& on_id) {
   std::mutex m;
   std::condition_variable cv;
   std::uint64_t turn = 0;
@@ -177,7 +177,7 @@ bool mine_in_order(LineBlockSource& src, std::size_t threads, const logs::Templa
   auto work = [&] {
     try {
       LineBlock blk;
-      logs::MaskedBatch batch(to);
+      MaskedBatch batch(to);
       while (src.next(blk)) {
         batch.clear();
         blk.for_each_line(to.max_line_bytes, [&](std::string_view line) { batch.add(line); });
@@ -216,4 +216,4 @@ bool mine_in_order(LineBlockSource& src, std::size_t threads, const logs::Templa
   return src.error().empty();
 }
 
-}  // namespace dm::app
+}  // namespace dm::logs

@@ -1,8 +1,8 @@
-#include "app/login_limiter.h"
+#include "web/login_limiter.h"
 
 #include <algorithm>
 
-namespace dm::app {
+namespace dm::web {
 
 namespace {
 
@@ -108,4 +108,4 @@ std::size_t LoginLimiter::size() const {
   return entries_.size();
 }
 
-}  // namespace dm::app
+}  // namespace dm::web

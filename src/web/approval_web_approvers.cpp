@@ -4,10 +4,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/approval_web.h"
 #include "common/yaml_load.h"
+#include "web/approval_web.h"
 
-namespace dm::app {
+namespace dm::web {
 namespace {
 
 Error bad(std::string_view source, const std::string& key, const std::string& problem) {
@@ -75,4 +75,4 @@ Result<ApproverMap> load_approvers(const std::string& yaml_path) {
   return parse_approvers(ss.str(), yaml_path);
 }
 
-}  // namespace dm::app
+}  // namespace dm::web

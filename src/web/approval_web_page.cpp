@@ -1,11 +1,11 @@
-#include "app/approval_web_page.h"
+#include "web/approval_web_page.h"
 
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "http/http_client.h"
 
-namespace dm::app::web {
+namespace dm::web::page {
 namespace {
 
 constexpr const char* kStyle =
@@ -181,4 +181,4 @@ std::string render_message(std::string_view title, std::string_view message) {
          html_escape(message) + "</p>\n</body></html>\n";
 }
 
-}  // namespace dm::app::web
+}  // namespace dm::web::page

@@ -1,15 +1,15 @@
-#include "app/approval_web_handler.h"
+#include "web/approval_web_handler.h"
 
 #include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <cstdio>
 #include <functional>
 
-#include "app/approval_web_page.h"
 #include "guard/canonical.h"
 #include "http/http_client.h"
+#include "web/approval_web_page.h"
 
-namespace dm::app::web {
+namespace dm::web::page {
 namespace {
 
 constexpr std::size_t kMaxFormBytes = 16 * 1024;
@@ -433,4 +433,4 @@ WebResponse Handler::post_approval(const std::string& id, const WebRequest& req)
   return show(200, {Notice::Kind::ok, std::move(text)});
 }
 
-}  // namespace dm::app::web
+}  // namespace dm::web::page

@@ -1,4 +1,4 @@
-#include "app/line_blocks.h"
+#include "logs/line_blocks.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <vector>
 
-namespace dm::app {
+namespace dm::logs {
 
 void LineBlock::reserve(std::size_t n) {
   if (n <= cap) return;
@@ -103,10 +103,10 @@ class FileBlocks final : public LineBlockSource {
 
 class StreamBlocks final : public LineBlockSource {
  public:
-  StreamBlocks(std::FILE* f, std::shared_ptr<const logs::Redactor> r, std::size_t block,
+  StreamBlocks(std::FILE* f, std::shared_ptr<const Redactor> r, std::size_t block,
                std::size_t max_line)
       : f_(f), block_(std::max<std::size_t>(block, 1)), split_(max_line), buf_(kRead) {
-    if (r) rs_ = std::make_unique<logs::RedactStream>(std::move(r));
+    if (r) rs_ = std::make_unique<RedactStream>(std::move(r));
   }
 
   bool next(LineBlock& b) override {
@@ -146,7 +146,7 @@ class StreamBlocks final : public LineBlockSource {
   std::FILE* f_;
   std::size_t block_;
   LineSplitter split_;
-  std::unique_ptr<logs::RedactStream> rs_;
+  std::unique_ptr<RedactStream> rs_;
   std::vector<char> buf_;
   std::uint64_t seq_ = 0;
   bool done_ = false;
@@ -160,9 +160,9 @@ std::unique_ptr<LineBlockSource> file_line_blocks(int fd, std::uint64_t size, st
 }
 
 std::unique_ptr<LineBlockSource> stream_line_blocks(std::FILE* f,
-                                                    std::shared_ptr<const logs::Redactor> redactor,
+                                                    std::shared_ptr<const Redactor> redactor,
                                                     std::size_t block, std::size_t max_line) {
   return std::make_unique<StreamBlocks>(f, std::move(redactor), block, max_line);
 }
 
-}  // namespace dm::app
+}  // namespace dm::logs

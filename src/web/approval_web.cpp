@@ -1,6 +1,6 @@
 // The approval page's HTTP server (Boost.Beast, one request per connection) and the small public
 // helpers of approval_web.h. Request handling itself is in approval_web_handler.cpp.
-#include "app/approval_web.h"
+#include "web/approval_web.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -14,11 +14,11 @@
 #include <optional>
 #include <thread>
 
-#include "app/approval_web_handler.h"
 #include "guard/canonical.h"
 #include "http/http_client.h"
+#include "web/approval_web_handler.h"
 
-namespace dm::app {
+namespace dm::web {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -44,7 +44,7 @@ constexpr std::size_t kHeaderLimit = 16 * 1024;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket s, std::shared_ptr<const web::Handler> h)
+  Session(tcp::socket s, std::shared_ptr<const page::Handler> h)
       : stream_(std::move(s)), handler_(std::move(h)) {}
 
   void run() {
@@ -105,7 +105,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buf_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;
-  std::shared_ptr<const web::Handler> handler_;
+  std::shared_ptr<const page::Handler> handler_;
 };
 
 }  // namespace
@@ -115,12 +115,12 @@ class ApprovalWeb::Impl {
   Impl(std::shared_ptr<guard::Approvals> approvals, ApprovalWebOptions opts)
       : approvals_(std::move(approvals)), opts_(std::move(opts)) {}
 
-  std::shared_ptr<const web::Handler> handler() {
+  std::shared_ptr<const page::Handler> handler() {
     std::lock_guard<std::mutex> lk(mu_);
     if (!handler_) {
       auto key = guard::random_hex(32);
       if (!key) return nullptr;
-      handler_ = std::make_shared<web::Handler>(approvals_, opts_, *key);
+      handler_ = std::make_shared<page::Handler>(approvals_, opts_, *key);
     }
     return handler_;
   }
@@ -209,7 +209,7 @@ class ApprovalWeb::Impl {
   std::shared_ptr<guard::Approvals> approvals_;
   ApprovalWebOptions opts_;
   std::mutex mu_;
-  std::shared_ptr<const web::Handler> handler_;
+  std::shared_ptr<const page::Handler> handler_;
   std::mutex run_mu_;
   bool started_ = false, stopped_ = false;
   net::io_context* waiter_ = nullptr;
@@ -281,4 +281,4 @@ int run_approval_web(std::shared_ptr<guard::Approvals> approvals, const std::str
   return 0;
 }
 
-}  // namespace dm::app
+}  // namespace dm::web

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "app/approval_web.h"
+#include "web/approval_web.h"
 
-namespace dm::app::web {
+namespace dm::web::page {
 
 class Handler {
  public:
@@ -47,4 +47,4 @@ std::string address_key(std::string_view address);
 // escape or a repeated field.
 Result<std::map<std::string, std::string, std::less<>>> parse_form(std::string_view body);
 
-}  // namespace dm::app::web
+}  // namespace dm::web::page

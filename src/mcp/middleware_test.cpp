@@ -1,0 +1,133 @@
+// Server::use: every call that reaches a handler passes through each middleware, whatever kind it
+// is; a middleware can refuse; a tool's declared effect sets its annotations.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <vector>
+
+#include "mcp/memory_transport.h"
+#include "mcp/server.h"
+
+namespace dm::mcp {
+namespace {
+
+using nlohmann::json;
+
+Tool tool_with(std::string name, std::optional<Effect> effect, bool* ran) {
+  Tool t{.name = std::move(name),
+         .description = "t",
+         .input_schema = {{"type", "object"}},
+         .handler = [ran](const json&, ToolContext&) -> Result<ToolResult> {
+           if (ran) *ran = true;
+           return ToolResult::text("done");
+         }};
+  t.annotations.read_only_hint = true;  // what the effect must override
+  t.effect = effect;
+  return t;
+}
+
+struct Seen {
+  std::mutex mu;
+  std::vector<std::string> calls;  // "method target effect"
+};
+
+TEST(Middleware, SeesEveryKindOfCallAndCanRefuseAWrite) {
+  auto server = Server::create();
+  bool read_ran = false, write_ran = false;
+  ASSERT_TRUE(server->add_tool(tool_with("look", Effect::reads, &read_ran)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("change", Effect::writes_remote, &write_ran)).ok());
+  ASSERT_TRUE(server
+                  ->add_resource({.uri = "x://r",
+                                  .name = "r",
+                                  .handler = [](const std::string& uri, RequestContext&)
+                                      -> Result<std::vector<ResourceContents>> {
+                                    return std::vector<ResourceContents>{{.uri = uri, .text = "r"}};
+                                  }})
+                  .ok());
+  ASSERT_TRUE(server
+                  ->add_prompt({.name = "p",
+                                .handler = [](const std::map<std::string, std::string>&,
+                                              RequestContext&) -> Result<json> {
+                                  return json{{"messages", json::array()}};
+                                }})
+                  .ok());
+  auto seen = std::make_shared<Seen>();
+  server->use([seen](const Call& c, RequestContext&, const Next& next) {
+    {
+      std::lock_guard lk(seen->mu);
+      seen->calls.push_back(c.method + " " + c.target + " " +
+                            (c.effect ? effect_name(*c.effect) : "none"));
+    }
+    if (c.effect == Effect::writes_remote) return Answer::refuse(c, "refused by the door");
+    Answer a = next();
+    EXPECT_FALSE(a.failed()) << c.method;
+    return a;
+  });
+  InMemoryClient client(server);
+  ASSERT_TRUE(client.initialize().ok());
+
+  auto look = client.call("tools/call", {{"name", "look"}, {"arguments", json::object()}});
+  ASSERT_TRUE(look.ok());
+  EXPECT_FALSE((*look).value("isError", false));
+  auto change = client.call("tools/call", {{"name", "change"}, {"arguments", json::object()}});
+  ASSERT_TRUE(change.ok());
+  EXPECT_TRUE((*change)["isError"].get<bool>());
+  EXPECT_EQ((*change)["content"][0]["text"], "refused by the door");
+  EXPECT_TRUE(client.call("resources/read", {{"uri", "x://r"}}).ok());
+  EXPECT_TRUE(client.call("prompts/get", {{"name", "p"}}).ok());
+  EXPECT_TRUE(read_ran);
+  EXPECT_FALSE(write_ran);
+  std::lock_guard lk(seen->mu);
+  EXPECT_EQ(seen->calls,
+            (std::vector<std::string>{"tools/call look reads", "tools/call change writes_remote",
+                                      "resources/read x://r reads", "prompts/get p reads"}));
+}
+
+TEST(Middleware, RunInOrderOutermostFirstAndARefusedReadIsAJsonRpcError) {
+  auto server = Server::create();
+  ASSERT_TRUE(server
+                  ->add_resource({.uri = "x://r",
+                                  .name = "r",
+                                  .handler = [](const std::string& uri, RequestContext&)
+                                      -> Result<std::vector<ResourceContents>> {
+                                    return std::vector<ResourceContents>{{.uri = uri, .text = "r"}};
+                                  }})
+                  .ok());
+  auto order = std::make_shared<std::vector<int>>();
+  server->use([order](const Call&, RequestContext&, const Next& next) {
+    order->push_back(1);
+    return next();
+  });
+  server->use([order](const Call& c, RequestContext&, const Next&) {
+    order->push_back(2);
+    return Answer::refuse(c, "no");
+  });
+  InMemoryClient client(server);
+  ASSERT_TRUE(client.initialize().ok());
+  auto r = client.call("resources/read", {{"uri", "x://r"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("no"), std::string::npos);
+  EXPECT_EQ(*order, (std::vector<int>{1, 2}));
+}
+
+TEST(Middleware, AnnotationsFollowTheDeclaredEffect) {
+  auto server = Server::create();
+  ASSERT_TRUE(server->add_tool(tool_with("look", Effect::reads, nullptr)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("note", Effect::writes_local, nullptr)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("change", Effect::writes_remote, nullptr)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("plain", std::nullopt, nullptr)).ok());
+  InMemoryClient client(server);
+  ASSERT_TRUE(client.initialize().ok());
+  auto r = client.call("tools/list");
+  ASSERT_TRUE(r.ok());
+  std::map<std::string, json> ann;
+  for (const auto& t : (*r)["tools"]) ann[t["name"]] = t["annotations"];
+  EXPECT_EQ(ann["look"]["readOnlyHint"], true);
+  EXPECT_EQ(ann["note"]["readOnlyHint"], false);
+  EXPECT_EQ(ann["change"]["readOnlyHint"], false);
+  EXPECT_EQ(ann["change"]["openWorldHint"], true);
+  EXPECT_EQ(ann["plain"]["readOnlyHint"], true);  // no effect declared: as given
+}
+
+}  // namespace
+}  // namespace dm::mcp
