@@ -78,6 +78,45 @@ printf 'Traceback (most recent call last):\n  File "/dags/x.py", line 1, in f\nV
 check "extract redacts" bash -c "! grep -q Zq8vPl0ngS3cret '$work/d.json' && grep -q REDACTED '$work/d.json'"
 check "extract from stdin" bash -c "'$BIN' logs extract - <'$CORPUS/spark_submit.log' | grep -q FileNotFoundException"
 
+# The config's rules: user files extend the built-in rules (docs/config.md "Your own rules").
+mkdir -p "$work/cfg/rules"
+printf '%s\n' 'rules:' \
+  '  redaction: [rules/acme-redaction.yaml]   # relative to this file'"'"'s folder' \
+  '  categories: [rules/acme-categories.yaml]' >"$work/cfg/config.yaml"
+printf '%s\n' 'version: 1' 'rules:' '  - id: acme-token' "    pattern: 'acme_[0-9a-f]{24}'" \
+  '    keywords: [acme_]' >"$work/cfg/rules/acme-redaction.yaml"
+printf '%s\n' 'rules:' '  - id: acme-quota' '    category: quota_or_throttling' \
+  "    message: 'ACME quota exhausted'" >"$work/cfg/rules/acme-categories.yaml"
+printf 'Traceback (most recent call last):\n  File "/dags/acme.py", line 9, in pull\nRuntimeError: ACME quota exhausted: got acme_0123456789abcdef01234567 from the vault\n' >"$work/acme.log"
+"$BIN" logs extract "$work/acme.log" >"$work/builtin.json"
+check "built-in rules alone: custom secret kept, error not categorised" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "acme_0123456789abcdef01234567" in d["error"] and d["rule"] != "acme-quota", d
+' "$work/builtin.json"
+if "$BIN" logs extract --config "$work/cfg/config.yaml" "$work/acme.log" >"$work/acme.json" 2>"$work/err"; then ok; else ko "extract --config exit: $(cat "$work/err")"; fi
+check "config rules: custom secret redacted, custom error categorised" $PY -c '
+import json, sys
+text = open(sys.argv[1]).read()
+d = json.loads(text)
+assert "acme_0123456789abcdef01234567" not in text, text
+assert "[REDACTED:acme-token]" in d["error"], d["error"]
+assert d["category"] == "quota_or_throttling" and d["rule"] == "acme-quota", d
+' "$work/acme.json"
+"$BIN" logs redact --config "$work/cfg/config.yaml" "$work/acme.log" >"$work/acme.red"
+check "logs redact --config: custom secret redacted" bash -c "grep -q 'REDACTED:acme-token' '$work/acme.red' && ! grep -q acme_0123 '$work/acme.red'"
+# A bad rule file: exit 1 before anything runs, naming the file and the line.
+printf 'version: 1\nrules:\n  - id: ok-rule\n    pattern: x\n  - id: broken\n    keywords: [b]\n' >"$work/cfg/rules/acme-redaction.yaml"
+check "bad redaction rule file -> 1" rc 1 "$BIN" logs extract --config "$work/cfg/config.yaml" "$work/acme.log"
+check "bad redaction rule file: file:line" grep -qF "$work/cfg/rules/acme-redaction.yaml:5: rule 'broken': missing 'pattern'" "$work/err"
+check "bad redaction rule file: no output" [ ! -s "$work/out" ]
+printf 'version: 1\nrules: []\n' >"$work/cfg/rules/acme-redaction.yaml"
+printf 'rules:\n  - id: acme-quota\n    category: quota\n    message: x\n' >"$work/cfg/rules/acme-categories.yaml"
+check "bad category rule file -> 1 (logs redact too)" rc 1 "$BIN" logs redact --config "$work/cfg/config.yaml" "$work/acme.log"
+check "bad category rule file: file:line" grep -qF "$work/cfg/rules/acme-categories.yaml:2: rule acme-quota: unknown category 'quota'" "$work/err"
+check "bad category rule file stops serve" rc 1 "$BIN" serve --config "$work/cfg/config.yaml"
+check "serve names the file:line" grep -q "dagmedic serve: .*acme-categories.yaml:2: rule acme-quota" "$work/err"
+
 # logs templates: counts, --json, --per-line JSON validity (one object per input line).
 { for i in $(seq 1 300); do
     printf '[2026-01-01, 00:00:%02d UTC] {taskinstance.py:%d} INFO - Starting attempt %d of 3\n' $((i % 60)) "$i" $((i % 3 + 1))

@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <set>
 
-#include "airflow/iso_time.h"
 #include "airflow/log_stream.h"
 #include "airflow/mapping.h"
+#include "common/base64.h"
+#include "common/iso_time.h"
 
 namespace dm::airflow {
 
@@ -74,36 +75,6 @@ std::string server_detail(const http::Response& r) {
 
 bool is_2xx(int s) { return s >= 200 && s < 300; }
 
-std::string b64url_decode(std::string_view in) {
-  std::string out;
-  unsigned val = 0;
-  int bits = -8;
-  for (char ch : in) {
-    int v;
-    if (ch >= 'A' && ch <= 'Z')
-      v = ch - 'A';
-    else if (ch >= 'a' && ch <= 'z')
-      v = ch - 'a' + 26;
-    else if (ch >= '0' && ch <= '9')
-      v = ch - '0' + 52;
-    else if (ch == '-' || ch == '+')
-      v = 62;
-    else if (ch == '_' || ch == '/')
-      v = 63;
-    else if (ch == '=')
-      break;
-    else
-      return {};
-    val = (val << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xFF));
-      bits -= 8;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::optional<Clock::time_point> jwt_expiry(std::string_view jwt) {
@@ -111,7 +82,9 @@ std::optional<Clock::time_point> jwt_expiry(std::string_view jwt) {
   if (a == std::string_view::npos) return std::nullopt;
   auto b = jwt.find('.', a + 1);
   if (b == std::string_view::npos) return std::nullopt;
-  json p = json::parse(b64url_decode(jwt.substr(a + 1, b - a - 1)), nullptr, false);
+  auto payload = base64url_decode(jwt.substr(a + 1, b - a - 1));
+  if (!payload) return std::nullopt;
+  json p = json::parse(*payload, nullptr, false);
   if (!p.is_object() || !p.contains("exp") || !p["exp"].is_number()) return std::nullopt;
   auto secs = static_cast<long long>(p["exp"].get<double>());
   return Clock::time_point(std::chrono::seconds(secs));
@@ -260,7 +233,7 @@ Result<std::string> RestAirflowClient::auth_header(const Call& c, bool force_ren
     std::lock_guard lk(mu_);
     d = dialect_.value_or(Dialect::v2);
   }
-  if (d == Dialect::v1) return "Basic " + http::base64_encode(cr.username + ":" + cr.password);
+  if (d == Dialect::v1) return "Basic " + base64_encode(cr.username + ":" + cr.password);
 
   std::lock_guard lk(mu_);
   if (!force_renew && !jwt_.empty() &&

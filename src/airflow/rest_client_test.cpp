@@ -5,8 +5,9 @@
 #include <map>
 #include <set>
 
-#include "airflow/iso_time.h"
 #include "airflow/log_stream.h"
+#include "common/base64.h"
+#include "common/iso_time.h"
 #include "http/fake_http_client.h"
 #include "http/retrying_http_client.h"
 
@@ -22,19 +23,9 @@ using namespace std::chrono_literals;
 
 const Clock::time_point kT0 = Clock::time_point(std::chrono::seconds(1'780'000'000));
 
-std::string b64url(const std::string& s) {
-  std::string b = http::base64_encode(s);
-  for (auto& c : b) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!b.empty() && b.back() == '=') b.pop_back();
-  return b;
-}
-
 std::string make_jwt(long long exp, const std::string& tag) {
-  return b64url(R"({"alg":"HS512"})") + "." + b64url(json{{"exp", exp}, {"sub", tag}}.dump()) +
-         ".sig";
+  return base64url_encode(R"({"alg":"HS512"})") + "." +
+         base64url_encode(json{{"exp", exp}, {"sub", tag}}.dump()) + ".sig";
 }
 
 std::string path_of(const std::string& url) {
@@ -906,19 +897,6 @@ TEST(RestClient, LatestRunAndEmptyDag) {
 }
 
 // --- helpers ---
-
-TEST(IsoTime, ParseAndFormat) {
-  auto a = parse_iso8601("2026-06-01T00:00:00+00:00");
-  auto b = parse_iso8601("2026-06-01T00:00:00Z");
-  auto c = parse_iso8601("2026-06-01T02:00:00.5+02:00");
-  ASSERT_TRUE(a && b && c);
-  EXPECT_EQ(*a, *b);
-  EXPECT_EQ(*c - *a, std::chrono::milliseconds(500));
-  EXPECT_EQ(format_iso8601(*a), "2026-06-01T00:00:00Z");
-  EXPECT_FALSE(parse_iso8601("yesterday").has_value());
-  EXPECT_FALSE(parse_iso8601("2026-13-01T00:00:00Z").has_value());
-  EXPECT_FALSE(parse_iso8601("2026-06-01T00:00:00Zjunk").has_value());
-}
 
 TEST(EventLogDecoder, RejectsOversizedAndBrokenLines) {
   std::vector<std::string> out;

@@ -1,5 +1,7 @@
 #include "airflow/types.h"
 
+#include "common/iso_time.h"
+
 namespace dm::airflow {
 
 const char* dialect_name(Dialect d) noexcept { return d == Dialect::v1 ? "v1" : "v2"; }
@@ -9,13 +11,10 @@ nlohmann::json to_json(const DagRun& r) {
           {"run_id", r.run_id},
           {"state", r.state},
           {"run_type", r.run_type},
-          {"logical_date", r.logical_date},
-          {"run_after", r.run_after},
-          {"start_date", r.start_date},
-          {"end_date", r.end_date},
-          {"queued_at", r.queued_at},
-          {"conf", r.conf},
-          {"note", r.note}};
+          {"logical_date", iso_utc(r.logical_date)},
+          {"run_after", iso_utc(r.run_after)},
+          {"start_date", iso_utc(r.start_date)},
+          {"end_date", iso_utc(r.end_date)}};
 }
 
 nlohmann::json to_json(const TaskInstance& t) {

@@ -64,8 +64,12 @@ struct ImportError {
   std::string stack_trace{};
 };
 
-// JSON views of the above (stable field names, used by the probe and the MCP tools).
+// The one JSON form of a run, as the MCP tools return it (docs/runbook.md "Common shapes"):
+// {dag_id, run_id, state, run_type, logical_date, run_after, start_date, end_date}, the times as
+// "YYYY-MM-DDTHH:MM:SSZ" (UTC; "" stays "", an unparseable time is kept as Airflow sent it).
+// Never carries conf (its values may hold secrets), nor note or queued_at.
 nlohmann::json to_json(const DagRun& r);
+// JSON views of the rest (stable field names, used by the probe).
 nlohmann::json to_json(const TaskInstance& t);
 nlohmann::json to_json(const Dag& d);
 nlohmann::json to_json(const ImportError& e);

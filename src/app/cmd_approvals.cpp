@@ -9,9 +9,9 @@
 
 #include "app/commands.h"
 #include "app/load_deps.h"
+#include "common/iso_time.h"
 #include "config/config.h"
 #include "runbook/deps.h"
-#include "runbook/tool_kit.h"
 #include "web/approval_web.h"
 
 namespace dm::app {
@@ -25,7 +25,7 @@ json record_json(const store::ApprovalRecord& a) {
     decisions.push_back({{"principal", d.principal},
                          {"decision", d.approve ? "approve" : "deny"},
                          {"reason", d.reason},
-                         {"at", runbook::ms_to_iso(d.at_ms)}});
+                         {"at", ms_to_iso(d.at_ms)}});
   json params = json::parse(a.params_json, nullptr, false);
   return {{"approval_id", a.id},
           {"state", store::approval_state_name(a.state)},
@@ -37,8 +37,8 @@ json record_json(const store::ApprovalRecord& a) {
           {"requester", a.requester},
           {"requester_is_agent", a.requester_is_agent},
           {"reason", a.reason},
-          {"created_at", runbook::ms_to_iso(a.created_at_ms)},
-          {"expires_at", runbook::ms_to_iso(a.expires_at_ms)},
+          {"created_at", ms_to_iso(a.created_at_ms)},
+          {"expires_at", ms_to_iso(a.expires_at_ms)},
           {"required_approvals", a.required_approvals},
           {"decisions", decisions}};
 }
@@ -56,7 +56,7 @@ void print_record(const store::ApprovalRecord& a, const runbook::Deps& deps) {
               a.required_approvals);
   for (const auto& d : a.decisions)
     std::printf("  %s %s at %s: %s\n", d.approve ? "approved by" : "denied by", d.principal.c_str(),
-                runbook::ms_to_iso(d.at_ms).c_str(), deps.redactor->redact(d.reason).c_str());
+                ms_to_iso(d.at_ms).c_str(), deps.redactor->redact(d.reason).c_str());
 }
 
 }  // namespace
@@ -131,8 +131,7 @@ int cmd_approvals(int argc, char** argv) {
           std::string dag = p.is_object() ? p.value("dag_id", "") : "";
           std::printf("%s  %-9s %-18s %-10s %-30s requester=%s expires=%s\n", a.id.c_str(),
                       store::approval_state_name(a.state), a.action.c_str(), a.env.c_str(),
-                      dag.c_str(), a.requester.c_str(),
-                      runbook::ms_to_iso(a.expires_at_ms).c_str());
+                      dag.c_str(), a.requester.c_str(), ms_to_iso(a.expires_at_ms).c_str());
         }
       }
     }

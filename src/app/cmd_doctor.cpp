@@ -1,7 +1,8 @@
-// `dagmedic doctor [--env NAME] [--config FILE]`: checks the config file, then for each
-// (or the named) environment: credentials resolve, Airflow is reachable and which API it speaks,
-// the credentials are accepted. One line per check on stdout ("✓"/"✗"/"!"), each failure with
-// what to do about it. Exit 0 if every checked environment is OK, 1 otherwise, 2 on usage errors.
+// `dagmedic doctor [--env NAME] [--config FILE]`: checks the config file and its rule files, then
+// for each (or the named) environment: credentials resolve, Airflow is reachable and which API it
+// speaks, the credentials are accepted. One line per check on stdout ("✓"/"✗"/"!"), each failure
+// with what to do about it. Exit 0 if every checked environment is OK, 1 otherwise, 2 on usage
+// errors.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
@@ -10,6 +11,7 @@
 #include "app/commands.h"
 #include "config/config.h"
 #include "config/credentials.h"
+#include "logs/rule_sets.h"
 
 namespace dm::app {
 namespace {
@@ -129,6 +131,16 @@ int cmd_doctor(int argc, char** argv) {
     } else {
       line(true, "config: " + cfg->source + " (" + std::to_string(cfg->environments.size()) +
                      " environment" + (cfg->environments.size() == 1 ? "" : "s") + ")");
+    }
+    if (auto rules = logs::load_rule_sets(cfg->rules.redaction, cfg->rules.categories); !rules) {
+      line(false, "rules: " + rules.error().message);
+      return 1;
+    } else if (!cfg->rules.redaction.empty() || !cfg->rules.categories.empty()) {
+      line(true, "rules: " + std::to_string(rules->redactor->rule_count()) + " redaction and " +
+                     std::to_string(rules->categorizer->rule_count()) +
+                     " category rules (built-in + " +
+                     std::to_string(cfg->rules.redaction.size() + cfg->rules.categories.size()) +
+                     " file(s))");
     }
     if (cfg->environments.empty()) {
       line(false, "no environments configured: add one under `environments:` in " + shown +

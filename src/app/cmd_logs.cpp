@@ -1,4 +1,5 @@
-// `dagmedic logs redact|extract|templates FILE|-`: the log pipeline on a file or stdin.
+// `dagmedic logs redact|extract|templates FILE|-`: the log pipeline on a file or stdin, with the
+// built-in rules extended by the config file's `rules:` files and --rules/--category-rules.
 // Input is read in large blocks and streamed: memory stays flat for any file size.
 #include <sys/stat.h>
 
@@ -15,10 +16,12 @@
 
 #include "app/commands.h"
 #include "common/cpu_count.h"
+#include "config/config.h"
 #include "logs/category.h"
 #include "logs/line_blocks.h"
 #include "logs/pipeline.h"
 #include "logs/redact.h"
+#include "logs/rule_sets.h"
 #include "logs/template.h"
 
 namespace dm::app {
@@ -128,19 +131,7 @@ void json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-std::shared_ptr<const logs::Redactor> load_redactor(const std::vector<std::string>& extra,
-                                                    const char* cmd) {
-  auto r = extra.empty() ? logs::Redactor::builtin() : logs::Redactor::builtin_plus_files(extra);
-  if (!r) {
-    std::fprintf(stderr, "dagmedic logs %s: redaction rules: %s\n", cmd, r.error().message.c_str());
-    return nullptr;
-  }
-  return r.value();
-}
-
-int run_redact(const std::string& path, const std::vector<std::string>& rules) {
-  auto red = load_redactor(rules, "redact");
-  if (!red) return 1;
+int run_redact(const std::string& path, const std::shared_ptr<const logs::Redactor>& red) {
   Input in{open_input(path, "redact"), path != "-"};
   if (!in.f) return 1;
   logs::RedactStream rs(red);
@@ -155,19 +146,11 @@ int run_redact(const std::string& path, const std::vector<std::string>& rules) {
   return ok ? 0 : 1;
 }
 
-int run_extract(const std::string& path, const std::vector<std::string>& red_rules,
-                const std::vector<std::string>& cat_rules, std::size_t tail_lines, bool pretty) {
+int run_extract(const std::string& path, const logs::RuleSets& rules, std::size_t tail_lines,
+                bool pretty) {
   logs::DiagnoseOptions opt;
-  opt.redactor = load_redactor(red_rules, "extract");
-  if (!opt.redactor) return 1;
-  auto cat = cat_rules.empty() ? logs::Categorizer::builtin()
-                               : logs::Categorizer::builtin_plus_files(cat_rules);
-  if (!cat) {
-    std::fprintf(stderr, "dagmedic logs extract: category rules: %s\n",
-                 cat.error().message.c_str());
-    return 1;
-  }
-  opt.categorizer = cat.value();
+  opt.redactor = rules.redactor;
+  opt.categorizer = rules.categorizer;
   if (tail_lines > 0) opt.tail.max_lines = tail_lines;
   auto ds = logs::DiagnoseStream::create(opt);
   if (!ds) {
@@ -199,15 +182,11 @@ struct TemplateArgs {
   bool per_line = false, json = false, no_redact = false, no_premask = false, no_memo = false;
   std::size_t max_clusters = 5000, depth = 4, top = 0, threads = 0;
   double similarity = 0.4;
-  std::vector<std::string> red_rules;
 };
 
-int run_templates(const std::string& path, const TemplateArgs& a) {
-  std::shared_ptr<const logs::Redactor> red;
-  if (!a.no_redact) {
-    red = load_redactor(a.red_rules, "templates");
-    if (!red) return 1;
-  }
+int run_templates(const std::string& path, const TemplateArgs& a,
+                  const std::shared_ptr<const logs::Redactor>& rules_redactor) {
+  std::shared_ptr<const logs::Redactor> red = a.no_redact ? nullptr : rules_redactor;
   Input in{open_input(path, "templates"), path != "-"};
   if (!in.f) return 1;
   logs::TemplateOptions to;
@@ -330,7 +309,7 @@ int run_templates(const std::string& path, const TemplateArgs& a) {
 int cmd_logs(int argc, char** argv) {
   CLI::App cli{"Log pipeline: redact, extract the error, mine templates", "dagmedic logs"};
   cli.require_subcommand(1);
-  std::string path;
+  std::string path, config_path;
   std::vector<std::string> red_rules, cat_rules;
   std::size_t tail_lines = 0;
   bool pretty = false;
@@ -341,6 +320,10 @@ int cmd_logs(int argc, char** argv) {
                                  "replaced by [REDACTED:type]");
   red->add_option("FILE", path, "log file, or - for stdin")->required();
   red->add_option("--rules", red_rules, "extra redaction rules file (repeatable)");
+  const char* config_help =
+      "config file whose `rules:` files extend the built-in rules (default: $DAGMEDIC_CONFIG or "
+      "~/.config/dagmedic/config.yaml; none is fine)";
+  red->add_option("--config", config_path, config_help);
 
   auto* ext = cli.add_subcommand("extract",
                                  "Print the diagnosis of FILE as JSON: error, "
@@ -348,6 +331,7 @@ int cmd_logs(int argc, char** argv) {
   ext->add_option("FILE", path, "log file, or - for stdin")->required();
   ext->add_option("--rules", red_rules, "extra redaction rules file (repeatable)");
   ext->add_option("--category-rules", cat_rules, "extra category rules file (repeatable)");
+  ext->add_option("--config", config_path, config_help);
   ext->add_option("--tail-lines", tail_lines, "lines of the end of the log to analyse (400)")
       ->check(CLI::Range(1, 5000));
   ext->add_flag("--pretty", pretty, "indent the JSON");
@@ -368,7 +352,8 @@ int cmd_logs(int argc, char** argv) {
                 "plain Drain: no variable masking before clustering");
   tpl->add_flag("--no-redact", ta.no_redact,
                 "skip redaction (trusted input only; templates may then show secrets)");
-  tpl->add_option("--rules", ta.red_rules, "extra redaction rules file (repeatable)");
+  tpl->add_option("--rules", red_rules, "extra redaction rules file (repeatable)");
+  tpl->add_option("--config", config_path, config_help);
   tpl->add_option(
          "--threads", ta.threads,
          "threads that read, mask and mine lines (default: the CPUs this process may use, at "
@@ -384,10 +369,24 @@ int cmd_logs(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return cli.exit(e) == 0 ? 0 : 2;
   }
+  // Every sub-command loads all the rules first (the config's files, then --rules and
+  // --category-rules): a bad file stops it whatever it would have used.
+  auto cfg = config::load_config(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "dagmedic logs: %s\n", cfg.error().message.c_str());
+    return 1;
+  }
+  red_rules.insert(red_rules.begin(), cfg->rules.redaction.begin(), cfg->rules.redaction.end());
+  cat_rules.insert(cat_rules.begin(), cfg->rules.categories.begin(), cfg->rules.categories.end());
+  auto rules = logs::load_rule_sets(red_rules, cat_rules);
+  if (!rules) {
+    std::fprintf(stderr, "dagmedic logs: %s\n", rules.error().message.c_str());
+    return 1;
+  }
   try {
-    if (red->parsed()) return run_redact(path, red_rules);
-    if (ext->parsed()) return run_extract(path, red_rules, cat_rules, tail_lines, pretty);
-    return run_templates(path, ta);
+    if (red->parsed()) return run_redact(path, rules->redactor);
+    if (ext->parsed()) return run_extract(path, *rules, tail_lines, pretty);
+    return run_templates(path, ta, rules->redactor);
   } catch (const std::exception& e) {  // bad_alloc and the like: report, never crash
     std::fprintf(stderr, "dagmedic logs: %s\n", e.what());
     return 1;

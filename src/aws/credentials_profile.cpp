@@ -4,8 +4,8 @@
 
 #include "aws/credentials.h"
 #include "aws/credentials_internal.h"
-#include "aws/iso_time.h"
 #include "aws/sts.h"
+#include "common/iso_time.h"
 
 namespace dm::aws {
 namespace detail {
@@ -104,7 +104,7 @@ class EnvironmentSource final : public CredentialSource {
     else if (auto t2 = env_nonempty(env, "AWS_SECURITY_TOKEN"))
       c.session_token = *t2;
     if (auto e = env_nonempty(env, "AWS_CREDENTIAL_EXPIRATION")) {
-      auto t = parse_iso8601(*e);
+      auto t = parse_rfc3339(*e);
       if (!t)
         return make_error(Errc::invalid_argument,
                           "AWS_CREDENTIAL_EXPIRATION: " + t.error().message);

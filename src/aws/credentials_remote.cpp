@@ -3,8 +3,8 @@
 
 #include "aws/credentials.h"
 #include "aws/credentials_internal.h"
-#include "aws/iso_time.h"
 #include "aws/url.h"
+#include "common/iso_time.h"
 
 namespace dm::aws {
 namespace detail {
@@ -35,7 +35,7 @@ Result<Credentials> parse_json_credentials(std::string_view body, std::string_vi
     return make_error(Errc::protocol,
                       std::string(who) + " answer lacks AccessKeyId/SecretAccessKey");
   if (auto e = str("Expiration"); !e.empty()) {
-    auto t = parse_iso8601(e);
+    auto t = parse_rfc3339(e);
     if (!t)
       return make_error(Errc::protocol, std::string(who) + " Expiration: " + t.error().message);
     c.expiration = *t;

@@ -6,18 +6,19 @@
 #include <string_view>
 
 #include "aws/ini.h"
-#include "aws/iso_time.h"
 #include "aws/sigv4.h"
 #include "aws/sts.h"
 #include "aws/url.h"
 #include "aws/xml.h"
+#include "common/iso_time.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   (void)dm::aws::parse_xml(in);
   (void)dm::aws::parse_sts_response(size % 2 ? 200 : 403, in, "AssumeRole");
   if (auto ini = dm::aws::parse_ini(in, "fuzz"); ini.ok()) (void)dm::aws::config_profiles(*ini);
-  (void)dm::aws::parse_iso8601(in);
+  (void)dm::parse_rfc3339(in);
+  (void)dm::parse_iso8601(in);
   (void)dm::aws::parse_url(in);
   dm::http::Request req;
   auto nl = in.find('\n');

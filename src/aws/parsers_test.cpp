@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include "aws/ini.h"
-#include "aws/iso_time.h"
 #include "aws/sts.h"
 #include "aws/url.h"
 #include "aws/xml.h"
@@ -128,21 +127,6 @@ TEST(Sts, ParsesCredentialsAndErrors) {
                 .error()
                 .code,
             Errc::protocol);
-}
-
-TEST(IsoTime, ParsesZonesAndFractions) {
-  auto a = parse_iso8601("2026-11-26T02:25:10Z");
-  auto b = parse_iso8601("2026-11-26T04:25:10+02:00");
-  auto c = parse_iso8601("2026-11-26T02:25:10.500Z");
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
-  EXPECT_EQ(*a, *b);
-  EXPECT_EQ(*c - *a, std::chrono::milliseconds(500));
-  EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(a->time_since_epoch()).count(),
-            1795659910);
-  for (const char* bad :
-       {"", "2026-11-26", "2026-11-26T02:25:10", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-        "2026-11-26T02:25:10Zjunk", "2026-11-26T02:25:10+2"})
-    EXPECT_FALSE(parse_iso8601(bad).ok()) << bad;
 }
 
 TEST(Url, SplitsAndDerivesHost) {

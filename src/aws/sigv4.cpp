@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "aws/url.h"
+#include "common/iso_time.h"
 
 namespace dm::aws {
 namespace {
@@ -322,28 +323,13 @@ std::string sha256_hex(std::string_view data) {
   return hex(md, len);
 }
 
-std::string amz_date(Clock::time_point t) {
-  std::time_t tt = to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
+std::string amz_date(Clock::time_point t) { return format_utc(t, "%Y%m%dT%H%M%SZ"); }
 
 std::string describe(const Credentials& c) {
   std::string id = c.access_key_id;
   if (id.size() > 8) id = id.substr(0, 4) + "…" + id.substr(id.size() - 4);
   std::string out = id + " (session token: " + (c.session_token.empty() ? "no" : "yes");
-  if (c.expiration) {
-    std::time_t tt = to_time_t(*c.expiration);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    out += ", expires ";
-    out += buf;
-  }
+  if (c.expiration) out += ", expires " + format_iso8601(*c.expiration);
   return out + ")";
 }
 

@@ -1,7 +1,7 @@
 #include "aws/sts.h"
 
-#include "aws/iso_time.h"
 #include "aws/xml.h"
+#include "common/iso_time.h"
 
 namespace dm::aws {
 namespace {
@@ -88,7 +88,7 @@ Result<Credentials> parse_sts_response(int status, std::string_view body, std::s
   c.access_key_id = ak->text;
   c.secret_access_key = sk->text;
   c.session_token = tok->text;
-  auto t = parse_iso8601(exp->text);
+  auto t = parse_rfc3339(exp->text);
   if (!t)
     return make_error(Errc::protocol,
                       "STS " + std::string(action) + " Expiration: " + t.error().message);

@@ -1,5 +1,7 @@
 #include "common/base64.h"
 
+#include <utility>
+
 namespace dm {
 
 namespace {
@@ -11,6 +13,26 @@ int decode_char(char c) {
   if (c == '+') return 62;
   if (c == '/') return 63;
   return -1;
+}
+
+// Standard <-> URL-safe alphabet: the two characters that differ, swapped one way or the other.
+std::string swap_alphabet(std::string_view in, char from62, char from63, char to62, char to63) {
+  std::string out(in);
+  for (char& c : out) {
+    if (c == from62)
+      c = to62;
+    else if (c == from63)
+      c = to63;
+  }
+  return out;
+}
+
+// base64_decode of `text`, whose final padding may be missing.
+std::optional<std::string> decode_unpadded(std::string text) {
+  if (text.size() % 4 == 1) return std::nullopt;  // no padding can make this whole
+  if (text.size() % 4 != 0 && text.find('=') == std::string::npos)
+    text.append(4 - text.size() % 4, '=');
+  return base64_decode(text);
 }
 }  // namespace
 
@@ -68,10 +90,18 @@ std::optional<std::string> base64_decode_lenient(std::string_view in) {
   text.reserve(in.size() + 3);
   for (char c : in)
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r') text += c;
-  if (text.size() % 4 == 1) return std::nullopt;  // no padding can make this whole
-  if (text.size() % 4 != 0 && text.find('=') == std::string::npos)
-    text.append(4 - text.size() % 4, '=');
-  return base64_decode(text);
+  return decode_unpadded(std::move(text));
+}
+
+std::string base64url_encode(std::string_view in) {
+  std::string out = swap_alphabet(base64_encode(in), '+', '/', '-', '_');
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view in) {
+  if (in.find_first_of("+/") != std::string_view::npos) return std::nullopt;
+  return decode_unpadded(swap_alphabet(in, '-', '_', '+', '/'));
 }
 
 }  // namespace dm

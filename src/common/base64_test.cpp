@@ -35,5 +35,21 @@ TEST(Base64, LenientIgnoresWhitespaceAndMissingPadding) {
   EXPECT_FALSE(base64_decode_lenient("Zm9vY"));  // 5 symbols: no padding makes it whole
 }
 
+TEST(Base64, UrlSafeHasNoPaddingAndRoundTrips) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "f", "fo", "foo", "foob", "\xfb\xff\xbf"}) {
+    auto d = base64url_decode(base64url_encode(s));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, s);
+  }
+  EXPECT_EQ(base64url_encode("\xfb\xff\xbf"), "-_-_");  // standard: "+/+/"
+  EXPECT_EQ(base64url_encode("fo"), "Zm8");
+  EXPECT_EQ(base64url_decode("Zm8="), "fo");  // a final padding is allowed
+  EXPECT_EQ(base64url_decode(R"(eyJleHAiOjE5MDAwMDAwMDB9)"), R"({"exp":1900000000})");  // JWT
+  EXPECT_FALSE(base64url_decode("+/+/"));  // the standard alphabet's two characters
+  EXPECT_FALSE(base64url_decode("Zm9vY"));
+  EXPECT_FALSE(base64url_decode("Zm 8"));
+}
+
 }  // namespace
 }  // namespace dm

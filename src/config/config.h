@@ -142,6 +142,15 @@ struct AuditSettings {
   long long checkpoint_every = 100;
 };
 
+// The user's rule files (`rules:`), in the format of rules/*.yaml. They extend the built-in rules
+// compiled into the binary (they cannot remove one); every command loads them at start and a bad
+// file stops it. Paths are absolute after parsing: a relative one is taken from the config file's
+// folder, "~/" from $HOME.
+struct RulesSettings {
+  std::vector<std::string> redaction;   // rules/redaction.yaml format, applied after the built-in
+  std::vector<std::string> categories;  // rules/categories.yaml format, checked before the built-in
+};
+
 struct Config {
   std::string source;  // file it came from, "" for the built-in empty config
   Defaults defaults;
@@ -152,6 +161,7 @@ struct Config {
   PolicySettings policy;
   IdentitySettings identity;
   AuditSettings audit;
+  RulesSettings rules;
 
   // The recovery rule for a DAG: the first whose glob matches, else the default rule.
   RecoveryRule recovery_for(std::string_view dag_id) const;

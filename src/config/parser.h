@@ -31,6 +31,8 @@ std::optional<Error> parse_policy_section(const Parser& p, const YAML::Node& n,
 std::optional<Error> parse_identity_section(const Parser& p, const YAML::Node& n,
                                             IdentitySettings& out);
 std::optional<Error> parse_audit_section(const Parser& p, const YAML::Node& n, AuditSettings& out);
+// rules_section.cpp: `rules:`.
+std::optional<Error> parse_rules_section(const Parser& p, const YAML::Node& n, RulesSettings& out);
 
 namespace detail {
 
@@ -43,6 +45,9 @@ inline const std::set<std::string> kLiteralSecretKeys = {
 class Parser {
  public:
   explicit Parser(std::string_view source) : source_(source) {}
+
+  // The file being parsed, as named in errors ("" for none).
+  const std::string& source() const { return source_; }
 
   Error err(const std::string& key, const std::string& problem) const {
     return make_error(Errc::invalid_argument,
@@ -333,7 +338,7 @@ class Parser {
     try {
       if (auto e = check_keys(root, "",
                               {"environments", "defaults", "caps", "version", "store", "recovery",
-                               "policy", "identity", "audit", "approvers"}))
+                               "policy", "identity", "audit", "approvers", "rules"}))
         return *e;
       if (root["version"]) {
         auto v = integer(root["version"], "version", 1, 1);
@@ -359,6 +364,9 @@ class Parser {
       }
       if (root["audit"]) {
         if (auto e = parse_audit_section(*this, root["audit"], cfg.audit)) return *e;
+      }
+      if (root["rules"]) {
+        if (auto e = parse_rules_section(*this, root["rules"], cfg.rules)) return *e;
       }
       if (root["environments"]) {
         const auto& envs = root["environments"];

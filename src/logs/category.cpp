@@ -15,6 +15,7 @@ namespace dm::logs {
 namespace {
 
 struct Rule {
+  std::string at;  // "file:line" of the rule, for error messages
   std::string id, category, action, risk, reason;
   std::vector<ErrorKind> kinds;
   std::vector<std::string> types;
@@ -50,6 +51,12 @@ bool parse_kind(const std::string& s, ErrorKind& k) {
 
 Error bad(std::string msg) { return make_error(Errc::invalid_argument, std::move(msg)); }
 
+// "name:line" of a node (1-based line), or the name alone for a node without a position.
+std::string at(const std::string& name, const YAML::Mark& m) {
+  if (m.is_null() || m.line < 0) return name;
+  return name + ":" + std::to_string(m.line + 1);
+}
+
 }  // namespace
 
 struct Categorizer::Impl {
@@ -61,17 +68,29 @@ struct Categorizer::Impl {
 
 Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
     const std::vector<std::string>& yaml_texts) {
+  std::vector<NamedRules> named;
+  for (std::size_t t = 0; t < yaml_texts.size(); ++t)
+    named.push_back({"categories file #" + std::to_string(t + 1), yaml_texts[t]});
+  return from_named(named);
+}
+
+Result<std::shared_ptr<const Categorizer>> Categorizer::from_named(
+    const std::vector<NamedRules>& files) {
   auto impl = std::make_shared<Impl>();
-  // Later texts first: a user file overrides the builtin rules.
-  for (std::size_t t = yaml_texts.size(); t-- > 0;) {
-    std::string where = "categories file #" + std::to_string(t + 1);
+  // Later files first: a user file overrides the builtin rules.
+  for (std::size_t t = files.size(); t-- > 0;) {
+    const std::string& name_of_file = files[t].name;
+    std::string where = name_of_file;
     try {
-      YAML::Node root = load_one_yaml_document(yaml_texts[t]);
+      YAML::Node root = load_one_yaml_document(files[t].text);
+      where = at(name_of_file, root.Mark());
       if (!root.IsMap()) return bad(where + ": top level must be a mapping");
       if (YAML::Node cats = root["categories"]) {
+        where = at(name_of_file, cats.Mark());
         if (!cats.IsMap()) return bad(where + ": 'categories' must be a mapping");
         for (auto it = cats.begin(); it != cats.end(); ++it) {
           std::string name = it->first.as<std::string>();
+          where = at(name_of_file, it->first.Mark());
           if (impl->cats.count(name)) continue;  // a later file already set it
           CatDefault d;
           d.action = it->second["action"].as<std::string>("escalate");
@@ -84,9 +103,11 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
         }
       }
       if (YAML::Node rules = root["rules"]) {
+        where = at(name_of_file, rules.Mark());
         if (!rules.IsSequence()) return bad(where + ": 'rules' must be a list");
         for (const YAML::Node& rn : rules) {
           Rule r;
+          where = r.at = at(name_of_file, rn.Mark());
           r.id = rn["id"].as<std::string>("");
           if (r.id.empty()) return bad(where + ": a rule has no id");
           std::string rw = where + ": rule " + r.id;
@@ -125,7 +146,7 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
         }
       }
     } catch (const YAML::Exception& ex) {
-      return bad(where + ": " + ex.what());
+      return bad((ex.mark.is_null() ? where : at(name_of_file, ex.mark)) + ": " + ex.msg);
     }
   }
   for (const std::string& c : known_categories()) {
@@ -133,7 +154,7 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
   }
   for (const Rule& r : impl->rules) {
     if (!impl->cats.count(r.category)) {
-      return bad("rule " + r.id + ": unknown category '" + r.category + "'");
+      return bad(r.at + ": rule " + r.id + ": unknown category '" + r.category + "'");
     }
   }
   if (!impl->patterns.empty()) {
@@ -150,14 +171,15 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
                          static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
                          &err) != HS_SUCCESS) {
       std::string msg = err && err->message ? err->message : "compile error";
-      std::string rule = "?";
+      std::string rule = "rule ?";
       if (err && err->expression >= 0) {
         for (const Rule& r : impl->rules) {
-          if (r.message_re == err->expression || r.signature_re == err->expression) rule = r.id;
+          if (r.message_re == err->expression || r.signature_re == err->expression)
+            rule = r.at + ": rule " + r.id;
         }
       }
       hs_free_compile_error(err);
-      return bad("rule " + rule + ": bad regex: " + msg);
+      return bad(rule + ": bad regex: " + msg);
     }
     impl->db.reset(db);
   }
@@ -167,7 +189,7 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
 Result<std::shared_ptr<const Categorizer>> Categorizer::builtin() {
   auto text = embedded_rules("categories.yaml");
   if (!text) return make_error(Errc::internal, "categories.yaml is not embedded (build bug)");
-  auto r = from_yaml({std::string(*text)});
+  auto r = from_named({{"builtin:categories.yaml", std::string(*text)}});
   if (!r.ok()) return make_error(Errc::internal, "embedded categories.yaml: " + r.error().message);
   return r;
 }
@@ -176,15 +198,15 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::builtin_plus_files(
     const std::vector<std::string>& paths) {
   auto text = embedded_rules("categories.yaml");
   if (!text) return make_error(Errc::internal, "categories.yaml is not embedded (build bug)");
-  std::vector<std::string> texts{std::string(*text)};
+  std::vector<NamedRules> files{{"builtin:categories.yaml", std::string(*text)}};
   for (const std::string& p : paths) {
     std::ifstream f(p, std::ios::binary);
     if (!f) return make_error(Errc::not_found, "cannot read categories file '" + p + "'");
     std::ostringstream ss;
     ss << f.rdbuf();
-    texts.push_back(ss.str());
+    files.push_back({p, ss.str()});
   }
-  return from_yaml(texts);
+  return from_named(files);
 }
 
 std::size_t Categorizer::rule_count() const { return impl_->rules.size(); }

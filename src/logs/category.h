@@ -38,7 +38,16 @@ class Categorizer {
   // kind, bad risk, no condition, a regex vectorscan rejects).
   static Result<std::shared_ptr<const Categorizer>> from_yaml(
       const std::vector<std::string>& yaml_texts);
-  // builtin + user files (their rules first). Errors: not_found (unreadable file), as above.
+  // A rule file's name (for errors) and text.
+  struct NamedRules {
+    std::string name;
+    std::string text;
+  };
+  // As from_yaml; errors say "<name>:<line>: …" (the line of the offending rule or entry).
+  static Result<std::shared_ptr<const Categorizer>> from_named(
+      const std::vector<NamedRules>& files);
+  // builtin + user files (their rules first). Errors: not_found (unreadable file), as above,
+  // naming the file and line.
   static Result<std::shared_ptr<const Categorizer>> builtin_plus_files(
       const std::vector<std::string>& paths);
 

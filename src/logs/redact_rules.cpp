@@ -12,8 +12,15 @@
 namespace dm::logs {
 namespace {
 
-dm::Error bad(std::string_view source, const std::string& what) {
-  return make_error(Errc::invalid_argument, "redaction rules " + std::string(source) + ": " + what);
+// `where` is "file:line" (or the file alone when no line is known).
+dm::Error bad(std::string_view where, const std::string& what) {
+  return make_error(Errc::invalid_argument, "redaction rules " + std::string(where) + ": " + what);
+}
+
+// "source:line" of a node (1-based line), or the source alone for a node without a position.
+std::string at(std::string_view source, const YAML::Mark& m) {
+  if (m.is_null() || m.line < 0) return std::string(source);
+  return std::string(source) + ":" + std::to_string(m.line + 1);
 }
 
 bool valid_id(const std::string& s) {
@@ -44,8 +51,9 @@ std::vector<std::string> string_list(const YAML::Node& n) {
   return v;
 }
 
-dm::Result<RedactRule> parse_rule(const YAML::Node& n, std::size_t index, std::string_view source) {
+dm::Result<RedactRule> parse_rule(const YAML::Node& n, std::size_t index, std::string_view file) {
   const std::string where = "rule #" + std::to_string(index + 1);
+  const std::string source = at(file, n.Mark());  // errors below name the rule's own line
   if (!n.IsMap()) return bad(source, where + ": expected a mapping");
   static const std::set<std::string> kKnown = {
       "id",          "type",        "pattern",  "keywords",  "secret_group",
@@ -56,7 +64,7 @@ dm::Result<RedactRule> parse_rule(const YAML::Node& n, std::size_t index, std::s
     if (!kKnown.count(key)) return bad(source, where + ": unknown field '" + key + "'");
   }
   RedactRule r;
-  r.source = std::string(source);
+  r.source = source;
   if (!n["id"] || !n["id"].IsScalar()) return bad(source, where + ": missing 'id'");
   r.id = n["id"].as<std::string>();
   if (!valid_id(r.id)) return bad(source, where + ": id '" + r.id + "' must match [a-z0-9._-]+");
@@ -113,28 +121,30 @@ dm::Result<RedactRuleSet> parse_redaction_rules(std::string_view yaml_text,
                                                 std::string_view source) {
   try {
     const YAML::Node root = load_one_yaml_document(std::string(yaml_text));
-    if (!root.IsMap()) return bad(source, "top level must be a mapping with 'rules'");
+    if (!root.IsMap())
+      return bad(at(source, root.Mark()), "top level must be a mapping with 'rules'");
     for (const auto& kv : root) {
       const auto key = kv.first.as<std::string>();
       if (key != "version" && key != "rules" && key != "allow" && key != "description")
-        return bad(source, "unknown top-level field '" + key + "'");
+        return bad(at(source, kv.first.Mark()), "unknown top-level field '" + key + "'");
     }
     if (root["version"] && root["version"].as<int>() != 1)
-      return bad(source, "unsupported version (expected 1)");
+      return bad(at(source, root["version"].Mark()), "unsupported version (expected 1)");
     RedactRuleSet set;
     set.allow = string_list(root["allow"]);
     const YAML::Node rules = root["rules"];
-    if (!rules || !rules.IsSequence()) return bad(source, "'rules' must be a list");
+    if (!rules || !rules.IsSequence())
+      return bad(at(source, rules ? rules.Mark() : root.Mark()), "'rules' must be a list");
     std::set<std::string> ids;
     for (std::size_t i = 0; i < rules.size(); ++i) {
       auto r = parse_rule(rules[i], i, source);
       if (!r) return r.error();
-      if (!ids.insert(r->id).second) return bad(source, "duplicate rule id '" + r->id + "'");
+      if (!ids.insert(r->id).second) return bad(r->source, "duplicate rule id '" + r->id + "'");
       set.rules.push_back(std::move(*r));
     }
     return set;
   } catch (const YAML::Exception& e) {
-    return bad(source, e.what());
+    return bad(at(source, e.mark), e.msg);
   } catch (const std::exception& e) {
     return bad(source, e.what());
   }

@@ -38,7 +38,7 @@ struct RedactRule {
   std::string block_end;  // empty: single-line rule
   int block_max_lines = 200;
   bool prefilter_pattern = false;  // `prefilter: pattern` (default: keywords when present)
-  std::string source;              // file name, for error messages
+  std::string source;              // "file:line" of the rule, for error messages
 };
 
 struct RedactRuleSet {
@@ -46,8 +46,9 @@ struct RedactRuleSet {
   std::vector<std::string> allow;  // global allow list
 };
 
-// Parses one rule file. `source` names it in errors. Errors: invalid_argument (YAML syntax,
-// missing/ill-typed field, unknown flag, duplicate id within the file).
+// Parses one rule file. `source` names it in errors, with the line: "redaction rules
+// <source>:<line>: …". Errors: invalid_argument (YAML syntax, missing/ill-typed field, unknown
+// flag, duplicate id within the file).
 dm::Result<RedactRuleSet> parse_redaction_rules(std::string_view yaml_text,
                                                 std::string_view source);
 

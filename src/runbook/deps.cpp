@@ -14,6 +14,7 @@
 
 #include "airflow/factory.h"
 #include "guard/canonical.h"
+#include "logs/rule_sets.h"
 #include "mcp/schema_validator.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
@@ -258,18 +259,12 @@ Result<std::shared_ptr<Deps>> make_deps(config::Config cfg, DepsOverrides o) {
   // Initialise OpenSSL here, on the starting thread, rather than lazily on whichever handler
   // thread hashes the first signature.
   OPENSSL_init_crypto(0, nullptr);
-  auto redactor = logs::Redactor::builtin();
-  if (!redactor) {
-    return make_error(Errc::internal, "built-in redaction rules: " + redactor.error().message);
-  }
-  auto categorizer = logs::Categorizer::builtin();
-  if (!categorizer) {
-    return make_error(Errc::internal, "built-in category rules: " + categorizer.error().message);
-  }
+  auto rules = logs::load_rule_sets(cfg.rules.redaction, cfg.rules.categories);
+  if (!rules) return rules.error();
   auto d = std::make_shared<Deps>();
   d->config = std::move(cfg);
-  d->redactor = std::move(*redactor);
-  d->categorizer = std::move(*categorizer);
+  d->redactor = std::move(rules->redactor);
+  d->categorizer = std::move(rules->categorizer);
   d->clock = o.clock ? std::move(o.clock) : system_clock();
   d->clients = o.clients ? std::move(o.clients) : make_client_provider(d->config, d->clock);
   config::StoreSettings s = d->config.store;

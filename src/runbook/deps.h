@@ -106,8 +106,10 @@ Result<std::shared_ptr<const guard::Policy>> make_policy(const config::PolicySet
 // config identity.principal, else the OS user name (getpwuid), else $USER.
 Result<guard::Principal> operator_from(const config::Config& cfg);
 
-// Deps with the built-in rules and `cfg`. Errc::internal if the embedded rules don't load (a build
-// bug); invalid_argument for a bad policy or identity. Never opens the network or the store.
+// Deps with `cfg` and the built-in rules extended by cfg.rules' files (logs::load_rule_sets).
+// Errc::internal if the embedded rules don't load (a build bug); invalid_argument for a bad rule
+// file (naming file and line), a bad policy or identity; not_found for an unreadable rule file.
+// Never opens the network or the store.
 Result<std::shared_ptr<Deps>> make_deps(config::Config cfg, DepsOverrides overrides = {});
 
 }  // namespace dm::runbook

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/iso_time.h"
 #include "common/parallel.h"
 #include "runbook/detect_common.h"
 #include "runbook/detect_window.h"
@@ -131,7 +132,7 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args)
       std::count(first.begin(), first.end(), std::optional<std::string>()));
   for (std::size_t i = 0; i < w->runs.size(); ++i) {
     const auto& r = w->runs[i];
-    json f = run_json(r);
+    json f = airflow::to_json(r);
     f["first_failing_task"] = i < lookups ? first[i].value_or("") : "";
     failures.push_back(std::move(f));
     if (seen_dags.insert(r.dag_id).second) dags.push_back(r.dag_id);
@@ -232,7 +233,7 @@ Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const json& args) {
     if (auto d = client.get_dag(dag); !d) return airflow_error(d.error());
   }
   json runs = json::array();
-  for (const auto& r : w->runs) runs.push_back(run_json(r));
+  for (const auto& r : w->runs) runs.push_back(airflow::to_json(r));
 
   const std::string env = target->env->name;
   std::string text;
@@ -285,7 +286,7 @@ Result<mcp::ToolResult> get_latest_run(const Deps& deps, const json& args) {
     text = "DAG " + dag + " has no run yet in environment " + env + ".";
   } else {
     const auto& r = **latest;
-    out["run"] = run_json(r);
+    out["run"] = airflow::to_json(r);
     text = "Latest run of " + dag + ": " + r.run_id + " is " +
            (r.state.empty() ? std::string("without state") : r.state) + " (run_after " +
            iso_utc(r.run_after.empty() ? r.logical_date : r.run_after) + ").";

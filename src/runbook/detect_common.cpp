@@ -1,27 +1,11 @@
 #include "runbook/detect_common.h"
 
+#include "common/iso_time.h"
 #include "runbook/tool_kit.h"
 
 namespace dm::runbook {
 
 using json = nlohmann::json;
-
-std::string iso_utc(std::string_view airflow_time) {
-  if (airflow_time.empty()) return "";
-  auto ms = iso_to_ms(airflow_time);
-  return ms ? ms_to_iso(*ms) : std::string(airflow_time);
-}
-
-json run_json(const airflow::DagRun& r) {
-  return {{"dag_id", r.dag_id},
-          {"run_id", r.run_id},
-          {"state", r.state},
-          {"run_type", r.run_type},
-          {"logical_date", iso_utc(r.logical_date)},
-          {"run_after", iso_utc(r.run_after)},
-          {"start_date", iso_utc(r.start_date)},
-          {"end_date", iso_utc(r.end_date)}};
-}
 
 json task_json(const airflow::TaskInstance& t) {
   json j = {{"task_id", t.task_id},

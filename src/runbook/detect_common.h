@@ -1,6 +1,7 @@
 // Shapes and error wording shared by the Detect, Triage and Verify tools (docs/runbook.md "Common
-// shapes"): the contract's run and task objects, ISO time normalization, and Airflow errors turned
-// into messages that say what to check next. Pure functions; none throws.
+// shapes"): the contract's task object (its run object is airflow::to_json(DagRun)), the schemas
+// of both, and Airflow errors turned into messages that say what to check next. Pure functions;
+// none throws.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,13 +13,6 @@
 #include "common/result.h"
 
 namespace dm::runbook {
-
-// Airflow's ISO time → "YYYY-MM-DDTHH:MM:SSZ" (UTC); "" stays ""; an unparseable string is kept.
-std::string iso_utc(std::string_view airflow_time);
-
-// The contract's run: {dag_id, run_id, state, run_type, logical_date, run_after, start_date,
-// end_date}. Never carries conf (its values may hold secrets).
-nlohmann::json run_json(const airflow::DagRun& r);
 
 // The contract's task: {task_id, map_index, state, try_number, max_tries, operator, start_date,
 // end_date, duration_s, hostname}; duration_s from Airflow, else end − start, else null.

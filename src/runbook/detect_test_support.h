@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "airflow/iso_time.h"
+#include "common/iso_time.h"
 #include "mcp/memory_transport.h"
 #include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
@@ -105,17 +105,17 @@ class MemIncidentStore final : public store::Store {
 };
 
 // 2026-11-26T12:00:00Z, the harness's "now".
-inline Clock::time_point test_now() { return *airflow::parse_iso8601("2026-11-26T12:00:00Z"); }
+inline Clock::time_point test_now() { return *parse_iso8601("2026-11-26T12:00:00Z"); }
 
 // Airflow-style time (with +00:00 offset and microseconds) `minutes` after test_now().
 inline std::string at(int minutes) {
   auto t = test_now() + std::chrono::minutes(minutes);
-  std::string z = airflow::format_iso8601(t);  // "…:SSZ"
+  std::string z = format_iso8601(t);  // "…:SSZ"
   return z.substr(0, z.size() - 1) + ".000000+00:00";
 }
 // The tools' normalized form of the same time.
 inline std::string at_z(int minutes) {
-  return airflow::format_iso8601(test_now() + std::chrono::minutes(minutes));
+  return format_iso8601(test_now() + std::chrono::minutes(minutes));
 }
 
 inline airflow::DagRun run(const std::string& dag, const std::string& id, const std::string& state,

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "common/iso_time.h"
 #include "runbook/detect_common.h"
 #include "runbook/diagnose_internal.h"
 #include "runbook/tool_kit.h"

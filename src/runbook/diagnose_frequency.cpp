@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "common/iso_time.h"
 #include "runbook/detect_common.h"
 #include "runbook/diagnose_internal.h"
 #include "runbook/tool_kit.h"

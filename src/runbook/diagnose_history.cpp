@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 
+#include "common/iso_time.h"
 #include "logs/pipeline.h"
 #include "logs/tail.h"
 #include "runbook/diagnose_internal.h"

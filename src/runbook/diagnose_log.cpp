@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/iso_time.h"
 #include "logs/extract.h"
 #include "logs/redact.h"
 #include "logs/tail.h"

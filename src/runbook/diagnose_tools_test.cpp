@@ -8,7 +8,7 @@
 #include <functional>
 #include <set>
 
-#include "airflow/iso_time.h"
+#include "common/iso_time.h"
 #include "logs/rules_embed.h"
 #include "mcp/memory_transport.h"
 #include "runbook/diagnose_prevention.h"
@@ -68,7 +68,7 @@ std::string keyerror_log() {
          "KeyError: 'customer_id'\n";
 }
 
-Clock::time_point at(const std::string& iso) { return *airflow::parse_iso8601(iso); }
+Clock::time_point at(const std::string& iso) { return *parse_iso8601(iso); }
 
 std::string run_id(int day) {
   char buf[64];

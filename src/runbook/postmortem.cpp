@@ -2,6 +2,7 @@
 // registers the incident resources and the incident_runbook prompt (resources.cpp, prompt.cpp).
 #include <exception>
 
+#include "common/iso_time.h"
 #include "runbook/postmortem_internal.h"
 #include "runbook/prompt.h"
 #include "runbook/resources.h"

@@ -3,6 +3,7 @@
 // as quoted data and can't inject Markdown structure or links.
 #include <algorithm>
 
+#include "common/iso_time.h"
 #include "runbook/postmortem_internal.h"
 #include "runbook/tool_kit.h"
 

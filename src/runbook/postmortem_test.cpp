@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "airflow/iso_time.h"
+#include "common/iso_time.h"
 #include "guard/approval.h"
 #include "guard/audit.h"
 #include "mcp/memory_transport.h"
@@ -25,7 +25,7 @@ constexpr const char* kRun = "scheduled__2026-01-01T00:00:00+00:00";
 constexpr const char* kSecret = "Sup3rS3cretPw";
 constexpr const char* kSecretUri = "postgresql://etl:Sup3rS3cretPw@db.internal:5432/dw";
 
-Clock::time_point at(const char* iso) { return *airflow::parse_iso8601(iso); }
+Clock::time_point at(const char* iso) { return *parse_iso8601(iso); }
 int64_t ms(const char* iso) { return to_ms(at(iso)); }
 
 airflow::DagRun run(const std::string& id, const std::string& state, const std::string& after,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/iso_time.h"
 #include "runbook/postmortem_internal.h"
 #include "runbook/tool_kit.h"
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/iso_time.h"
 #include "guard/canonical.h"
 #include "runbook/tool_kit.h"
 

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "airflow/iso_time.h"
-
 namespace dm::runbook {
 
 json environment_property() {
@@ -204,14 +202,5 @@ std::optional<long long> int_arg(const json& args, const char* key) {
   if (it == args.end() || !it->is_number_integer()) return std::nullopt;
   return it->get<long long>();
 }
-
-std::optional<int64_t> iso_to_ms(std::string_view iso) {
-  if (iso.empty()) return std::nullopt;
-  auto t = airflow::parse_iso8601(iso);
-  if (!t) return std::nullopt;
-  return to_ms(*t);
-}
-
-std::string ms_to_iso(int64_t ms) { return airflow::format_iso8601(from_ms(ms)); }
 
 }  // namespace dm::runbook

@@ -77,9 +77,5 @@ mcp::ToolResult finish(const Deps& deps, std::string text, json structured, std:
 // ---- time ----
 int64_t to_ms(Clock::time_point t);
 Clock::time_point from_ms(int64_t ms);
-// Airflow ISO-8601 → ms since the epoch; nullopt for "" or garbage.
-std::optional<int64_t> iso_to_ms(std::string_view iso);
-// ms → "YYYY-MM-DDTHH:MM:SSZ".
-std::string ms_to_iso(int64_t ms);
 
 }  // namespace dm::runbook

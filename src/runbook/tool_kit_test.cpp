@@ -106,13 +106,5 @@ TEST(ToolKit, StoreOpenFailureIsAClearErrorAndRetried) {
   EXPECT_NE(s.error().message.find("incident store is unavailable"), std::string::npos);
 }
 
-TEST(ToolKit, TimeHelpersRoundTrip) {
-  auto ms = iso_to_ms("2026-01-02T03:04:05+00:00");
-  ASSERT_TRUE(ms.has_value());
-  EXPECT_EQ(ms_to_iso(*ms), "2026-01-02T03:04:05Z");
-  EXPECT_FALSE(iso_to_ms("").has_value());
-  EXPECT_FALSE(iso_to_ms("yesterday").has_value());
-}
-
 }  // namespace
 }  // namespace dm::runbook

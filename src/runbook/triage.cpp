@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "common/iso_time.h"
 #include "runbook/detect_common.h"
 #include "runbook/runbook.h"
 #include "runbook/tool_kit.h"
@@ -58,61 +59,54 @@ json run_summary_output_schema() {
   json str = {{"type", "string"}};
   json strs = {{"type", "array"}, {"items", str}};
   json integer = {{"type", "integer"}};
-  return output_object_schema(
-      {{"environment", str},
-       {"dag_id", str},
-       {"run_id", str},
-       {"state", str},
-       {"run_type", str},
-       {"logical_date", str},
-       {"run_after", str},
-       {"start_date", str},
-       {"end_date", str},
-       {"duration_s", {{"type", json::array({"number", "null"})}}},
-       {"conf_keys", strs},
-       {"tags", strs},
-       {"tier", str},
-       {"business_critical", {{"type", "boolean"}}},
-       {"owners", strs},
-       {"task_counts", {{"type", "object"}, {"additionalProperties", integer}}},
-       {"first_failing_task", task_schema(/*nullable=*/true)},
-       {"failed_tasks", strs},
-       {"upstream_failed_tasks", strs},
-       {"retries_used", integer},
-       {"frequency",
-        {{"type", "object"},
-         {"properties",
-          {{"lookback_hours", integer},
-           {"runs", integer},
-           {"failed_runs", integer},
-           {"capped", {{"type", "boolean"}}},
-           {"available", {{"type", "boolean"}}}}},
-         {"required", json::array({"lookback_hours", "runs", "failed_runs"})}}},
-       {"incident_id", str},
-       {"severity", {{"type", "string"}, {"enum", json::array({"sev1", "sev2", "sev3"})}}},
-       {"notes", strs}},
-      json::array({"environment",
-                   "dag_id",
-                   "run_id",
-                   "state",
-                   "run_type",
-                   "logical_date",
-                   "start_date",
-                   "end_date",
-                   "duration_s",
-                   "conf_keys",
-                   "tags",
-                   "tier",
-                   "business_critical",
-                   "owners",
-                   "task_counts",
-                   "first_failing_task",
-                   "failed_tasks",
-                   "upstream_failed_tasks",
-                   "retries_used",
-                   "frequency",
-                   "incident_id",
-                   "severity"}));
+  json properties = run_schema()["properties"];  // the contract's run, and then the summary's own
+  properties.update(
+      json{{"environment", str},
+           {"duration_s", {{"type", json::array({"number", "null"})}}},
+           {"conf_keys", strs},
+           {"tags", strs},
+           {"tier", str},
+           {"business_critical", {{"type", "boolean"}}},
+           {"owners", strs},
+           {"task_counts", {{"type", "object"}, {"additionalProperties", integer}}},
+           {"first_failing_task", task_schema(/*nullable=*/true)},
+           {"failed_tasks", strs},
+           {"upstream_failed_tasks", strs},
+           {"retries_used", integer},
+           {"frequency",
+            {{"type", "object"},
+             {"properties",
+              {{"lookback_hours", integer},
+               {"runs", integer},
+               {"failed_runs", integer},
+               {"capped", {{"type", "boolean"}}},
+               {"available", {{"type", "boolean"}}}}},
+             {"required", json::array({"lookback_hours", "runs", "failed_runs"})}}},
+           {"incident_id", str},
+           {"severity", {{"type", "string"}, {"enum", json::array({"sev1", "sev2", "sev3"})}}},
+           {"notes", strs}});
+  return output_object_schema(std::move(properties), json::array({"environment",
+                                                                  "dag_id",
+                                                                  "run_id",
+                                                                  "state",
+                                                                  "run_type",
+                                                                  "logical_date",
+                                                                  "start_date",
+                                                                  "end_date",
+                                                                  "duration_s",
+                                                                  "conf_keys",
+                                                                  "tags",
+                                                                  "tier",
+                                                                  "business_critical",
+                                                                  "owners",
+                                                                  "task_counts",
+                                                                  "first_failing_task",
+                                                                  "failed_tasks",
+                                                                  "upstream_failed_tasks",
+                                                                  "retries_used",
+                                                                  "frequency",
+                                                                  "incident_id",
+                                                                  "severity"}));
 }
 
 Result<mcp::ToolResult> get_run_summary(const Deps& deps, const json& args) {
@@ -223,16 +217,9 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const json& args) {
   std::string incident_id =
       incident_for(deps, env, *run, first_id, std::move(incident_facts), text);
 
-  json out = {
+  json out = airflow::to_json(*run);  // the contract's run, and then the summary's own fields
+  out.update(json{
       {"environment", env},
-      {"dag_id", dag_id},
-      {"run_id", run_id},
-      {"state", run->state},
-      {"run_type", run->run_type},
-      {"logical_date", iso_utc(run->logical_date)},
-      {"run_after", iso_utc(run->run_after)},
-      {"start_date", iso_utc(run->start_date)},
-      {"end_date", iso_utc(run->end_date)},
       {"duration_s", duration},
       {"conf_keys", std::move(conf_keys)},
       {"tags", dag.tags},
@@ -247,7 +234,7 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const json& args) {
       {"frequency", std::move(frequency)},
       {"incident_id", incident_id},
       {"severity", severity},
-      {"notes", std::move(notes)}};
+      {"notes", std::move(notes)}});
   return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <tuple>
 
+#include "common/iso_time.h"
 #include "runbook/detect_common.h"
 #include "runbook/tool_kit.h"
 

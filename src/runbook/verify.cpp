@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "common/iso_time.h"
 #include "runbook/detect_common.h"
 #include "runbook/runbook.h"
 #include "runbook/tool_kit.h"
@@ -204,6 +205,7 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args)
   json critical = json::array();
   for (const auto& [id, state] : v.critical_tasks)
     critical.push_back({{"task_id", id}, {"state", state}});
+  json recovering = v.recovering_run ? airflow::to_json(*v.recovering_run) : json(nullptr);
   json out = {{"environment", env},
               {"dag_id", dag_id},
               {"run_id", run_id},
@@ -214,7 +216,7 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args)
                 {"quiet_minutes", rule.quiet_minutes},
                 {"critical_tasks", rule.critical_tasks},
                 {"escalate_after_failures", rule.escalate_after_failures}}},
-              {"recovering_run", v.recovering_run ? run_json(*v.recovering_run) : json(nullptr)},
+              {"recovering_run", std::move(recovering)},
               {"critical_tasks", std::move(critical)},
               {"failures_since", v.failures_since},
               {"quiet_until", v.quiet_until_ms ? ms_to_iso(v.quiet_until_ms) : ""},

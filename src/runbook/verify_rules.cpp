@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/iso_time.h"
 #include "runbook/detect_common.h"
 #include "runbook/tool_kit.h"
 #include "runbook/triage_facts.h"

@@ -3,64 +3,11 @@
 #include <mutex>
 #include <pqxx/pqxx>
 
+#include "store/migrations.h"
+
 namespace dm::store {
 namespace {
 
-// Versioned migrations; index i holds version i+1. Never edit a shipped entry: append a new one.
-const char* const kMigrations[] = {
-    R"sql(
-CREATE TABLE approvals(
-  id TEXT PRIMARY KEY, action TEXT NOT NULL, env TEXT NOT NULL, tier TEXT NOT NULL,
-  params_json TEXT NOT NULL, params_hash TEXT NOT NULL, requester TEXT NOT NULL,
-  requester_is_agent INTEGER NOT NULL, reason TEXT NOT NULL, created_at BIGINT NOT NULL,
-  expires_at BIGINT NOT NULL, required_approvals INTEGER NOT NULL, state TEXT NOT NULL,
-  decided_at BIGINT NOT NULL DEFAULT 0, consumed_at BIGINT NOT NULL DEFAULT 0);
-CREATE INDEX approvals_by_state ON approvals(state, created_at);
-CREATE TABLE approval_decisions(
-  approval_id TEXT NOT NULL REFERENCES approvals(id), principal TEXT NOT NULL,
-  approve INTEGER NOT NULL, reason TEXT NOT NULL, at BIGINT NOT NULL, ord INTEGER NOT NULL,
-  PRIMARY KEY(approval_id, principal));
-CREATE TABLE audit_log(seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, body TEXT NOT NULL);
-CREATE FUNCTION dagmedic_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
-  $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
-CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
-  FOR EACH ROW EXECUTE FUNCTION dagmedic_audit_append_only();
-CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
-  FOR EACH STATEMENT EXECUTE FUNCTION dagmedic_audit_append_only();
-CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq BIGINT NOT NULL,
-  hash TEXT NOT NULL);
-INSERT INTO audit_head VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
-CREATE TABLE audit_checkpoints(seq BIGINT NOT NULL, hash TEXT NOT NULL, time_ms BIGINT NOT NULL,
-  mac TEXT NOT NULL);
-CREATE TABLE occurrences(id BIGSERIAL PRIMARY KEY, signature TEXT NOT NULL, dag_id TEXT NOT NULL,
-  run_id TEXT NOT NULL, task_id TEXT NOT NULL, env TEXT NOT NULL, seen_at BIGINT NOT NULL);
-CREATE INDEX occurrences_by_signature ON occurrences(signature, seen_at);
-CREATE INDEX occurrences_by_dag ON occurrences(dag_id, seen_at);
-)sql",
-    // 2: one row per sighting (keep the earliest of any duplicates), incidents.
-    R"sql(
-LOCK TABLE occurrences IN EXCLUSIVE MODE;
-DELETE FROM occurrences WHERE EXISTS (SELECT 1 FROM occurrences o WHERE
-  o.signature = occurrences.signature AND o.env = occurrences.env AND
-  o.dag_id = occurrences.dag_id AND o.run_id = occurrences.run_id AND
-  o.task_id = occurrences.task_id AND
-  (o.seen_at < occurrences.seen_at OR (o.seen_at = occurrences.seen_at AND o.id < occurrences.id)));
-CREATE UNIQUE INDEX occurrences_key ON occurrences(signature, env, dag_id, run_id, task_id);
-CREATE INDEX occurrences_by_task ON occurrences(env, dag_id, run_id, task_id);
-CREATE TABLE incidents(id TEXT PRIMARY KEY, env TEXT NOT NULL, dag_id TEXT NOT NULL,
-  run_id TEXT NOT NULL, state TEXT NOT NULL, signature TEXT NOT NULL, category TEXT NOT NULL,
-  first_failing_task TEXT NOT NULL, error TEXT NOT NULL, summary_json TEXT NOT NULL,
-  postmortem_md TEXT NOT NULL, opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
-CREATE INDEX incidents_by_updated ON incidents(updated_at);
-CREATE INDEX incidents_by_dag ON incidents(dag_id, updated_at);
-)sql",
-    // 3: when the incident was first diagnosed (0 = not yet, or diagnosed before version 3).
-    R"sql(
-ALTER TABLE incidents ADD COLUMN diagnosed_at BIGINT NOT NULL DEFAULT 0;
-)sql",
-};
-constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 constexpr int64_t kMigrationLockKey = 0x646d6d6967;  // "dmmig"
 
 Error pg_error(const std::string& what, const std::exception& e) {
@@ -161,17 +108,16 @@ class PgStore final : public Store {
     auto r = run<int>("migrate", [&](pqxx::connection& c) -> Result<int> {
       pqxx::work w(c);
       w.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-      w.exec(
-          "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, "
-          "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+      w.exec(schema_version_ddl(SqlDialect::postgres));
       int v = w.exec("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0].as<int>();
-      if (v > kSchemaVersion)
-        return make_error(Errc::failed_precondition, "postgres store: schema version " +
-                                                         std::to_string(v) +
-                                                         " is newer than this dagmedic (" +
-                                                         std::to_string(kSchemaVersion) + ")");
-      for (int i = v; i < kSchemaVersion; ++i) {
-        w.exec(kMigrations[i]);
+      const auto& steps = migrations(SqlDialect::postgres);
+      const int latest = static_cast<int>(steps.size());
+      if (v > latest)
+        return make_error(Errc::failed_precondition,
+                          "postgres store: schema version " + std::to_string(v) +
+                              " is newer than this dagmedic (" + std::to_string(latest) + ")");
+      for (int i = v; i < latest; ++i) {
+        w.exec(steps[static_cast<std::size_t>(i)]);
         w.exec_params("INSERT INTO schema_version(version) VALUES($1)", i + 1);
       }
       w.commit();

@@ -7,61 +7,13 @@
 #include <filesystem>
 #include <mutex>
 
+#include "store/migrations.h"
+
 namespace dm::store {
 namespace {
 
-// Versioned migrations; index i holds version i+1. Never edit a shipped entry: append a new one.
-const char* const kMigrations[] = {
-    R"sql(
-CREATE TABLE approvals(
-  id TEXT PRIMARY KEY, action TEXT NOT NULL, env TEXT NOT NULL, tier TEXT NOT NULL,
-  params_json TEXT NOT NULL, params_hash TEXT NOT NULL, requester TEXT NOT NULL,
-  requester_is_agent INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL, required_approvals INTEGER NOT NULL, state TEXT NOT NULL,
-  decided_at INTEGER NOT NULL DEFAULT 0, consumed_at INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX approvals_by_state ON approvals(state, created_at);
-CREATE TABLE approval_decisions(
-  approval_id TEXT NOT NULL REFERENCES approvals(id), principal TEXT NOT NULL,
-  approve INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL, ord INTEGER NOT NULL,
-  PRIMARY KEY(approval_id, principal));
-CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-CREATE TABLE audit_head(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT NULL,
-  hash TEXT NOT NULL);
-INSERT INTO audit_head VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
-CREATE TABLE audit_checkpoints(seq INTEGER NOT NULL, hash TEXT NOT NULL, time_ms INTEGER NOT NULL,
-  mac TEXT NOT NULL);
-CREATE TABLE occurrences(id INTEGER PRIMARY KEY, signature TEXT NOT NULL, dag_id TEXT NOT NULL,
-  run_id TEXT NOT NULL, task_id TEXT NOT NULL, env TEXT NOT NULL, seen_at INTEGER NOT NULL);
-CREATE INDEX occurrences_by_signature ON occurrences(signature, seen_at);
-CREATE INDEX occurrences_by_dag ON occurrences(dag_id, seen_at);
-)sql",
-    // 2: one row per sighting (keep the earliest of any duplicates), incidents.
-    R"sql(
-DELETE FROM occurrences WHERE EXISTS (SELECT 1 FROM occurrences o WHERE
-  o.signature = occurrences.signature AND o.env = occurrences.env AND
-  o.dag_id = occurrences.dag_id AND o.run_id = occurrences.run_id AND
-  o.task_id = occurrences.task_id AND
-  (o.seen_at < occurrences.seen_at OR (o.seen_at = occurrences.seen_at AND o.id < occurrences.id)));
-CREATE UNIQUE INDEX occurrences_key ON occurrences(signature, env, dag_id, run_id, task_id);
-CREATE INDEX occurrences_by_task ON occurrences(env, dag_id, run_id, task_id);
-CREATE TABLE incidents(id TEXT PRIMARY KEY, env TEXT NOT NULL, dag_id TEXT NOT NULL,
-  run_id TEXT NOT NULL, state TEXT NOT NULL, signature TEXT NOT NULL, category TEXT NOT NULL,
-  first_failing_task TEXT NOT NULL, error TEXT NOT NULL, summary_json TEXT NOT NULL,
-  postmortem_md TEXT NOT NULL, opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-CREATE INDEX incidents_by_updated ON incidents(updated_at);
-CREATE INDEX incidents_by_dag ON incidents(dag_id, updated_at);
-)sql",
-    // 3: when the incident was first diagnosed (0 = not yet, or diagnosed before version 3).
-    R"sql(
-ALTER TABLE incidents ADD COLUMN diagnosed_at INTEGER NOT NULL DEFAULT 0;
-)sql",
-};
-constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+// The schema version this build writes.
+int latest_version() { return static_cast<int>(migrations(SqlDialect::sqlite).size()); }
 
 Error sq_error(sqlite3* db, int rc, const std::string& what) {
   Errc c = Errc::internal;
@@ -619,20 +571,21 @@ Result<int> schema_version(sqlite3* db) {
 Status migrate(sqlite3* db) {
   Tx tx(db);
   if (auto s = tx.begin(); !s) return s;
-  if (auto s = exec(db,
-                    "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, "
-                    "applied_at INTEGER NOT NULL DEFAULT (strftime('%s','now')))",
-                    "create schema_version");
-      !s)
+  if (auto s = exec(db, schema_version_ddl(SqlDialect::sqlite), "create schema_version"); !s)
     return s;
   auto v = schema_version(db);
   if (!v) return v.error();
-  if (*v > kSchemaVersion)
+  const auto& steps = migrations(SqlDialect::sqlite);
+  const int latest = latest_version();
+  if (*v > latest)
     return make_error(Errc::failed_precondition,
                       "sqlite store: schema version " + std::to_string(*v) +
-                          " is newer than this dagmedic (" + std::to_string(kSchemaVersion) + ")");
-  for (int i = *v; i < kSchemaVersion; ++i) {
-    if (auto s = exec(db, kMigrations[i], "migration " + std::to_string(i + 1)); !s) return s;
+                          " is newer than this dagmedic (" + std::to_string(latest) + ")");
+  for (int i = *v; i < latest; ++i) {
+    if (auto s = exec(db, steps[static_cast<std::size_t>(i)].c_str(),
+                      "migration " + std::to_string(i + 1));
+        !s)
+      return s;
     Stmt s(db, "INSERT INTO schema_version(version) VALUES(?)");
     s.bind(1, int64_t{i + 1});
     if (auto st = s.run("record migration"); !st) return st;
@@ -693,10 +646,10 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& opts) {
   } else {
     auto v = schema_version(db);
     if (!v) return v.error();
-    if (*v != kSchemaVersion)
+    if (*v != latest_version())
       return make_error(Errc::failed_precondition,
                         "sqlite store: " + path + " has schema version " + std::to_string(*v) +
-                            ", expected " + std::to_string(kSchemaVersion) +
+                            ", expected " + std::to_string(latest_version()) +
                             " (open it writable once to migrate)");
   }
   if (opts.max_pages > 0) {

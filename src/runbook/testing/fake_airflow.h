@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "airflow/airflow_client.h"
-#include "airflow/iso_time.h"
+#include "common/iso_time.h"
 #include "config/config.h"
 #include "runbook/deps.h"
 
@@ -91,10 +91,10 @@ class FakeAirflow final : public airflow::AirflowClient {
       if (!q.states.empty() &&
           std::find(q.states.begin(), q.states.end(), r.state) == q.states.end())
         continue;
-      auto at = airflow::parse_iso8601(r.run_after);
+      auto at = parse_iso8601(r.run_after);
       if (q.since && (!at || *at < *q.since)) continue;
       if (q.until && (!at || *at > *q.until)) continue;
-      auto ended = airflow::parse_iso8601(r.end_date);
+      auto ended = parse_iso8601(r.end_date);
       if (q.ended_since && (!ended || *ended < *q.ended_since)) continue;
       if (q.ended_until && (!ended || *ended > *q.ended_until)) continue;
       out.push_back(r);
