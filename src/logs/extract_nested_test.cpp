@@ -11,17 +11,10 @@
 #include <sstream>
 
 #include "logs/pipeline.h"
+#include "logs/test_corpus.h"
 
 namespace dm::logs {
 namespace {
-
-std::string corpus(const std::string& name) {
-  std::ifstream f(std::string(DM_SOURCE_DIR) + "/tests/logs/extract/" + name, std::ios::binary);
-  EXPECT_TRUE(f) << name;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 Diagnosis diag(const std::string& text) {
   static const DiagnoseOptions opt = [] {

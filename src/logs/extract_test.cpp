@@ -7,16 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "logs/test_corpus.h"
+
 namespace dm::logs {
 namespace {
-
-std::string corpus(const std::string& name) {
-  std::ifstream f(std::string(DM_SOURCE_DIR) + "/tests/logs/extract/" + name, std::ios::binary);
-  EXPECT_TRUE(f) << name;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 const ExtractedError& primary(const Extraction& x) {
   static const ExtractedError none;

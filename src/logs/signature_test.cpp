@@ -9,17 +9,10 @@
 #include <sstream>
 
 #include "logs/signature_mask.h"
+#include "logs/test_corpus.h"
 
 namespace dm::logs {
 namespace {
-
-std::string corpus(const std::string& name) {
-  std::ifstream f(std::string(DM_SOURCE_DIR) + "/tests/logs/extract/" + name, std::ios::binary);
-  EXPECT_TRUE(f) << name;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 Signature sig_of_log(const std::string& text) {
   auto x = extract_errors(text);
