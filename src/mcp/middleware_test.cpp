@@ -26,6 +26,15 @@ Tool tool_with(std::string name, std::optional<Effect> effect, bool* ran) {
   return t;
 }
 
+Resource text_resource(std::string uri) {
+  return {.uri = std::move(uri),
+          .name = "r",
+          .handler = [](const std::string& u,
+                        RequestContext&) -> Result<std::vector<ResourceContents>> {
+            return std::vector<ResourceContents>{{.uri = u, .text = "r"}};
+          }};
+}
+
 struct Seen {
   std::mutex mu;
   std::vector<std::string> calls;  // "method target effect"
@@ -36,14 +45,7 @@ TEST(Middleware, SeesEveryKindOfCallAndCanRefuseAWrite) {
   bool read_ran = false, write_ran = false;
   ASSERT_TRUE(server->add_tool(tool_with("look", Effect::reads, &read_ran)).ok());
   ASSERT_TRUE(server->add_tool(tool_with("change", Effect::writes_remote, &write_ran)).ok());
-  ASSERT_TRUE(server
-                  ->add_resource({.uri = "x://r",
-                                  .name = "r",
-                                  .handler = [](const std::string& uri, RequestContext&)
-                                      -> Result<std::vector<ResourceContents>> {
-                                    return std::vector<ResourceContents>{{.uri = uri, .text = "r"}};
-                                  }})
-                  .ok());
+  ASSERT_TRUE(server->add_resource(text_resource("x://r")).ok());
   ASSERT_TRUE(server
                   ->add_prompt({.name = "p",
                                 .handler = [](const std::map<std::string, std::string>&,
@@ -85,14 +87,7 @@ TEST(Middleware, SeesEveryKindOfCallAndCanRefuseAWrite) {
 
 TEST(Middleware, RunInOrderOutermostFirstAndARefusedReadIsAJsonRpcError) {
   auto server = Server::create();
-  ASSERT_TRUE(server
-                  ->add_resource({.uri = "x://r",
-                                  .name = "r",
-                                  .handler = [](const std::string& uri, RequestContext&)
-                                      -> Result<std::vector<ResourceContents>> {
-                                    return std::vector<ResourceContents>{{.uri = uri, .text = "r"}};
-                                  }})
-                  .ok());
+  ASSERT_TRUE(server->add_resource(text_resource("x://r")).ok());
   auto order = std::make_shared<std::vector<int>>();
   server->use([order](const Call&, RequestContext&, const Next& next) {
     order->push_back(1);
