@@ -209,10 +209,11 @@ Result<ApprovalRecord> Approvals::deny(const std::string& id, const Principal& p
 }
 
 Result<ApprovalRecord> Approvals::consume(const std::string& id, std::string_view action,
-                                          const ActionParams& params, std::string_view env) {
+                                          const ActionParams& params, std::string_view env,
+                                          std::string_view consumer) {
   auto hash = params_hash(action, params, env);
   auto r = do_consume(id, hash);
-  return audited(std::move(r), "", "consume_approval", "consumed", id,
+  return audited(std::move(r), consumer, "consume_approval", "consumed", id,
                  hash.ok() ? *hash : std::string());
 }
 

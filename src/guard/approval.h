@@ -94,8 +94,12 @@ class Approvals {
 
   // Marks the approval used, exactly once, if approved, unexpired and bound to exactly these
   // parameters. Call right before running the write; on success run it with run_id_for().
+  // `consumer`: who is about to run the write, recorded as the audit entry's principal, refusals
+  // included (someone trying another's approval id is named); "" records the requester on
+  // success and no one on a refusal.
   Result<store::ApprovalRecord> consume(const std::string& id, std::string_view action,
-                                        const ActionParams& params, std::string_view env);
+                                        const ActionParams& params, std::string_view env,
+                                        std::string_view consumer = {});
 
   Result<store::ApprovalRecord> get(const std::string& id);
   Result<std::vector<store::ApprovalRecord>> list(store::ApprovalState state, size_t limit = 100);

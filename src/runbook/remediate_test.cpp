@@ -298,7 +298,18 @@ TEST_F(Remediate, SelfAndAgentApprovalRefused) {
   EXPECT_EQ(t.value("isError", false), true);
   EXPECT_EQ(dev_->calls("trigger_dag_run"), 0);
   expect_audit_ok();
-  EXPECT_NE(audit_export().find("refused"), std::string::npos);
+  const std::string log = audit_export();
+  EXPECT_NE(log.find("refused"), std::string::npos);
+  // The refused consume names who tried to run the write.
+  bool named = false;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    json e = json::parse(line, nullptr, false);
+    if (e.is_object() && e["entry"].value("tool", "") == "consume_approval" &&
+        e["entry"].value("decision", "") == "refused")
+      named = e["entry"].value("principal", "") == "agent:dm-inmemory-client";
+  }
+  EXPECT_TRUE(named) << log;
 }
 
 TEST_F(Remediate, ReplayOfAUsedApprovalIsRefused) {

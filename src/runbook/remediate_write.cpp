@@ -116,7 +116,7 @@ Result<Authorized> authorize(const Deps& deps, mcp::ToolContext& ctx, const Writ
       for (const auto& t : p["task_ids"])
         if (t.is_string()) params.task_ids.push_back(t.get<std::string>());
   }
-  auto c = (*approvals)->consume(id, action, params, wt.env);
+  auto c = (*approvals)->consume(id, action, params, wt.env, Deps::agent_for(client_name(ctx)).id);
   if (c) {
     a.approval_id = id;
     a.record = *c;
