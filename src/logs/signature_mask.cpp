@@ -133,6 +133,15 @@ struct W {
 // Signature mode: digits in[i, j) that name the cause and stay.
 bool protected_number(std::string_view in, std::size_t i, std::size_t j) {
   std::size_t len = j - i;
+  // A process or thread id is never a cause, even when it looks like an HTTP status
+  // ("Timeout, PID: 581" and "PID: 626" are one failure).
+  if (i >= 3) {
+    std::size_t k = i;
+    while (k > 0 && i - k < 3 && (in[k - 1] == ' ' || in[k - 1] == ':' || in[k - 1] == '=')) --k;
+    if (k >= 3 && lower(in[k - 1]) == 'd' && lower(in[k - 2]) == 'i' &&
+        (lower(in[k - 3]) == 'p' || lower(in[k - 3]) == 't') && (k == 3 || !is_alpha(in[k - 4])))
+      return false;
+  }
   if (len == 3 && (in[i] == '4' || in[i] == '5') && (j == in.size() || in[j] != '.') &&
       (i == 0 || in[i - 1] != '.')) {
     return true;  // HTTP-like status

@@ -36,6 +36,18 @@ TEST(Mask, Shapes) {
   EXPECT_EQ(mask("1"), "<n>");
 }
 
+TEST(Mask, ProcessIdsAreNeverCauseNumbers) {
+  // A PID in 400-599 looked like an HTTP status and stayed: one timeout, two signatures.
+  const auto sig = [](std::string_view s) { return mask(s, MaskMode::signature); };
+  EXPECT_EQ(sig("AirflowTaskTimeout: Timeout, PID: 581"), "AirflowTaskTimeout: Timeout, PID: <n>");
+  EXPECT_EQ(sig("AirflowTaskTimeout: Timeout, PID: 581"),
+            sig("AirflowTaskTimeout: Timeout, PID: 626"));
+  EXPECT_EQ(sig("killed pid=404, tid 500"), "killed pid=<n>, tid <n>");
+  // Cause numbers still stay.
+  EXPECT_EQ(sig("HTTP 503 from api, status 404"), "HTTP 503 from api, status 404");
+  EXPECT_EQ(sig("rapid 503"), "rapid 503");  // "pid" inside a word is not a label
+}
+
 TEST(Mask, WorstCaseGrowthFitsTheBound) {
   std::string in;
   for (int k = 0; k < 500; ++k) in += "1 ";
