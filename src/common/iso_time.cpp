@@ -97,6 +97,9 @@ Result<Clock::time_point> parse(std::string_view s, const Form& f) {
   const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
                            day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return bad("no such date");
+  // A time_point counts nanoseconds in 64 bits: 1677-09-21 .. 2262-04-11. Outside whole years of
+  // that, the conversion below would overflow.
+  if (y < 1678 || y > 2261) return bad("year out of range (1678-2261)");
   if (h > 23 || mi > 59 || sec > 60) return bad("time out of range");
   const auto tp = sys_days(ymd) + hours(h) + minutes(mi) + seconds(sec) - minutes(offset_min);
   return Clock::time_point(

@@ -38,6 +38,19 @@ TEST(IsoTime, Rfc3339RequiresTimeAndZone) {
   EXPECT_NE(parse_rfc3339("2026-11-26T02:25:10").error().message.find("zone"), std::string::npos);
 }
 
+TEST(IsoTime, YearsATimePointCannotHoldAreRefusedNotOverflowed) {
+  // Found by parsers_fuzz: "0262-07-06" overflowed the nanosecond conversion (UBSan).
+  for (const char* bad : {"0262-07-06T00:00:00Z", "1677-01-01T00:00:00Z", "2262-12-31T00:00:00Z",
+                          "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z"}) {
+    auto t = parse_rfc3339(bad);
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_NE(t.error().message.find("year out of range"), std::string::npos) << bad;
+  }
+  EXPECT_FALSE(parse_iso8601("0262-07-06").has_value());
+  EXPECT_TRUE(parse_rfc3339("1678-01-01T00:00:00Z").ok());
+  EXPECT_TRUE(parse_rfc3339("2261-12-31T23:59:59Z").ok());
+}
+
 TEST(IsoTime, Iso8601AcceptsWhatAirflowAndUsersWrite) {
   auto a = parse_iso8601("2026-06-01T00:00:00+00:00");
   auto b = parse_iso8601("2026-06-01T00:00:00Z");
