@@ -13,6 +13,7 @@
 #include "mcp/memory_transport.h"
 #include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
+#include "runbook/testing/flaky_store.h"
 #include "runbook/tool_kit.h"
 #include "store/sqlite_store.h"
 
@@ -22,46 +23,22 @@ using json = nlohmann::json;
 
 // Incidents in memory, everything else forwarded to an in-memory SQLite store, so these tests do
 // not depend on which backend implements incidents yet.
-class MemIncidentStore final : public store::Store {
+class MemIncidentStore final : public ForwardingStore {
  public:
-  MemIncidentStore() {
-    auto s = store::open_sqlite_store({.path = ":memory:"});
-    EXPECT_TRUE(s.ok());
-    if (s.ok()) base_ = std::move(*s);
-  }
+  MemIncidentStore() : ForwardingStore(open_memory()) {}
   const char* backend() const noexcept override { return "memory"; }
-  Status create_approval(const store::ApprovalRecord& a) override {
-    return base_->create_approval(a);
+  // Not kept here, and not the SQLite store's either: the Store defaults (unsupported).
+  Result<std::vector<store::SignatureGroup>> occurrence_groups(const store::OccurrenceQuery& q,
+                                                               size_t limit) override {
+    return store::Store::occurrence_groups(q, limit);
   }
-  Result<store::ApprovalRecord> get_approval(const std::string& id) override {
-    return base_->get_approval(id);
+  Result<std::vector<store::Occurrence>> list_occurrences(const store::OccurrenceQuery& q,
+                                                          size_t limit) override {
+    return store::Store::list_occurrences(q, limit);
   }
-  Result<std::vector<store::ApprovalRecord>> list_approvals(store::ApprovalState s,
-                                                            size_t limit) override {
-    return base_->list_approvals(s, limit);
-  }
-  Result<store::ApprovalRecord> record_decision(const std::string& id, const store::Decision& d,
-                                                int64_t now_ms) override {
-    return base_->record_decision(id, d, now_ms);
-  }
-  Result<store::ApprovalRecord> consume_approval(const std::string& id, const std::string& h,
-                                                 int64_t now_ms) override {
-    return base_->consume_approval(id, h, now_ms);
-  }
-  Result<store::AuditRow> append_audit(const store::AuditBuilder& b) override {
-    return base_->append_audit(b);
-  }
-  Result<std::vector<store::AuditRow>> read_audit(int64_t from, size_t limit) override {
-    return base_->read_audit(from, limit);
-  }
-  Result<store::AuditHead> audit_head() override { return base_->audit_head(); }
-  Status put_checkpoint(const store::Checkpoint& c) override { return base_->put_checkpoint(c); }
-  Result<std::vector<store::Checkpoint>> checkpoints() override { return base_->checkpoints(); }
-  Status record_occurrence(const store::Occurrence& o) override {
-    return base_->record_occurrence(o);
-  }
-  Result<store::OccurrenceStats> occurrence_stats(const store::OccurrenceQuery& q) override {
-    return base_->occurrence_stats(q);
+  Result<std::vector<store::Incident>> list_incidents(const store::IncidentQuery& q,
+                                                      size_t limit) override {
+    return store::Store::list_incidents(q, limit);
   }
 
   Status upsert_incident(const store::Incident& i) override {
@@ -98,7 +75,11 @@ class MemIncidentStore final : public store::Store {
   }
 
  private:
-  std::unique_ptr<store::Store> base_;
+  static std::shared_ptr<store::Store> open_memory() {
+    auto s = store::open_sqlite_store({.path = ":memory:"});
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? std::shared_ptr<store::Store>(std::move(*s)) : nullptr;
+  }
   mutable std::mutex mu_;
   std::map<std::string, store::Incident> incidents_;
   int upserts_ = 0;

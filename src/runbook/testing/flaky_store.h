@@ -1,5 +1,6 @@
-// Test support: a store that delegates to a real one and fails its audit appends on demand
-// (fault injection for the fail-closed audit rules). Header-only; tests only.
+// Test support (tests only, header-only): ForwardingStore, which passes every call to a wrapped
+// store so a test double overrides only what it changes, and FlakyStore, whose audit appends fail
+// on demand (fault injection for the fail-closed audit rules).
 #pragma once
 
 #include <atomic>
@@ -11,11 +12,10 @@
 
 namespace dm::runbook::testing {
 
-// Delegates to a real store; appends to the audit fail while `fail_audit` is set.
-class FlakyStore final : public store::Store {
+// Every Store call goes to `s`.
+class ForwardingStore : public store::Store {
  public:
-  explicit FlakyStore(std::shared_ptr<store::Store> s) : s_(std::move(s)) {}
-  std::atomic<bool> fail_audit{false};
+  explicit ForwardingStore(std::shared_ptr<store::Store> s) : s_(std::move(s)) {}
   const char* backend() const noexcept override { return s_->backend(); }
   Status create_approval(const store::ApprovalRecord& a) override { return s_->create_approval(a); }
   Result<store::ApprovalRecord> get_approval(const std::string& id) override {
@@ -34,7 +34,6 @@ class FlakyStore final : public store::Store {
     return s_->consume_approval(id, h, now);
   }
   Result<store::AuditRow> append_audit(const store::AuditBuilder& b) override {
-    if (fail_audit) return make_error(Errc::unavailable, "injected: audit store down");
     return s_->append_audit(b);
   }
   Result<std::vector<store::AuditRow>> read_audit(int64_t from, size_t n) override {
@@ -64,8 +63,19 @@ class FlakyStore final : public store::Store {
     return s_->list_incidents(q, limit);
   }
 
- private:
+ protected:
   std::shared_ptr<store::Store> s_;
+};
+
+// Delegates to a real store; appends to the audit fail while `fail_audit` is set.
+class FlakyStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::atomic<bool> fail_audit{false};
+  Result<store::AuditRow> append_audit(const store::AuditBuilder& b) override {
+    if (fail_audit) return make_error(Errc::unavailable, "injected: audit store down");
+    return s_->append_audit(b);
+  }
 };
 
 }  // namespace dm::runbook::testing
