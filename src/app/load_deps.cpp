@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "app/wiring.h"
+
 namespace dm::app {
 
 std::shared_ptr<runbook::Deps> load_deps(const std::string& config_path, const char* cmd) {
@@ -10,7 +12,7 @@ std::shared_ptr<runbook::Deps> load_deps(const std::string& config_path, const c
     std::fprintf(stderr, "dagmedic %s: %s\n", cmd, cfg.error().message.c_str());
     return nullptr;
   }
-  auto deps = runbook::make_deps(std::move(*cfg));
+  auto deps = wire_deps(std::move(*cfg));
   if (!deps) {
     std::fprintf(stderr, "dagmedic %s: %s\n", cmd, deps.error().message.c_str());
     return nullptr;

@@ -1,23 +1,13 @@
 #include "runbook/deps.h"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
-#include <pwd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <map>
 
 #include "airflow/factory.h"
 #include "guard/canonical.h"
 #include "logs/rule_sets.h"
 #include "mcp/schema_validator.h"
-#include "store/pg_store.h"
-#include "store/sqlite_store.h"
 
 namespace dm::runbook {
 namespace {
@@ -61,73 +51,6 @@ class ConfigClientProvider final : public ClientProvider {
   std::map<std::string, std::shared_ptr<airflow::AirflowClient>, std::less<>> clients_;
 };
 
-Result<std::unique_ptr<store::Store>> open_configured_store(const config::StoreSettings& s) {
-  if (s.backend == config::StoreSettings::Backend::postgres) {
-    const char* dsn = std::getenv(s.dsn_env.c_str());
-    if (dsn == nullptr || *dsn == '\0')
-      return make_error(Errc::failed_precondition,
-                        "store: $" + s.dsn_env + " (store.dsn_env) is not set or empty");
-    return store::open_pg_store({.dsn = dsn});
-  }
-  return store::open_sqlite_store({.path = s.path});
-}
-
-// Folder of the audit key file: the SQLite store's folder (or the default state folder).
-Result<std::string> key_dir(const config::StoreSettings& s) {
-  std::string db = s.path;
-  if (s.backend == config::StoreSettings::Backend::postgres || db.empty() || db == ":memory:") {
-    auto d = store::default_sqlite_path();
-    if (!d) return d.error();
-    db = *d;
-  }
-  auto slash = db.rfind('/');
-  return slash == std::string::npos ? std::string(".") : db.substr(0, slash == 0 ? 1 : slash);
-}
-
-Status mkdirs(const std::string& dir) {
-  std::string cur;
-  for (std::size_t i = 0; i <= dir.size(); ++i) {
-    if (i == dir.size() || (dir[i] == '/' && i > 0)) {
-      cur = dir.substr(0, i);
-      if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
-        return make_error(Errc::unavailable,
-                          "cannot create folder " + cur + ": " + std::strerror(errno));
-    }
-  }
-  return Status::Ok();
-}
-
-// The generated key file: created once with O_EXCL (0600), read afterwards.
-Result<guard::AuditKey> default_key(const config::StoreSettings& s) {
-  auto dir = key_dir(s);
-  if (!dir) return dir.error();
-  if (auto st = mkdirs(*dir); !st) return st.error();
-  const std::string path = *dir + "/audit.key";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    auto hex = guard::random_hex(32);
-    bool ok = hex.ok();
-    if (ok) {
-      std::string line = *hex + "\n";
-      ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-           ::fsync(fd) == 0;
-    }
-    ::close(fd);
-    if (!ok) {
-      ::unlink(path.c_str());
-      return make_error(Errc::unavailable, "audit: cannot write the new key file " + path);
-    }
-    std::fprintf(stderr,
-                 "dagmedic: created the audit key %s (0600). Keep a copy elsewhere: without it "
-                 "checkpoints cannot be verified.\n",
-                 path.c_str());
-  } else if (errno != EEXIST) {
-    return make_error(Errc::unavailable,
-                      "audit: cannot create the key file " + path + ": " + std::strerror(errno));
-  }
-  return guard::AuditKey::from_file(path);
-}
-
 }  // namespace
 
 Result<std::shared_ptr<const guard::Policy>> make_policy(const config::PolicySettings& p) {
@@ -161,23 +84,6 @@ Result<std::shared_ptr<const guard::Policy>> make_policy(const config::PolicySet
       });
 }
 
-Result<guard::Principal> operator_from(const config::Config& cfg) {
-  std::string id = cfg.identity.principal;
-  if (id.empty()) {
-    if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name && *pw->pw_name)
-      id = pw->pw_name;
-    else if (const char* u = std::getenv("USER"); u && *u)
-      id = u;
-    else
-      id = "uid:" + std::to_string(::geteuid());
-  }
-  auto n = guard::normalize_principal(id);
-  if (!n) return make_error(Errc::invalid_argument, "identity.principal: " + n.error().message);
-  if (n->rfind("agent:", 0) == 0)
-    return make_error(Errc::invalid_argument, "identity.principal: \"agent:\" is reserved");
-  return guard::Principal{*n, false};
-}
-
 std::shared_ptr<ClientProvider> make_client_provider(const config::Config& cfg,
                                                      std::shared_ptr<Clock> clock) {
   return std::make_shared<ConfigClientProvider>(cfg, std::move(clock));
@@ -186,8 +92,9 @@ std::shared_ptr<ClientProvider> make_client_provider(const config::Config& cfg,
 Result<store::Store*> Deps::store() const {
   std::lock_guard lk(store_mu_);
   if (!store_) {
-    if (!open_store) return make_error(Errc::internal, "store: no way to open it was set");
-    auto s = open_store();
+    auto s = open_store ? open_store()
+                        : Result<std::unique_ptr<store::Store>>(make_error(
+                              Errc::failed_precondition, "no store was wired into this process"));
     if (!s)
       return make_error(s.error().code, "the incident store is unavailable: " + s.error().message);
     store_ = std::shared_ptr<store::Store>(std::move(*s));
@@ -212,15 +119,9 @@ Result<std::shared_ptr<guard::AuditLog>> Deps::audit() const {
   if (audit_) return audit_;
   auto s = shared_store();
   if (!s) return s.error();
-  Result<guard::AuditKey> key = make_error(Errc::internal, "no key");
-  if (!audit_key_bytes.empty())
-    key = guard::AuditKey::from_bytes(audit_key_bytes);
-  else if (!config.audit.key_file.empty())
-    key = guard::AuditKey::from_file(config.audit.key_file);
-  else if (!config.audit.key_env.empty())
-    key = guard::AuditKey::from_env(config.audit.key_env.c_str());
-  else
-    key = default_key(config.store);
+  if (!audit_key)
+    return make_error(Errc::failed_precondition, "audit: no audit key was configured");
+  auto key = audit_key();
   if (!key) return make_error(key.error().code, "audit key: " + key.error().message);
   audit_ = std::make_shared<guard::AuditLog>(
       *s, clock, std::move(*key),
@@ -267,16 +168,24 @@ Result<std::shared_ptr<Deps>> make_deps(config::Config cfg, DepsOverrides o) {
   d->categorizer = std::move(rules->categorizer);
   d->clock = o.clock ? std::move(o.clock) : system_clock();
   d->clients = o.clients ? std::move(o.clients) : make_client_provider(d->config, d->clock);
-  config::StoreSettings s = d->config.store;
-  d->open_store = [s] { return open_configured_store(s); };
+  d->open_store = std::move(o.open_store);
   if (o.store) d->set_store(std::move(o.store));
   auto policy = make_policy(d->config.policy);
   if (!policy) return policy.error();
   d->policy = std::move(*policy);
-  auto op = operator_from(d->config);
-  if (!op) return op.error();
-  d->operator_principal = std::move(*op);
-  d->audit_key_bytes = std::move(o.audit_key);
+  if (o.operator_principal) {
+    d->operator_principal = std::move(*o.operator_principal);
+  } else {
+    auto n = guard::normalize_principal(d->config.identity.principal.empty()
+                                            ? std::string("operator")
+                                            : d->config.identity.principal);
+    if (!n) return make_error(Errc::invalid_argument, "identity.principal: " + n.error().message);
+    d->operator_principal = guard::Principal{*n, false};
+  }
+  if (o.audit_key_source)
+    d->audit_key = std::move(o.audit_key_source);
+  else if (!o.audit_key.empty())
+    d->audit_key = [bytes = std::move(o.audit_key)] { return guard::AuditKey::from_bytes(bytes); };
   return d;
 }
 

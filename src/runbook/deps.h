@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,7 +57,7 @@ struct Deps {
   // (every call retries, so a store that comes back is used).
   Result<store::Store*> store() const;
 
-  // How store() opens it; set by make_deps.
+  // How store() opens it (DepsOverrides::open_store; unset: store() fails, saying so).
   std::function<Result<std::unique_ptr<store::Store>>()> open_store;
   // Uses this store from now on (make_deps with an overridden store; tests).
   void set_store(std::shared_ptr<store::Store> s) const;
@@ -65,15 +66,14 @@ struct Deps {
 
   // ---- guard (remediation) ----
   std::shared_ptr<const guard::Policy> policy;  // never null; compiled from config.policy
-  // The human operator: config identity.principal, else the OS user (never a CLI flag). An MCP
-  // request is made by agent_for(client) acting for this principal.
+  // The human operator, as start-up found it (app/wiring.h: config identity.principal, else the
+  // OS user; never a CLI flag). An MCP request is made by agent_for(client) acting for them.
   guard::Principal operator_principal;
   // The approval page of an approval (set by `serve` when the page runs); empty = no page.
   std::function<std::string(const std::string& approval_id)> approval_url;
 
-  // The audit log over store(), keyed by config.audit (key_file | key_env), else by the key file
-  // `audit.key` next to the SQLite store, created (0600, 32 random bytes as hex) on first use.
-  // Built on first use and cached; errors (store down, key unreadable) are retried next call.
+  // The audit log over store(), keyed by audit_key(). Built on first use and cached; errors
+  // (store down, key unreadable, no key source: failed_precondition) are retried next call.
   Result<std::shared_ptr<guard::AuditLog>> audit() const;
   // Approvals over store() with policy->approval_policy() and audit() (every decision audited).
   Result<std::shared_ptr<guard::Approvals>> approvals() const;
@@ -83,7 +83,8 @@ struct Deps {
   // "agent:<name> for <operator>": who a tool call is attributed to in the audit.
   std::string audit_principal(std::string_view client_name) const;
 
-  std::string audit_key_bytes;  // test seam (DepsOverrides::audit_key); "" = from config
+  // Where the audit key comes from (app/wiring.h audit_key_source; tests: fixed bytes).
+  std::function<Result<guard::AuditKey>()> audit_key;
 
  private:
   mutable std::mutex store_mu_;
@@ -93,18 +94,21 @@ struct Deps {
   mutable std::shared_ptr<guard::Approvals> approvals_;
 };
 
-// Test seams for make_deps: any field left empty gets the production default.
+// What start-up (app/wiring.h) or a test gives make_deps. The runbook never reads the host itself:
+// no environment variables, key files or OS user here.
 struct DepsOverrides {
   std::shared_ptr<Clock> clock{};             // default: system clock
   std::shared_ptr<ClientProvider> clients{};  // default: make_client_provider(config)
-  std::shared_ptr<store::Store> store{};      // default: opened from config.store on first use
-  std::string audit_key{};  // default: config.audit / the generated key file (>= 32 bytes)
+  std::shared_ptr<store::Store> store{};      // an open store (tests); else open_store on first use
+  std::function<Result<std::unique_ptr<store::Store>>()> open_store{};  // default: none
+  std::function<Result<guard::AuditKey>()> audit_key_source{};  // default: audit_key, if given
+  std::string audit_key{};  // fixed key bytes (>= 32; tests); neither set: no audit (fail closed)
+  // default: config identity.principal, else "operator" (start-up passes the OS user)
+  std::optional<guard::Principal> operator_principal{};
 };
 
 // config.policy as guard rules (schemas compiled with valijson). invalid_argument naming the rule.
 Result<std::shared_ptr<const guard::Policy>> make_policy(const config::PolicySettings& p);
-// config identity.principal, else the OS user name (getpwuid), else $USER.
-Result<guard::Principal> operator_from(const config::Config& cfg);
 
 // Deps with `cfg` and the built-in rules extended by cfg.rules' files (logs::load_rule_sets).
 // Errc::internal if the embedded rules don't load (a build bug); invalid_argument for a bad rule

@@ -25,21 +25,16 @@ constexpr std::size_t kFirstFailingRuns = 20;  // runs whose first failing task 
 constexpr std::size_t kLookupWorkers = 4;      // of those, requests in flight at once
 constexpr std::size_t kImportErrorCap = 50;
 
-// window_minutes from the arguments (schema-validated; checked again so a direct call can't
-// bypass the cap).
-Result<int> window_arg(const Deps& deps, const json& args, int dflt) {
-  long long w = dflt;
-  if (auto it = args.find("window_minutes"); it != args.end() && it->is_number())
-    w = it->get<long long>();
-  const int max = deps.config.caps.window_minutes_max;
-  if (w < 1 || w > max)
-    return make_error(Errc::invalid_argument, "window_minutes must be between 1 and " +
-                                                  std::to_string(max) +
-                                                  " (caps.window_minutes_max)"
-                                                  ", got " +
-                                                  std::to_string(w));
-  return static_cast<int>(w);
-}
+struct WindowIn : WithEnvironment {
+  long long window_minutes = 0;
+};
+struct DagWindowIn : WithEnvironment {
+  std::string dag_id;
+  long long window_minutes = 0;
+};
+struct DagIn : WithEnvironment {
+  std::string dag_id;
+};
 
 int window_default(const Deps& deps, int dflt) {
   return std::min(dflt, std::max(1, deps.config.caps.window_minutes_max));
@@ -103,15 +98,15 @@ json recent_failures_output_schema() {
                       "dags_affected", "import_errors"}));
 }
 
-Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args) {
-  auto window = window_arg(deps, args, 60);
-  if (!window) return window.error();
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a) {
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto& client = *target->client;
   const auto now = deps.clock->now();
-  FailedWindowQuery q{
-      .dag_id = "~", .since = now - std::chrono::minutes(*window), .until = now, .cap = kRunCap};
+  FailedWindowQuery q{.dag_id = "~",
+                      .since = now - std::chrono::minutes(a.window_minutes),
+                      .until = now,
+                      .cap = kRunCap};
   auto w = failed_runs_in_window(client, q);
   if (!w) return airflow_error(w.error());
 
@@ -170,12 +165,13 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args)
   const std::string env = target->env->name;
   std::string text;
   if (w->runs.empty()) {
-    text = "No failed DAG runs in the last " + std::to_string(*window) + " min in environment " +
-           env + ".";
+    text = "No failed DAG runs in the last " + std::to_string(a.window_minutes) +
+           " min in environment " + env + ".";
   } else {
     const auto& newest = w->runs.front();
     text = std::to_string(w->runs.size()) + " failed run(s) of " + std::to_string(dags.size()) +
-           " DAG(s) in the last " + std::to_string(*window) + " min in environment " + env + ".";
+           " DAG(s) in the last " + std::to_string(a.window_minutes) + " min in environment " +
+           env + ".";
     if (w->capped) text += capped_note(kRunCap);
     text += "\nNewest: " + newest.dag_id + " / " + newest.run_id;
     const std::string ff = failures.front()["first_failing_task"];
@@ -192,7 +188,7 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const json& args)
   }
 
   json out = {{"environment", env},
-              {"window_minutes", *window},
+              {"window_minutes", a.window_minutes},
               {"since", ms_to_iso(to_ms(q.since))},
               {"until", ms_to_iso(to_ms(q.until))},
               {"count", w->runs.size()},
@@ -216,16 +212,16 @@ json failed_runs_output_schema() {
                                               "until", "count", "runs"}));
 }
 
-Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const json& args) {
-  const std::string dag = str_arg(args, "dag_id");
-  auto window = window_arg(deps, args, window_default(deps, 1440));
-  if (!window) return window.error();
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const DagWindowIn& a) {
+  const std::string& dag = a.dag_id;
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto& client = *target->client;
   const auto now = deps.clock->now();
-  FailedWindowQuery q{
-      .dag_id = dag, .since = now - std::chrono::minutes(*window), .until = now, .cap = kRunCap};
+  FailedWindowQuery q{.dag_id = dag,
+                      .since = now - std::chrono::minutes(a.window_minutes),
+                      .until = now,
+                      .cap = kRunCap};
   auto w = failed_runs_in_window(client, q);
   if (!w) return airflow_error(w.error());
   if (w->runs.empty()) {
@@ -238,12 +234,12 @@ Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const json& args) {
   const std::string env = target->env->name;
   std::string text;
   if (w->runs.empty()) {
-    text = "DAG " + dag + " has no failed run in the last " + std::to_string(*window) +
+    text = "DAG " + dag + " has no failed run in the last " + std::to_string(a.window_minutes) +
            " min (environment " + env + ").";
   } else {
     const auto& newest = w->runs.front();
     text = "DAG " + dag + ": " + std::to_string(w->runs.size()) + " failed run(s) in the last " +
-           std::to_string(*window) + " min (environment " + env + ").";
+           std::to_string(a.window_minutes) + " min (environment " + env + ").";
     if (w->capped) text += capped_note(kRunCap);
     text += "\nNewest: " + newest.run_id + " (ended " +
             (newest.end_date.empty() ? std::string("?") : iso_utc(newest.end_date)) +
@@ -252,7 +248,7 @@ Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const json& args) {
   }
   json out = {{"environment", env},
               {"dag_id", dag},
-              {"window_minutes", *window},
+              {"window_minutes", a.window_minutes},
               {"since", ms_to_iso(to_ms(q.since))},
               {"until", ms_to_iso(to_ms(q.until))},
               {"count", w->runs.size()},
@@ -272,9 +268,9 @@ json latest_run_output_schema() {
                               json::array({"environment", "dag_id", "found", "run"}));
 }
 
-Result<mcp::ToolResult> get_latest_run(const Deps& deps, const json& args) {
-  const std::string dag = str_arg(args, "dag_id");
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> get_latest_run(const Deps& deps, const DagIn& a) {
+  const std::string& dag = a.dag_id;
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto latest = target->client->latest_run(dag);
   if (!latest) return airflow_error(latest.error());
@@ -301,9 +297,9 @@ Result<mcp::ToolResult> get_latest_run(const Deps& deps, const json& args) {
 }  // namespace
 
 Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  const auto& caps = deps->config.caps;
+  const Int window{1, std::max(1, deps->config.caps.window_minutes_max)};
   {
-    mcp::Tool t;
+    ToolSpec<WindowIn> t;
     t.name = "list_recent_failures";
     t.title = "List recent failed DAG runs";
     t.description =
@@ -311,47 +307,36 @@ Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const De
         "window_minutes, "
         "newest first, with each run's first failing task, the DAGs affected, and DAG files that "
         "fail to import. Start here when something is broken.";
-    t.input_schema =
-        object_schema({{"window_minutes", int_property(1, caps.window_minutes_max,
-                                                       "Look back this many minutes (default 60).",
-                                                       window_default(*deps, 60))}});
+    t.args.integer("window_minutes", &WindowIn::window_minutes, window,
+                   "Look back this many minutes (default 60).", window_default(*deps, 60));
     t.output_schema = recent_failures_output_schema();
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& a, mcp::ToolContext&) { return list_recent_failures(*deps, a); };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
+    t.run = [deps](const WindowIn& a, mcp::ToolContext&) { return list_recent_failures(*deps, a); };
+    if (auto st = add_tool(server, std::move(t)); !st) return st;
   }
   {
-    mcp::Tool t;
+    ToolSpec<DagWindowIn> t;
     t.name = "list_failed_runs";
     t.title = "List failed runs of one DAG";
     t.description =
         "Detect: failed runs of one DAG whose run_after lies in the last window_minutes (default "
         "1440 = one day), newest first.";
-    t.input_schema = object_schema(
-        {{"dag_id", dag_id_property()},
-         {"window_minutes",
-          int_property(1, caps.window_minutes_max, "Look back this many minutes (default 1440).",
-                       window_default(*deps, 1440))}},
-        json::array({"dag_id"}));
+    t.args.text("dag_id", &DagWindowIn::dag_id, rules::dag_id(), "DAG id", Need::required)
+        .integer("window_minutes", &DagWindowIn::window_minutes, window,
+                 "Look back this many minutes (default 1440).", window_default(*deps, 1440));
     t.output_schema = failed_runs_output_schema();
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& a, mcp::ToolContext&) { return list_failed_runs(*deps, a); };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
+    t.run = [deps](const DagWindowIn& a, mcp::ToolContext&) { return list_failed_runs(*deps, a); };
+    if (auto st = add_tool(server, std::move(t)); !st) return st;
   }
-  {
-    mcp::Tool t;
-    t.name = "get_latest_run";
-    t.title = "Latest run of a DAG";
-    t.description =
-        "Detect: the newest run of a DAG (any state), or found=false when it never ran. Use it to "
-        "see whether a DAG is failing right now or already ran again.";
-    t.input_schema = object_schema({{"dag_id", dag_id_property()}}, json::array({"dag_id"}));
-    t.output_schema = latest_run_output_schema();
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& a, mcp::ToolContext&) { return get_latest_run(*deps, a); };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
-  }
-  return Status::Ok();
+  ToolSpec<DagIn> t;
+  t.name = "get_latest_run";
+  t.title = "Latest run of a DAG";
+  t.description =
+      "Detect: the newest run of a DAG (any state), or found=false when it never ran. Use it to "
+      "see whether a DAG is failing right now or already ran again.";
+  t.args.text("dag_id", &DagIn::dag_id, rules::dag_id(), "DAG id", Need::required);
+  t.output_schema = latest_run_output_schema();
+  t.run = [deps](const DagIn& a, mcp::ToolContext&) { return get_latest_run(*deps, a); };
+  return add_tool(server, std::move(t));
 }
 
 }  // namespace dm::runbook

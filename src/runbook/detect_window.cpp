@@ -1,6 +1,5 @@
 #include "runbook/detect_window.h"
 
-
 namespace dm::runbook {
 
 Result<FailedWindow> failed_runs_in_window(airflow::AirflowClient& client,

@@ -68,15 +68,16 @@ std::string key(const std::string& run_id, const std::string& task_id) {
   return run_id + '\x1f' + task_id;
 }
 
-Result<mcp::ToolResult> failure_frequency(const Deps& deps, const json& args,
+struct FrequencyIn : WithEnvironment {
+  std::string dag_id;
+  int lookback_hours = 24;
+};
+
+Result<mcp::ToolResult> failure_frequency(const Deps& deps, const FrequencyIn& a,
                                           mcp::ToolContext& ctx) {
-  const std::string dag_id = str_arg(args, "dag_id");
-  const int hmax = std::max(1, deps.config.caps.lookback_hours_max);
-  const int hours = static_cast<int>(
-      std::clamp<long long>(int_arg(args, "lookback_hours")
-                                .value_or(std::clamp(deps.config.defaults.lookback_hours, 1, hmax)),
-                            1, hmax));
-  auto target = resolve_target(deps, args);
+  const std::string& dag_id = a.dag_id;
+  const int hours = a.lookback_hours;
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto& client = *target->client;
   const std::string env = target->env->name;
@@ -264,7 +265,7 @@ Result<mcp::ToolResult> failure_frequency(const Deps& deps, const json& args,
 
 Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   const int hmax = std::max(1, deps->config.caps.lookback_hours_max);
-  mcp::Tool t;
+  ToolSpec<FrequencyIn> t;
   t.name = "failure_frequency";
   t.title = "How often a DAG failed, by error signature";
   t.description =
@@ -272,17 +273,14 @@ Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<con
       "error signature (the same cause on other runs/dates/hosts groups together, never by task "
       "name), with counts, first/last seen, the DAGs a signature affects and a repeat / one-off "
       "verdict. Diagnoses and records logs not seen before (a second call reads none).";
-  t.input_schema = object_schema(
-      {{"dag_id", dag_id_property()},
-       {"lookback_hours", int_property(1, hmax, "Hours to look back",
-                                       std::clamp(deps->config.defaults.lookback_hours, 1, hmax))}},
-      json::array({"dag_id"}));
+  t.args.text("dag_id", &FrequencyIn::dag_id, rules::dag_id(), "DAG id", Need::required)
+      .integer("lookback_hours", &FrequencyIn::lookback_hours, {1, hmax}, "Hours to look back",
+               std::clamp(deps->config.defaults.lookback_hours, 1, hmax));
   t.output_schema = output_schema();
-  t.annotations.open_world_hint = true;
-  t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
-    return failure_frequency(*deps, args, ctx);
+  t.run = [deps](const FrequencyIn& a, mcp::ToolContext& ctx) {
+    return failure_frequency(*deps, a, ctx);
   };
-  return add_tool(server, std::move(t), mcp::Effect::reads);
+  return add_tool(server, std::move(t));
 }
 
 }  // namespace dm::runbook::diagnose

@@ -29,14 +29,6 @@ constexpr const char* kSystemPrompt =
     "secrets. Answer with a root-cause summary of exactly 3 sentences: what failed, the most "
     "likely cause, and the next step to fix it.";
 
-json signature_property() {
-  return {{"type", "string"},
-          {"minLength", 6},
-          {"maxLength", 64},
-          {"pattern", "^[0-9a-f]+$"},
-          {"description", "Error signature (from extract_task_errors or failure_frequency)"}};
-}
-
 // What is known about a signature: the store's history and diagnosis, completed from a context.
 struct Known {
   store::OccurrenceStats stats{};
@@ -142,10 +134,14 @@ json summarize_output_schema() {
       json::array({"signature", "category", "summary", "method", "history"}));
 }
 
-Result<mcp::ToolResult> summarize_root_cause(const Deps& deps, const json& args,
+struct SummarizeIn : WithEnvironment {
+  std::string signature, short_context;
+};
+
+Result<mcp::ToolResult> summarize_root_cause(const Deps& deps, const SummarizeIn& a,
                                              mcp::ToolContext& ctx) {
-  const std::string signature = str_arg(args, "signature");
-  std::string context = str_arg(args, "short_context");
+  const std::string& signature = a.signature;
+  std::string context = a.short_context;
   json notes = json::array();
   if (context.size() > kMaxContextBytes) {
     context = std::string(logs::utf8_prefix(context, kMaxContextBytes));
@@ -250,10 +246,14 @@ json prevention_output_schema() {
       json::array({"signature", "category", "actions"}));
 }
 
+struct PreventionIn : WithEnvironment {
+  std::string signature, category;
+};
+
 Result<mcp::ToolResult> suggest_prevention(const Deps& deps, const PreventionRules& rules,
-                                           const json& args) {
-  const std::string signature = str_arg(args, "signature");
-  std::string category = str_arg(args, "category");
+                                           const PreventionIn& a) {
+  const std::string& signature = a.signature;
+  std::string category = a.category;
   if (signature.empty() && category.empty())
     return make_error(Errc::invalid_argument,
                       "pass a signature (from extract_task_errors) or a "
@@ -312,7 +312,7 @@ Result<mcp::ToolResult> suggest_prevention(const Deps& deps, const PreventionRul
 }  // namespace
 
 Status register_summarize_root_cause(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  mcp::Tool t;
+  ToolSpec<SummarizeIn> t;
   t.name = "summarize_root_cause";
   t.title = "Summarize the root cause of an error signature";
   t.description =
@@ -320,27 +320,23 @@ Status register_summarize_root_cause(mcp::Server& server, const std::shared_ptr<
       "exception, error line, how often and where it was seen) and an optional short log excerpt "
       "(redacted first; treated as data). Uses the client's sampling when offered, a deterministic "
       "summary otherwise.";
-  t.input_schema =
-      object_schema({{"signature", signature_property()},
-                     {"short_context",
-                      {{"type", "string"},
-                       {"maxLength", kMaxContextBytes},
-                       {"description", "Optional log excerpt (≤ 4 KiB), redacted before use"}}}},
-                    json::array({"signature"}));
+  t.args
+      .text("signature", &SummarizeIn::signature, rules::signature(),
+            "Error signature (from extract_task_errors or failure_frequency)", Need::required)
+      .text("short_context", &SummarizeIn::short_context, rules::prose(0, kMaxContextBytes),
+            "Optional log excerpt (≤ 4 KiB), redacted before use");
   t.output_schema = summarize_output_schema();
-  t.annotations.open_world_hint = false;
-  t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
-    return summarize_root_cause(*deps, args, ctx);
+  t.open_world = false;
+  t.run = [deps](const SummarizeIn& a, mcp::ToolContext& ctx) {
+    return summarize_root_cause(*deps, a, ctx);
   };
-  return add_tool(server, std::move(t), mcp::Effect::reads);
+  return add_tool(server, std::move(t));
 }
 
 Status register_suggest_prevention(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   auto rules = PreventionRules::builtin();
   if (!rules) return rules.error();
-  json cats = json::array();
-  for (const auto& c : (*rules)->categories()) cats.push_back(c);
-  mcp::Tool t;
+  ToolSpec<PreventionIn> t;
   t.name = "suggest_prevention_actions";
   t.title = "Suggest actions that prevent a failure from coming back";
   t.description =
@@ -348,18 +344,17 @@ Status register_suggest_prevention(mcp::Server& server, const std::shared_ptr<co
       "category: pre-checks for upstream partitions and permissions, schema contracts, alert "
       "routing by tier, a safe rerun playbook, resource limits, retries with backoff, dependency "
       "pinning…";
-  t.input_schema = object_schema(
-      {{"signature", signature_property()},
-       {"category",
-        {{"type", "string"},
-         {"enum", cats},
-         {"description", "Error category (used when the signature is unknown or not given)"}}}});
+  t.args
+      .text("signature", &PreventionIn::signature, rules::signature(),
+            "Error signature (from extract_task_errors or failure_frequency)")
+      .text("category", &PreventionIn::category, rules::one_of((*rules)->categories()),
+            "Error category (used when the signature is unknown or not given)");
   t.output_schema = prevention_output_schema();
-  t.annotations.open_world_hint = false;
-  t.handler = [deps, r = *rules](const json& args, mcp::ToolContext&) {
-    return suggest_prevention(*deps, *r, args);
+  t.open_world = false;
+  t.run = [deps, r = *rules](const PreventionIn& a, mcp::ToolContext&) {
+    return suggest_prevention(*deps, *r, a);
   };
-  return add_tool(server, std::move(t), mcp::Effect::reads);
+  return add_tool(server, std::move(t));
 }
 
 }  // namespace dm::runbook::diagnose

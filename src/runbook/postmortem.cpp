@@ -20,12 +20,6 @@ constexpr std::size_t kPostmortemCap = 32 * 1024;
 // Room left in the postmortem cap for the text, the other structured fields and JSON escaping.
 constexpr std::size_t kPostmortemOverhead = 6 * 1024;
 
-json ids_input_schema() {
-  return object_schema(
-      {{"dag_id", dag_id_property()}, {"run_id", run_id_property("The DAG run of the incident")}},
-      json::array({"dag_id", "run_id"}));
-}
-
 json event_schema() {
   json str = {{"type", "string"}};
   return {{"type", "object"},
@@ -96,11 +90,11 @@ Result<mcp::ToolResult> guarded(const char* tool, F&& body) {
   }
 }
 
-Result<mcp::ToolResult> build_timeline(const Deps& deps, const json& args) {
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> build_timeline(const Deps& deps, const RunIn& a) {
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
-  const std::string dag = args.at("dag_id").get<std::string>();
-  const std::string run = args.at("run_id").get<std::string>();
+  const std::string& dag = a.dag_id;
+  const std::string& run = a.run_id;
   auto facts = pm::collect(deps, *target, dag, run, now_ms(deps));
   if (!facts) return facts.error();
   const pm::Facts& f = *facts;
@@ -134,11 +128,11 @@ Result<mcp::ToolResult> build_timeline(const Deps& deps, const json& args) {
   return finish(deps, std::move(text), std::move(s), output_cap(deps, kTimelineCap));
 }
 
-Result<mcp::ToolResult> generate_postmortem(const Deps& deps, const json& args) {
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> generate_postmortem(const Deps& deps, const RunIn& a) {
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
-  const std::string dag = args.at("dag_id").get<std::string>();
-  const std::string run = args.at("run_id").get<std::string>();
+  const std::string& dag = a.dag_id;
+  const std::string& run = a.run_id;
   const int64_t now = now_ms(deps);
   auto facts = pm::collect(deps, *target, dag, run, now);
   if (!facts) return facts.error();
@@ -221,7 +215,7 @@ Result<mcp::ToolResult> generate_postmortem(const Deps& deps, const json& args) 
 
 Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   {
-    mcp::Tool t;
+    ToolSpec<RunIn> t;
     t.name = "build_timeline";
     t.title = "Build an incident timeline";
     t.description =
@@ -229,17 +223,17 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
         "each task try (\"try N of M\"; earlier tries that failed and were retried), later runs of "
         "the DAG (where recovery shows), the incident (opened, diagnosed, recovered/escalated) and "
         "approvals/writes from the audit. Read-only; all text redacted.";
-    t.input_schema = ids_input_schema();
+    t.args = run_args("The DAG run of the incident");
     t.output_schema = timeline_output_schema();
-    t.annotations.idempotent_hint = true;
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& args, mcp::ToolContext&) {
-      return guarded("build_timeline", [&] { return build_timeline(*deps, args); });
+    t.idempotent = true;
+    t.run = [deps](const RunIn& a, mcp::ToolContext&) {
+      return guarded("build_timeline", [&] { return build_timeline(*deps, a); });
     };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
+    if (auto st = add_tool(server, std::move(t)); !st) return st;
   }
   {
-    mcp::Tool t;
+    ToolSpec<RunIn> t;
+    t.effect = mcp::Effect::writes_local;
     t.name = "generate_postmortem";
     t.title = "Write the incident postmortem";
     t.description =
@@ -248,14 +242,13 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
         "diagnosis, triage facts, the timeline and the audit — never raw logs. Stores it on the "
         "incident and returns it with its resource URI (dagmedic://postmortems/{incident_id}). "
         "Changes nothing in Airflow.";
-    t.input_schema = ids_input_schema();
+    t.args = run_args("The DAG run of the incident");
     t.output_schema = postmortem_output_schema();
-    t.annotations.idempotent_hint = true;
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& args, mcp::ToolContext&) {
-      return guarded("generate_postmortem", [&] { return generate_postmortem(*deps, args); });
+    t.idempotent = true;
+    t.run = [deps](const RunIn& a, mcp::ToolContext&) {
+      return guarded("generate_postmortem", [&] { return generate_postmortem(*deps, a); });
     };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::writes_local); !st) return st;
+    if (auto st = add_tool(server, std::move(t)); !st) return st;
   }
   if (auto st = register_resources(server, deps); !st) return st;
   return register_prompts(server, deps);

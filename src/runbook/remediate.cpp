@@ -16,7 +16,7 @@ using json = nlohmann::json;
 constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::chrono::milliseconds kElicitTimeout{5 * 60 * 1000};
 
-Result<WriteTarget> resolve_write(const Deps& deps, const json& args) {
+Result<WriteTarget> resolve_write(const Deps& deps, const WithEnvironment& args) {
   auto t = resolve_target(deps, args);
   if (!t) return t.error();
   WriteTarget w;
@@ -175,31 +175,37 @@ Result<store::ApprovalRecord> elicit_approval(const Deps& deps, mcp::ToolContext
 
 namespace {
 
-json request_input_schema(const Deps& deps) {
-  json params = {
-      {"type", "object"},
-      {"properties",
-       {{"dag_id", dag_id_property("DAG to trigger or whose run to clear")},
-        {"conf",
-         {{"type", "object"},
-          {"description", "trigger_dag: the run's conf (checked against the DAG's conf schema)"}}},
-        {"run_id", run_id_property("clear_failed_tasks: the failed run")}}},
-      {"required", json::array({"dag_id"})},
-      {"additionalProperties", false}};
-  long long max_ttl = std::max<long long>(1, deps.config.policy.max_ttl_minutes);
-  return object_schema({{"action",
-                         {{"type", "string"},
-                          {"enum", json::array({"trigger_dag", "clear_failed_tasks"})},
-                          {"description", "The write to approve"}}},
-                        {"params", params},
-                        {"reason",
-                         {{"type", "string"},
-                          {"minLength", 1},
-                          {"maxLength", 1000},
-                          {"description", "Why (shown to the approvers)"}}},
-                        {"ttl_minutes", int_property(1, max_ttl, "Expiry of the request in minutes",
-                                                     deps.config.policy.approval_ttl_minutes)}},
-                       json::array({"action", "params", "reason"}));
+// The write to approve and its exact parameters.
+struct ApprovalParamsIn {
+  std::string dag_id, run_id;
+  std::optional<json> conf;
+};
+struct RequestIn : WithEnvironment {
+  std::string action, reason;
+  std::optional<ApprovalParamsIn> params;
+  long long ttl_minutes = 0;
+};
+
+Args<RequestIn> request_args(const Deps& deps) {
+  Args<ApprovalParamsIn> p;
+  p.text("dag_id", &ApprovalParamsIn::dag_id, rules::dag_id(),
+         "DAG to trigger or whose run to clear", Need::required)
+      .object("conf", &ApprovalParamsIn::conf,
+              "trigger_dag: the run's conf (checked against the DAG's conf schema)")
+      .text("run_id", &ApprovalParamsIn::run_id, rules::run_id(),
+            "clear_failed_tasks: the failed run");
+  const long long max_ttl = std::max<long long>(1, deps.config.policy.max_ttl_minutes);
+  Args<RequestIn> a;
+  a.text("action", &RequestIn::action, rules::one_of({"trigger_dag", "clear_failed_tasks"}),
+         "The write to approve", Need::required)
+      .nested("params", &RequestIn::params, std::move(p), "The write's exact parameters",
+              Need::required)
+      .text("reason", &RequestIn::reason, rules::prose(1, 1000), "Why (shown to the approvers)",
+            Need::required)
+      .integer("ttl_minutes", &RequestIn::ttl_minutes, {1, max_ttl},
+               "Expiry of the request in minutes",
+               std::clamp<long long>(deps.config.policy.approval_ttl_minutes, 1, max_ttl));
+  return a;
 }
 
 json approval_output_schema() {
@@ -226,16 +232,16 @@ json approval_output_schema() {
                                            "required_approvals", "how_to_approve", "next_step"}));
 }
 
-Result<mcp::ToolResult> request_approval(const Deps& deps, const json& args,
+Result<mcp::ToolResult> request_approval(const Deps& deps, const RequestIn& args,
                                          mcp::ToolContext& ctx) {
   auto wt = resolve_write(deps, args);
   if (!wt) return wt.error();
-  const std::string action = args.at("action").get<std::string>();
-  const json& p = args.at("params");
+  const std::string& action = args.action;
+  const ApprovalParamsIn p = args.params.value_or(ApprovalParamsIn{});
   guard::ActionParams params;
-  params.dag_id = p.value("dag_id", "");
-  params.conf = p.value("conf", json::object());
-  params.run_id = p.value("run_id", "");
+  params.dag_id = p.dag_id;
+  params.conf = p.conf.value_or(json::object());
+  params.run_id = p.run_id;
   if (action == "trigger_dag" && !params.run_id.empty())
     return make_error(Errc::invalid_argument,
                       "request_approval: trigger_dag takes no run_id (dagmedic picks the run id)");
@@ -262,11 +268,10 @@ Result<mcp::ToolResult> request_approval(const Deps& deps, const json& args,
   }
   auto approvals = deps.approvals();
   if (!approvals) return approvals.error();
-  long long ttl_min = args.value("ttl_minutes", deps.config.policy.approval_ttl_minutes);
+  const long long ttl_min = args.ttl_minutes;
   auto rec = (*approvals)
-                 ->request(action, params, Deps::agent_for(client_name(ctx)),
-                           args.at("reason").get<std::string>(), wt->env, wt->tier,
-                           std::chrono::minutes(ttl_min));
+                 ->request(action, params, Deps::agent_for(client_name(ctx)), args.reason, wt->env,
+                           wt->tier, std::chrono::minutes(ttl_min));
   if (!rec) return rec.error();
   std::string mode;
   auto now = elicit_approval(deps, ctx, *wt, *rec, mode);
@@ -295,7 +300,8 @@ Result<mcp::ToolResult> request_approval(const Deps& deps, const json& args,
 
 Status register_remediate_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   if (auto st = remediate::register_propose_action(server, deps); !st) return st;
-  mcp::Tool t;
+  ToolSpec<remediate::RequestIn> t;
+  t.effect = mcp::Effect::writes_local;
   t.name = "request_approval";
   t.title = "Request approval for a write";
   t.description =
@@ -303,15 +309,12 @@ Status register_remediate_tools(mcp::Server& server, const std::shared_ptr<const
       "clear_failed_tasks of one run), bound to a SHA-256 of its parameters. It runs nothing. A "
       "human other than the requester approves out of band (dagmedic approvals approve ID, or the "
       "approval page); then call the write tool with approval_id and the same parameters.";
-  t.input_schema = remediate::request_input_schema(*deps);
+  t.args = remediate::request_args(*deps);
   t.output_schema = remediate::approval_output_schema();
-  t.annotations.destructive_hint = false;
-  t.annotations.idempotent_hint = false;
-  t.annotations.open_world_hint = true;
-  t.handler = [deps](const nlohmann::json& args, mcp::ToolContext& ctx) {
+  t.run = [deps](const remediate::RequestIn& args, mcp::ToolContext& ctx) {
     return remediate::request_approval(*deps, args, ctx);
   };
-  if (auto st = add_tool(server, std::move(t), mcp::Effect::writes_local); !st) return st;
+  if (auto st = add_tool(server, std::move(t)); !st) return st;
   return remediate::register_writes(server, deps);
 }
 

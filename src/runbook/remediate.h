@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "mcp/server.h"
 #include "runbook/deps.h"
+#include "runbook/tool_args.h"
 
 namespace dm::runbook {
 
@@ -31,7 +32,7 @@ struct WriteTarget {
   std::string tier;
   guard::TierRule rule;
 };
-Result<WriteTarget> resolve_write(const Deps& deps, const nlohmann::json& args);
+Result<WriteTarget> resolve_write(const Deps& deps, const WithEnvironment& args);
 
 // Failed (and upstream_failed) task ids of a run, sorted and unique; failed_precondition if none.
 Result<std::vector<std::string>> failed_task_ids(airflow::AirflowClient& client,

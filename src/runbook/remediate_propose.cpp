@@ -59,31 +59,36 @@ const std::map<std::string, CategoryDefault, std::less<>>& defaults() {
   return d;
 }
 
-json input_schema() {
-  json cats = json::array();
+// What the caller knows about the failure.
+struct ProposeContext {
+  std::string category, log_tail, dag_id, run_id;
+  std::optional<json> conf;
+  std::optional<bool> upstream_ready;  // explicitly false: never answered with a rerun
+};
+struct ProposeIn : WithEnvironment {
+  std::string signature;
+  std::optional<ProposeContext> context;
+};
+
+Args<ProposeIn> propose_args() {
+  std::vector<std::string> cats;
   for (const auto& [k, v] : defaults()) cats.push_back(k);
-  json context = {
-      {"type", "object"},
-      {"properties",
-       {{"category", {{"type", "string"}, {"enum", cats}, {"description", "From extract_errors"}}},
-        {"log_tail",
-         {{"type", "string"},
-          {"maxLength", kMaxLogTail},
-          {"description", "Log tail to categorize when no category is given (quoted data)"}}},
-        {"dag_id", dag_id_property("DAG of the failure")},
-        {"run_id", run_id_property("Failed run")},
-        {"conf", {{"type", "object"}, {"description", "Conf for a proposed trigger"}}},
-        {"upstream_ready",
-         {{"type", "boolean"},
-          {"description",
-           "true once the upstream data has landed; false: never answered with a rerun"}}}}},
-      {"additionalProperties", false}};
-  return object_schema({{"signature",
-                         {{"type", "string"},
-                          {"pattern", "^[A-Za-z0-9_-]{1,64}$"},
-                          {"description", "Error signature from extract_errors"}}},
-                        {"context", context}},
-                       json::array({"signature"}));
+  Args<ProposeContext> c;
+  c.text("category", &ProposeContext::category, rules::one_of(std::move(cats)),
+         "From extract_errors")
+      .text("log_tail", &ProposeContext::log_tail, rules::prose(0, kMaxLogTail),
+            "Log tail to categorize when no category is given (quoted data)")
+      .text("dag_id", &ProposeContext::dag_id, rules::dag_id(), "DAG of the failure")
+      .text("run_id", &ProposeContext::run_id, rules::run_id(), "Failed run")
+      .object("conf", &ProposeContext::conf, "Conf for a proposed trigger")
+      .boolean("upstream_ready", &ProposeContext::upstream_ready,
+               "true once the upstream data has landed; false: never answered with a rerun");
+  Args<ProposeIn> a;
+  // Broader than rules::signature(): a signature may come from another tool's naming.
+  a.text("signature", &ProposeIn::signature, Text(1, 64, "^[A-Za-z0-9_-]+$"),
+         "Error signature from extract_errors", Need::required)
+      .nested("context", &ProposeIn::context, std::move(c), "What is known about the failure");
+  return a;
 }
 
 json output_schema() {
@@ -140,14 +145,14 @@ StoredCategory stored_category(const Deps& deps, const std::string& sig,
   return out;
 }
 
-Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
-  const std::string sig = args.at("signature").get<std::string>();
-  json ctx = args.value("context", json::object());
-  std::string category = ctx.value("category", "");
+Result<mcp::ToolResult> propose(const Deps& deps, const ProposeIn& args) {
+  const std::string& sig = args.signature;
+  const ProposeContext ctx = args.context.value_or(ProposeContext{});
+  std::string category = ctx.category;
   std::string cat_action, risk, reason, source = "context", store_note;
-  if (category.empty() && !ctx.contains("log_tail")) {
+  if (category.empty() && ctx.log_tail.empty()) {
     // No category and no log: what diagnose recorded for this signature, if anything.
-    StoredCategory sc = stored_category(deps, sig, ctx.value("dag_id", ""));
+    StoredCategory sc = stored_category(deps, sig, ctx.dag_id);
     store_note = sc.note;
     if (!sc.category.empty()) {
       source = "store";
@@ -166,11 +171,11 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
       source = "unknown";
     }
   }
-  if (category.empty() && ctx.contains("log_tail")) {
+  if (category.empty() && !ctx.log_tail.empty()) {
     logs::DiagnoseOptions opt;
     opt.redactor = deps.redactor;
     opt.categorizer = deps.categorizer;
-    auto d = logs::diagnose(ctx["log_tail"].get<std::string>(), opt);
+    auto d = logs::diagnose(ctx.log_tail, opt);
     if (!d) return d.error();
     category = d->category.name;
     cat_action = d->category.action;
@@ -186,9 +191,9 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
     risk = c.risk;
     reason = c.reason;
   }
-  const std::string dag = ctx.value("dag_id", "");
-  const std::string run = ctx.value("run_id", "");
-  const json conf = ctx.value("conf", json::object());
+  const std::string& dag = ctx.dag_id;
+  const std::string& run = ctx.run_id;
+  const json conf = ctx.conf.value_or(json::object());
 
   // The smallest safe action.
   std::string action = "escalate";
@@ -203,7 +208,7 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
       reason += " (No DAG run given: nothing to rerun.)";
     }
   } else if (cat_action == "wait_for_upstream") {
-    if (ctx.value("upstream_ready", false) && !dag.empty() && !run.empty()) {
+    if (ctx.upstream_ready.value_or(false) && !dag.empty() && !run.empty()) {
       action = "clear_failed_tasks";
       reason = "The upstream data has landed: rerun the failed tasks.";
     } else {
@@ -214,9 +219,7 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
   }
   // The caller says the upstream data has not landed: a rerun now would fail the same way,
   // whatever the category says about reruns.
-  if (auto up = ctx.find("upstream_ready");
-      up != ctx.end() && up->is_boolean() && !up->get<bool>() &&
-      (action == "clear_failed_tasks" || action == "trigger_dag")) {
+  if (ctx.upstream_ready == false && (action == "clear_failed_tasks" || action == "trigger_dag")) {
     action = "wait_for_upstream";
     reason =
         "context.upstream_ready is false: rerunning before the upstream data has landed would "
@@ -297,7 +300,7 @@ Result<mcp::ToolResult> propose(const Deps& deps, const json& args) {
 }  // namespace
 
 Status register_propose_action(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  mcp::Tool t;
+  ToolSpec<ProposeIn> t;
   t.name = "propose_action";
   t.title = "Propose the smallest safe action";
   t.description =
@@ -306,11 +309,11 @@ Status register_propose_action(mcp::Server& server, const std::shared_ptr<const 
       "smallest safe action — clear the failed tasks for a rerun, trigger with a conf, wait for "
       "upstream, escalate or do nothing — with its risk, reason, whether it needs an approval and "
       "the exact request_approval parameters. Proposes only; never executes anything.";
-  t.input_schema = input_schema();
+  t.args = propose_args();
   t.output_schema = output_schema();
-  t.annotations.open_world_hint = false;
-  t.handler = [deps](const json& args, mcp::ToolContext&) { return propose(*deps, args); };
-  return add_tool(server, std::move(t), mcp::Effect::reads);
+  t.open_world = false;
+  t.run = [deps](const ProposeIn& a, mcp::ToolContext&) { return propose(*deps, a); };
+  return add_tool(server, std::move(t));
 }
 
 }  // namespace dm::runbook::remediate

@@ -19,10 +19,27 @@ constexpr std::size_t kOutputCap = 16 * 1024;
 // How far back the audit is searched for an earlier, completed use of an approval.
 constexpr int64_t kReplayWindow = 5000;
 
-json approval_id_property() {
-  return {{"type", "string"},
-          {"pattern", "^[0-9a-f]{16,64}$"},
-          {"description", "Approval id from request_approval, approved by a human"}};
+// The arguments both writes take; each adds what it acts on.
+struct WriteIn : WithEnvironment {
+  std::string dag_id, approval_id, reason;
+};
+struct TriggerIn : WriteIn {
+  std::optional<json> conf;
+};
+struct ClearIn : WriteIn {
+  std::string run_id;
+};
+
+// dag_id, approval_id and reason, declared once for both writes.
+template <class In>
+Args<In> write_args(std::string dag_description) {
+  Args<In> a;
+  a.text("dag_id", &In::dag_id, rules::dag_id(), std::move(dag_description), Need::required)
+      .text("approval_id", &In::approval_id, rules::approval_id(),
+            "Approval id from request_approval, approved by a human")
+      .text("reason", &In::reason, rules::prose(1, 1000),
+            "Why (used when no approval_id is given and one is requested)");
+  return a;
 }
 
 json write_output_schema() {
@@ -75,21 +92,21 @@ struct Authorized {
 // parameters, or the dev policy's allowance.
 Result<Authorized> authorize(const Deps& deps, mcp::ToolContext& ctx, const WriteTarget& wt,
                              const std::string& action, guard::ActionParams& params,
-                             const json& args) {
+                             const WriteIn& args) {
   auto approvals = deps.approvals();
   if (!approvals)
     return make_error(Errc::failed_precondition, action +
                                                      " refused: approvals/audit unavailable (" +
                                                      approvals.error().message + "); nothing ran.");
   Authorized a;
-  std::string id = args.value("approval_id", "");
+  std::string id = args.approval_id;
   if (id.empty()) {
     if (wt.rule.allow_without_approval && wt.tier != "prod") {
       a.decision = "allowed_by_policy";
       return a;
     }
     // Ask for one through the client when the tier allows it.
-    std::string reason = args.value("reason", "");
+    std::string reason = args.reason;
     if (reason.empty()) reason = "requested through " + action + " (no approval id given)";
     auto rec = (*approvals)
                    ->request(action, params, Deps::agent_for(client_name(ctx)), reason, wt.env,
@@ -156,12 +173,13 @@ guard::AuditEvent intent(const Deps& deps, mcp::ToolContext& ctx, const std::str
   return e;
 }
 
-Result<mcp::ToolResult> trigger_dag(const Deps& deps, const json& args, mcp::ToolContext& ctx) {
+Result<mcp::ToolResult> trigger_dag(const Deps& deps, const TriggerIn& args,
+                                    mcp::ToolContext& ctx) {
   auto wt = resolve_write(deps, args);
   if (!wt) return wt.error();
   guard::ActionParams params;
-  params.dag_id = args.at("dag_id").get<std::string>();
-  params.conf = args.value("conf", json::object());
+  params.dag_id = args.dag_id;
+  params.conf = args.conf.value_or(json::object());
   if (auto st =
           deps.policy->check({"trigger_dag", wt->env, wt->tier, params.dag_id, params.conf, ""});
       !st)
@@ -242,19 +260,19 @@ Result<mcp::ToolResult> trigger_dag(const Deps& deps, const json& args, mcp::Too
   return finish(deps, text, std::move(s), output_cap(deps, kOutputCap));
 }
 
-Result<mcp::ToolResult> clear_failed_tasks(const Deps& deps, const json& args,
+Result<mcp::ToolResult> clear_failed_tasks(const Deps& deps, const ClearIn& args,
                                            mcp::ToolContext& ctx) {
   auto wt = resolve_write(deps, args);
   if (!wt) return wt.error();
   guard::ActionParams params;
-  params.dag_id = args.at("dag_id").get<std::string>();
-  params.run_id = args.at("run_id").get<std::string>();
+  params.dag_id = args.dag_id;
+  params.run_id = args.run_id;
   if (auto st = deps.policy->check(
           {"clear_failed_tasks", wt->env, wt->tier, params.dag_id, json::object(), params.run_id});
       !st)
     return make_error(st.error().code, "clear_failed_tasks refused: " + st.error().message);
   auto& client = *wt->target.client;
-  if (args.value("approval_id", "").empty()) {
+  if (args.approval_id.empty()) {
     // Bind the run's failed tasks now (the approval, or the dev allowance, covers exactly these).
     auto ids = failed_task_ids(client, params.dag_id, params.run_id);
     if (!ids) return ids.error();
@@ -328,55 +346,40 @@ Result<mcp::ToolResult> clear_failed_tasks(const Deps& deps, const json& args,
 }  // namespace
 
 Status register_writes(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  json reason = {{"type", "string"},
-                 {"minLength", 1},
-                 {"maxLength", 1000},
-                 {"description", "Why (used when no approval_id is given and one is requested)"}};
   {
-    mcp::Tool t;
+    ToolSpec<TriggerIn> t;
     t.name = "trigger_dag";
+    t.effect = mcp::Effect::writes_remote;
     t.title = "Trigger a DAG run (approved)";
     t.description =
         "Remediate (WRITE): starts one run of a DAG with a conf, only with an approval bound to "
         "exactly this DAG, conf and environment (request_approval, then a human approves), or "
         "within a dev policy that allows it. The run id is dagmedic__<approval id>: a retry never "
         "starts a second run. Every call is audited.";
-    t.input_schema = object_schema(
-        {{"dag_id", dag_id_property("DAG to trigger")},
-         {"conf", {{"type", "object"}, {"description", "Run conf (as approved); default {}"}}},
-         {"approval_id", approval_id_property()},
-         {"reason", reason}},
-        json::array({"dag_id"}));
+    t.args = write_args<TriggerIn>("DAG to trigger");
+    t.args.object("conf", &TriggerIn::conf, "Run conf (as approved); default {}");
     t.output_schema = write_output_schema();
-    t.annotations.destructive_hint = true;
-    t.annotations.idempotent_hint = false;
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
-      return trigger_dag(*deps, args, ctx);
+    t.run = [deps](const TriggerIn& a, mcp::ToolContext& ctx) {
+      return trigger_dag(*deps, a, ctx);
     };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::writes_remote); !st) return st;
+    if (auto st = add_tool(server, std::move(t)); !st) return st;
   }
-  mcp::Tool t;
+  ToolSpec<ClearIn> t;
   t.name = "clear_failed_tasks";
+  t.effect = mcp::Effect::writes_remote;
   t.title = "Clear the failed tasks of a run (approved)";
   t.description =
       "Remediate (WRITE): clears (reruns) the failed tasks of one DAG run — exactly those listed "
       "when the approval was requested — only with an approval bound to this DAG, run and "
       "environment, or within a dev policy that allows it. Sends dry_run=false, only_failed=true. "
       "Every call is audited.";
-  t.input_schema = object_schema({{"dag_id", dag_id_property("DAG of the failed run")},
-                                  {"run_id", run_id_property("The failed run")},
-                                  {"approval_id", approval_id_property()},
-                                  {"reason", reason}},
-                                 json::array({"dag_id", "run_id"}));
+  t.args = write_args<ClearIn>("DAG of the failed run");
+  t.args.text("run_id", &ClearIn::run_id, rules::run_id(), "The failed run", Need::required);
   t.output_schema = write_output_schema();
-  t.annotations.destructive_hint = true;
-  t.annotations.idempotent_hint = false;
-  t.annotations.open_world_hint = true;
-  t.handler = [deps](const json& args, mcp::ToolContext& ctx) {
-    return clear_failed_tasks(*deps, args, ctx);
+  t.run = [deps](const ClearIn& a, mcp::ToolContext& ctx) {
+    return clear_failed_tasks(*deps, a, ctx);
   };
-  return add_tool(server, std::move(t), mcp::Effect::writes_remote);
+  return add_tool(server, std::move(t));
 }
 
 }  // namespace dm::runbook::remediate

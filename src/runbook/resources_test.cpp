@@ -170,21 +170,5 @@ TEST_F(IncidentResources, ClearErrors) {
   EXPECT_NE(r.error().message.find("inc-"), std::string::npos);
 }
 
-TEST(IncidentResourcesStoreDown, ReadErrorSaysTheStoreIsUnavailable) {
-  config::Config cfg;
-  cfg.store.backend = config::StoreSettings::Backend::postgres;
-  cfg.store.dsn_env = "DM_RESOURCES_TEST_UNSET_DSN";
-  ::unsetenv("DM_RESOURCES_TEST_UNSET_DSN");
-  auto server = mcp::Server::create({.name = "t", .version = "0"});
-  auto deps = make_deps(cfg);
-  ASSERT_TRUE(deps.ok()) << deps.error().message;
-  ASSERT_TRUE(register_tools(*server, *deps).ok());
-  mcp::InMemoryClient client(server);
-  ASSERT_TRUE(client.initialize().ok());
-  auto r = client.call("resources/read", {{"uri", "dagmedic://incidents"}});
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("store unavailable"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace dm::runbook

@@ -4,60 +4,6 @@
 
 namespace dm::runbook {
 
-json environment_property() {
-  return {
-      {"type", "string"},
-      {"minLength", 1},
-      {"maxLength", 128},
-      {"pattern", "^[^\\s\"']+$"},
-      {"description", "Configured environment name (default: the config's default environment)."}};
-}
-
-json dag_id_property(std::string description) {
-  return {{"type", "string"},
-          {"minLength", 1},
-          {"maxLength", 250},
-          {"pattern", "^[A-Za-z0-9_.-]+$"},
-          {"description", std::move(description)}};
-}
-
-json task_id_property(std::string description) {
-  return {{"type", "string"},
-          {"minLength", 1},
-          {"maxLength", 250},
-          {"pattern", "^[A-Za-z0-9_.-]+$"},
-          {"description", std::move(description)}};
-}
-
-json run_id_property(std::string description) {
-  // Airflow run ids look like manual__2026-01-01T00:00:00+00:00; refuse controls, slashes,
-  // backslashes and leading dots so an id can never become a path or a second argument.
-  return {{"type", "string"},
-          {"minLength", 1},
-          {"maxLength", 250},
-          {"pattern", "^[A-Za-z0-9_:+.@~-][A-Za-z0-9_:+.@~ -]*$"},
-          {"description", std::move(description)}};
-}
-
-json int_property(long long lo, long long hi, std::string description,
-                  std::optional<long long> dflt) {
-  json p = {{"type", "integer"},
-            {"minimum", lo},
-            {"maximum", hi},
-            {"description", std::move(description)}};
-  if (dflt) p["default"] = *dflt;
-  return p;
-}
-
-json object_schema(json properties, json required) {
-  if (!properties.is_object()) properties = json::object();
-  properties["environment"] = environment_property();
-  return {{"type", "object"},
-          {"properties", std::move(properties)},
-          {"required", std::move(required)},
-          {"additionalProperties", false}};
-}
-
 json output_object_schema(json properties, json required) {
   properties["truncated"] = {{"type", "boolean"},
                              {"description", "true when lists or texts were cut to the byte cap"}};
@@ -65,16 +11,15 @@ json output_object_schema(json properties, json required) {
       {"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
 }
 
-Status add_tool(mcp::Server& server, mcp::Tool tool, mcp::Effect effect) {
-  tool.effect = effect;
-  return server.add_tool(std::move(tool));
+Args<RunIn> run_args(std::string run_description) {
+  Args<RunIn> a;
+  a.text("dag_id", &RunIn::dag_id, rules::dag_id(), "DAG id", Need::required)
+      .text("run_id", &RunIn::run_id, rules::run_id(), std::move(run_description), Need::required);
+  return a;
 }
 
-Result<Target> resolve_target(const Deps& deps, const json& args) {
-  std::string name;
-  if (auto it = args.find("environment"); it != args.end() && it->is_string())
-    name = it->get<std::string>();
-  return deps.clients->get(name);
+Result<Target> resolve_target(const Deps& deps, const WithEnvironment& args) {
+  return deps.clients->get(args.environment);
 }
 
 std::size_t output_cap(const Deps& deps, std::size_t tool_default) {
@@ -190,17 +135,6 @@ int64_t to_ms(Clock::time_point t) {
 Clock::time_point from_ms(int64_t ms) {
   return Clock::time_point(
       std::chrono::duration_cast<Clock::time_point::duration>(std::chrono::milliseconds(ms)));
-}
-
-std::string str_arg(const json& args, const char* key) {
-  auto it = args.find(key);
-  return it != args.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::optional<long long> int_arg(const json& args, const char* key) {
-  auto it = args.find(key);
-  if (it == args.end() || !it->is_number_integer()) return std::nullopt;
-  return it->get<long long>();
 }
 
 }  // namespace dm::runbook

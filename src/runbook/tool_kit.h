@@ -1,11 +1,12 @@
-// Shared building blocks of the runbook tools: argument schemas with the Airflow id rules,
-// resolving the `environment` argument, redaction of every string a tool returns, and the output
-// byte cap. Every tool ends with finish(): nothing leaves a tool without passing through it.
-// Functions here are pure or thread-safe; none throws.
+// Shared building blocks of the runbook tools: one declaration per tool (ToolSpec, with its
+// arguments declared in tool_args.h), resolving the `environment` argument, redaction of every
+// string a tool returns, and the output byte cap. Every tool ends with finish(): nothing leaves a
+// tool without passing through it. Functions here are pure or thread-safe; none throws.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -15,51 +16,76 @@
 #include "common/result.h"
 #include "mcp/server.h"
 #include "runbook/deps.h"
+#include "runbook/tool_args.h"
 
 namespace dm::runbook {
 
 using json = nlohmann::json;
 
-// ---- input schema pieces ----
-// Optional `environment` (a configured environment's name).
-json environment_property();
-// DAG and task ids as Airflow allows them: [A-Za-z0-9_.-], 1..250 characters.
-json dag_id_property(std::string description = "DAG id");
-json task_id_property(std::string description = "Task id");
-// Run ids: 1..250 printable characters, no control characters, no '/' or '\\' path tricks.
-json run_id_property(std::string description = "DAG run id");
-// {"type":"integer","minimum":lo,"maximum":hi,"description":…} (+ "default" when given).
-json int_property(long long lo, long long hi, std::string description,
-                  std::optional<long long> dflt = std::nullopt);
-
-// An object schema with `properties` (environment added), `required`, and no other keys.
-json object_schema(json properties, json required = json::array());
-
 // The output schema every tool shares at top level: the tool's `properties` plus `truncated`.
 // `required` lists the keys always present.
 json output_object_schema(json properties, json required);
 
-// ---- registration ----
-// Registers `tool` with its declared effect, which sets the MCP annotations (readOnlyHint) and
-// what the server's door (door.h) does before the call; the audit of every request is middleware
-// on the server, not part of this function.
+// ---- declaration ----
+// One tool, declared once: its arguments (`args`, which gives the input schema, the parsing and the
+// validation), what it does to the world (`effect`) and its handler on the parsed arguments.
 //   writes_remote: changes Airflow (trigger_dag, clear_failed_tasks);
 //   writes_local:  a deliberate write to dagmedic's store (request_approval, generate_postmortem);
 //   reads:         everything else. A read may keep dagmedic's own notes as it goes (the incident
 //                  of a failed run, an error's occurrence): that bookkeeping is not the call's
 //                  purpose, changes nothing a human must approve, and degrades to a note in the
 //                  answer when the store is down.
-Status add_tool(mcp::Server& server, mcp::Tool tool, mcp::Effect effect);
+// The effect sets the MCP annotations (readOnlyHint, …) and what the server's door (door.h) does
+// before the call; the audit of every request is middleware on the server, not part of this.
+template <class In>
+struct ToolSpec {
+  std::string name, title, description;
+  mcp::Effect effect = mcp::Effect::reads;
+  bool open_world = true;   // talks to Airflow (false: works on dagmedic's own store only)
+  bool idempotent = false;  // a repeat with the same arguments has no further effect
+  Args<In> args;
+  json output_schema;
+  std::function<Result<mcp::ToolResult>(const In&, mcp::ToolContext&)> run;
+};
 
-// ---- arguments ----
-// An optional string / integer argument: absent or of another type → "" / nullopt (the input
-// schema has already rejected wrong types; this is the tool's own safety net).
-std::string str_arg(const json& args, const char* key);
-std::optional<long long> int_arg(const json& args, const char* key);
+// Registers `spec`: the server validates arguments against args.schema(); the handler parses them
+// into In (a value the schema let through but the rule refuses is an invalid_argument error, never
+// a call of `run`). Errors as mcp::Server::add_tool.
+template <class In>
+Status add_tool(mcp::Server& server, ToolSpec<In> spec) {
+  mcp::Tool t;
+  t.name = std::move(spec.name);
+  t.title = std::move(spec.title);
+  t.description = std::move(spec.description);
+  t.input_schema = spec.args.schema();
+  t.output_schema = std::move(spec.output_schema);
+  t.annotations.open_world_hint = spec.open_world;
+  if (spec.idempotent) t.annotations.idempotent_hint = true;
+  if (spec.effect == mcp::Effect::writes_remote) {
+    t.annotations.destructive_hint = true;
+    t.annotations.idempotent_hint = false;
+  } else if (spec.effect == mcp::Effect::writes_local) {
+    t.annotations.destructive_hint = false;  // it adds to dagmedic's store, never removes
+  }
+  t.effect = spec.effect;
+  t.handler = [args = std::move(spec.args), run = std::move(spec.run)](
+                  const json& arguments, mcp::ToolContext& ctx) -> Result<mcp::ToolResult> {
+    auto in = args.parse(arguments);
+    if (!in) return in.error();
+    return run(*in, ctx);
+  };
+  return server.add_tool(std::move(t));
+}
+
+// The arguments of the tools that work on one DAG run: dag_id and run_id (both required).
+struct RunIn : WithEnvironment {
+  std::string dag_id, run_id;
+};
+Args<RunIn> run_args(std::string run_description = "DAG run id");
 
 // ---- environment ----
-// args["environment"] (absent/empty = the default one) → a client. Errors as ClientProvider::get.
-Result<Target> resolve_target(const Deps& deps, const json& args);
+// The `environment` argument ("" = the default one) → a client. Errors as ClientProvider::get.
+Result<Target> resolve_target(const Deps& deps, const WithEnvironment& args);
 
 // ---- output ----
 // Byte cap for one tool: min(tool_default, config caps.output_bytes_max).

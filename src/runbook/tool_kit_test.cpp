@@ -16,7 +16,8 @@ std::shared_ptr<Deps> deps(config::Config cfg = {},
                            std::shared_ptr<ClientProvider> clients = nullptr) {
   auto s = store::open_sqlite_store({.path = ":memory:"});
   EXPECT_TRUE(s.ok());
-  auto d = make_deps(std::move(cfg), {.clock = nullptr, .clients = clients, .store = std::move(*s)});
+  auto d =
+      make_deps(std::move(cfg), {.clock = nullptr, .clients = clients, .store = std::move(*s)});
   EXPECT_TRUE(d.ok()) << d.error().message;
   return *d;
 }
@@ -72,7 +73,7 @@ TEST(ToolKit, OutputCapNeverExceedsTheConfiguredMaximum) {
 
 TEST(ToolKit, NoEnvironmentConfiguredSaysHowToAddOne) {
   auto d = deps();
-  auto t = resolve_target(*d, json::object());
+  auto t = resolve_target(*d, WithEnvironment{});
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.error().code, Errc::failed_precondition);
   EXPECT_NE(t.error().message.find("no Airflow environment is configured"), std::string::npos);
@@ -84,26 +85,16 @@ TEST(ToolKit, ResolvesNamedAndDefaultEnvironments) {
   auto b = std::make_shared<testing::FakeAirflow>("prod");
   auto d = deps({}, std::make_shared<testing::FakeProvider>(
                         std::vector<std::shared_ptr<testing::FakeAirflow>>{a, b}));
-  auto t = resolve_target(*d, {{"environment", "prod"}});
+  auto t = resolve_target(*d, WithEnvironment{"prod"});
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_EQ(t->env->name, "prod");
   EXPECT_EQ(t->client.get(), b.get());
-  auto unknown = resolve_target(*d, {{"environment", "qa"}});
+  auto unknown = resolve_target(*d, WithEnvironment{"qa"});
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("known: dev, prod"), std::string::npos);
-  auto ambiguous = resolve_target(*d, json::object());
+  auto ambiguous = resolve_target(*d, WithEnvironment{});
   ASSERT_FALSE(ambiguous.ok());
   EXPECT_EQ(ambiguous.error().code, Errc::invalid_argument);
-}
-
-TEST(ToolKit, StoreOpenFailureIsAClearErrorAndRetried) {
-  config::Config cfg;
-  cfg.store.path = "/proc/definitely/not/writable/dm.db";
-  auto d = make_deps(cfg);
-  ASSERT_TRUE(d.ok());
-  auto s = (*d)->store();
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("incident store is unavailable"), std::string::npos);
 }
 
 }  // namespace

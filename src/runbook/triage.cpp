@@ -109,10 +109,10 @@ json run_summary_output_schema() {
                                                                   "severity"}));
 }
 
-Result<mcp::ToolResult> get_run_summary(const Deps& deps, const json& args) {
-  const std::string dag_id = str_arg(args, "dag_id");
-  const std::string run_id = str_arg(args, "run_id");
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> get_run_summary(const Deps& deps, const RunIn& a) {
+  const std::string& dag_id = a.dag_id;
+  const std::string& run_id = a.run_id;
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto& client = *target->client;
   const std::string env = target->env->name;
@@ -255,10 +255,10 @@ json failed_tasks_output_schema() {
       json::array({"environment", "dag_id", "run_id", "count", "tasks", "first_failing_task"}));
 }
 
-Result<mcp::ToolResult> get_failed_tasks(const Deps& deps, const json& args) {
-  const std::string dag_id = str_arg(args, "dag_id");
-  const std::string run_id = str_arg(args, "run_id");
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> get_failed_tasks(const Deps& deps, const RunIn& a) {
+  const std::string& dag_id = a.dag_id;
+  const std::string& run_id = a.run_id;
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto& client = *target->client;
   const std::string env = target->env->name;
@@ -327,22 +327,16 @@ json task_states_output_schema() {
       json::array({"environment", "dag_id", "run_id", "tasks", "counts", "unknown_task_ids"}));
 }
 
-Result<mcp::ToolResult> get_task_states(const Deps& deps, const json& args) {
-  const std::string dag_id = str_arg(args, "dag_id");
-  const std::string run_id = str_arg(args, "run_id");
+struct TaskStatesIn : RunIn {
+  std::optional<std::vector<std::string>> task_ids;
+};
+
+Result<mcp::ToolResult> get_task_states(const Deps& deps, const TaskStatesIn& a) {
+  const std::string& dag_id = a.dag_id;
+  const std::string& run_id = a.run_id;
   std::optional<std::set<std::string>> wanted;
-  if (auto it = args.find("task_ids"); it != args.end() && it->is_array()) {
-    if (it->size() > kTaskIdsMax)
-      return make_error(Errc::invalid_argument,
-                        "task_ids: at most " + std::to_string(kTaskIdsMax) + " ids");
-    wanted.emplace();
-    for (const auto& v : *it) {
-      if (!v.is_string())
-        return make_error(Errc::invalid_argument, "task_ids: every item must be a task id string");
-      wanted->insert(v.get<std::string>());
-    }
-  }
-  auto target = resolve_target(deps, args);
+  if (a.task_ids) wanted.emplace(a.task_ids->begin(), a.task_ids->end());
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto tis = target->client->list_task_instances(dag_id, run_id, {});
   if (!tis) return airflow_error(tis.error());
@@ -380,16 +374,11 @@ Result<mcp::ToolResult> get_task_states(const Deps& deps, const json& args) {
   return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
 }
 
-json dag_run_schema() {
-  return object_schema({{"dag_id", dag_id_property()}, {"run_id", run_id_property()}},
-                       json::array({"dag_id", "run_id"}));
-}
-
 }  // namespace
 
 Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   {
-    mcp::Tool t;
+    ToolSpec<RunIn> t;
     t.name = "get_run_summary";
     t.title = "Triage a DAG run";
     t.description =
@@ -397,46 +386,36 @@ Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const De
         "task state counts, the first failing task (upstream_failed tasks never count), retries "
         "used, and how often the DAG failed lately. A failed run opens an incident. Conf values "
         "are never shown (conf_keys only).";
-    t.input_schema = dag_run_schema();
+    t.args = run_args();
     t.output_schema = run_summary_output_schema();
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& a, mcp::ToolContext&) { return get_run_summary(*deps, a); };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
+    t.run = [deps](const RunIn& a, mcp::ToolContext&) { return get_run_summary(*deps, a); };
+    if (auto st = add_tool(server, std::move(t)); !st) return st;
   }
   {
-    mcp::Tool t;
+    ToolSpec<RunIn> t;
     t.name = "get_failed_tasks";
     t.title = "Failed tasks of a DAG run";
     t.description =
         "Triage: the failed and upstream_failed task instances of a run (failed first, by end "
         "time), with retries left, and the first failing task. A failed run opens an incident.";
-    t.input_schema = dag_run_schema();
+    t.args = run_args();
     t.output_schema = failed_tasks_output_schema();
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& a, mcp::ToolContext&) { return get_failed_tasks(*deps, a); };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
+    t.run = [deps](const RunIn& a, mcp::ToolContext&) { return get_failed_tasks(*deps, a); };
+    if (auto st = add_tool(server, std::move(t)); !st) return st;
   }
-  {
-    mcp::Tool t;
-    t.name = "get_task_states";
-    t.title = "Task states of a DAG run";
-    t.description =
-        "Triage: the state of every task instance of a run (or of the listed task_ids), with "
-        "counts per state and the requested ids the run does not have.";
-    json props = {{"dag_id", dag_id_property()},
-                  {"run_id", run_id_property()},
-                  {"task_ids",
-                   {{"type", "array"},
-                    {"items", task_id_property()},
-                    {"maxItems", kTaskIdsMax},
-                    {"description", "Only these tasks (absent = every task of the run)."}}}};
-    t.input_schema = object_schema(props, json::array({"dag_id", "run_id"}));
-    t.output_schema = task_states_output_schema();
-    t.annotations.open_world_hint = true;
-    t.handler = [deps](const json& a, mcp::ToolContext&) { return get_task_states(*deps, a); };
-    if (auto st = add_tool(server, std::move(t), mcp::Effect::reads); !st) return st;
-  }
-  return Status::Ok();
+  ToolSpec<TaskStatesIn> t;
+  t.name = "get_task_states";
+  t.title = "Task states of a DAG run";
+  t.description =
+      "Triage: the state of every task instance of a run (or of the listed task_ids), with "
+      "counts per state and the requested ids the run does not have.";
+  t.args.text("dag_id", &TaskStatesIn::dag_id, rules::dag_id(), "DAG id", Need::required)
+      .text("run_id", &TaskStatesIn::run_id, rules::run_id(), "DAG run id", Need::required)
+      .list("task_ids", &TaskStatesIn::task_ids, rules::task_id(), kTaskIdsMax,
+            "Only these tasks (absent = every task of the run).");
+  t.output_schema = task_states_output_schema();
+  t.run = [deps](const TaskStatesIn& a, mcp::ToolContext&) { return get_task_states(*deps, a); };
+  return add_tool(server, std::move(t));
 }
 
 }  // namespace dm::runbook

@@ -104,10 +104,10 @@ json output_schema() {
                    "critical_tasks", "failures_since", "quiet_until", "advice"}));
 }
 
-Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args) {
-  const std::string dag_id = str_arg(args, "dag_id");
-  const std::string run_id = str_arg(args, "run_id");
-  auto target = resolve_target(deps, args);
+Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const RunIn& a) {
+  const std::string& dag_id = a.dag_id;
+  const std::string& run_id = a.run_id;
+  auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto& client = *target->client;
   const std::string env = target->env->name;
@@ -232,7 +232,7 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const json& args)
 }  // namespace
 
 Status register_verify_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  mcp::Tool t;
+  ToolSpec<RunIn> t;
   t.name = "check_recovery_rules";
   t.title = "Check whether a DAG recovered";
   t.description =
@@ -240,12 +240,10 @@ Status register_verify_tools(mcp::Server& server, const std::shared_ptr<const De
       "runs that came after it and the DAG's recovery rule (quiet minutes, critical tasks, "
       "failures before escalating), with the reason and what to do next. Never suggests a blind "
       "retry.";
-  t.input_schema = object_schema({{"dag_id", dag_id_property()}, {"run_id", run_id_property()}},
-                                 json::array({"dag_id", "run_id"}));
+  t.args = run_args();
   t.output_schema = output_schema();
-  t.annotations.open_world_hint = true;
-  t.handler = [deps](const json& a, mcp::ToolContext&) { return check_recovery_rules(*deps, a); };
-  return add_tool(server, std::move(t), mcp::Effect::reads);
+  t.run = [deps](const RunIn& a, mcp::ToolContext&) { return check_recovery_rules(*deps, a); };
+  return add_tool(server, std::move(t));
 }
 
 }  // namespace dm::runbook

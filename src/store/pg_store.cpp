@@ -141,13 +141,13 @@ class PgStore final : public Store {
   }
 
   Result<ApprovalRecord> get_approval(const std::string& id) override {
-    return run<ApprovalRecord>("read approval " + id,
-                               [&](pqxx::connection& c) -> Result<ApprovalRecord> {
-                                 pqxx::read_transaction w(c);
-                                 auto a = load(w, id, false);
-                                 if (!a) return make_error(Errc::not_found, "approval " + id + " not found");
-                                 return std::move(*a);
-                               });
+    return run<ApprovalRecord>(
+        "read approval " + id, [&](pqxx::connection& c) -> Result<ApprovalRecord> {
+          pqxx::read_transaction w(c);
+          auto a = load(w, id, false);
+          if (!a) return make_error(Errc::not_found, "approval " + id + " not found");
+          return std::move(*a);
+        });
   }
 
   Result<std::vector<ApprovalRecord>> list_approvals(ApprovalState state, size_t limit) override {
@@ -173,29 +173,14 @@ class PgStore final : public Store {
           pqxx::work w(c);
           auto a = load(w, id, true);
           if (!a) return make_error(Errc::not_found, "approval " + id + " not found");
-          if (a->state != ApprovalState::pending)
-            return make_error(
-                Errc::failed_precondition,
-                "approval " + id + " is " + approval_state_name(a->state) + ", not pending");
-          if (a->expires_at_ms <= now_ms)
-            return make_error(Errc::failed_precondition, "approval " + id + " has expired");
-          for (const auto& prev : a->decisions)
-            if (prev.principal == d.principal)
-              return make_error(Errc::conflict,
-                                "principal " + d.principal + " already decided on approval " + id);
+          if (auto st = check_decision(*a, d, now_ms); !st) return st.error();
           w.exec_params(
               "INSERT INTO approval_decisions(approval_id, principal, approve, reason, at, ord) "
               "VALUES($1,$2,$3,$4,$5,$6)",
               id, d.principal, d.approve ? 1 : 0, d.reason, d.at_ms,
               static_cast<int>(a->decisions.size() + 1));
           a->decisions.push_back(d);
-          int approvals = 0;
-          for (const auto& x : a->decisions) approvals += x.approve ? 1 : 0;
-          std::optional<ApprovalState> next;
-          if (!d.approve)
-            next = ApprovalState::denied;
-          else if (approvals >= a->required_approvals)
-            next = ApprovalState::approved;
+          const std::optional<ApprovalState> next = state_after_decision(*a);
           if (next) {
             w.exec_params("UPDATE approvals SET state = $1, decided_at = $2 WHERE id = $3",
                           std::string(approval_state_name(*next)), now_ms, id);

@@ -221,16 +221,7 @@ class SqliteStore final : public Store {
     if (auto s = tx.begin(); !s) return s.error();
     auto a = load(id);
     if (!a) return a.error();
-    if (a->state != ApprovalState::pending)
-      return make_error(
-          Errc::failed_precondition,
-          "approval " + id + " is " + approval_state_name(a->state) + ", not pending");
-    if (a->expires_at_ms <= now_ms)
-      return make_error(Errc::failed_precondition, "approval " + id + " has expired");
-    for (const auto& prev : a->decisions)
-      if (prev.principal == d.principal)
-        return make_error(Errc::conflict,
-                          "principal " + d.principal + " already decided on approval " + id);
+    if (auto st = check_decision(*a, d, now_ms); !st) return st.error();
     {
       Stmt s(db_,
              "INSERT INTO approval_decisions(approval_id, principal, approve, reason, at, ord) "
@@ -240,13 +231,7 @@ class SqliteStore final : public Store {
       if (auto st = s.run("record decision on " + id); !st) return st.error();
     }
     a->decisions.push_back(d);
-    int approvals = 0;
-    for (const auto& x : a->decisions) approvals += x.approve ? 1 : 0;
-    std::optional<ApprovalState> next;
-    if (!d.approve)
-      next = ApprovalState::denied;
-    else if (approvals >= a->required_approvals)
-      next = ApprovalState::approved;
+    const std::optional<ApprovalState> next = state_after_decision(*a);
     if (next) {
       Stmt s(db_, "UPDATE approvals SET state = ?, decided_at = ? WHERE id = ? AND state = ?");
       s.bind(1, std::string(approval_state_name(*next))).bind(2, now_ms).bind(3, id);

@@ -31,6 +31,28 @@ const std::string& genesis_hash() {
   return g;
 }
 
+Status check_decision(const ApprovalRecord& a, const Decision& d, int64_t now_ms) {
+  if (a.state != ApprovalState::pending)
+    return make_error(Errc::failed_precondition,
+                      "approval " + a.id + " is " + approval_state_name(a.state) + ", not pending");
+  if (a.expires_at_ms <= now_ms)
+    return make_error(Errc::failed_precondition, "approval " + a.id + " has expired");
+  for (const auto& prev : a.decisions)
+    if (prev.principal == d.principal)
+      return make_error(Errc::conflict,
+                        "principal " + d.principal + " already decided on approval " + a.id);
+  return Status::Ok();
+}
+
+std::optional<ApprovalState> state_after_decision(const ApprovalRecord& a) {
+  if (a.decisions.empty()) return std::nullopt;
+  if (!a.decisions.back().approve) return ApprovalState::denied;
+  int approvals = 0;
+  for (const auto& x : a.decisions) approvals += x.approve ? 1 : 0;
+  if (approvals >= a.required_approvals) return ApprovalState::approved;
+  return std::nullopt;
+}
+
 Error explain_consume_failure(const ApprovalRecord& a, const std::string& params_hash,
                               int64_t now_ms) {
   if (a.params_hash != params_hash)

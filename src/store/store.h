@@ -226,6 +226,14 @@ class Store {
 // Hex string of 64 '0': prev_hash of the first audit row and hash of the empty chain.
 const std::string& genesis_hash();
 
+// The rules of record_decision, shared by the implementations (inside their transaction):
+// check_decision refuses a decision on an approval that is not pending (failed_precondition), has
+// expired (failed_precondition) or that `d.principal` already decided (conflict);
+// state_after_decision, given the record with the new decision appended, is denied on a denial,
+// approved once enough approvals are in, and nullopt while it stays pending.
+Status check_decision(const ApprovalRecord& a, const Decision& d, int64_t now_ms);
+std::optional<ApprovalState> state_after_decision(const ApprovalRecord& a);
+
 // Explains why consume_approval's conditional update matched nothing, given the current row.
 // Shared by the implementations so both report the same errors.
 Error explain_consume_failure(const ApprovalRecord& a, const std::string& params_hash,
