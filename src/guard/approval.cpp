@@ -57,8 +57,18 @@ Result<std::string> normalize_principal(std::string_view id) {
   if (has_control(t))
     return make_error(Errc::invalid_argument, "principal id contains control characters");
   std::string out(t);
-  for (auto& c : out)
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    char& c = out[i];
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    std::string_view("._@+:|~-").find(c) != std::string_view::npos;
+    if (!ok)
+      return make_error(Errc::invalid_argument,
+                        "principal id has a character outside [A-Za-z0-9._@+:|~-] at byte " +
+                            std::to_string(i + 1) +
+                            " (rule: principals are ASCII, so look-alike letters cannot pose as "
+                            "another principal)");
+  }
   return out;
 }
 

@@ -125,8 +125,10 @@ class Approvals {
   std::shared_ptr<AuditLog> audit_;
 };
 
-// Trimmed, ASCII-lowercased principal id; invalid_argument if empty, > 256 bytes or with control
-// characters.
+// Trimmed, ASCII-lowercased principal id; invalid_argument if empty, > 256 bytes or with any
+// character outside [A-Za-z0-9._@+:|~-]. The strict ASCII rule (docs/guard.md) is what makes two
+// principals that look alike compare alike: a Cyrillic "а", a full-width "ａ" or a zero-width space
+// can never pose as another principal or slip past the reserved "agent:" prefix.
 Result<std::string> normalize_principal(std::string_view id);
 
 }  // namespace dm::guard

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "guard/canonical.h"
@@ -192,11 +193,14 @@ void note(std::optional<Finding>& f, int64_t seq, std::string reason) {
   if (!f || seq < f->seq) f = Finding{seq, std::move(reason)};
 }
 
-Result<std::vector<Checkpoint>> read_checkpoint_file(const std::string& path) {
+// The checkpoints of the file; `exists` says whether the file could be opened at all.
+Result<std::vector<Checkpoint>> read_checkpoint_file(const std::string& path, bool& exists) {
   std::vector<Checkpoint> out;
+  exists = false;
   if (path.empty()) return out;
   std::ifstream f(path);
-  if (!f) return out;  // not written yet
+  if (!f) return out;  // missing: verify() decides whether it should exist by now
+  exists = true;
   std::string line;
   while (std::getline(f, line)) {
     if (line.empty()) continue;
@@ -220,7 +224,9 @@ Result<VerifyReport> AuditLog::verify() {
 
   auto cps = st.checkpoints();
   if (!cps) return cps.error();
-  auto file_cps = read_checkpoint_file(core_->opts.checkpoint_file);
+  const std::string& file = core_->opts.checkpoint_file;
+  bool file_exists = false;
+  auto file_cps = read_checkpoint_file(file, file_exists);
   if (!file_cps) return file_cps.error();
   std::vector<Checkpoint> all = *cps;
   all.insert(all.end(), file_cps->begin(), file_cps->end());
@@ -299,6 +305,46 @@ Result<VerifyReport> AuditLog::verify() {
       continue;
     }
     rep.anchored_seq = std::max(rep.anchored_seq, c.seq);
+  }
+
+  // A configured checkpoint file is a second, independent copy: it must hold what was written to
+  // it. Every automatic checkpoint (each checkpoint_every-th entry) is appended to it, so by now
+  // it holds one at or after the last such seq, and every checkpoint the store holds from its own
+  // first one on. Without this, deleting the file together with the store's checkpoints would
+  // leave nothing to check.
+  if (!bad && !file.empty()) {
+    const int64_t every = core_->opts.checkpoint_every;
+    const int64_t due = (last / every) * every;  // the newest automatic checkpoint's seq
+    int64_t newest_in_file = -1;
+    for (const auto& c : *file_cps) newest_in_file = std::max(newest_in_file, c.seq);
+    const std::string fix =
+        " (if the file was only just configured, or checkpoint_every changed, `dagmedic audit "
+        "checkpoint` anchors the log in it now)";
+    if (due > 0 && !file_exists)
+      note(bad, due,
+           "the checkpoint file " + file + " is missing, but the log has " + std::to_string(last) +
+               " entries and a checkpoint is written to it every " + std::to_string(every) + fix);
+    else if (due > 0 && newest_in_file < due)
+      note(bad, due,
+           "the checkpoint file " + file + " holds no checkpoint at or after seq " +
+               std::to_string(due) + ", which was written to it (lines removed?)" + fix);
+    if (!bad && !file_cps->empty()) {
+      // Each checkpoint goes to the store and the file together: from the file's first one on,
+      // every checkpoint the store holds must be in the file too.
+      int64_t first_in_file = INT64_MAX;
+      std::set<int64_t> in_file;
+      for (const auto& c : *file_cps) {
+        first_in_file = std::min(first_in_file, c.seq);
+        in_file.insert(c.seq);
+      }
+      for (const auto& c : *cps)
+        if (c.seq >= first_in_file && !in_file.count(c.seq)) {
+          note(bad, std::max<int64_t>(c.seq, 1),
+               "the checkpoint file " + file + " lacks the checkpoint for seq " +
+                   std::to_string(c.seq) + " that the store holds (lines removed?)");
+          break;
+        }
+    }
   }
 
   if (!bad) {

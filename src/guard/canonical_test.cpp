@@ -80,6 +80,19 @@ TEST(Principals, Normalization) {
                                    "b")
                    .ok());
   EXPECT_FALSE(normalize_principal(std::string(300, 'a')).ok());
+  for (const char* ok : {"uid:1000", "ops-bot_2", "auth0|5f1e", "a.b+c~d@x.io"})
+    EXPECT_TRUE(normalize_principal(ok).ok()) << ok;
+}
+
+// Look-alikes of another principal or of the reserved prefix are refused, not compared as text:
+// Cyrillic а (U+0430), full-width ａ (U+FF41), a zero-width space, a space inside.
+TEST(Principals, LookAlikesAreRefused) {
+  for (const char* bad : {"\xd0\xb0gent:claude", "\xef\xbd\x81lice", "al\xe2\x80\x8bice", "al ice",
+                          "alice\xc2\xa0", "bob/../alice", "zo\xc3\xab"}) {
+    auto r = normalize_principal(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("outside [A-Za-z0-9._@+:|~-]"), std::string::npos);
+  }
 }
 
 TEST(RunId, DeterministicFromApprovalId) {

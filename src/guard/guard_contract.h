@@ -22,6 +22,24 @@ using namespace std::chrono_literals;
 
 inline AuditKey test_key() { return AuditKey::from_bytes(std::string(32, 'k')).value(); }
 
+// SQL (for Backend::raw_exec) of an attacker without the key: replaces `from` by `to` in the body
+// of entry `seq`, recomputes every hash after it and the head, so the chain itself stays valid.
+inline std::string rewrite_chain_sql(store::Store& st, int64_t seq, const std::string& from,
+                                     const std::string& to) {
+  auto rows = st.read_audit(1, 1000);
+  if (!rows || rows->empty()) return "SELECT 'no rows to rewrite'";
+  std::string prev = store::genesis_hash(), sql;
+  for (auto& r : *rows) {
+    if (r.seq == seq) r.body.replace(r.body.find(from), from.size(), to);
+    r.prev_hash = prev;
+    r.hash = sha256_hex(r.prev_hash + r.body);
+    prev = r.hash;
+    sql += "UPDATE audit_log SET body = '" + r.body + "', prev_hash = '" + r.prev_hash +
+           "', hash = '" + r.hash + "' WHERE seq = " + std::to_string(r.seq) + ";";
+  }
+  return sql + "UPDATE audit_head SET hash = '" + prev + "';";
+}
+
 class GuardContract : public ::testing::TestWithParam<NamedBackend> {
  protected:
   void SetUp() override {
@@ -474,19 +492,7 @@ TEST_P(GuardContract, AuditRewrittenChainDetectedByCheckpoint) {
   fill(log, 6);
   ASSERT_TRUE(backend_->allow_tampering().ok());
   // An attacker without the key edits entry 2 and recomputes every later hash and the head.
-  auto rows = store_->read_audit(1, 100);
-  ASSERT_TRUE(rows.ok());
-  std::string prev = (*rows)[0].hash, sql;
-  for (size_t i = 1; i < rows->size(); ++i) {
-    auto& r = (*rows)[i];
-    if (r.seq == 2) r.body.replace(r.body.find("bob"), 3, "eve");
-    r.prev_hash = prev;
-    r.hash = sha256_hex(r.prev_hash + r.body);
-    prev = r.hash;
-    sql += "UPDATE audit_log SET body = '" + r.body + "', prev_hash = '" + r.prev_hash +
-           "', hash = '" + r.hash + "' WHERE seq = " + std::to_string(r.seq) + ";";
-  }
-  sql += "UPDATE audit_head SET hash = '" + prev + "';";
+  const std::string sql = rewrite_chain_sql(*store_, 2, "bob", "eve");
   ASSERT_TRUE(backend_->raw_exec(sql).ok());
   auto rep = log.verify();
   ASSERT_TRUE(rep.ok());

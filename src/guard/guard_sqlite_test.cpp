@@ -2,6 +2,7 @@
 // disk).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -129,6 +130,86 @@ TEST(GuardAudit, CheckpointFileCatchesTruncationEvenIfStoreCheckpointsAreDeleted
   EXPECT_FALSE(rep->ok);
   EXPECT_EQ(rep->first_bad_seq, 5);
   EXPECT_NE(rep->reason.find("truncated"), std::string::npos);
+}
+
+// A SQLite store and an audit log appending its checkpoints to a file beside it.
+class CheckpointFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = b_.open();
+    ASSERT_TRUE(s.ok());
+    st_ = std::shared_ptr<store::Store>(std::move(*s));
+    file_ = (b_.dir() / "checkpoints.jsonl").string();
+  }
+  AuditLog log(int64_t every, bool with_file = true) {
+    return AuditLog(st_, test_clock(), test_key(),
+                    {.checkpoint_every = every, .checkpoint_file = with_file ? file_ : ""});
+  }
+  static void append(AuditLog& log, int n, const std::string& who = "alice") {
+    for (int i = 0; i < n; ++i)
+      ASSERT_TRUE(log.append({who, "t", "", "", "", "", "", "", ""}).ok());
+  }
+  // The verdict of verify(): "" when the log is whole, else the reason.
+  static std::string verdict(AuditLog& log) {
+    auto rep = log.verify();
+    if (!rep) return "verify failed: " + rep.error().message;
+    return rep->ok ? "" : rep->reason;
+  }
+  SqliteBackend b_;
+  std::shared_ptr<store::Store> st_;
+  std::string file_;
+};
+
+// The attack of issue 14: an entry rewritten, the chain re-hashed, and both the store's checkpoints
+// and the checkpoint file deleted. The configured file's absence is itself the finding.
+TEST_F(CheckpointFile, DeletedFileIsTamperingNotACleanLog) {
+  auto audit = log(3);
+  append(audit, 1);
+  append(audit, 1, "bob");
+  append(audit, 5);
+  ASSERT_TRUE(b_.allow_tampering().ok());
+  ASSERT_TRUE(
+      b_.raw_exec("DELETE FROM audit_checkpoints;" + rewrite_chain_sql(*st_, 2, "bob", "eve"))
+          .ok());
+  ASSERT_TRUE(std::filesystem::remove(file_));
+  auto rep = audit.verify();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_FALSE(rep->ok);
+  EXPECT_EQ(rep->first_bad_seq, 6);  // the newest automatic checkpoint the file should hold
+  EXPECT_NE(rep->reason.find("is missing"), std::string::npos) << rep->reason;
+}
+
+TEST_F(CheckpointFile, LinesRemovedFailVerification) {
+  auto audit = log(2);
+  append(audit, 6);
+  ASSERT_EQ(verdict(audit), "");
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(file_);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  ASSERT_EQ(lines.size(), 3u);  // seq 2, 4, 6
+
+  // The newest line removed: the file no longer holds the checkpoint of seq 6.
+  std::ofstream(file_, std::ios::trunc) << lines[0] << "\n" << lines[1] << "\n";
+  EXPECT_NE(verdict(audit).find("at or after seq 6"), std::string::npos) << verdict(audit);
+  // A middle line removed: the store still holds seq 4's checkpoint, the file does not.
+  std::ofstream(file_, std::ios::trunc) << lines[0] << "\n" << lines[2] << "\n";
+  EXPECT_NE(verdict(audit).find("lacks the checkpoint for seq 4"), std::string::npos)
+      << verdict(audit);
+}
+
+TEST_F(CheckpointFile, ConfiguredOnAnExistingLogNeedsOneCheckpoint) {
+  {
+    auto before = log(2, /*with_file=*/false);
+    append(before, 5);
+  }
+  auto audit = log(2);
+  EXPECT_NE(verdict(audit).find("dagmedic audit checkpoint"), std::string::npos) << verdict(audit);
+  ASSERT_TRUE(audit.checkpoint().ok());
+  EXPECT_EQ(verdict(audit), "");
+  append(audit, 1);  // seq 6: an automatic checkpoint, in the store and the file
+  EXPECT_EQ(verdict(audit), "");
 }
 
 TEST(GuardAudit, HeadAheadOfLogIsTruncation) {

@@ -6,6 +6,29 @@
 namespace dm::guard {
 namespace {
 
+// The path of the first key or string in `v` holding a control character (U+0000–U+001F other
+// than tab, newline and carriage return, or U+007F); "" when none. Airflow refuses such a conf
+// (HTTP 422) only after the approval is used up, and a NUL cannot be stored by PostgreSQL.
+std::string control_character_at(const nlohmann::json& v, const std::string& path) {
+  auto bad = [](const std::string& s) {
+    for (unsigned char c : s)
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return true;
+    return false;
+  };
+  if (v.is_string()) return bad(v.get_ref<const std::string&>()) ? path : std::string();
+  if (v.is_object()) {
+    for (const auto& [k, e] : v.items()) {
+      if (bad(k)) return path + " key";
+      if (auto w = control_character_at(e, path + "." + k); !w.empty()) return w;
+    }
+  } else if (v.is_array()) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (auto w = control_character_at(v[i], path + "[" + std::to_string(i) + "]"); !w.empty())
+        return w;
+  }
+  return {};
+}
+
 bool dag_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == '-';
@@ -144,6 +167,11 @@ Status Policy::check(const WriteRequest& w) const {
   if (!w.conf.is_object())
     return make_error(Errc::invalid_argument,
                       "policy: conf must be a JSON object (rule: conf type)");
+  if (auto where = control_character_at(w.conf, "conf"); !where.empty())
+    return make_error(Errc::invalid_argument,
+                      "policy: " + where +
+                          " holds a NUL or another control character (rule: conf text is "
+                          "printable; tab, newline and carriage return allowed)");
   auto canon = canonical_json(w.conf);
   if (!canon) return make_error(Errc::invalid_argument, "policy: conf: " + canon.error().message);
   const DagRule* rule = nullptr;

@@ -53,6 +53,39 @@ TEST(Policy, AllowlistGlobsPerEnvironment) {
   EXPECT_FALSE(p->check(trig("dev", "dev", "etl_orders")).ok());
 }
 
+// A conf with a NUL or another control character is refused by policy, which runs before an
+// approval is requested or consumed: Airflow would refuse it only after the approval is used up.
+TEST(Policy, ControlCharactersInConfAreRefusedBeforeAnyApproval) {
+  PolicyRules r;
+  DagRule any;
+  any.dag = "etl";
+  any.conf_schema = json::object();  // any keys
+  r.dags.push_back(any);
+  auto p = make_policy(r);
+  const std::string nul("a\0b", 3);
+  struct Case {
+    json conf;
+    const char* where;
+  };
+  const std::vector<Case> bad = {
+      {{{"date", nul}}, "conf.date"},
+      {{{"x", {{"deep", {"ok", "bell\x07"}}}}}, "conf.x.deep[1]"},
+      {{{std::string("k\x01"), 1}}, "conf key"},
+      {{{"esc", "\x1b[31m"}}, "conf.esc"},
+      {{{"del", "a\x7f"}}, "conf.del"},
+  };
+  for (const auto& c : bad) {
+    auto st = p->check(trig("dev", "dev", "etl", c.conf));
+    ASSERT_FALSE(st.ok()) << c.conf.dump();
+    EXPECT_EQ(st.error().code, Errc::invalid_argument);
+    EXPECT_NE(st.error().message.find(std::string("policy: ") + c.where + " holds"),
+              std::string::npos)
+        << st.error().message;
+  }
+  EXPECT_TRUE(p->check(trig("dev", "dev", "etl", {{"sql", "SELECT 1;\n\tFROM t\r\n"}})).ok());
+  EXPECT_TRUE(p->check(trig("dev", "dev", "etl", {{"name", "Zoë ☃"}})).ok());
+}
+
 TEST(Policy, IdCharacterRules) {
   EXPECT_TRUE(check_dag_id("etl.orders-v2_x").ok());
   for (const char* bad : {"", "a b", "a/b", "..", ".hidden", "a..b", "x;rm", "x$(id)", "a\"b"})

@@ -102,11 +102,6 @@ Result<store::Store*> Deps::store() const {
   return store_.get();
 }
 
-void Deps::set_store(std::shared_ptr<store::Store> s) const {
-  std::lock_guard lk(store_mu_);
-  store_ = std::move(s);
-}
-
 Result<std::shared_ptr<store::Store>> Deps::shared_store() const {
   auto s = store();
   if (!s) return s.error();
@@ -169,7 +164,7 @@ Result<std::shared_ptr<Deps>> make_deps(config::Config cfg, DepsOverrides o) {
   d->clock = o.clock ? std::move(o.clock) : system_clock();
   d->clients = o.clients ? std::move(o.clients) : make_client_provider(d->config, d->clock);
   d->open_store = std::move(o.open_store);
-  if (o.store) d->set_store(std::move(o.store));
+  d->store_ = std::move(o.store);  // null: opened by open_store on first use
   auto policy = make_policy(d->config.policy);
   if (!policy) return policy.error();
   d->policy = std::move(*policy);

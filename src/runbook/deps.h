@@ -1,6 +1,7 @@
 // What the runbook tools share: config, the redaction and category rules, the clock, a way to reach
-// each Airflow environment, and the store. Built once at start-up (make_deps) and immutable
-// afterwards, so tools may use it from any handler thread.
+// each Airflow environment, and the store. Built once at start-up (make_deps); its fields never
+// change afterwards (the store, the audit log and the approvals are opened on first use, once,
+// under a mutex), so tools may use it from any handler thread through a const reference.
 #pragma once
 
 #include <functional>
@@ -59,8 +60,6 @@ struct Deps {
 
   // How store() opens it (DepsOverrides::open_store; unset: store() fails, saying so).
   std::function<Result<std::unique_ptr<store::Store>>()> open_store;
-  // Uses this store from now on (make_deps with an overridden store; tests).
-  void set_store(std::shared_ptr<store::Store> s) const;
   // store(), shared (for objects that keep it: the audit log, approvals).
   Result<std::shared_ptr<store::Store>> shared_store() const;
 
@@ -87,6 +86,8 @@ struct Deps {
   std::function<Result<guard::AuditKey>()> audit_key;
 
  private:
+  friend Result<std::shared_ptr<Deps>> make_deps(config::Config cfg,
+                                                 struct DepsOverrides overrides);
   mutable std::mutex store_mu_;
   mutable std::shared_ptr<store::Store> store_;
   mutable std::mutex guard_mu_;
