@@ -47,6 +47,10 @@ int cmd_serve(int argc, char** argv) {
   cli.add_option("--config", config_path,
                  "config file (default: $DAGMEDIC_CONFIG or "
                  "~/.config/dagmedic/config.yaml; none is fine)");
+  bool read_only = false;
+  cli.add_flag("--read-only", read_only,
+               "serve only the tools that read (also `server.read_only: true` in the config): no "
+               "approval requests, postmortems or writes are listed or callable");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -72,13 +76,21 @@ int cmd_serve(int argc, char** argv) {
       return web::approval_page_url(base, id);
     };
   }
-  auto server = mcp::Server::create({.name = "dagmedic",
-                                     .version = DM_VERSION_STRING,
-                                     .title = "dagmedic",
-                                     .instructions = kInstructions});
+  read_only = read_only || deps->config.server.read_only;
+  mcp::ServerOptions server_opts{.name = "dagmedic",
+                                 .version = DM_VERSION_STRING,
+                                 .title = "dagmedic",
+                                 .instructions = kInstructions};
+  if (read_only) server_opts.max_effect = mcp::Effect::reads;
+  auto server = mcp::Server::create(std::move(server_opts));
   if (auto st = runbook::register_tools(*server, deps); !st) {
     std::fprintf(stderr, "dagmedic serve: %s\n", st.error().message.c_str());
     return 1;
+  }
+  if (read_only) {
+    std::string names;
+    for (const auto& n : server->withheld_tools()) names += (names.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "dagmedic serve: read-only: not serving %s\n", names.c_str());
   }
 
   if (transport == "stdio") {

@@ -151,6 +151,11 @@ struct RulesSettings {
   std::vector<std::string> categories;  // rules/categories.yaml format, checked before the built-in
 };
 
+// `server:` — how `dagmedic serve` serves.
+struct ServerSettings {
+  bool read_only = false;  // serve only tools that read (no approvals, postmortems or writes)
+};
+
 struct Config {
   std::string source;  // file it came from, "" for the built-in empty config
   Defaults defaults;
@@ -161,6 +166,7 @@ struct Config {
   PolicySettings policy;
   IdentitySettings identity;
   AuditSettings audit;
+  ServerSettings server;
   RulesSettings rules;
 
   // The recovery rule for a DAG: the first whose glob matches, else the default rule.

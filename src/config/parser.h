@@ -338,7 +338,7 @@ class Parser {
     try {
       if (auto e = check_keys(root, "",
                               {"environments", "defaults", "caps", "version", "store", "recovery",
-                               "policy", "identity", "audit", "approvers", "rules"}))
+                               "policy", "identity", "audit", "approvers", "rules", "server"}))
         return *e;
       if (root["version"]) {
         auto v = integer(root["version"], "version", 1, 1);
@@ -367,6 +367,15 @@ class Parser {
       }
       if (root["rules"]) {
         if (auto e = parse_rules_section(*this, root["rules"], cfg.rules)) return *e;
+      }
+      if (const auto& sv = root["server"]; sv) {
+        if (!sv.IsMap()) return err("server", "must be a mapping (read_only)");
+        if (auto e = check_keys(sv, "server", {"read_only"})) return *e;
+        if (sv["read_only"]) {
+          auto v = boolean(sv["read_only"], "server.read_only");
+          if (!v) return v.error();
+          cfg.server.read_only = *v;
+        }
       }
       if (root["environments"]) {
         const auto& envs = root["environments"];

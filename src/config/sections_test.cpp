@@ -105,3 +105,24 @@ TEST(Glob, StarsAndQuestionMarks) {
 
 }  // namespace
 }  // namespace dm::config
+
+namespace dm::config {
+namespace {
+
+TEST(ServerSection, ReadOnlyDefaultsOffAndIsABoolean) {
+  auto plain = parse_config("version: 1\n", "cfg.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->server.read_only);
+  auto ro = parse_config("server: {read_only: true}\n", "cfg.yaml");
+  ASSERT_TRUE(ro.ok()) << ro.error().message;
+  EXPECT_TRUE(ro->server.read_only);
+  auto bad = parse_config("server: {read_only: maybe}\n", "cfg.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("server.read_only"), std::string::npos) << bad.error().message;
+  auto unknown = parse_config("server: {bind: 0.0.0.0}\n", "cfg.yaml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("server"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dm::config

@@ -124,5 +124,36 @@ TEST(Middleware, AnnotationsFollowTheDeclaredEffect) {
   EXPECT_EQ(ann["plain"]["readOnlyHint"], true);  // no effect declared: as given
 }
 
+// A read-only server (max_effect = reads) never registers a tool that may change something, nor one
+// that declares no effect: it is neither listed nor callable, and withheld_tools() names it.
+TEST(Middleware, MaxEffectWithholdsToolsThatDoMore) {
+  ServerOptions o;
+  o.max_effect = Effect::reads;
+  auto server = Server::create(o);
+  bool change_ran = false;
+  ASSERT_TRUE(server->add_tool(tool_with("look", Effect::reads, nullptr)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("note", Effect::writes_local, nullptr)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("change", Effect::writes_remote, &change_ran)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("plain", std::nullopt, nullptr)).ok());
+  EXPECT_EQ(server->withheld_tools(), (std::vector<std::string>{"note", "change", "plain"}));
+  InMemoryClient client(server);
+  ASSERT_TRUE(client.initialize().ok());
+  auto r = client.call("tools/list");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ((*r)["tools"].size(), 1u);
+  EXPECT_EQ((*r)["tools"][0]["name"], "look");
+  auto call = client.call("tools/call", {{"name", "change"}, {"arguments", json::object()}});
+  ASSERT_FALSE(call.ok());
+  EXPECT_NE(call.error().message.find("Unknown tool: change"), std::string::npos);
+  EXPECT_FALSE(change_ran);
+
+  ServerOptions local;
+  local.max_effect = Effect::writes_local;  // store writes allowed, remote writes not
+  auto s2 = Server::create(local);
+  ASSERT_TRUE(s2->add_tool(tool_with("note", Effect::writes_local, nullptr)).ok());
+  ASSERT_TRUE(s2->add_tool(tool_with("change", Effect::writes_remote, nullptr)).ok());
+  EXPECT_EQ(s2->withheld_tools(), (std::vector<std::string>{"change"}));
+}
+
 }  // namespace
 }  // namespace dm::mcp

@@ -122,6 +122,11 @@ Server::~Server() { shutdown(); }
 
 const ServerOptions& Server::options() const { return impl_->opts; }
 
+std::vector<std::string> Server::withheld_tools() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->withheld;
+}
+
 Status Server::add_tool(Tool tool) {
   if (!valid_tool_name(tool.name)) {
     return make_error(Errc::invalid_argument,
@@ -129,6 +134,12 @@ Status Server::add_tool(Tool tool) {
   }
   if (!tool.handler)
     return make_error(Errc::invalid_argument, "tool " + tool.name + ": no handler");
+  if (const auto& max = impl_->opts.max_effect;
+      max && (!tool.effect || static_cast<int>(*tool.effect) > static_cast<int>(*max))) {
+    std::lock_guard lk(impl_->mu);
+    impl_->withheld.push_back(tool.name);
+    return Status::Ok();
+  }
   if (tool.effect) {  // the annotations follow the declared effect, never the other way round
     tool.annotations.read_only_hint = *tool.effect == Effect::reads;
     if (*tool.effect == Effect::writes_remote) tool.annotations.open_world_hint = true;

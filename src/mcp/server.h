@@ -61,6 +61,7 @@ using ToolHandler = std::function<Result<ToolResult>(const json& arguments, Tool
 // What a tool does to the world, declared by the tool. Middleware acts on it (the audit fails
 // closed before a write) and the annotations follow it: when set, readOnlyHint = (effect == reads)
 // and a remote write is openWorld, whatever `annotations` says.
+// Ordered: each effect does more than the one before it (ServerOptions::max_effect compares them).
 enum class Effect {
   reads,          // reads only: nothing changes anywhere
   writes_local,   // changes the server's own state (its store), nothing outside
@@ -201,6 +202,10 @@ struct ServerOptions {
   std::chrono::milliseconds client_request_timeout{60000};  // default for ctx.elicit/sample
   bool logging = true;                                      // declare the `logging` capability
   bool completions = true;  // declare `completions` (if a handler is set)
+  // The most a tool served here may do. A tool declaring more (or declaring no effect, when this
+  // is set) is withheld: add_tool returns OK without registering it, and withheld_tools() names
+  // it. Effect::reads makes a read-only server: nothing it lists can change anything.
+  std::optional<Effect> max_effect{};
 };
 
 // Thread-safety: every member may be called from any thread at any time, including while sessions
@@ -210,6 +215,8 @@ class Server final : public SessionFactory, public std::enable_shared_from_this<
  public:
   // Always via create(): sessions keep the server alive through shared_from_this.
   static std::shared_ptr<Server> create(ServerOptions opts = {});
+  // Names of the tools add_tool withheld because of ServerOptions::max_effect, in call order.
+  std::vector<std::string> withheld_tools() const;
   ~Server() override;
 
   // Registration. Errc::invalid_argument for an empty/duplicate name or URI, a missing handler,

@@ -43,6 +43,7 @@ struct Server::Impl {
 
   mutable std::mutex mu;  // guards everything below
   std::vector<std::shared_ptr<const ToolEntry>> tools;
+  std::vector<std::string> withheld;  // tools over opts.max_effect, never registered
   std::vector<std::shared_ptr<const Resource>> resources;
   std::vector<std::shared_ptr<const TemplateEntry>> templates;
   std::vector<std::shared_ptr<const Prompt>> prompts;

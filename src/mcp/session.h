@@ -5,11 +5,10 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace dm::mcp {
 
@@ -37,7 +36,7 @@ enum class InboundKind {
   request,       // has method and id: exactly one completes_request message will follow
   notification,  // has method, no id: nothing is answered
   response,      // answer to a server->client request
-  invalid,       // parse error / invalid request: an error response was already sent (id null or echoed)
+  invalid,  // parse error / invalid request: an error response was already sent (id null or echoed)
 };
 
 struct InboundInfo {

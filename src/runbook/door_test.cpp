@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -177,6 +178,25 @@ TEST_F(Door, RefusesToInstallWithoutDeps) {
   auto server = mcp::Server::create({.name = "t", .version = "0"});
   EXPECT_FALSE(register_tools(*server, nullptr).ok());
   EXPECT_FALSE(install_door(*server, nullptr).ok());
+}
+
+// A read-only server: the runbook's declared effects decide what it serves. Exactly the tools that
+// change something (in dagmedic's store or in Airflow) are withheld; the rest are served.
+TEST_F(Door, ReadOnlyServerWithholdsExactlyTheToolsThatChangeSomething) {
+  auto ro = mcp::Server::create({.name = "t", .version = "0", .max_effect = mcp::Effect::reads});
+  ASSERT_TRUE(register_tools(*ro, deps_).ok());
+  auto withheld = ro->withheld_tools();
+  std::sort(withheld.begin(), withheld.end());
+  EXPECT_EQ(withheld, (std::vector<std::string>{"clear_failed_tasks", "generate_postmortem",
+                                                "request_approval", "trigger_dag"}));
+  mcp::InMemoryClient c(ro);
+  ASSERT_TRUE(c.initialize().ok());
+  auto all = client_->call("tools/list");
+  auto listed = c.call("tools/list");
+  ASSERT_TRUE(all.ok() && listed.ok());
+  EXPECT_EQ((*listed)["tools"].size() + withheld.size(), (*all)["tools"].size());
+  for (const auto& t : (*listed)["tools"])
+    EXPECT_TRUE(t["annotations"]["readOnlyHint"].get<bool>()) << t["name"];
 }
 
 }  // namespace

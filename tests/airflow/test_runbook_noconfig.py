@@ -42,3 +42,32 @@ def test_extract_errors_needs_no_environment(bare):
                                                  "KeyError: 'customer_id'\n"})
     assert not r.is_error, r.text
     assert r.structured["found"] is True and r.structured["exception_type"] == "KeyError"
+
+
+# `--read-only` and `server.read_only: true`: only the tools that read are listed (each with readOnlyHint), and a
+# write tool is not there to call. propose_action only proposes, so it stays.
+READ_ONLY_SERVED = READ_TOOLS | {"propose_action"}
+
+
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_read_only_serves_only_the_tools_that_read(tmp_path, how):
+    from mcpsession import DAGMEDIC
+    home = tmp_path / "home"
+    if how == "flag":
+        s = McpSession(None, home, argv=[str(DAGMEDIC), "serve", "--transport", "stdio", "--read-only"])
+    else:
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text("server: {read_only: true}\n")
+        s = McpSession(cfg, home)
+    try:
+        tools = {t.name: t for t in s.list_tools()}
+        assert set(tools) == READ_ONLY_SERVED, sorted(set(tools) ^ READ_ONLY_SERVED)
+        assert all(t.annotations.read_only_hint for t in tools.values())
+        try:  # an unknown tool: a protocol error (raised) or an error result, never a run
+            r = s.call("trigger_dag", {"dag_id": "zoo_ok"})
+            assert r.is_error and "trigger_dag" in r.text, r.text
+        except Exception as e:  # noqa: BLE001 - the SDK's MCPError
+            assert "trigger_dag" in str(e) and "nknown tool" in str(e), repr(e)
+        assert "read-only: not serving" in s.stderr() and "clear_failed_tasks" in s.stderr(), s.stderr()
+    finally:
+        s.close()
