@@ -3,7 +3,9 @@
 // ring:
 //   joined:  each line copied + '\n', RedactStream::feed, Tail::feed (the path before issue 12)
 //   lines:   RedactStream::feed_line, Tail::push (one pass over views, the path now)
-// and the same for DiagnoseStream (feed vs feed_line; the extract_task_errors path).
+// and the same for DiagnoseStream (feed vs feed_line; the extract_task_errors path); and, for
+// scale, decode_ndjson: the airflow layer turning the same log's Airflow 3 NDJSON body into those
+// lines (airflow::EventLogDecoder, one JSON parse per event), which comes before the log path.
 //   line-path-bench [MB=50] [repeats=3]      prints one JSON line per path (best of the repeats)
 // Never run by tests.
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "airflow/log_stream.h"
 #include "logs/pipeline.h"
 #include "logs/redact.h"
 #include "logs/tail.h"
@@ -92,6 +95,25 @@ int main(int argc, char** argv) {
     auto ds = DiagnoseStream::create(dopt);
     for (const auto& l : lines) (*ds)->feed_line(l, "info");
     return static_cast<std::size_t>((*ds)->finish().error_line);
+  });
+  // An NDJSON body as Airflow 3 serves it (events as bench/logpath/logpath.py writes), as many
+  // bytes as the lines above: ms_per_50mb is then per 50 MB of NDJSON.
+  std::string ndjson;
+  for (std::size_t i = 0; ndjson.size() < bytes && i < lines.size(); ++i)
+    ndjson +=
+        "{\"timestamp\":\"2026-12-06T10:00:00.123456Z\",\"level\":\"info\",\"event\":"
+        "\"replayed batch " +
+        std::to_string(i) + " ok " + std::string(96, 'x') + "\",\"logger\":\"task.stdout\"}\n";
+  time_it("decode_ndjson", [&] {
+    std::size_t n = 0;
+    dm::airflow::EventLogDecoder dec([&](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    });
+    for (std::size_t i = 0; i < ndjson.size(); i += 65536)
+      dec.feed(std::string_view(ndjson).substr(i, 65536));
+    dec.finish();
+    return n;
   });
   return 0;
 }

@@ -143,7 +143,7 @@ def call_once(binary: Path, cfg: Path, env: dict, home: Path, tool: str, args: d
     res = r.get("result", {})
     if res.get("isError") or "error" in r:
         raise SystemExit(f"{tool} failed: {json.dumps(r)[:500]}")
-    return {"wall": wall, "rss_mb": ru.ru_maxrss / 1024, "result": res}
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024, "result": res}
 
 
 def cw_bench(cw: Path, moto_port: int, sizes: list[int]) -> list[dict]:
@@ -228,14 +228,17 @@ def main() -> int:
                     sc = calls[-1]["result"].get("structuredContent", {})
                     row[f"{name}_{tool}_s"] = statistics.median(c["wall"] for c in calls)
                     row[f"{name}_{tool}_rss"] = max(c["rss_mb"] for c in calls)
+                    row[f"{name}_{tool}_cpu"] = statistics.median(c["cpu"] for c in calls)
+                    row[f"{name}_{tool}_capped"] = sc.get("log_capped", False) or any(
+                        "longer than" in n for n in sc.get("notes", []))
                     if tool == "task_log":
                         row[f"{name}_tail_ok"] = any("checksum mismatch" in (ln.get("text") or "")
                                                      for ln in sc.get("lines", []))
                         row[f"{name}_levels"] = sum(1 for ln in sc.get("lines", []) if "level" in ln)
                     else:
                         row[f"{name}_found"] = sc.get("found")
-                    print(f"[logpath] {mb} MB {name} {tool}: {row[f'{name}_{tool}_s']:.2f}s "
-                          f"{row[f'{name}_{tool}_rss']:.1f} MB", file=sys.stderr)
+                    print(f"[logpath] {mb} MB {name} {tool}: {row[f'{name}_{tool}_s']:.2f}s wall "
+                          f"{row[f'{name}_{tool}_cpu']:.2f}s CPU {row[f'{name}_{tool}_rss']:.1f} MB", file=sys.stderr)
             rows.append(row)
     cw_rows = []
     if a.cw_bench and a.moto_port:
@@ -250,21 +253,27 @@ def main() -> int:
 def render(rig: dict, rows: list[dict], cw_rows: list[dict], a) -> str:
     L = [f"Airflow {rig['airflow_version']} rig (REST /api/{rig['api_version']}), "
          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; median of {a.runs} call(s), each in a fresh "
-         "`dagmedic serve --transport stdio`; wall = the tools/call round trip; RSS = that process's peak.", "",
-         "| log | Airflow serves it (curl) | tool | baseline wall | baseline own share | baseline RSS | new wall | "
-         "new own share | new RSS |", "|---|---|---|---|---|---|---|---|---|"]
+         "`dagmedic serve --transport stdio`. wall = the tools/call round trip; CPU = the server process's user+system "
+         "time for the whole process (start, config, one call) — dagmedic's own share, which wall time cannot show "
+         "because the log streams while Airflow serves it; wall − curl = what the call adds to Airflow serving the "
+         "log alone; RSS = the process's peak.", "",
+         "| log | Airflow serves it (curl) | tool | baseline wall / CPU / RSS | new wall / CPU / RSS | "
+         "baseline wall − curl | new wall − curl |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         for tool in ("task_log", "extract_task_errors"):
-            cells = []
+            cells, minus = [], []
             for name in ("baseline", "new"):
                 w = r[f"{name}_{tool}_s"]
-                cells += [f"{w:.2f} s", f"{(w - r['curl_s']) * 1000:+.0f} ms", f"{r[f'{name}_{tool}_rss']:.1f} MB"]
+                capped = " (capped at 256 MiB)" if r.get(f"{name}_{tool}_capped") else ""
+                cells.append(f"{w:.2f} s / {r[f'{name}_{tool}_cpu'] * 1000:.0f} ms / "
+                             f"{r[f'{name}_{tool}_rss']:.1f} MB{capped}")
+                minus.append(f"{(w - r['curl_s']) * 1000:+.0f} ms")
             L.append(f"| {r['file_bytes'] / 1e6:.0f} MB, {r['lines']} lines | {r['curl_s']:.2f} s "
                      f"({r['served_bytes'] / 1e6:.0f} MB NDJSON) | `{tool}`"
-                     + ("" if tool != "task_log" else " tail 200") + " | " + " | ".join(cells) + " |")
+                     + ("" if tool != "task_log" else " tail 200") + " | " + " | ".join(cells + minus) + " |")
     L += ["", "Checks: " + "; ".join(
-        f"{r['mb']} MB: tail has the error (baseline {r['baseline_tail_ok']}, new {r['new_tail_ok']}), "
-        f"lines with a level (baseline {r['baseline_levels']}, new {r['new_levels']}), "
+        f"{r['mb']} MB: tail shows the final error (baseline {r['baseline_tail_ok']}, new {r['new_tail_ok']}), "
+        f"tail lines with a level (baseline {r['baseline_levels']}, new {r['new_levels']}), "
         f"extract found (baseline {r['baseline_found']}, new {r['new_found']})" for r in rows)]
     if cw_rows:
         L += ["", "CloudWatch (moto), `cw-tail-bench`: a task try's stream read forward (what task_log did) and from "

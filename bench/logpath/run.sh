@@ -7,7 +7,8 @@
 #   bash bench/logpath/run.sh                       # builds what is missing, starts an Airflow 3 rig and moto
 #   bash bench/logpath/run.sh --rig DIR/rig.json    # use a running Airflow 3 rig (tests/airflow/rig.py up --airflow 3)
 #   SIZES=5,50 bash bench/logpath/run.sh --no-write # smaller sizes, print only
-# BASE_REV (default 2a7b3b8) and BASE_DIR (default /work/wt-base) name the baseline; CW_SIZES the moto streams (MB).
+# BASE_REV (default 2a7b3b8) and BASE_DIR (default /work/wt-base) name the baseline; CW_SIZES the moto streams (MB);
+# RUNS calls per (binary, tool, size), median reported (default 2).
 source "$(dirname "$0")/../../dev/lib.sh"
 rig_json="" write=1
 while [ $# -gt 0 ]; do
@@ -58,4 +59,4 @@ out=()
 [ "$write" = 1 ] && out=(--out "$DM_ROOT/docs/benchmarks/logpath.md")
 "$DM_VENV/bin/python" "$DM_ROOT/bench/logpath/logpath.py" --rig "$rig_json" --dagmedic "$DM_BUILD/dagmedic" \
   --baseline "$BASE_DIR/build/dagmedic" --sizes "$SIZES" --cw-bench "$DM_BUILD/bench/cw-tail-bench" \
-  --cw-sizes "$CW_SIZES" --moto-port "$moto_port" "${out[@]}"
+  --cw-sizes "$CW_SIZES" --moto-port "$moto_port" --runs "${RUNS:-2}" "${out[@]}"
