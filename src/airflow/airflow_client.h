@@ -63,6 +63,10 @@ struct LogStats {
   std::size_t bytes = 0;  // bytes of text delivered to the sink
   std::size_t pages = 0;  // HTTP requests made for the log
   bool stopped_by_sink = false;
+  // read_task_log_tail only: the read started at the log's end and did not reach its first line,
+  // so the delivered lines are the log's last ones but their position in the whole log is not
+  // known (`lines`/`bytes` count what was delivered, not the whole log).
+  bool head_skipped = false;
 };
 
 struct TriggerRequest {
@@ -122,6 +126,19 @@ class AirflowClient {
   // holds the whole log in memory. `stats` (optional) receives counts.
   virtual Status read_task_log(const LogRequest& req, const LogSink& sink,
                                LogStats* stats = nullptr) = 0;
+
+  // For a tail: delivers, oldest first, a run of consecutive lines that ENDS with the log's last
+  // line and holds at least its last `lines` lines (or the whole log if shorter); it may deliver
+  // more — the whole log where the source cannot read from the end — so the caller keeps a ring
+  // of the last `lines`. When the source reads from the end (MWAA: CloudWatch GetLogEvents
+  // backwards) and stops before the log's first line, `stats->head_skipped` is set. The sink may
+  // stop the read early as with read_task_log. Errors as read_task_log.
+  // Default: read_task_log (Airflow REST has no range read: the whole log streams through).
+  virtual Status read_task_log_tail(const LogRequest& req, std::size_t lines, const LogSink& sink,
+                                    LogStats* stats = nullptr) {
+    (void)lines;
+    return read_task_log(req, sink, stats);
+  }
 
   virtual Result<Dag> get_dag(const std::string& dag_id) = 0;
   virtual Result<std::vector<ImportError>> list_import_errors() = 0;

@@ -1,5 +1,7 @@
 #include "airflow/mwaa_client.h"
 
+#include <algorithm>
+#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "airflow/log_stream.h"
@@ -39,9 +41,36 @@ Result<std::string> MwaaAirflowClient::log_group() {
   return log_group_;
 }
 
-Status MwaaAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sink,
-                                        LogStats* stats) {
-  const std::string call = "read task log";
+bool render_cloudwatch_event(const aws::LogEvent& ev, const LineFn& fn) {
+  std::string_view m = ev.message;
+  // Airflow 3 writes one structlog JSON event per CloudWatch event.
+  if (!m.empty() && m.front() == '{') {
+    json j = json::parse(m, nullptr, false);
+    if (j.is_object()) return EventLogDecoder::render_event(j, fn);
+  }
+  while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.remove_suffix(1);
+  std::size_t start = 0;
+  while (true) {
+    auto nl = m.find('\n', start);
+    std::string_view line = m.substr(start, nl == std::string_view::npos ? m.npos : nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!fn(line, {})) return false;
+    if (nl == std::string_view::npos) return true;
+    start = nl + 1;
+  }
+}
+
+Error MwaaAirflowClient::stream_error(const std::string& call, const std::string& group,
+                                      const std::string& stream, const Error& e) const {
+  if (e.code == Errc::not_found)
+    return fail(call, make_error(Errc::not_found, "no CloudWatch log stream \"" + stream +
+                                                      "\" in log group \"" + group + "\" (" +
+                                                      e.message + ")"));
+  return fail(call, e);
+}
+
+Status MwaaAirflowClient::check_log_request(const std::string& call, const LogRequest& lr,
+                                            const LogSink& sink) const {
   if (lr.dag_id.empty() || lr.run_id.empty() || lr.task_id.empty())
     return fail(call,
                 make_error(Errc::invalid_argument, "DAG id, run id and task id are required"));
@@ -49,43 +78,76 @@ Status MwaaAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sin
     return fail(call, make_error(Errc::invalid_argument,
                                  "try_number must be >= 1 and map_index >= -1 for MWAA logs"));
   if (!sink) return fail(call, make_error(Errc::invalid_argument, "no log sink"));
+  return Status::Ok();
+}
+
+Status MwaaAirflowClient::read_task_log_tail(const LogRequest& lr, std::size_t lines,
+                                             const LogSink& sink, LogStats* stats) {
+  const std::string call = "read task log";
+  if (auto c = check_log_request(call, lr, sink); !c) return c;
+  auto group = log_group();
+  if (!group) return fail(call, group.error());
+  LogStats local;
+  LogStats& st = stats ? *stats : local;
+  st = LogStats{};
+  const std::string stream = mwaa_log_stream(lr);
+  // Pages come newest first; each is rendered into owned lines (a page is at most 1 MB / 10 000
+  // events), kept until the tail is complete, then delivered oldest first.
+  struct Owned {
+    std::string text, level;
+  };
+  std::deque<std::vector<Owned>> got;
+  std::size_t have = 0;
+  bool probing = false;  // enough lines: this page only tells whether the start was reached
+  auto r = logs_->read_backward(
+      *group, stream,
+      [&](std::vector<aws::LogEvent>& events) {
+        if (probing) return false;  // more events before the tail: the start is not reached
+        std::vector<Owned> page;
+        for (const auto& ev : events)
+          render_cloudwatch_event(ev, [&](std::string_view t, std::string_view l) {
+            page.push_back({std::string(t), std::string(l)});
+            return true;
+          });
+        have += page.size();
+        got.push_front(std::move(page));
+        if (have >= std::max<std::size_t>(lines, 1)) probing = true;
+        return true;
+      },
+      &st.pages);
+  if (!r) return stream_error(call, *group, stream, r.error());
+  const std::size_t pages = st.pages;
+  LineFn fn = counting_sink(sink, st);
+  st.pages = pages;
+  st.head_skipped = !*r;
+  // Deliver only what a ring of `lines` would keep anyway (plus nothing older when the start was
+  // not reached): whole pages were rendered, the surplus is dropped here.
+  std::size_t skip = !*r && have > lines ? have - lines : 0;
+  for (const auto& page : got)
+    for (const auto& l : page) {
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
+      if (!fn(l.text, l.level)) return Status::Ok();
+    }
+  return Status::Ok();
+}
+
+Status MwaaAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sink,
+                                        LogStats* stats) {
+  const std::string call = "read task log";
+  if (auto c = check_log_request(call, lr, sink); !c) return c;
   auto group = log_group();
   if (!group) return fail(call, group.error());
   LogStats local;
   LogStats& st = stats ? *stats : local;
   LineFn fn = counting_sink(sink, st);
   std::string stream = mwaa_log_stream(lr);
-  std::size_t events = 0;
   auto s = logs_->read_stream(
-      *group, stream,
-      [&](const aws::LogEvent& ev) {
-        ++events;
-        std::string_view m = ev.message;
-        // Airflow 3 writes one structlog JSON event per CloudWatch event.
-        if (!m.empty() && m.front() == '{') {
-          json j = json::parse(m, nullptr, false);
-          if (j.is_object()) return EventLogDecoder::render_event(j, fn);
-        }
-        while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.remove_suffix(1);
-        std::size_t start = 0;
-        while (true) {
-          auto nl = m.find('\n', start);
-          std::string_view line =
-              m.substr(start, nl == std::string_view::npos ? m.npos : nl - start);
-          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-          if (!fn(line, {})) return false;
-          if (nl == std::string_view::npos) return true;
-          start = nl + 1;
-        }
-      },
+      *group, stream, [&](const aws::LogEvent& ev) { return render_cloudwatch_event(ev, fn); },
       &st.pages);
-  if (!s) {
-    if (s.error().code == Errc::not_found)
-      return fail(call, make_error(Errc::not_found, "no CloudWatch log stream \"" + stream +
-                                                        "\" in log group \"" + *group + "\" (" +
-                                                        s.error().message + ")"));
-    return fail(call, s.error());
-  }
+  if (!s) return stream_error(call, *group, stream, s.error());
   return Status::Ok();
 }
 

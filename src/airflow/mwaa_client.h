@@ -6,6 +6,7 @@
 //    log group (config mwaa.log_group, else GetEnvironment's TaskLogs.CloudWatchLogGroupArn,
 //    looked up once). Read oldest first, one page in memory; Airflow 3 JSON events are rendered
 //    like the REST log endpoint's (EventLogDecoder::render_event), plain lines pass as they are.
+//  - read_task_log_tail: the same stream read from its end (GetLogEvents startFromHead=false).
 //  - trigger_dag_run: the MWAA CLI (CreateCliToken + /aws_mwaa/cli) with
 //    `dags trigger` whose arguments are single-quoted (aws::dags_trigger_command), then the run
 //    is read back through the REST API.
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "airflow/airflow_client.h"
+#include "airflow/log_stream.h"
 #include "aws/cloudwatch_logs.h"
 #include "aws/mwaa.h"
 
@@ -24,6 +26,10 @@ namespace dm::airflow {
 
 // The CloudWatch stream name MWAA uses for a task try.
 std::string mwaa_log_stream(const LogRequest& r);
+// One CloudWatch event as log lines: an Airflow 3 JSON event rendered as the REST log endpoint's
+// (EventLogDecoder::render_event, with its level), else the message split on '\n' (a trailing
+// '\r' dropped per line). Returns false when `fn` asked to stop.
+bool render_cloudwatch_event(const aws::LogEvent& ev, const LineFn& fn);
 
 class MwaaAirflowClient final : public AirflowClient {
  public:
@@ -51,6 +57,14 @@ class MwaaAirflowClient final : public AirflowClient {
   }
   Status read_task_log(const LogRequest& req, const LogSink& sink,
                        LogStats* stats = nullptr) override;
+  // The tail from the stream's end backwards (aws::CloudWatchLogsClient::read_backward): pages
+  // until `lines` lines are rendered, then one more page only to learn whether the stream's
+  // start was reached (2 GetLogEvents calls for any tail that fits one page, whatever the
+  // stream's size). Delivers exactly the last `lines` lines when the start was not reached
+  // (stats->head_skipped), else the whole (short) log so that line numbers are the real ones.
+  // Memory: the pages read.
+  Status read_task_log_tail(const LogRequest& req, std::size_t lines, const LogSink& sink,
+                            LogStats* stats = nullptr) override;
   Result<Dag> get_dag(const std::string& dag_id) override { return rest_->get_dag(dag_id); }
   Result<std::vector<ImportError>> list_import_errors() override {
     return rest_->list_import_errors();
@@ -65,6 +79,10 @@ class MwaaAirflowClient final : public AirflowClient {
 
  private:
   Error fail(const std::string& call, const Error& e) const;
+  Error stream_error(const std::string& call, const std::string& group, const std::string& stream,
+                     const Error& e) const;
+  Status check_log_request(const std::string& call, const LogRequest& lr,
+                           const LogSink& sink) const;
 
   std::unique_ptr<AirflowClient> rest_;
   std::shared_ptr<aws::MwaaApi> mwaa_;

@@ -175,6 +175,24 @@ Result<std::vector<LogEvent>> CloudWatchLogsClient::tail(const std::string& grou
   return out;
 }
 
+Result<bool> CloudWatchLogsClient::read_backward(const std::string& group,
+                                                 const std::string& stream, const PageSink& page,
+                                                 std::size_t* pages, int limit) {
+  GetLogEventsRequest r{group, stream, "", false, limit};
+  for (int n = 0; n < o_.max_pages; ++n) {
+    auto p = get_log_events(r);
+    if (pages) ++*pages;
+    if (!p) return p.error();
+    if (!p->events.empty() && !page(p->events)) return false;
+    // The start of a stream: the same backward token comes back (pages may be empty before it).
+    if (p->next_backward_token.empty() || p->next_backward_token == r.next_token) return true;
+    r.next_token = p->next_backward_token;
+  }
+  return make_error(Errc::protocol, "CloudWatch Logs GetLogEvents " + group + " / " + stream +
+                                        ": no start after " + std::to_string(o_.max_pages) +
+                                        " pages back");
+}
+
 Status CloudWatchLogsClient::filter(FilterLogEventsRequest r, const EventSink& sink) {
   for (int page = 0; page < o_.max_pages; ++page) {
     auto p = filter_log_events(r);

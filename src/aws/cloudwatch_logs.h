@@ -82,6 +82,16 @@ class CloudWatchLogsClient {
   // back with nextBackwardToken until enough events or the token repeats. Memory ≤ max_events.
   Result<std::vector<LogEvent>> tail(const std::string& group, const std::string& stream,
                                      std::size_t max_events);
+  // The stream from its end backwards, page by page: GetLogEvents startFromHead=false, then
+  // nextBackwardToken. `page` receives each page's events (oldest first within the page; the
+  // vector may be moved from), newest page first, and returns false to stop. Empty pages are
+  // skipped (AWS may send them while a token remains). Memory: one page. `pages` (optional)
+  // counts calls. `limit` (0 = AWS default) is sent as the page size.
+  // Returns true when the stream's first event was reached (the backward token came back
+  // unchanged or empty), false when `page` stopped the read first. Errors as get_log_events.
+  using PageSink = std::function<bool(std::vector<LogEvent>& events)>;
+  Result<bool> read_backward(const std::string& group, const std::string& stream,
+                             const PageSink& page, std::size_t* pages = nullptr, int limit = 0);
   // Every event matching `r` (a window and/or pattern), paging to the end; `r.next_token` is
   // the starting point.
   Status filter(FilterLogEventsRequest r, const EventSink& sink);

@@ -119,6 +119,48 @@ TEST(CloudWatchLogs, TailOfAShortStreamStopsAtTheRepeatedToken) {
   EXPECT_EQ(rig.http->request_count(), 2u);
 }
 
+TEST(CloudWatchLogs, ReadBackwardHandsPagesNewestFirstAndSkipsEmptyOnes) {
+  Rig rig;
+  rig.http->push(FakeHttpClient::json(200, page({"7", "8", "9"}, "f", "b1")));
+  rig.http->push(FakeHttpClient::json(200, page({}, "f", "b2")));
+  rig.http->push(FakeHttpClient::json(200, page({"4", "5", "6"}, "f", "b3")));
+  rig.http->push(FakeHttpClient::json(200, page({}, "f", "b3")));
+  std::vector<std::vector<std::string>> got;
+  std::size_t pages = 0;
+  auto r = rig.logs.read_backward(
+      "g", "s",
+      [&](std::vector<LogEvent>& evs) {
+        got.emplace_back();
+        for (auto& e : evs) got.back().push_back(e.message);
+        return true;
+      },
+      &pages, 100);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(*r);  // the start was reached: the backward token came back unchanged
+  EXPECT_EQ(pages, 4u);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], (std::vector<std::string>{"7", "8", "9"}));
+  EXPECT_EQ(got[1], (std::vector<std::string>{"4", "5", "6"}));
+  json first = json::parse(rig.http->requests()[0].body);
+  EXPECT_EQ(first["startFromHead"], false);
+  EXPECT_FALSE(first.contains("nextToken"));
+  EXPECT_EQ(first["limit"], 100);
+  EXPECT_EQ(json::parse(rig.http->requests()[1].body)["nextToken"], "b1");
+}
+
+TEST(CloudWatchLogs, ReadBackwardStopsWhenThePageSinkHasEnough) {
+  Rig rig;
+  rig.http->push(FakeHttpClient::json(200, page({"7", "8", "9"}, "f", "b1")));
+  rig.http->push(FakeHttpClient::json(200, page({"4", "5", "6"}, "f", "b2")));
+  std::size_t pages = 0;
+  auto r = rig.logs.read_backward(
+      "g", "s", [&](std::vector<LogEvent>&) { return false; }, &pages);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);  // stopped before the start
+  EXPECT_EQ(pages, 1u);
+  EXPECT_EQ(rig.http->request_count(), 1u);
+}
+
 TEST(CloudWatchLogs, ThrottlingIsRetriedWithBackoff) {
   Rig rig;
   rig.http->push(

@@ -136,6 +136,10 @@ void DiagnoseStream::feed(std::string_view chunk) {
   redact_->feed(chunk, [this](std::string_view redacted) { tail_.feed(redacted); });
 }
 
+void DiagnoseStream::feed_line(std::string_view text, std::string_view level) {
+  redact_->feed_line(text, [&](std::string_view redacted) { tail_.push(redacted, level); });
+}
+
 Diagnosis DiagnoseStream::finish() {
   redact_->finish([this](std::string_view redacted) { tail_.feed(redacted); });
   tail_.finish();

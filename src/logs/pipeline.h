@@ -55,12 +55,20 @@ struct Diagnosis {
   } tail;
 };
 
-// Streaming form: feed chunks of any size, then finish(). Not thread-safe (one per log).
+// Streaming form: feed chunks of any size (feed) or whole lines (feed_line), then finish().
+// Not thread-safe (one per log).
 class DiagnoseStream {
  public:
   // Errors: internal if the builtin redaction or category rules cannot load.
   static Result<std::unique_ptr<DiagnoseStream>> create(DiagnoseOptions opt = {});
+  // Bytes: lines are found by '\n' (a trailing '\r' dropped).
   void feed(std::string_view chunk);
+  // One whole line from a source that already split its log into lines (Airflow's LogLine): it
+  // goes through RedactStream::feed_line into Tail::push once, as a view — never joined with a
+  // '\n' and split again, so an embedded '\r' or '\n' stays in this one line and line numbers
+  // match the source's lines. `level` (may be empty) is kept with the tail line. Do not mix with
+  // feed() inside one line.
+  void feed_line(std::string_view text, std::string_view level = {});
   Diagnosis finish();
 
  private:

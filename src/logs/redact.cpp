@@ -104,6 +104,42 @@ struct Core {
     off = 0;
     cursor.reset_block();
   }
+
+  // Emits a held-back partial line (as finish(), but the block state is kept).
+  void finish_partial(RedactSink& sink) {
+    if (!held().empty()) cursor.process_any(held(), sink);
+    pending.clear();
+    off = 0;
+  }
+
+  // One whole line (see RedactStream::feed_line).
+  void line(std::string_view l, RedactSink& sink) { cursor.process_any(l, sink); }
+};
+
+// Collects the pieces of one redacted line: the first piece is kept as a view (the common case,
+// a line without a hit, arrives as one piece: the caller's own bytes); later pieces are copied.
+class LineSink final : public RedactSink {
+ public:
+  void put(std::string_view v) override {
+    if (v.empty()) return;
+    if (pieces_ == 0) {
+      first_ = v;
+    } else {
+      if (pieces_ == 1) buf_.assign(first_);
+      buf_.append(v);
+    }
+    ++pieces_;
+  }
+  std::string_view line() const { return pieces_ <= 1 ? first_ : std::string_view(buf_); }
+  void reset() {
+    pieces_ = 0;
+    first_ = {};
+  }
+
+ private:
+  std::size_t pieces_ = 0;
+  std::string_view first_;
+  std::string buf_;
 };
 
 }  // namespace
@@ -172,6 +208,7 @@ std::vector<std::string> Redactor::rule_types() const {
 struct RedactStream::State {
   explicit State(const RedactEngine& e) : core(e) {}
   Core core;
+  LineSink line;
 };
 
 RedactStream::RedactStream(std::shared_ptr<const Redactor> r)
@@ -187,6 +224,21 @@ void RedactStream::feed(std::string_view chunk, const std::function<void(std::st
 void RedactStream::finish(const std::function<void(std::string_view)>& out) {
   FnSink sink(out);
   st_->core.finish(sink);
+}
+
+void RedactStream::feed_line(std::string_view line,
+                             const std::function<void(std::string_view)>& out) {
+  if (!st_->core.held().empty()) {
+    FnSink flush(out);
+    st_->core.finish_partial(flush);
+  }
+  st_->line.reset();
+  // An empty line goes through as "\n" so that it counts as a line inside a multi-line block
+  // (where it becomes a marker), exactly as with feed(); the newline is taken off again.
+  st_->core.line(line.empty() ? std::string_view("\n") : line, st_->line);
+  std::string_view r = st_->line.line();
+  if (line.empty() && !r.empty() && r.back() == '\n') r.remove_suffix(1);
+  out(r);
 }
 
 }  // namespace dm::logs

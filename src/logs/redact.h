@@ -94,6 +94,16 @@ class RedactStream {
   // Flushes the held-back partial line. After finish() the stream may be reused for a new log.
   void finish(const std::function<void(std::string_view)>& out);
 
+  // Line-level entry, for sources that already deliver whole lines (Airflow's LogLine): redacts
+  // `line` as ONE line and calls `out` exactly once with the whole redacted line (the view is
+  // valid only during the call). Nothing is split or joined: a '\r' anywhere stays; an embedded
+  // '\n' stays in the same output line (each '\n'-separated part is matched as a line, so a secret
+  // on either side is still caught). When no rule hits, `out` receives `line` itself (no copy).
+  // Multi-line block state (PEM keys) carries from one line to the next, as with feed().
+  // Do not interleave with feed() inside a line: a partial line held back by feed() is flushed
+  // (as its own output) before `line` is processed.
+  void feed_line(std::string_view line, const std::function<void(std::string_view)>& out);
+
  private:
   struct State;
   std::shared_ptr<const Redactor> redactor_;

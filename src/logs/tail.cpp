@@ -19,6 +19,8 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max) {
 }
 
 namespace {
+constexpr std::size_t kMaxLevelBytes = 32;
+
 std::string cut_marker(std::uint64_t dropped) {
   return "\xE2\x80\xA6[cut " + std::to_string(dropped) + " bytes]";
 }
@@ -49,7 +51,14 @@ void Tail::finish() {
   if (cur_bytes_ > 0) push_line();
 }
 
-void Tail::push_line() {
+void Tail::push(std::string_view line, std::string_view level) {
+  if (cur_bytes_ > 0) push_line();
+  total_bytes_ += line.size() + 1;
+  ++total_lines_;
+  keep_line(line, line.size(), level);
+}
+
+void Tail::push_line(std::string_view level) {
   ++total_lines_;
   std::uint64_t len = cur_bytes_;
   std::string_view v(cur_);
@@ -58,22 +67,34 @@ void Tail::push_line() {
     v.remove_suffix(1);
     --len;
   }
-  if (opt_.max_lines > 0) {
-    Line l;
-    l.number = total_lines_;
-    if (len > opt_.max_line_bytes) {
-      const std::string_view keep = utf8_prefix(v, opt_.max_line_bytes);
-      l.text = std::string(keep) + cut_marker(len - keep.size());
-      l.cut = true;
-    } else {
-      l.text = std::string(v.substr(0, static_cast<std::size_t>(len)));
-      l.cut = false;
-    }
-    lines_.push_back(std::move(l));
-    while (lines_.size() > opt_.max_lines) lines_.pop_front();
-  }
+  keep_line(v, len, level);
   cur_.clear();
   cur_bytes_ = 0;
+}
+
+// `v` holds at least the first min(len, max_line_bytes + 1) bytes of a line of `len` bytes.
+void Tail::keep_line(std::string_view v, std::uint64_t len, std::string_view level) {
+  if (opt_.max_lines == 0) return;
+  if (lines_.size() >= opt_.max_lines) {
+    // Reuse the oldest line's buffers: a steady stream allocates nothing once the ring is full.
+    Line old = std::move(lines_.front());
+    lines_.pop_front();
+    lines_.push_back(std::move(old));
+  } else {
+    lines_.emplace_back();
+  }
+  Line& l = lines_.back();
+  l.number = total_lines_;
+  if (len > opt_.max_line_bytes) {
+    const std::string_view keep = utf8_prefix(v, opt_.max_line_bytes);
+    l.text.assign(keep);
+    l.text += cut_marker(len - keep.size());
+    l.cut = true;
+  } else {
+    l.text.assign(v.substr(0, static_cast<std::size_t>(len)));
+    l.cut = false;
+  }
+  l.level.assign(utf8_prefix(level, kMaxLevelBytes));
 }
 
 std::vector<Tail::Line> Tail::lines() const { return {lines_.begin(), lines_.end()}; }

@@ -28,6 +28,12 @@ class Tail {
   explicit Tail(TailOptions opt = {});
 
   void feed(std::string_view chunk);
+  // Line-level entry: `line` is ONE whole line, kept as given (no '\n' search, no '\r' dropped:
+  // an embedded '\n' or '\r' stays inside the line), cut at max_line_bytes like any other.
+  // `level` (e.g. "error" from a structured Airflow 3 event; may be empty) is kept with it, cut
+  // at 32 bytes. total_bytes() counts line.size() + 1, as if the line had ended with '\n'. A
+  // partial line pending from feed() is ended first. Memory bound as for feed().
+  void push(std::string_view line, std::string_view level = {});
   // Ends the input: a pending line without '\n' becomes the last line. Further feed() calls after
   // finish() start a new line (numbering continues).
   void finish();
@@ -38,6 +44,7 @@ class Tail {
                            // sequence), then "…[cut N bytes]" if the line was longer (N = bytes
                            // dropped)
     bool cut;              // the line was longer than max_line_bytes
+    std::string level{};   // the source's level (push() only); "" when it gave none
   };
   // The kept lines (at most max_lines), oldest first. Lines already complete; call finish() to
   // include a last line without '\n'.
@@ -56,7 +63,8 @@ class Tail {
   const TailOptions& options() const { return opt_; }
 
  private:
-  void push_line();
+  void push_line(std::string_view level = {});
+  void keep_line(std::string_view v, std::uint64_t len, std::string_view level);
   TailOptions opt_;
   std::deque<Line> lines_;
   std::string cur_;              // first max_line_bytes bytes of the current line

@@ -14,7 +14,6 @@ using json = nlohmann::json;
 
 // Largest log_tail accepted; the MCP message limit (4 MiB) bounds it anyway.
 constexpr std::size_t kMaxLogTailBytes = 2u << 20;
-constexpr std::size_t kOutputCapBytes = 16 * 1024;
 
 struct ExtractIn : WithEnvironment {  // environment: accepted, unused (the text is given)
   std::string log_tail;
@@ -68,10 +67,12 @@ Result<mcp::ToolResult> extract_errors(const Deps& deps, const ExtractIn& a) {
   logs::DiagnoseOptions opt;
   opt.redactor = deps.redactor;
   opt.categorizer = deps.categorizer;
-  opt.max_output_bytes = kOutputCapBytes;
+  const std::size_t cap = diagnose::log_output_cap(deps);  // the one cap (diagnose_internal.h)
+  opt.max_output_bytes = cap;  // the answer IS the Diagnosis: no other fields to make room for
+  opt.tail.max_bytes = cap;
   auto d = logs::diagnose(text, opt);
   if (!d) return d.error();
-  return finish(deps, summary(*d), logs::to_json(*d), output_cap(deps, kOutputCapBytes));
+  return finish(deps, summary(*d), logs::to_json(*d), cap);
 }
 
 }  // namespace

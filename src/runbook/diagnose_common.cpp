@@ -87,12 +87,13 @@ Result<TryRef> resolve_try(airflow::AirflowClient& client, const std::string& da
   return r;
 }
 
+std::size_t log_output_cap(const Deps& deps) { return output_cap(deps, kOutputCap); }
+
 Result<LogRead> stream_log(airflow::AirflowClient& client, const TryRef& t,
-                           const std::function<void(std::string_view)>& feed,
-                           const mcp::ToolContext* ctx) {
+                           const std::function<void(const airflow::LogLine&)>& line,
+                           const mcp::ToolContext* ctx, std::size_t tail_lines) {
   LogRead out;
   std::uint64_t bytes = 0;
-  std::string buf;
   auto sink = [&](const airflow::LogLine& l) {
     if (ctx != nullptr && ctx->cancelled()) {
       out.cancelled = true;
@@ -103,30 +104,31 @@ Result<LogRead> stream_log(airflow::AirflowClient& client, const TryRef& t,
       return false;
     }
     bytes += l.text.size() + 1;
-    buf.assign(l.text);
-    buf.push_back('\n');
-    feed(buf);
+    line(l);
     return true;
   };
   airflow::LogRequest req{t.dag_id, t.run_id, t.task_id, t.try_number, t.map_index};
-  if (auto st = client.read_task_log(req, sink, &out.stats); !st) return airflow_error(st.error());
+  Status st = tail_lines > 0 ? client.read_task_log_tail(req, tail_lines, sink, &out.stats)
+                             : client.read_task_log(req, sink, &out.stats);
+  if (!st) return airflow_error(st.error());
   return out;
 }
 
 Result<logs::Diagnosis> diagnose_try(const Deps& deps, airflow::AirflowClient& client,
                                      const TryRef& t, std::size_t tail_lines,
                                      const mcp::ToolContext* ctx, LogRead* read) {
+  const std::size_t cap = log_output_cap(deps);
   logs::DiagnoseOptions opt;
   opt.redactor = deps.redactor;
   opt.categorizer = deps.categorizer;
-  opt.max_output_bytes = kOutputCap;
-  opt.tail.max_lines = std::max<std::size_t>(1, tail_lines);
-  opt.tail.hard_max_lines = std::max<std::size_t>(
-      opt.tail.max_lines, static_cast<std::size_t>(std::max(1, deps.config.caps.tail_lines_max)));
+  opt.max_output_bytes = log_content_budget(cap);
+  // tail_lines is bounded once, by the tools' argument declaration (1..caps.tail_lines_max).
+  opt.tail.max_lines = opt.tail.hard_max_lines = std::max<std::size_t>(1, tail_lines);
+  opt.tail.max_bytes = cap;  // Tail::text() is not used here; no cap of its own
   auto stream = logs::DiagnoseStream::create(opt);
   if (!stream) return stream.error();
   auto r = stream_log(
-      client, t, [&](std::string_view s) { (*stream)->feed(s); }, ctx);
+      client, t, [&](const airflow::LogLine& l) { (*stream)->feed_line(l.text, l.level); }, ctx);
   if (!r) return r.error();
   if (read != nullptr) *read = *r;
   return (*stream)->finish();

@@ -23,8 +23,25 @@
 
 namespace dm::runbook::diagnose {
 
+// ONE output byte cap for the diagnose tools (task_log, extract_task_errors, extract_errors,
+// failure_frequency): output_cap(deps, kOutputCap) (tool_kit.h: the smaller of this default and
+// the config's caps.output_bytes_max), computed once per call by log_output_cap(). finish()
+// (tool_kit.h) enforces it on the final answer; nothing else caps the output. What runs before
+// finish() only chooses WHAT to keep within that same number, by priority — task_log keeps the
+// error's lines before the newest ones, logs::diagnose_redacted_lines keeps the root-cause line
+// before relevant lines, chain and frames — and both get log_content_budget(cap), never a
+// constant of their own. (A line's own cut, kMaxLineBytes, bounds one line, not the answer.)
 inline constexpr std::size_t kOutputCap = 16 * 1024;
+// Bytes of an answer set aside for the fields a tool adds around the log-derived part (ids,
+// counts, notes, history).
+inline constexpr std::size_t kFixedFieldsBytes = 2048;
+std::size_t log_output_cap(const Deps& deps);
+// The part of `cap` the log-derived content (task_log's lines, a Diagnosis) may fill.
+constexpr std::size_t log_content_budget(std::size_t cap) {
+  return cap > kFixedFieldsBytes * 4 ? cap - kFixedFieldsBytes * 2 : cap / 2;
+}
 // A log is read at most this far; a longer one is analysed up to here (and the tool says so).
+// (A read bound, not an output cap: memory stays flat whatever is read.)
 inline constexpr std::uint64_t kMaxLogBytesRead = 256ull << 20;
 // Longest line kept by task_log (longer ones are cut with a marker).
 inline constexpr std::size_t kMaxLineBytes = 2048;
@@ -56,20 +73,26 @@ Result<TryRef> resolve_try(airflow::AirflowClient& client, const std::string& da
 
 // How a log read went.
 struct LogRead {
-  airflow::LogStats stats;
-  bool capped = false;     // stopped at kMaxLogBytesRead
-  bool cancelled = false;  // stopped because the request was cancelled
+  airflow::LogStats stats;  // stats.head_skipped: a tail read did not reach the log's start
+  bool capped = false;      // stopped at kMaxLogBytesRead
+  bool cancelled = false;   // stopped because the request was cancelled
 };
 
-// Streams the try's log line by line into `feed` (each line followed by '\n'), stopping at
+// Hands each of the try's log lines, as the Airflow layer delivers it (text + level, views valid
+// during the call), to `line` — once, never joined into bytes and split again — stopping at
 // kMaxLogBytesRead or when `ctx` (may be null) is cancelled. Never holds the log.
+// `tail_lines` 0 reads the whole log from its start; otherwise only what a tail of that many lines
+// needs (AirflowClient::read_task_log_tail: the whole log over REST, the stream's last pages on
+// MWAA), so `line` may see fewer lines than the log has — keep a ring.
 // Errors: Airflow's (not_found when the log is missing, …), with a next step.
 Result<LogRead> stream_log(airflow::AirflowClient& client, const TryRef& t,
-                           const std::function<void(std::string_view)>& feed,
-                           const mcp::ToolContext* ctx);
+                           const std::function<void(const airflow::LogLine&)>& line,
+                           const mcp::ToolContext* ctx, std::size_t tail_lines = 0);
 
-// The try's log through logs::DiagnoseStream (redact → tail of `tail_lines` → extract →
-// signature → category). `read` (may be null) receives the read statistics.
+// The try's whole log, line by line, through logs::DiagnoseStream::feed_line (redact → tail of
+// `tail_lines`, as the caller's declaration bounded it → extract → signature → category); the
+// Diagnosis fits
+// log_content_budget(log_output_cap(deps)). `read` (may be null) receives the read statistics.
 Result<logs::Diagnosis> diagnose_try(const Deps& deps, airflow::AirflowClient& client,
                                      const TryRef& t, std::size_t tail_lines,
                                      const mcp::ToolContext* ctx, LogRead* read);

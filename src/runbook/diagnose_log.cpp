@@ -1,6 +1,8 @@
 // Diagnose tools that read one task try's log from Airflow: task_log (the redacted tail) and
 // extract_task_errors (the root cause, recorded in the signature history and on the incident).
-// Both stream the log: memory stays flat whatever its size (see diagnose_internal.h).
+// Both stream the log line by line (each Airflow LogLine once through redaction into a ring):
+// memory stays flat whatever its size; task_log reads only what its tail needs (see
+// diagnose_internal.h: stream_log, and the one output cap).
 #include <algorithm>
 #include <string>
 
@@ -16,9 +18,6 @@ namespace dm::runbook::diagnose {
 namespace {
 
 using json = nlohmann::json;
-
-// Room left in the output for everything but the lines.
-constexpr std::size_t kFixedFieldsBytes = 2048;
 
 // task_log and extract_task_errors: one task try and how much of its log to use.
 struct TryIn : WithEnvironment {
@@ -58,7 +57,10 @@ json ids_json(const std::string& env, const TryRef& t) {
 
 json line_schema() {
   return {{"type", "object"},
-          {"properties", {{"n", {{"type", "integer"}}}, {"text", {{"type", "string"}}}}},
+          {"properties",
+           {{"n", {{"type", "integer"}}},
+            {"text", {{"type", "string"}}},
+            {"level", {{"type", "string"}}}}},
           {"required", json::array({"n", "text"})}};
 }
 
@@ -80,7 +82,8 @@ json task_log_output_schema() {
        {"total_bytes", integer},
        {"error_line", integer},
        {"lines_omitted_to_fit", integer},
-       {"log_capped", {{"type", "boolean"}}}},
+       {"log_capped", {{"type", "boolean"}}},
+       {"read_from_end", {{"type", "boolean"}}}},
       json::array({"environment", "dag_id", "run_id", "task_id", "map_index", "try_number",
                    "tail_lines", "lines", "total_lines", "total_bytes"}));
 }
@@ -92,35 +95,35 @@ Result<mcp::ToolResult> task_log(const Deps& deps, const TryIn& a, mcp::ToolCont
   auto t = resolve_try(*target->client, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number);
   if (!t) return t.error();
 
-  // redact stream → tail (last tail_lines lines, each cut at kMaxLineBytes): memory is bounded
-  // by the tail whatever the log's size.
-  const std::size_t cap = output_cap(deps, kOutputCap);
+  // Each line from the Airflow layer goes once through redaction into the tail ring (the last
+  // tail_lines lines, each cut at kMaxLineBytes), as a view with its level: memory is bounded by
+  // the ring whatever the log's size, and only what a tail needs is read (read_task_log_tail).
+  const std::size_t cap = log_output_cap(deps);
   logs::RedactStream redact(deps.redactor);
   logs::Tail tail({.max_lines = a.tail_lines,
                    .hard_max_lines = std::max<std::size_t>(a.tail_lines, 1),
-                   .max_bytes = cap,
+                   .max_bytes = cap,  // Tail::text() is not used: finish() is the cap
                    .max_line_bytes = kMaxLineBytes});
   std::uint64_t raw_bytes = 0;
-  auto to_tail = [&](std::string_view r) { tail.feed(r); };
   auto read = stream_log(
       *target->client, *t,
-      [&](std::string_view chunk) {
-        raw_bytes += chunk.size();
-        redact.feed(chunk, to_tail);
+      [&](const airflow::LogLine& l) {
+        raw_bytes += l.text.size() + 1;
+        redact.feed_line(l.text, [&](std::string_view r) { tail.push(r, l.level); });
       },
-      &ctx);
+      &ctx, a.tail_lines);
   if (!read) return read.error();
   if (read->cancelled) return make_error(Errc::cancelled, "task_log cancelled");
-  redact.finish(to_tail);
-  tail.finish();
+  const bool from_end = read->stats.head_skipped;
 
   // When the tail does not fit the byte cap, the lines that state the error come first (a 3 a.m.
   // reader needs the root cause even when the log's last lines are long noise), then the newest
   // lines fill what is left. Shown lines keep log order; n is always the line's real number.
   auto kept = tail.lines();
-  const std::size_t budget = cap > kFixedFieldsBytes * 4 ? cap - kFixedFieldsBytes * 2 : cap / 2;
+  const std::size_t budget = log_content_budget(cap);
   auto line_bytes = [&](std::size_t i) {
-    return json(kept[i].text).dump(-1, ' ', false, json::error_handler_t::replace).size() + 20;
+    return json(kept[i].text).dump(-1, ' ', false, json::error_handler_t::replace).size() + 20 +
+           (kept[i].level.empty() ? 0 : kept[i].level.size() + 12);
   };
   std::size_t all_bytes = 0;
   for (std::size_t i = 0; i < kept.size(); ++i) all_bytes += line_bytes(i);
@@ -158,7 +161,9 @@ Result<mcp::ToolResult> task_log(const Deps& deps, const TryIn& a, mcp::ToolCont
       ++omitted;
       continue;
     }
-    lines.push_back({{"n", kept[i].number}, {"text", kept[i].text}});
+    json line = {{"n", kept[i].number}, {"text", kept[i].text}};
+    if (!kept[i].level.empty()) line["level"] = kept[i].level;
+    lines.push_back(std::move(line));
   }
 
   json out = ids_json(env, *t);
@@ -168,6 +173,7 @@ Result<mcp::ToolResult> task_log(const Deps& deps, const TryIn& a, mcp::ToolCont
   out["total_bytes"] = raw_bytes;
   out["lines_omitted_to_fit"] = omitted;
   out["log_capped"] = read->capped;
+  if (from_end) out["read_from_end"] = true;
   if (omitted > 0) out["truncated"] = true;
 
   if (error_line) out["error_line"] = error_line;
@@ -178,9 +184,17 @@ Result<mcp::ToolResult> task_log(const Deps& deps, const TryIn& a, mcp::ToolCont
   } else {
     const auto first_n = kept.empty() ? 0 : kept.front().number;
     const auto last_n = kept.empty() ? 0 : kept.back().number;
-    text = "Log of " + try_label(*t) + ": lines " + std::to_string(first_n) + "–" +
-           std::to_string(last_n) + " of " + std::to_string(tail.total_lines()) + " (" +
-           std::to_string(raw_bytes) + " bytes), redacted.";
+    if (from_end)
+      text = "Log of " + try_label(*t) + ": its last " + std::to_string(kept.size()) +
+             " lines, read from the end (the log's start was not read, so n counts from the "
+             "first line read: lines " +
+             std::to_string(first_n) + "–" + std::to_string(last_n) + " of the " +
+             std::to_string(tail.total_lines()) + " read, " + std::to_string(raw_bytes) +
+             " bytes), redacted.";
+    else
+      text = "Log of " + try_label(*t) + ": lines " + std::to_string(first_n) + "–" +
+             std::to_string(last_n) + " of " + std::to_string(tail.total_lines()) + " (" +
+             std::to_string(raw_bytes) + " bytes), redacted.";
     if (omitted > 0)
       text +=
           " " + std::to_string(omitted) + " line(s) of the tail omitted to fit the byte cap" +
@@ -316,7 +330,7 @@ Result<mcp::ToolResult> extract_task_errors(const Deps& deps, const TryIn& a,
   }
   for (const auto& n : notes) text += "\n(" + n.get<std::string>() + ")";
   if (!notes.empty()) out["notes"] = std::move(notes);
-  return finish(deps, std::move(text), std::move(out), output_cap(deps, kOutputCap));
+  return finish(deps, std::move(text), std::move(out), log_output_cap(deps));
 }
 
 }  // namespace

@@ -148,10 +148,12 @@ class DiagnoseTools : public ::testing::Test {
   void start(std::function<Result<json>(const json&)> sampler = nullptr) {
     client_.reset();
     server_ = mcp::Server::create({.name = "t", .version = "0"});
-    auto deps = make_deps(provider_->config(), {.clock = clock_,
-                                                .clients = provider_,
-                                                .store = store_,
-                                                .audit_key = std::string(64, 'k')});
+    config::Config cfg = provider_->config();
+    if (output_bytes_max_) cfg.caps.output_bytes_max = *output_bytes_max_;
+    auto deps = make_deps(cfg, {.clock = clock_,
+                                .clients = provider_,
+                                .store = store_,
+                                .audit_key = std::string(64, 'k')});
     ASSERT_TRUE(deps.ok()) << deps.error().message;
     ASSERT_TRUE(register_tools(*server_, *deps).ok());
     client_ = std::make_unique<mcp::InMemoryClient>(server_);
@@ -205,6 +207,7 @@ class DiagnoseTools : public ::testing::Test {
       EXPECT_EQ(s.find(secret), std::string::npos) << where << " leaked " << secret;
   }
 
+  std::optional<long long> output_bytes_max_;  // config caps.output_bytes_max for start()
   std::shared_ptr<FakeAirflow> fake_;
   std::shared_ptr<FakeProvider> provider_;
   std::shared_ptr<ManualClock> clock_;
@@ -259,6 +262,56 @@ TEST_F(DiagnoseTools, TaskLogDefaultsToTheLatestTryAndNumbersLinesAsInTheWholeLo
   ASSERT_FALSE(r.value("isError", false)) << r.dump();
   EXPECT_EQ(r["structuredContent"]["lines"][0]["text"], "first try only");
   EXPECT_EQ(r["structuredContent"]["try_number"], 1);
+}
+
+TEST_F(DiagnoseTools, TaskLogLinesAreTheSourcesLinesWithTheirLevels) {
+  // As Airflow 3 delivers them: structured events with a level; one holds a '\r', one an
+  // embedded '\n'. Each stays one line (n as delivered), nothing is joined and split again.
+  failed_run(4, "load", "unused\n");
+  fake_->set_log_lines(
+      kDag, run_id(4), "load", 1,
+      {{"t0 [info] task: copying 10%\r20%\r30%", "info"},
+       {"t1 [info] task: printed block\nsecond part password=hunter2hunter2", "info"},
+       {"plain line from a handler without a level", ""},
+       {"t2 [error] task: ValueError: boom", "error"}});
+  json r = call("task_log", {{"dag_id", kDag}, {"run_id", run_id(4)}, {"task_id", "load"}});
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  const json& s = r["structuredContent"];
+  EXPECT_EQ(s["total_lines"], 4);
+  ASSERT_EQ(s["lines"].size(), 4u);
+  EXPECT_EQ(s["lines"][0]["text"], "t0 [info] task: copying 10%\r20%\r30%");
+  EXPECT_EQ(s["lines"][0]["level"], "info");
+  EXPECT_EQ(s["lines"][1]["n"], 2);
+  EXPECT_EQ(s["lines"][1]["text"],
+            "t1 [info] task: printed block\nsecond part password=[REDACTED:password]");
+  EXPECT_FALSE(s["lines"][2].contains("level"));  // additive: absent when the source has none
+  EXPECT_EQ(s["lines"][3]["n"], 4);
+  EXPECT_EQ(s["lines"][3]["level"], "error");
+  EXPECT_FALSE(s.contains("read_from_end"));
+  expect_no_secret(r, "task_log");
+}
+
+TEST_F(DiagnoseTools, ExtractTaskErrorsFitsTheOneConfiguredCapWithoutFinishCutting) {
+  // caps.output_bytes_max is THE cap: the Diagnosis is fitted (root cause first) within it, so
+  // finish() has nothing left to cut (no "truncated"), and the answer is under it.
+  output_bytes_max_ = 6000;
+  std::string log =
+      "[2026-01-01, 00:10:00 UTC] {taskinstance.py:3311} ERROR - Task failed\n"
+      "Traceback (most recent call last):\n";
+  for (int i = 0; i < 40; ++i)
+    log += "  File \"/opt/airflow/dags/lib/module_" + std::to_string(i) +
+           ".py\", line 10, in step_" + std::to_string(i) + "\n    call_" + std::to_string(i) +
+           "(" + std::string(150, 'a') + ")\n";
+  log += "KeyError: 'customer_id'\n";
+  failed_run(4, "load", log);
+  json r =
+      call("extract_task_errors", {{"dag_id", kDag}, {"run_id", run_id(4)}, {"task_id", "load"}});
+  ASSERT_FALSE(r.value("isError", false)) << r.dump().substr(0, 500);
+  const json& s = r["structuredContent"];
+  EXPECT_EQ(s["found"], true);
+  EXPECT_EQ(s["error"], "KeyError: 'customer_id'");
+  EXPECT_FALSE(s.contains("truncated")) << s.dump().substr(0, 300);
+  EXPECT_LE(s.dump().size() + r["content"][0]["text"].get<std::string>().size(), 6000u);
 }
 
 TEST_F(DiagnoseTools, TaskLogOfAFiveMegabyteLogReturnsOnlyTheTail) {

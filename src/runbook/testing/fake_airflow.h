@@ -43,6 +43,14 @@ class FakeAirflow final : public airflow::AirflowClient {
     std::lock_guard lk(mu_);
     logs_[{dag, run, task, try_n, map_index}] = std::move(text);
   }
+  // A log given as the Airflow layer's lines (text, level) — delivered as they are, one LogLine
+  // each, never split (a text may hold '\r' or '\n'). Takes precedence over set_log.
+  void set_log_lines(const std::string& dag, const std::string& run, const std::string& task,
+                     int try_n, std::vector<std::pair<std::string, std::string>> lines,
+                     int map_index = -1) {
+    std::lock_guard lk(mu_);
+    line_logs_[{dag, run, task, try_n, map_index}] = std::move(lines);
+  }
   // Every later call of `method` ("list_dag_runs", "get_dag_run", "latest_run",
   // "list_task_instances", "read_task_log", "get_dag", "list_import_errors", "trigger_dag_run",
   // "clear_task_instances", "check_auth") fails with `e` (until clear_fault).
@@ -150,6 +158,22 @@ class FakeAirflow final : public airflow::AirflowClient {
     {
       std::lock_guard lk(mu_);
       if (auto e = fault("read_task_log")) return *e;
+      if (auto ll =
+              line_logs_.find({req.dag_id, req.run_id, req.task_id, req.try_number, req.map_index});
+          ll != line_logs_.end()) {
+        airflow::LogStats st;
+        st.pages = 1;
+        for (const auto& [t, lv] : ll->second) {
+          ++st.lines;
+          st.bytes += t.size();
+          if (!sink(airflow::LogLine{t, lv})) {
+            st.stopped_by_sink = true;
+            break;
+          }
+        }
+        if (stats) *stats = st;
+        return Status::Ok();
+      }
       auto it = logs_.find({req.dag_id, req.run_id, req.task_id, req.try_number, req.map_index});
       if (it == logs_.end())
         return make_error(Errc::not_found, "environment \"" + env_ + "\": no log for task \"" +
@@ -246,6 +270,9 @@ class FakeAirflow final : public airflow::AirflowClient {
   std::vector<airflow::TaskInstance> tis_;
   std::vector<airflow::ImportError> import_errors_;
   std::map<std::tuple<std::string, std::string, std::string, int, int>, std::string> logs_;
+  std::map<std::tuple<std::string, std::string, std::string, int, int>,
+           std::vector<std::pair<std::string, std::string>>>
+      line_logs_;
   std::map<std::string, Error> faults_;
   std::map<std::string, int> calls_;
   std::vector<airflow::TriggerRequest> triggered_;
