@@ -6,10 +6,13 @@ unwritable."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -503,3 +506,58 @@ def test_attack_26_expired_approval(expiring, rig):
     r = ws.approve(aid, "carol")
     assert r.returncode != 0
     ws.verify_audit()
+
+
+def test_attack_27_control_characters_in_conf_refused_before_the_approval_is_used(shared_ws, rig):
+    """A NUL (or ESC, BEL…) in a conf: Airflow would answer 422 only after the approval was used up. Policy refuses
+    it first — at request time, and at trigger time with an approval for the clean conf, which stays usable."""
+    before = dm_runs(rig)
+    for bad in ("2026\u0000-01-01", "\u001b[31m", "bell\u0007"):
+        refused(request(shared_ws.session, conf={"note": bad}), r"control character")
+    clean = {"note": "rerun after the fix"}
+    aid = approved(shared_ws, shared_ws.session, conf=clean)
+    refused(trigger(shared_ws.session, aid, conf={"note": "rerun after the fix\u0000"}), r"control character")
+    show = shared_ws.cli("approvals", "show", aid, "--json", check=True)
+    assert json.loads(show.stdout)["state"] == "approved", show.stdout  # not consumed by the refused call
+    assert dm_runs(rig) == before
+
+
+def test_attack_28_rewritten_chain_with_both_checkpoint_copies_deleted(rig, tmp_path):
+    """An attacker with write access to the store but not the key edits an audit entry, re-hashes the chain and
+    deletes the store's checkpoints AND the configured checkpoint file: `audit verify` must fail, not say OK."""
+    ws = Workspace(rig, tmp_path / "ws")
+    try:
+        cfg = json.loads(ws.config().read_text())
+        cfg["audit"]["checkpoint_file"] = str(ws.root / "checkpoints.jsonl")
+        cfg["audit"]["checkpoint_every"] = 2
+        ws.config().write_text(json.dumps(cfg) + "\n")
+        s = ws.mcp()
+        for day in ("2026-02-01", "2026-02-02"):
+            assert not request(s, conf={"date": day}).is_error
+        s.close()
+        assert Path(cfg["audit"]["checkpoint_file"]).read_text().strip(), "no checkpoint was written to the file"
+        ws.verify_audit()
+
+        db = sqlite3.connect(ws.db)
+        db.executescript("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+        rows = db.execute("SELECT seq, body, prev_hash, hash FROM audit_log ORDER BY seq").fetchall()
+        prev = "0" * 64
+        for seq, body, _, _ in rows:
+            if seq == 1:
+                edited = re.sub(r'("principal":\s*")', r"\1x", body, count=1)
+                assert edited != body, body
+                body = edited
+            h = hashlib.sha256((prev + body).encode()).hexdigest()
+            db.execute("UPDATE audit_log SET body = ?, prev_hash = ?, hash = ? WHERE seq = ?", (body, prev, h, seq))
+            prev = h
+        db.execute("UPDATE audit_head SET hash = ?", (prev,))
+        db.execute("DELETE FROM audit_checkpoints")
+        db.commit()
+        db.close()
+        os.remove(cfg["audit"]["checkpoint_file"])
+
+        r = ws.cli("audit", "verify")
+        assert r.returncode != 0, f"tampered audit verified OK:\n{r.stdout}\n{r.stderr}"
+        assert "checkpoint file" in (r.stdout + r.stderr) and "missing" in (r.stdout + r.stderr), r.stdout + r.stderr
+    finally:
+        ws.close()
