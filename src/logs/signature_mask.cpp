@@ -130,6 +130,49 @@ struct W {
   }
 };
 
+// Whether the 3-digit number in[i, j) is said to be an HTTP status by the words around it: a
+// reason phrase after it ("404 Client Error", "503 Service Unavailable"), "HTTP/1.1 " before it,
+// or a verb of answering before it ("returned 503", "response: 429"). A bare 4xx/5xx number
+// ("read 512 rows", "after 450 ms") is a count that changes from run to run, not a cause.
+// ("status 404", "HTTP 503", "code 502" are kept by the label rule in protected_number.)
+bool http_status_context(std::string_view in, std::size_t i, std::size_t j) {
+  auto word_at = [&](std::size_t from, std::size_t& end) {
+    std::string w;
+    end = from;
+    while (end < in.size() && is_alpha(in[end]) && w.size() < 16) w.push_back(lower(in[end++]));
+    return w;
+  };
+  if (j < in.size() && (in[j] == ' ' || in[j] == ':' || in[j] == '-')) {
+    std::size_t end = 0;
+    const std::string next = word_at(j + 1, end);
+    for (std::string_view r :
+         {"client",        "server",      "error",   "not",     "bad",      "forbidden",
+          "unauthorized",  "internal",    "service", "too",     "conflict", "gateway",
+          "unprocessable", "request",     "method",  "payload", "gone",     "precondition",
+          "unavailable",   "unsupported", "timeout"})
+      if (next == r) return true;
+  }
+  // "HTTP/1.1 503", "HTTP/2 429"
+  for (std::size_t k = i; k > 0 && i - k < 10; --k)
+    if (k >= 5 && lower(in[k - 5]) == 'h' && lower(in[k - 4]) == 't' && lower(in[k - 3]) == 't' &&
+        lower(in[k - 2]) == 'p' && in[k - 1] == '/')
+      return true;
+  // The word before, past up to 3 separators: an answer's verb.
+  std::size_t k = i;
+  for (int skipped = 0;
+       k > 0 && skipped < 3 &&
+       (in[k - 1] == ' ' || in[k - 1] == ':' || in[k - 1] == '=' || in[k - 1] == '(');
+       ++skipped)
+    --k;
+  std::size_t e = k;
+  while (k > 0 && is_alpha(in[k - 1]) && e - k < 12) --k;
+  std::string w;
+  for (std::size_t q = k; q < e; ++q) w.push_back(lower(in[q]));
+  for (std::string_view v : {"returned", "response", "responded", "answered", "received", "got"})
+    if (w == v) return true;
+  return false;
+}
+
 // Signature mode: digits in[i, j) that name the cause and stay.
 bool protected_number(std::string_view in, std::size_t i, std::size_t j) {
   std::size_t len = j - i;
@@ -143,8 +186,8 @@ bool protected_number(std::string_view in, std::size_t i, std::size_t j) {
       return false;
   }
   if (len == 3 && (in[i] == '4' || in[i] == '5') && (j == in.size() || in[j] != '.') &&
-      (i == 0 || in[i - 1] != '.')) {
-    return true;  // HTTP-like status
+      (i == 0 || in[i - 1] != '.') && http_status_context(in, i, j)) {
+    return true;  // an HTTP status, said so by the words around it
   }
   if (j + 8 <= in.size() && in[j] == ' ' && in[j + 1] == '(' && in[j + 7] == ')') {
     return true;  // "1146 (42S02)", "002003 (42S02)"
