@@ -3,7 +3,9 @@
 //  - EventLogDecoder: v2 bodies, either NDJSON (one structured event per line) or the JSON page
 //    form {"content": [events...], "continuation_token": ...}. Each event is rendered as text
 //    ("TIMESTAMP [LEVEL] LOGGER: EVENT key=value") followed by a Python-style traceback when it
-//    carries `error_detail`, so downstream error extraction sees the usual shape.
+//    carries `error_detail`, so downstream error extraction sees the usual shape. NDJSON lines of
+//    the flat Airflow 3 shape are rendered by FastEventDecoder (no JSON tree); everything else,
+//    and anything it is unsure of, by the nlohmann path, with identical output either way.
 // Not thread-safe (one decoder per transfer).
 #pragma once
 
