@@ -5,13 +5,16 @@
 //   lines:   RedactStream::feed_line, Tail::push (one pass over views, the path now)
 // and the same for DiagnoseStream (feed vs feed_line; the extract_task_errors path); and, for
 // scale, decode_ndjson: the airflow layer turning the same log's Airflow 3 NDJSON body into those
-// lines (airflow::EventLogDecoder, one JSON parse per event), which comes before the log path.
+// lines (airflow::EventLogDecoder: decode_ndjson_reference is one nlohmann parse per event,
+// decode_ndjson_fast the FastEventDecoder single pass it now uses first), which comes before the
+// log path.
 //   line-path-bench [MB=50] [repeats=3]      prints one JSON line per path (best of the repeats)
 // Never run by tests.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "airflow/log_stream.h"
@@ -20,6 +23,7 @@
 #include "logs/tail.h"
 
 using namespace dm::logs;
+using dm::airflow::EventLogDecoder;
 
 int main(int argc, char** argv) {
   const std::size_t mb = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 50;
@@ -104,16 +108,22 @@ int main(int argc, char** argv) {
         "{\"timestamp\":\"2026-12-06T10:00:00.123456Z\",\"level\":\"info\",\"event\":"
         "\"replayed batch " +
         std::to_string(i) + " ok " + std::string(96, 'x') + "\",\"logger\":\"task.stdout\"}\n";
-  time_it("decode_ndjson", [&] {
-    std::size_t n = 0;
-    dm::airflow::EventLogDecoder dec([&](std::string_view, std::string_view) {
-      ++n;
-      return true;
+  // Before: the nlohmann decoder for every line (Mode::reference); after: FastEventDecoder first.
+  for (auto [name, mode] : {std::pair{"decode_ndjson_reference", EventLogDecoder::Mode::reference},
+                            std::pair{"decode_ndjson_fast", EventLogDecoder::Mode::fast}}) {
+    time_it(name, [&, mode = mode] {
+      std::size_t n = 0;
+      EventLogDecoder dec(
+          [&](std::string_view, std::string_view) {
+            ++n;
+            return true;
+          },
+          mode);
+      for (std::size_t i = 0; i < ndjson.size(); i += 65536)
+        dec.feed(std::string_view(ndjson).substr(i, 65536));
+      dec.finish();
+      return n;
     });
-    for (std::size_t i = 0; i < ndjson.size(); i += 65536)
-      dec.feed(std::string_view(ndjson).substr(i, 65536));
-    dec.finish();
-    return n;
-  });
+  }
   return 0;
 }

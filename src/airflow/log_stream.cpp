@@ -1,6 +1,12 @@
 #include "airflow/log_stream.h"
 
+#include <algorithm>
+#include <cstring>
 #include <set>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace dm::airflow {
 
@@ -79,6 +85,345 @@ const std::set<std::string> kKnownKeys = {"timestamp",    "level",     "logger",
 
 }  // namespace
 
+// ---- FastEventDecoder --------------------------------------------------------------------------
+
+namespace {
+
+inline bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline void skip_ws(const char*& p, const char* end) {
+  while (p < end && is_ws(*p)) ++p;
+}
+
+// Index of the first byte in [p, end) that is '"', '\\', a control character (< 0x20) or
+// non-ASCII (>= 0x80), or end - p.
+inline std::size_t plain_run(const char* p, const char* end) {
+  const char* q = p;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i bslash = _mm_set1_epi8('\\');
+  const __m128i ctl = _mm_set1_epi8(0x1f);
+  while (end - q >= 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    // Signed compare: bytes >= 0x80 are negative, so "v <= 0x1f" also catches them.
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmplt_epi8(v, _mm_add_epi8(ctl, _mm_set1_epi8(1))));
+    int bits = _mm_movemask_epi8(m);
+    if (bits != 0) return static_cast<std::size_t>(q - p) + __builtin_ctz(bits);
+    q += 16;
+  }
+#endif
+  for (; q < end; ++q) {
+    auto c = static_cast<unsigned char>(*q);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+  }
+  return static_cast<std::size_t>(q - p);
+}
+
+// Length of the valid UTF-8 sequence at p (ranges as RFC 3629 and nlohmann's lexer), 0 if none.
+inline std::size_t utf8_seq(const char* p, const char* end) {
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(p[i]); };
+  auto in = [&](std::size_t i, unsigned lo, unsigned hi) {
+    return p + i < end && b(i) >= lo && b(i) <= hi;
+  };
+  unsigned c = b(0);
+  if (c >= 0xC2 && c <= 0xDF) return in(1, 0x80, 0xBF) ? 2 : 0;
+  if (c == 0xE0) return in(1, 0xA0, 0xBF) && in(2, 0x80, 0xBF) ? 3 : 0;
+  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+    return in(1, 0x80, 0xBF) && in(2, 0x80, 0xBF) ? 3 : 0;
+  if (c == 0xED) return in(1, 0x80, 0x9F) && in(2, 0x80, 0xBF) ? 3 : 0;
+  if (c == 0xF0) return in(1, 0x90, 0xBF) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF) ? 4 : 0;
+  if (c >= 0xF1 && c <= 0xF3)
+    return in(1, 0x80, 0xBF) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF) ? 4 : 0;
+  if (c == 0xF4) return in(1, 0x80, 0x8F) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF) ? 4 : 0;
+  return 0;
+}
+
+inline int hex4(const char* p, const char* end) {
+  if (end - p < 4) return -1;
+  int v = 0;
+  for (int i = 0; i < 4; ++i) {
+    char c = p[i];
+    int d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+void append_utf8(std::string& s, unsigned cp) {
+  if (cp < 0x80) {
+    s.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// each_line for a view, without allocating: first line prefixed with `head`.
+bool each_line_head(std::string_view s, std::string_view level, std::string& buf,
+                    std::size_t head_len, const LineFn& fn) {
+  std::size_t start = 0;
+  bool first = true;
+  while (true) {
+    auto nl = s.find('\n', start);
+    auto l = s.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    bool go;
+    if (first) {
+      buf.resize(head_len);
+      buf.append(l);
+      go = fn(buf, level);
+      first = false;
+    } else {
+      go = fn(l, level);
+    }
+    if (!go) return false;
+    if (nl == std::string_view::npos) return true;
+    start = nl + 1;
+  }
+}
+
+}  // namespace
+
+std::string& FastEventDecoder::scratch() {
+  if (pool_used_ == pool_.size()) pool_.emplace_back();
+  std::string& s = pool_[pool_used_++];
+  s.clear();
+  return s;
+}
+
+// p at the opening quote; on success p is past the closing quote.
+bool FastEventDecoder::parse_string(const char*& p, const char* end, std::string_view& out) {
+  const char* start = ++p;
+  std::string* buf = nullptr;  // set once an escape forces a copy
+  while (true) {
+    std::size_t n = plain_run(p, end);
+    if (buf) buf->append(p, n);
+    p += n;
+    if (p >= end) return false;
+    auto c = static_cast<unsigned char>(*p);
+    if (c == '"') {
+      out = buf ? std::string_view(*buf)
+                : std::string_view(start, static_cast<std::size_t>(p - start));
+      ++p;
+      return true;
+    }
+    if (c < 0x20) return false;
+    if (c >= 0x80) {
+      std::size_t k = utf8_seq(p, end);
+      if (k == 0) return false;
+      if (buf) buf->append(p, k);
+      p += k;
+      continue;
+    }
+    // Backslash.
+    if (!buf) {
+      buf = &scratch();
+      buf->assign(start, p);
+    }
+    if (end - p < 2) return false;
+    char e = p[1];
+    p += 2;
+    switch (e) {
+      case '"':
+        buf->push_back('"');
+        break;
+      case '\\':
+        buf->push_back('\\');
+        break;
+      case '/':
+        buf->push_back('/');
+        break;
+      case 'b':
+        buf->push_back('\b');
+        break;
+      case 'f':
+        buf->push_back('\f');
+        break;
+      case 'n':
+        buf->push_back('\n');
+        break;
+      case 'r':
+        buf->push_back('\r');
+        break;
+      case 't':
+        buf->push_back('\t');
+        break;
+      case 'u': {
+        int u = hex4(p, end);
+        if (u < 0) return false;
+        p += 4;
+        unsigned cp = static_cast<unsigned>(u);
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // lone low surrogate
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return false;
+          int lo = hex4(p + 2, end);
+          if (lo < 0xDC00 || lo > 0xDFFF) return false;
+          p += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<unsigned>(lo) - 0xDC00);
+        }
+        append_utf8(*buf, cp);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+}
+
+bool FastEventDecoder::parse(std::string_view line) {
+  timestamp_ = level_ = logger_ = event_ = error_detail_ = exception_ = chan_ = Value{};
+  extras_.clear();
+  pool_used_ = 0;
+  const char* p = line.data();
+  const char* end = p + line.size();
+  skip_ws(p, end);
+  if (p >= end || *p != '{') return false;
+  ++p;
+  skip_ws(p, end);
+  if (p < end && *p == '}') {
+    ++p;
+  } else {
+    while (true) {
+      if (p >= end || *p != '"') return false;
+      std::string_view key;
+      if (!parse_string(p, end, key)) return false;
+      skip_ws(p, end);
+      if (p >= end || *p != ':') return false;
+      ++p;
+      skip_ws(p, end);
+      if (p >= end) return false;
+      Value v;
+      v.present = true;
+      if (*p == '"') {
+        if (!parse_string(p, end, v.text)) return false;
+        v.is_string = true;
+      } else {
+        std::string_view lit;
+        if (*p == 't')
+          lit = "true";
+        else if (*p == 'f')
+          lit = "false";
+        else if (*p == 'n')
+          lit = "null";
+        else
+          return false;  // number, object, array: the reference decoder renders those
+        if (static_cast<std::size_t>(end - p) < lit.size() ||
+            std::memcmp(p, lit.data(), lit.size()) != 0)
+          return false;
+        p += lit.size();
+        v.text = lit;
+        v.is_null = *lit.data() == 'n';
+      }
+      Value* slot = nullptr;
+      if (key == "timestamp")
+        slot = &timestamp_;
+      else if (key == "level")
+        slot = &level_;
+      else if (key == "logger")
+        slot = &logger_;
+      else if (key == "event")
+        slot = &event_;
+      else if (key == "error_detail")
+        slot = &error_detail_;
+      else if (key == "exception")
+        slot = &exception_;
+      else if (key == "chan")
+        slot = &chan_;
+      else if (key == "content")
+        return false;  // page / content forms
+      if (slot) {
+        if (slot->present) return false;  // duplicate key
+        *slot = v;
+      } else {
+        extras_.emplace_back(key, v.text);
+      }
+      skip_ws(p, end);
+      if (p >= end) return false;
+      if (*p == ',') {
+        ++p;
+        skip_ws(p, end);
+        continue;
+      }
+      if (*p != '}') return false;
+      ++p;
+      break;
+    }
+  }
+  skip_ws(p, end);
+  if (p != end) return false;
+  // The reference renders extra keys in the json object's (std::map) order; duplicates decline.
+  if (extras_.size() > 1) {
+    std::sort(extras_.begin(), extras_.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 1; i < extras_.size(); ++i)
+      if (extras_[i].first == extras_[i - 1].first) return false;
+  }
+  // Exceptions other than a string are structured tracebacks: the reference renders those.
+  if (error_detail_.present && !error_detail_.is_null && !error_detail_.is_string) return false;
+  if (exception_.present && !exception_.is_null && !exception_.is_string) return false;
+  return true;
+}
+
+FastEventDecoder::Outcome FastEventDecoder::decode(std::string_view line, const LineFn& fn) {
+  if (!parse(line)) return Outcome::declined;
+  // As render_event: level is scalar_text(level) when present (null renders "null").
+  std::string_view level = level_.present ? level_.text : std::string_view{};
+  head_.clear();
+  if (timestamp_.present && !timestamp_.is_null) {
+    head_.append(timestamp_.text);
+    head_.push_back(' ');
+  }
+  if (!level.empty()) {
+    head_.push_back('[');
+    head_.append(level);
+    head_.append("] ");
+  }
+  if (logger_.present && !logger_.is_null) {
+    head_.append(logger_.text);
+    head_.append(": ");
+  }
+  std::size_t head_len = head_.size();
+  std::string_view event = event_.present && !event_.is_null ? event_.text : std::string_view{};
+  bool go;
+  if (extras_.empty()) {
+    go = each_line_head(event, level, head_, head_len, fn);
+  } else {
+    std::string& ev = scratch();
+    ev.assign(event);
+    for (const auto& [k, v] : extras_) {
+      ev.push_back(' ');
+      ev.append(k);
+      ev.push_back('=');
+      ev.append(v);
+    }
+    go = each_line_head(ev, level, head_, head_len, fn);
+  }
+  if (!go) return Outcome::stopped;
+  for (const Value* d : {&error_detail_, &exception_}) {
+    if (d->present && !d->is_null) {
+      if (!each_line(d->text, level, fn)) return Outcome::stopped;
+    }
+  }
+  return Outcome::rendered;
+}
+
 bool TextLineSplitter::feed(std::string_view chunk) {
   std::size_t start = 0;
   while (true) {
@@ -144,6 +489,20 @@ bool EventLogDecoder::render_event(const json& ev, const LineFn& fn) {
 bool EventLogDecoder::line(std::string_view l) {
   while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.remove_suffix(1);
   if (l.empty()) return true;
+  if (mode_ == Mode::fast) {
+    switch (fast_.decode(l, fn_)) {
+      case FastEventDecoder::Outcome::rendered:
+        ++events_;
+        ++fast_events_;
+        return true;
+      case FastEventDecoder::Outcome::stopped:
+        ++events_;
+        ++fast_events_;
+        return false;
+      case FastEventDecoder::Outcome::declined:
+        break;
+    }
+  }
   json j = json::parse(l, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     std::string head(l.substr(0, 60));

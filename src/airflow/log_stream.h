@@ -3,14 +3,19 @@
 //  - EventLogDecoder: v2 bodies, either NDJSON (one structured event per line) or the JSON page
 //    form {"content": [events...], "continuation_token": ...}. Each event is rendered as text
 //    ("TIMESTAMP [LEVEL] LOGGER: EVENT key=value") followed by a Python-style traceback when it
-//    carries `error_detail`, so downstream error extraction sees the usual shape.
+//    carries `error_detail`, so downstream error extraction sees the usual shape. NDJSON lines of
+//    the flat Airflow 3 shape are rendered by FastEventDecoder (no JSON tree); everything else,
+//    and anything it is unsure of, by the nlohmann path, with identical output either way.
 // Not thread-safe (one decoder per transfer).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "airflow/airflow_client.h"
 #include "common/result.h"
@@ -36,17 +41,55 @@ class TextLineSplitter {
   std::string partial_;
 };
 
+// Single-pass renderer for the flat event shape Airflow 3 emits on one NDJSON line
+// ({"timestamp":"…","level":"…","event":"…","logger":"…",…}), without building a JSON tree.
+// Promise: when decode() returns rendered or stopped, the (text, level) lines it handed to `fn`
+// are byte-identical to EventLogDecoder::render_event(json::parse(line), fn), and the line is JSON
+// nlohmann accepts. It declines (returns declined, having called `fn` for nothing) anything it is
+// not sure about: not an object, invalid JSON/UTF-8/escapes, lone surrogates, duplicate keys, a
+// "content" key (page forms), numbers, nested objects/arrays as values, a non-string
+// error_detail/exception; the caller then uses the reference decoder. Values it accepts: strings,
+// true, false, null. Not thread-safe (holds scratch buffers reused across lines).
+class FastEventDecoder {
+ public:
+  enum class Outcome { rendered, stopped, declined };
+  // `line` is one NDJSON line without its newline.
+  Outcome decode(std::string_view line, const LineFn& fn);
+
+ private:
+  struct Value {
+    std::string_view text;  // unescaped string, or the literal ("true"/"false"/"null")
+    bool present = false;
+    bool is_string = false;
+    bool is_null = false;
+  };
+  bool parse(std::string_view line);
+  bool parse_string(const char*& p, const char* end, std::string_view& out);
+  std::string& scratch();
+
+  Value timestamp_, level_, logger_, event_, error_detail_, exception_, chan_;
+  std::vector<std::pair<std::string_view, std::string_view>> extras_;
+  std::deque<std::string> pool_;  // unescaped strings of the current line (stable addresses)
+  std::size_t pool_used_ = 0;
+  std::string head_;
+};
+
 class EventLogDecoder {
  public:
   static constexpr std::size_t kMaxLine = 64u << 20;  // one JSON page / event; beyond is an error
+  // fast: lines go through FastEventDecoder first, the nlohmann path only when it declines;
+  // reference: always the nlohmann path (kept for differential tests and benchmarks).
+  enum class Mode { fast, reference };
 
-  explicit EventLogDecoder(LineFn fn) : fn_(std::move(fn)) {}
+  explicit EventLogDecoder(LineFn fn, Mode mode = Mode::fast) : fn_(std::move(fn)), mode_(mode) {}
   bool feed(std::string_view chunk);
   bool finish();
   // Set when the body was the JSON page form and named a next page.
   const std::string& continuation_token() const { return token_; }
   bool saw_page_form() const { return page_form_; }
   std::size_t events() const { return events_; }
+  // Events rendered by the fast path (<= events()).
+  std::size_t fast_events() const { return fast_events_; }
   // A decoding problem (bad JSON, oversized line); feed() returns false when it is set.
   const std::optional<Error>& error() const { return error_; }
 
@@ -56,6 +99,9 @@ class EventLogDecoder {
  private:
   bool line(std::string_view l);
   LineFn fn_;
+  Mode mode_;
+  FastEventDecoder fast_;
+  std::size_t fast_events_ = 0;
   std::string partial_;
   std::string token_;
   bool page_form_ = false;
