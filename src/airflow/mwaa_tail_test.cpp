@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "airflow/mwaa_client.h"
-#include "airflow/rest_client.h"
+#include "airflow/mwaa_test_client.h"
 #include "http/fake_http_client.h"
 
 namespace dm::airflow {
@@ -72,19 +72,7 @@ struct Rig {
 
   explicit Rig(std::size_t events) {
     stream.events = events;
-    auto creds = std::make_shared<aws::StaticCredentialsProvider>(
-        aws::Credentials{"AKIDEXAMPLE", "S", "", {}});
-    aws::MwaaOptions mo{"env1", "eu-west-1", "http://mwaa.test", "http://web.test"};
-    auto api = std::make_shared<aws::MwaaApi>(mo, http, creds, clock);
-    auto invoke = std::make_shared<aws::InvokeRestApiHttpClient>(api);
-    RestClientOptions ro;
-    ro.environment = "mwaa-prod";
-    ro.base_url = invoke->rest_base_url();
-    ro.api_version = config::ApiVersion::v2;
-    auto rest = std::make_unique<RestAirflowClient>(ro, invoke, clock);
-    auto logs = std::make_shared<aws::CloudWatchLogsClient>(
-        aws::CloudWatchLogsOptions{"eu-west-1", "http://logs.test"}, http, creds, clock);
-    client = std::make_unique<MwaaAirflowClient>(std::move(rest), api, logs, "grp");
+    client = testing::make_mwaa_test_client(http, clock, "grp");
     http->set_handler([this](const http::Request& r) -> Result<http::Response> {
       if (r.url == "http://logs.test/") return stream.answer(json::parse(r.body));
       return FakeHttpClient::refused();
