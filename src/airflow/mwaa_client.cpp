@@ -69,8 +69,8 @@ Error MwaaAirflowClient::stream_error(const std::string& call, const std::string
   return fail(call, e);
 }
 
-Status MwaaAirflowClient::check_log_request(const std::string& call, const LogRequest& lr,
-                                            const LogSink& sink) const {
+Result<std::string> MwaaAirflowClient::log_group_for(const std::string& call, const LogRequest& lr,
+                                                     const LogSink& sink) {
   if (lr.dag_id.empty() || lr.run_id.empty() || lr.task_id.empty())
     return fail(call,
                 make_error(Errc::invalid_argument, "DAG id, run id and task id are required"));
@@ -78,18 +78,19 @@ Status MwaaAirflowClient::check_log_request(const std::string& call, const LogRe
     return fail(call, make_error(Errc::invalid_argument,
                                  "try_number must be >= 1 and map_index >= -1 for MWAA logs"));
   if (!sink) return fail(call, make_error(Errc::invalid_argument, "no log sink"));
-  return Status::Ok();
+  auto group = log_group();
+  if (!group) return fail(call, group.error());
+  return group;
 }
 
 Status MwaaAirflowClient::read_task_log_tail(const LogRequest& lr, std::size_t lines,
                                              const LogSink& sink, LogStats* stats) {
   const std::string call = "read task log";
-  if (auto c = check_log_request(call, lr, sink); !c) return c;
-  auto group = log_group();
-  if (!group) return fail(call, group.error());
+  auto group = log_group_for(call, lr, sink);
+  if (!group) return group.error();
   LogStats local;
   LogStats& st = stats ? *stats : local;
-  st = LogStats{};
+  LineFn fn = counting_sink(sink, st);  // resets st; read_backward then counts the pages
   const std::string stream = mwaa_log_stream(lr);
   // Pages come newest first; each is rendered into owned lines (a page is at most 1 MB / 10 000
   // events), kept until the tail is complete, then delivered oldest first.
@@ -116,9 +117,6 @@ Status MwaaAirflowClient::read_task_log_tail(const LogRequest& lr, std::size_t l
       },
       &st.pages);
   if (!r) return stream_error(call, *group, stream, r.error());
-  const std::size_t pages = st.pages;
-  LineFn fn = counting_sink(sink, st);
-  st.pages = pages;
   st.head_skipped = !*r;
   // Deliver only what a ring of `lines` would keep anyway (plus nothing older when the start was
   // not reached): whole pages were rendered, the surplus is dropped here.
@@ -137,9 +135,8 @@ Status MwaaAirflowClient::read_task_log_tail(const LogRequest& lr, std::size_t l
 Status MwaaAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sink,
                                         LogStats* stats) {
   const std::string call = "read task log";
-  if (auto c = check_log_request(call, lr, sink); !c) return c;
-  auto group = log_group();
-  if (!group) return fail(call, group.error());
+  auto group = log_group_for(call, lr, sink);
+  if (!group) return group.error();
   LogStats local;
   LogStats& st = stats ? *stats : local;
   LineFn fn = counting_sink(sink, st);

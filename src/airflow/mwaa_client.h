@@ -81,8 +81,10 @@ class MwaaAirflowClient final : public AirflowClient {
   Error fail(const std::string& call, const Error& e) const;
   Error stream_error(const std::string& call, const std::string& group, const std::string& stream,
                      const Error& e) const;
-  Status check_log_request(const std::string& call, const LogRequest& lr,
-                           const LogSink& sink) const;
+  // Checks a log request (ids, try, map index, sink) and returns the task log group to read it
+  // from; errors (invalid_argument, or log_group's) are already wrapped by fail(call, …).
+  Result<std::string> log_group_for(const std::string& call, const LogRequest& lr,
+                                    const LogSink& sink);
 
   std::unique_ptr<AirflowClient> rest_;
   std::shared_ptr<aws::MwaaApi> mwaa_;

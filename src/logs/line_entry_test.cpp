@@ -10,15 +10,10 @@
 #include "logs/pipeline.h"
 #include "logs/redact.h"
 #include "logs/tail.h"
+#include "logs/test_rules.h"
 
 namespace dm::logs {
 namespace {
-
-std::shared_ptr<const Redactor> builtin() {
-  auto r = Redactor::builtin();
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  return *r;
-}
 
 // Every call of feed_line's `out`, copied.
 std::vector<std::string> redact_lines(RedactStream& s, const std::vector<std::string>& in) {
@@ -35,7 +30,7 @@ std::vector<std::string> redact_lines(RedactStream& s, const std::vector<std::st
 }
 
 TEST(RedactFeedLine, OneOutputPerLineWithCarriageReturnsAndNewlinesKept) {
-  RedactStream s(builtin());
+  RedactStream s(testing::builtin_redactor());
   auto out = redact_lines(s, {"progress 10%\rprogress 20%\r", "password=hunter2 user=bob",
                               "event head\ncontinued password=hunter2\r\nend", "", "x\r"});
   ASSERT_EQ(out.size(), 5u);
@@ -48,7 +43,7 @@ TEST(RedactFeedLine, OneOutputPerLineWithCarriageReturnsAndNewlinesKept) {
 }
 
 TEST(RedactFeedLine, ALineWithoutAHitIsPassedThroughWithoutACopy) {
-  RedactStream s(builtin());
+  RedactStream s(testing::builtin_redactor());
   const std::string line = "INFO - row batch 42 processed in 12 ms";
   const char* seen = nullptr;
   s.feed_line(line, [&](std::string_view v) { seen = v.data(); });
@@ -56,7 +51,7 @@ TEST(RedactFeedLine, ALineWithoutAHitIsPassedThroughWithoutACopy) {
 }
 
 TEST(RedactFeedLine, PemBlockStateCarriesAcrossLinesAsWithFeed) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   const std::vector<std::string> in = {"x", "-----BEGIN RSA PRIVATE KEY-----", "AAAA", "BBBB",
                                        "",  "-----END RSA PRIVATE KEY-----",   "y"};
   std::string joined;
@@ -112,15 +107,6 @@ TEST(TailPush, EndsAPendingPartialLineFromFeedFirst) {
   EXPECT_EQ(l[2].number, 3u);
 }
 
-DiagnoseOptions opts() {
-  static const auto red = Redactor::builtin();
-  static const auto cat = Categorizer::builtin();
-  DiagnoseOptions o;
-  if (red.ok()) o.redactor = red.value();
-  if (cat.ok()) o.categorizer = cat.value();
-  return o;
-}
-
 TEST(DiagnoseFeedLine, LinesAreNumberedAsTheSourceDeliveredThem) {
   const std::vector<std::pair<std::string, std::string>> lines = {
       {"2026-01-01T00:00:00Z [info] task: starting\rprogress", "info"},
@@ -130,7 +116,7 @@ TEST(DiagnoseFeedLine, LinesAreNumberedAsTheSourceDeliveredThem) {
       {"  File \"/opt/airflow/dags/sales.py\", line 52, in transform", "error"},
       {"KeyError: 'customer_id' password=hunter2", "error"},
   };
-  auto s = DiagnoseStream::create(opts());
+  auto s = DiagnoseStream::create(testing::builtin_diagnose_options());
   ASSERT_TRUE(s.ok());
   for (const auto& [t, lv] : lines) (*s)->feed_line(t, lv);
   Diagnosis d = (*s)->finish();

@@ -7,26 +7,17 @@
 #include <sstream>
 
 #include "logs/test_corpus.h"
+#include "logs/test_rules.h"
 
 namespace dm::logs {
 namespace {
-
-// Builtin rule sets compile once for the whole test binary (vectorscan compile is the slow part).
-DiagnoseOptions opts() {
-  static const auto red = Redactor::builtin();
-  static const auto cat = Categorizer::builtin();
-  DiagnoseOptions o;
-  if (red.ok()) o.redactor = red.value();
-  if (cat.ok()) o.categorizer = cat.value();
-  return o;
-}
 
 std::string dump(const Diagnosis& d) {
   return to_json(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 TEST(Pipeline, DiagnosesAnAirflowLog) {
-  auto d = diagnose(corpus("airflow2_keyerror.log"), opts());
+  auto d = diagnose(corpus("airflow2_keyerror.log"), testing::builtin_diagnose_options());
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_TRUE(d->found);
   EXPECT_EQ(d->exception_type, "KeyError");
@@ -57,7 +48,7 @@ TEST(Pipeline, SecretsAreRedactedBeforeExtraction) {
       "')\n"
       "ValueError: bad credentials postgresql://etl:Sup3rS3cretPw@db.acme.io:5432/dw key=" +
       key_id + "\n";
-  auto d = diagnose(log, opts());
+  auto d = diagnose(log, testing::builtin_diagnose_options());
   ASSERT_TRUE(d.ok());
   ASSERT_TRUE(d->found);
   std::string out = dump(*d);
@@ -70,10 +61,10 @@ TEST(Pipeline, SecretsAreRedactedBeforeExtraction) {
 
 TEST(Pipeline, StreamingInAnyChunksEqualsWhole) {
   std::string text = corpus("spark_submit.log");
-  auto whole = diagnose(text, opts());
+  auto whole = diagnose(text, testing::builtin_diagnose_options());
   ASSERT_TRUE(whole.ok());
   for (std::size_t chunk : {1u, 7u, 64u, 4096u}) {
-    auto s = DiagnoseStream::create(opts());
+    auto s = DiagnoseStream::create(testing::builtin_diagnose_options());
     ASSERT_TRUE(s.ok());
     for (std::size_t p = 0; p < text.size(); p += chunk) s.value()->feed(text.substr(p, chunk));
     Diagnosis d = s.value()->finish();
@@ -92,7 +83,7 @@ TEST(Pipeline, OutputStaysUnderItsCap) {
            "\n";
   }
   log += "RuntimeError: " + std::string(5000, 'm') + "\n";
-  DiagnoseOptions opt = opts();
+  DiagnoseOptions opt = testing::builtin_diagnose_options();
   opt.max_output_bytes = 4096;
   auto d = diagnose(log, opt);
   ASSERT_TRUE(d.ok());
@@ -105,13 +96,13 @@ TEST(Pipeline, OutputStaysUnderItsCap) {
 }
 
 TEST(Pipeline, NothingFoundIsUnknownNotAnError) {
-  auto d = diagnose("all good\nstill good\n", opts());
+  auto d = diagnose("all good\nstill good\n", testing::builtin_diagnose_options());
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->found);
   EXPECT_EQ(d->category.name, "unknown");
   EXPECT_EQ(d->signature, "");
   EXPECT_EQ(d->tail.total_lines, 2u);
-  auto e = diagnose("", opts());
+  auto e = diagnose("", testing::builtin_diagnose_options());
   ASSERT_TRUE(e.ok());
   EXPECT_FALSE(e->found);
 }

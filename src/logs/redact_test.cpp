@@ -10,15 +10,10 @@
 
 #include "logs/redact_rules.h"
 #include "logs/rules_embed.h"
+#include "logs/test_rules.h"
 
 namespace dm::logs {
 namespace {
-
-std::shared_ptr<const Redactor> builtin() {
-  auto r = Redactor::builtin();
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  return *r;
-}
 
 std::string stream_redact(std::shared_ptr<const Redactor> r, std::string_view text,
                           const std::vector<std::size_t>& cuts) {
@@ -49,13 +44,13 @@ TEST(RulesEmbed, RedactionYamlIsEmbedded) {
 }
 
 TEST(Redactor, BuiltinHasAtLeastSixtyRules) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   EXPECT_GE(r->rule_count(), 60u);
   EXPECT_GE(r->rule_types().size(), 30u);
 }
 
 TEST(Redactor, AwsKeyIdAndSecretGroupKeepsTheName) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   EXPECT_EQ(r->redact("id=AKIAIOSFODNN7EXAMPLE\n"), "id=[REDACTED:aws-access-key-id]\n");
   EXPECT_EQ(r->redact("password=hunter2 user=bob"), "password=[REDACTED:password] user=bob");
   EXPECT_EQ(r->redact("postgres://bob:pw123@db:5432/x"),
@@ -63,7 +58,7 @@ TEST(Redactor, AwsKeyIdAndSecretGroupKeepsTheName) {
 }
 
 TEST(Redactor, AirflowMaskingAndPlaceholdersAreLeftAlone) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   for (std::string s : {"password=***", "{\"password\": \"***\"}", "token: None",
                         "password=${DB_PASSWORD}", "api_key: <your-key>", "Bearer ***"}) {
     EXPECT_EQ(r->redact(s), s) << s;
@@ -71,7 +66,7 @@ TEST(Redactor, AirflowMaskingAndPlaceholdersAreLeftAlone) {
 }
 
 TEST(Redactor, PemBlockKeepsLineCount) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   const std::string in =
       "x\n-----BEGIN RSA PRIVATE KEY-----\nAAAA\nBBBB\n\n-----END RSA PRIVATE KEY-----\ny\n";
   EXPECT_EQ(r->redact(in),
@@ -173,7 +168,7 @@ TEST(Redactor, BuiltinPlusFilesExtendsAndReportsMissingFiles) {
   }
   auto r = Redactor::builtin_plus_files({path});
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ((*r)->rule_count(), builtin()->rule_count() + 1);
+  EXPECT_EQ((*r)->rule_count(), testing::builtin_redactor()->rule_count() + 1);
   EXPECT_EQ((*r)->redact("id ACME-123456 and AKIAIOSFODNN7EXAMPLE"),
             "id [REDACTED:acme-internal] and [REDACTED:aws-access-key-id]");
   auto missing = Redactor::builtin_plus_files({"/nonexistent/rules.yaml"});
@@ -189,7 +184,7 @@ TEST(Redactor, BuiltinPlusFilesExtendsAndReportsMissingFiles) {
 }
 
 TEST(Redactor, LineStructureIsKept) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   const std::string in = "a\r\npassword=x\r\n\n\ntoken=abcdefgh12345678";
   const std::string out = r->redact(in);
   EXPECT_EQ(std::count(in.begin(), in.end(), '\n'), std::count(out.begin(), out.end(), '\n'));
@@ -206,7 +201,7 @@ TEST(Redactor, EmptyRuleSetCopiesInput) {
 // A secret in a line longer than the 1 MiB segment cap: the line is cut at a space, so a secret
 // separated by spaces is still caught, and no byte is lost or added.
 TEST(Redactor, OverlongLinesAreRedactedSafely) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   std::string in;
   while (in.size() < 3 * kMaxLineBytes) in += "lorem ipsum AKIAIOSFODNN7EXAMPLE dolor ";
   in += "\nend password=x\n";
@@ -225,7 +220,7 @@ TEST(Redactor, OverlongLinesAreRedactedSafely) {
 // A long random run after a secret-like name: vectorscan reports an end offset for every byte of
 // it; hits are kept once per (pattern, line), and the result is still exact.
 TEST(Redactor, LongRunsOfCandidateBytes) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   std::string run;
   std::mt19937 rng(3);
   const char* al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -237,7 +232,7 @@ TEST(Redactor, LongRunsOfCandidateBytes) {
 }
 
 TEST(RedactStream, EverySplitPointOfASmallLogEqualsWhole) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   const std::string in =
       "[x] INFO - export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
       "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
@@ -255,7 +250,7 @@ TEST(RedactStream, EverySplitPointOfASmallLogEqualsWhole) {
 }
 
 TEST(RedactStream, RandomChunkingEqualsWholeIncludingOverlongLines) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   std::mt19937_64 rng(42);
   std::string in;
   const char* pieces[] = {"password=hunter2 ",
@@ -287,7 +282,7 @@ TEST(RedactStream, RandomChunkingEqualsWholeIncludingOverlongLines) {
 }
 
 TEST(RedactStream, FinishResetsForReuse) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   RedactStream s(r);
   std::string out;
   auto sink = [&](std::string_view v) { out.append(v); };
@@ -299,7 +294,7 @@ TEST(RedactStream, FinishResetsForReuse) {
 }
 
 TEST(Redactor, ConcurrentRedactIsSafe) {
-  auto r = builtin();
+  auto r = testing::builtin_redactor();
   std::string in;
   for (int i = 0; i < 2000; ++i)
     in += "line " + std::to_string(i) + " password=pw" + std::to_string(i) + "\n";
