@@ -130,21 +130,42 @@ struct W {
   }
 };
 
+// Longest word the label checks below compare (longer words are cut and then match nothing).
+constexpr std::size_t kWordMax = 16;
+
+// The lowercased letters of the word ending just before in[i], past up to 3 characters of
+// `seps`, written into `buf`; "" when there is none.
+std::string_view word_before(std::string_view in, std::size_t i, std::string_view seps,
+                             char (&buf)[kWordMax]) {
+  std::size_t k = i;
+  for (int skipped = 0; k > 0 && skipped < 3 && seps.find(in[k - 1]) != std::string_view::npos;
+       ++skipped)
+    --k;
+  const std::size_t e = k;
+  while (k > 0 && is_alpha(in[k - 1]) && e - k < kWordMax) --k;
+  for (std::size_t q = k; q < e; ++q) buf[q - k] = lower(in[q]);
+  return {buf, e - k};
+}
+
+// The lowercased letters of the word starting at in[from], written into `buf`.
+std::string_view word_after(std::string_view in, std::size_t from, char (&buf)[kWordMax]) {
+  std::size_t n = 0;
+  while (from + n < in.size() && is_alpha(in[from + n]) && n < kWordMax) {
+    buf[n] = lower(in[from + n]);
+    ++n;
+  }
+  return {buf, n};
+}
+
 // Whether the 3-digit number in[i, j) is said to be an HTTP status by the words around it: a
 // reason phrase after it ("404 Client Error", "503 Service Unavailable"), "HTTP/1.1 " before it,
 // or a verb of answering before it ("returned 503", "response: 429"). A bare 4xx/5xx number
 // ("read 512 rows", "after 450 ms") is a count that changes from run to run, not a cause.
 // ("status 404", "HTTP 503", "code 502" are kept by the label rule in protected_number.)
 bool http_status_context(std::string_view in, std::size_t i, std::size_t j) {
-  auto word_at = [&](std::size_t from, std::size_t& end) {
-    std::string w;
-    end = from;
-    while (end < in.size() && is_alpha(in[end]) && w.size() < 16) w.push_back(lower(in[end++]));
-    return w;
-  };
   if (j < in.size() && (in[j] == ' ' || in[j] == ':' || in[j] == '-')) {
-    std::size_t end = 0;
-    const std::string next = word_at(j + 1, end);
+    char buf[kWordMax];
+    const std::string_view next = word_after(in, j + 1, buf);
     for (std::string_view r :
          {"client",        "server",      "error",   "not",     "bad",      "forbidden",
           "unauthorized",  "internal",    "service", "too",     "conflict", "gateway",
@@ -158,16 +179,8 @@ bool http_status_context(std::string_view in, std::size_t i, std::size_t j) {
         lower(in[k - 2]) == 'p' && in[k - 1] == '/')
       return true;
   // The word before, past up to 3 separators: an answer's verb.
-  std::size_t k = i;
-  for (int skipped = 0;
-       k > 0 && skipped < 3 &&
-       (in[k - 1] == ' ' || in[k - 1] == ':' || in[k - 1] == '=' || in[k - 1] == '(');
-       ++skipped)
-    --k;
-  std::size_t e = k;
-  while (k > 0 && is_alpha(in[k - 1]) && e - k < 12) --k;
-  std::string w;
-  for (std::size_t q = k; q < e; ++q) w.push_back(lower(in[q]));
+  char buf[kWordMax];
+  const std::string_view w = word_before(in, i, " :=(", buf);
   for (std::string_view v : {"returned", "response", "responded", "answered", "received", "got"})
     if (w == v) return true;
   return false;
@@ -193,24 +206,9 @@ bool protected_number(std::string_view in, std::size_t i, std::size_t j) {
     return true;  // "1146 (42S02)", "002003 (42S02)"
   }
   if (i > 0 && in[i - 1] == '(' && j + 1 < in.size() && in[j] == ',') return true;  // "(1054, "
-  // The word before: skip up to 3 separator characters, then read letters.
-  std::size_t k = i;
-  int skipped = 0;
-  while (k > 0 && skipped < 3) {
-    char c = in[k - 1];
-    if (c == ' ' || c == ':' || c == '=' || c == '#' || c == '-' || c == '[' || c == '_') {
-      --k;
-      ++skipped;
-    } else {
-      break;
-    }
-  }
-  std::size_t e = k;
-  while (k > 0 && is_alpha(in[k - 1]) && e - k < 12) --k;
-  if (k == e) return false;
-  char w[13] = {};
-  for (std::size_t q = k; q < e; ++q) w[q - k] = lower(in[q]);
-  std::string_view word(w, e - k);
+  // The word before, past up to 3 separator characters.
+  char buf[kWordMax];
+  const std::string_view word = word_before(in, i, " :=#-[_", buf);
   for (std::string_view p : {"errno", "code", "status", "exit", "signal", "http", "error",
                              "sqlstate", "returncode", "sig"}) {
     if (word == p) return true;
