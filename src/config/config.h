@@ -156,6 +156,37 @@ struct ServerSettings {
   bool read_only = false;  // serve only tools that read (no approvals, postmortems or writes)
 };
 
+// `auth:` — `dagmedic serve --transport http` as an OAuth 2.1 resource server (docs/config.md,
+// docs/security.md). Absent (enabled false): today's single-user local mode. Secrets are
+// referenced (client_secret_env / client_secret_file), never written here.
+struct AuthScopes {
+  std::string read = "dagmedic:read";        // read tools
+  std::string operate = "dagmedic:operate";  // request approvals, write tools (includes read)
+  std::string approve = "dagmedic:approve";  // decide on approvals
+};
+struct AuthIntrospection {
+  bool enabled = false;            // the `introspection:` block is present
+  std::string endpoint;            // "" = the issuer metadata's introspection_endpoint
+  std::string client_id;           // the server's own client at the issuer
+  std::string client_secret_env;   // variable holding its secret
+  std::string client_secret_file;  // or a file holding it (trailing newline ignored)
+};
+struct AuthSettings {
+  bool enabled = false;  // the section is present
+  std::string issuer;    // exact `iss` of the tokens (https; http only on localhost)
+  std::string
+      audience;  // the server's canonical resource URI (RFC 8707), e.g. https://dm.example/mcp
+  std::string jwks_uri;  // "" = found through RFC 8414 / OIDC discovery of the issuer
+  std::vector<std::string> algorithms{"RS256", "ES256", "EdDSA"};
+  int leeway_seconds = 60;
+  std::string principal_claim = "preferred_username";  // sub | email | preferred_username
+  AuthScopes scopes;
+  std::string environments_claim = "groups";
+  // Environment name (a key of environments:) -> claim values that grant it.
+  std::map<std::string, std::vector<std::string>, std::less<>> environments;
+  AuthIntrospection introspection;
+};
+
 struct Config {
   std::string source;  // file it came from, "" for the built-in empty config
   Defaults defaults;
@@ -168,6 +199,7 @@ struct Config {
   AuditSettings audit;
   ServerSettings server;
   RulesSettings rules;
+  AuthSettings auth;
 
   // The recovery rule for a DAG: the first whose glob matches, else the default rule.
   RecoveryRule recovery_for(std::string_view dag_id) const;

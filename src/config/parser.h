@@ -31,6 +31,8 @@ std::optional<Error> parse_policy_section(const Parser& p, const YAML::Node& n,
 std::optional<Error> parse_identity_section(const Parser& p, const YAML::Node& n,
                                             IdentitySettings& out);
 std::optional<Error> parse_audit_section(const Parser& p, const YAML::Node& n, AuditSettings& out);
+// auth_section.cpp: `auth:` (environment names are checked against environments: by parse()).
+std::optional<Error> parse_auth_section(const Parser& p, const YAML::Node& n, AuthSettings& out);
 // rules_section.cpp: `rules:`.
 std::optional<Error> parse_rules_section(const Parser& p, const YAML::Node& n, RulesSettings& out);
 
@@ -336,9 +338,10 @@ class Parser {
     if (root.IsNull()) return cfg;  // empty file
     if (!root.IsMap()) return err("", "top level must be a mapping (environments, defaults, caps)");
     try {
-      if (auto e = check_keys(root, "",
-                              {"environments", "defaults", "caps", "version", "store", "recovery",
-                               "policy", "identity", "audit", "approvers", "rules", "server"}))
+      if (auto e =
+              check_keys(root, "",
+                         {"environments", "defaults", "caps", "version", "store", "recovery",
+                          "policy", "identity", "audit", "approvers", "rules", "server", "auth"}))
         return *e;
       if (root["version"]) {
         auto v = integer(root["version"], "version", 1, 1);
@@ -377,6 +380,9 @@ class Parser {
           cfg.server.read_only = *v;
         }
       }
+      if (root["auth"]) {
+        if (auto e = parse_auth_section(*this, root["auth"], cfg.auth)) return *e;
+      }
       if (root["environments"]) {
         const auto& envs = root["environments"];
         if (!envs.IsMap() && !envs.IsNull())
@@ -393,6 +399,10 @@ class Parser {
     } catch (const YAML::Exception& e) {
       return err("", std::string("unexpected structure: ") + e.what());
     }
+    for (const auto& [env, grants] : cfg.auth.environments)
+      if (!cfg.find(env))
+        return err("auth.environments." + env,
+                   "names an environment that is not under environments:");
     if (!cfg.defaults.environment.empty() && !cfg.find(cfg.defaults.environment))
       return err("defaults.environment",
                  "names \"" + cfg.defaults.environment + "\", which is not under environments");

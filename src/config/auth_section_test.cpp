@@ -1,0 +1,128 @@
+// auth: section (docs/config.md).
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+
+namespace dm::config {
+namespace {
+
+constexpr const char* kEnvs = R"(
+environments:
+  dev: {kind: airflow, url: http://localhost:8080}
+  prod: {kind: airflow, tier: prod, url: https://af.example.com}
+)";
+
+Result<Config> parse(const std::string& auth) {
+  return parse_config(std::string(kEnvs) + auth, "cfg.yaml");
+}
+
+std::string err(const std::string& auth) {
+  auto r = parse(auth);
+  EXPECT_FALSE(r.ok()) << auth;
+  return r.ok() ? std::string() : r.error().message;
+}
+
+TEST(AuthSection, AbsentMeansLocalMode) {
+  auto c = parse("");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c->auth.enabled);
+}
+
+TEST(AuthSection, MinimalSectionGetsTheDefaults) {
+  auto c = parse(R"(
+auth:
+  issuer: https://sso.example.com/realms/data
+  audience: https://dagmedic.example.com/mcp
+)");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const auto& a = c->auth;
+  EXPECT_TRUE(a.enabled);
+  EXPECT_EQ(a.issuer, "https://sso.example.com/realms/data");
+  EXPECT_EQ(a.audience, "https://dagmedic.example.com/mcp");
+  EXPECT_EQ(a.jwks_uri, "");
+  EXPECT_EQ(a.algorithms, (std::vector<std::string>{"RS256", "ES256", "EdDSA"}));
+  EXPECT_EQ(a.leeway_seconds, 60);
+  EXPECT_EQ(a.principal_claim, "preferred_username");
+  EXPECT_EQ(a.scopes.read, "dagmedic:read");
+  EXPECT_EQ(a.scopes.operate, "dagmedic:operate");
+  EXPECT_EQ(a.scopes.approve, "dagmedic:approve");
+  EXPECT_EQ(a.environments_claim, "groups");
+  EXPECT_TRUE(a.environments.empty());
+  EXPECT_FALSE(a.introspection.enabled);
+}
+
+TEST(AuthSection, FullSection) {
+  auto c = parse(R"(
+auth:
+  issuer: http://127.0.0.1:8080/realms/dagmedic
+  audience: https://dagmedic.test/mcp
+  jwks_uri: http://127.0.0.1:8080/realms/dagmedic/protocol/openid-connect/certs
+  algorithms: [ES256]
+  leeway_seconds: 5
+  principal_claim: email
+  scopes: {read: dm.read, operate: dm.operate, approve: dm.approve}
+  environments_claim: roles
+  environments: {dev: ["env:dev", sre], prod: "env:prod"}
+  introspection: {client_id: dagmedic-server, client_secret_env: DM_SECRET}
+)");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const auto& a = c->auth;
+  EXPECT_EQ(a.algorithms, (std::vector<std::string>{"ES256"}));
+  EXPECT_EQ(a.leeway_seconds, 5);
+  EXPECT_EQ(a.principal_claim, "email");
+  EXPECT_EQ(a.scopes.operate, "dm.operate");
+  EXPECT_EQ(a.environments_claim, "roles");
+  EXPECT_EQ(a.environments.at("dev"), (std::vector<std::string>{"env:dev", "sre"}));
+  EXPECT_EQ(a.environments.at("prod"), (std::vector<std::string>{"env:prod"}));
+  EXPECT_TRUE(a.introspection.enabled);
+  EXPECT_EQ(a.introspection.client_id, "dagmedic-server");
+  EXPECT_EQ(a.introspection.client_secret_env, "DM_SECRET");
+}
+
+TEST(AuthSection, ErrorsNameTheKey) {
+  const std::string iss = "auth:\n  issuer: https://sso.example.com\n";
+  const std::string both = iss + "  audience: https://dm.example.com/mcp\n";
+  struct Case {
+    std::string yaml;
+    const char* want;
+  } cases[] = {
+      {"auth: [1]\n", "auth: must be a mapping"},
+      {"auth: {audience: https://dm.example.com/mcp}\n", "auth.issuer: missing"},
+      {iss, "auth.audience: missing"},
+      {"auth: {issuer: http://sso.example.com, audience: https://x/mcp}\n",
+       "auth.issuer: must use https (plain http is accepted only on localhost)"},
+      {"auth: {issuer: 'https://u:p@sso.example.com', audience: https://x/mcp}\n",
+       "auth.issuer: must not hold user info"},
+      {"auth: {issuer: ftp://sso, audience: https://x/mcp}\n", "auth.issuer: must be an https://"},
+      {both + "  algorithms: [none]\n", "auth.algorithms: \"none\" is never accepted"},
+      {both + "  algorithms: [HS256]\n", "auth.algorithms: \"HS256\" is never accepted"},
+      {both + "  algorithms: [RS512]\n", "auth.algorithms: \"RS512\" is not supported"},
+      {both + "  algorithms: []\n", "auth.algorithms: must name at least one algorithm"},
+      {both + "  leeway_seconds: 3600\n", "auth.leeway_seconds: must be between 0 and 300"},
+      {both + "  principal_claim: name\n", "auth.principal_claim: must be sub, email or"},
+      {both + "  scopes: {read: a, operate: a}\n", "auth.scopes: read, operate and approve"},
+      {both + "  scopes: {read: 'a b'}\n", "auth.scopes.read: must be one scope name"},
+      {both + "  scopes: {admin: x}\n", "auth.scopes.admin: unknown key"},
+      {both + "  environments: {staging: [env:staging]}\n",
+       "auth.environments.staging: names an environment that is not under environments:"},
+      {both + "  environments: {dev: []}\n", "auth.environments.dev: must list at least one"},
+      {both + "  introspection: {client_id: x, client_secret: hunter2}\n",
+       "auth.introspection.client_secret: literal secrets are not allowed"},
+      {both + "  introspection: {client_secret_env: X}\n", "auth.introspection.client_id: missing"},
+      {both + "  introspection: {client_id: x}\n",
+       "auth.introspection: set exactly one of client_secret_env and client_secret_file"},
+      {both + "  introspection: {client_id: x, client_secret_env: A, client_secret_file: /f}\n",
+       "auth.introspection: set exactly one"},
+      {both + "  introspection: {client_id: x, client_secret_env: A, endpoint: http://e.example}\n",
+       "auth.introspection.endpoint: must use https"},
+      {both + "  issuer_url: x\n", "auth.issuer_url: unknown key"},
+  };
+  for (const auto& c : cases) {
+    auto m = err(c.yaml);
+    EXPECT_NE(m.find(std::string("cfg.yaml: ") + c.want), std::string::npos)
+        << c.yaml << "\n got: " << m;
+  }
+}
+
+}  // namespace
+}  // namespace dm::config
