@@ -11,6 +11,7 @@
 
 #include "common/result.h"
 #include "mcp/cancel.h"
+#include "mcp/session.h"
 
 namespace dm::mcp {
 
@@ -70,6 +71,9 @@ class RequestContext {
   virtual std::string protocol_version() const = 0;
   // The request's `_meta` (empty object when absent).
   virtual const json& request_meta() const = 0;
+  // Who the transport authenticated for this request (session.h Caller); null when it
+  // authenticates no one (stdio, HTTP without authorization).
+  virtual const Caller* caller() const = 0;
 };
 
 // Tool handlers get the same context.

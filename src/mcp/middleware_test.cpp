@@ -2,11 +2,13 @@
 // is; a middleware can refuse; a tool's declared effect sets its annotations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
 #include "mcp/memory_transport.h"
 #include "mcp/server.h"
+#include "mcp/test_peer.h"
 
 namespace dm::mcp {
 namespace {
@@ -153,6 +155,74 @@ TEST(Middleware, MaxEffectWithholdsToolsThatDoMore) {
   ASSERT_TRUE(s2->add_tool(tool_with("note", Effect::writes_local, nullptr)).ok());
   ASSERT_TRUE(s2->add_tool(tool_with("change", Effect::writes_remote, nullptr)).ok());
   EXPECT_EQ(s2->withheld_tools(), (std::vector<std::string>{"change"}));
+}
+
+}  // namespace
+}  // namespace dm::mcp
+
+namespace dm::mcp {
+namespace {
+
+// The tool filter decides per caller what tools/list shows and what tools/call reaches; the
+// caller a transport hands to receive() reaches the handler's context.
+TEST(ToolFilter, HidesAndRefusesPerCallerAndTheCallerReachesTheHandler) {
+  auto server = Server::create();
+  bool write_ran = false;
+  ASSERT_TRUE(server->add_tool(tool_with("look", Effect::reads, nullptr)).ok());
+  ASSERT_TRUE(server->add_tool(tool_with("change", Effect::writes_remote, &write_ran)).ok());
+  std::mutex mu;
+  std::vector<std::string> seen_principals;
+  server->use([&](const Call& c, RequestContext& ctx, const Next& next) {
+    std::lock_guard lk(mu);
+    seen_principals.push_back(c.target + ":" + (ctx.caller() ? ctx.caller()->principal : "-"));
+    EXPECT_NE(c.tool, nullptr);
+    if (c.tool) {
+      EXPECT_EQ(c.tool->name, c.target);
+    }
+    return next();
+  });
+  server->set_tool_filter([](const Tool& t, const Caller* who) {
+    if (!who) return true;  // no authorization: everything
+    return t.effect == Effect::reads ||
+           std::find(who->scopes.begin(), who->scopes.end(), "operate") != who->scopes.end();
+  });
+  auto reader = std::make_shared<Caller>(Caller{.principal = "rita", .scopes = {"read"}});
+  auto op = std::make_shared<Caller>(Caller{.principal = "otto", .scopes = {"operate"}});
+  testing::RawPeer peer(*server);
+  peer.init();
+  auto names = [&](const std::shared_ptr<const Caller>& who, const char* id) {
+    peer.session->receive(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/list"}}.dump(),
+                          who);
+    auto r = peer.response(id);
+    std::vector<std::string> out;
+    if (r)
+      for (const auto& t : (*r)["result"]["tools"]) out.push_back(t["name"]);
+    return out;
+  };
+  EXPECT_EQ(names(reader, "l1"), (std::vector<std::string>{"look"}));
+  EXPECT_EQ(names(op, "l2"), (std::vector<std::string>{"look", "change"}));
+  EXPECT_EQ(names(nullptr, "l3"), (std::vector<std::string>{"look", "change"}));
+
+  auto call = [&](const std::shared_ptr<const Caller>& who, const char* id, const char* tool) {
+    peer.session->receive(json{{"jsonrpc", "2.0"},
+                               {"id", id},
+                               {"method", "tools/call"},
+                               {"params", {{"name", tool}, {"arguments", json::object()}}}}
+                              .dump(),
+                          who);
+    auto r = peer.response(id);
+    return r ? *r : json();
+  };
+  json refused = call(reader, "c1", "change");
+  EXPECT_EQ(refused["error"]["code"], -32602);
+  EXPECT_EQ(refused["error"]["message"], "Unknown tool: change");
+  EXPECT_FALSE(write_ran);
+  json ok = call(op, "c2", "change");
+  EXPECT_FALSE(ok.contains("error")) << ok.dump();
+  EXPECT_TRUE(write_ran);
+  call(reader, "c3", "look");
+  std::lock_guard lk(mu);
+  EXPECT_EQ(seen_principals, (std::vector<std::string>{"change:otto", "look:rita"}));
 }
 
 }  // namespace

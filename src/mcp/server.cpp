@@ -235,6 +235,18 @@ void Server::use(Middleware middleware) {
   impl_->middleware.push_back(std::make_shared<const Middleware>(std::move(middleware)));
 }
 
+void Server::set_tool_filter(ToolFilter filter) {
+  auto f = filter ? std::make_shared<const ToolFilter>(std::move(filter)) : nullptr;
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->tool_filter = std::move(f);
+}
+
+std::shared_ptr<const Tool> Server::find_tool(const std::string& name) const {
+  auto e = impl_->find_tool(name);
+  if (!e) return nullptr;
+  return std::shared_ptr<const Tool>(e, &e->tool);
+}
+
 const char* effect_name(Effect e) noexcept {
   switch (e) {
     case Effect::reads:

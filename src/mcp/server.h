@@ -163,6 +163,7 @@ struct Call {
   std::string target;  // tool or prompt name, resource URI, completion ref (prompt name or URI)
   json arguments;      // tool/prompt arguments; {"uri"} for a read; {ref, argument, context}
   std::optional<Effect> effect{};  // the tool's declared effect; reads for the other methods
+  const Tool* tool = nullptr;      // tools/call: the tool called (valid during the call)
 };
 
 // The answer to a Call as it goes on the wire: `result` (for tools/call a CallToolResult, which
@@ -187,6 +188,11 @@ struct Answer {
 // to refuse. Runs on the handler's executor thread; must be thread-safe and must not throw.
 using Next = std::function<Answer()>;
 using Middleware = std::function<Answer(const Call&, RequestContext&, const Next& next)>;
+
+// Which tools a caller may see and call: tools/list shows only those the filter lets through, and
+// tools/call of another answers "Unknown tool", as if it did not exist. `caller` is null when the
+// transport authenticated no one. Must be thread-safe, fast, and must not throw.
+using ToolFilter = std::function<bool(const Tool& tool, const Caller* caller)>;
 
 // ---- Server ---------------------------------------------------------------------------------
 
@@ -228,6 +234,10 @@ class Server final : public SessionFactory, public std::enable_shared_from_this<
   void set_completion_handler(CompletionHandler handler);
   // Adds a middleware around every later call; the first added is the outermost.
   void use(Middleware middleware);
+  // Sets (replaces) the tool filter; none set: every tool for every caller.
+  void set_tool_filter(ToolFilter filter);
+  // The registered tool of that name (a snapshot kept alive by the pointer), or null.
+  std::shared_ptr<const Tool> find_tool(const std::string& name) const;
   // Removal; false if there was nothing to remove.
   bool remove_tool(const std::string& name);
   bool remove_resource(const std::string& uri);

@@ -49,6 +49,7 @@ struct Server::Impl {
   std::vector<std::shared_ptr<const Prompt>> prompts;
   std::shared_ptr<const CompletionHandler> completion;
   std::vector<std::shared_ptr<const Middleware>> middleware;  // outermost first
+  std::shared_ptr<const ToolFilter> tool_filter;              // null: every tool
   std::vector<std::weak_ptr<ServerSession>> sessions;
   bool shut_down = false;
 
@@ -64,7 +65,8 @@ class ServerSession final : public Session, public std::enable_shared_from_this<
   ServerSession(std::shared_ptr<Server> server, Server::Impl* impl, OutboundSink sink);
   ~ServerSession() override;
 
-  InboundInfo receive(std::string_view text) override;
+  using Session::receive;
+  InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) override;
   void close() override;
   std::string protocol_version() const override;
 
@@ -88,22 +90,25 @@ class ServerSession final : public Session, public std::enable_shared_from_this<
   using Outcome = Answer;
   using AsyncFn = std::function<Outcome(RequestContext&)>;
 
-  void handle_request(rpc::Message& m);
+  using CallerPtr = std::shared_ptr<const Caller>;
+  void handle_request(rpc::Message& m, const CallerPtr& caller);
   void handle_notification(const rpc::Message& m);
   void handle_response(const rpc::Message& m);
   void answer(const rpc::Id& id, const Outcome& o);
-  void run_async(const rpc::Message& m, AsyncFn fn);
+  void run_async(const rpc::Message& m, AsyncFn fn, CallerPtr caller);
   // run_async, with `call` passing through every middleware before `fn`.
-  void run_call(const rpc::Message& m, Call call, AsyncFn fn);
+  void run_call(const rpc::Message& m, Call call, AsyncFn fn, CallerPtr caller);
+  // Whether the tool filter lets `caller` see `tool`.
+  bool tool_allowed(const Tool& tool, const Caller* caller) const;
 
   Outcome do_initialize(const json& params);
   Outcome do_set_level(const json& params);
   Outcome do_subscribe(const json& params, bool subscribe);
-  Outcome do_list(const std::string& method, const json& params);
-  void start_tool_call(const rpc::Message& m);
-  void start_resource_read(const rpc::Message& m);
-  void start_prompt_get(const rpc::Message& m);
-  void start_complete(const rpc::Message& m);
+  Outcome do_list(const std::string& method, const json& params, const Caller* caller);
+  void start_tool_call(const rpc::Message& m, const CallerPtr& caller);
+  void start_resource_read(const rpc::Message& m, const CallerPtr& caller);
+  void start_prompt_get(const rpc::Message& m, const CallerPtr& caller);
+  void start_complete(const rpc::Message& m, const CallerPtr& caller);
 
   std::shared_ptr<Server> server_;  // keeps the registry and executor alive
   Server::Impl* impl_;

@@ -79,8 +79,9 @@ namespace {
 class Ctx final : public RequestContext {
  public:
   Ctx(std::shared_ptr<ServerSession> s, rpc::Id id, CancelTokenPtr token, json meta,
-      std::chrono::milliseconds default_timeout)
-      : s_(std::move(s)),
+      std::chrono::milliseconds default_timeout, std::shared_ptr<const Caller> caller)
+      : caller_(std::move(caller)),
+        s_(std::move(s)),
         id_(std::move(id)),
         token_(std::move(token)),
         meta_(meta.is_object() ? std::move(meta) : json::object()),
@@ -160,8 +161,10 @@ class Ctx final : public RequestContext {
   const json& client_info() const override { return info_; }
   std::string protocol_version() const override { return s_->protocol_version(); }
   const json& request_meta() const override { return meta_; }
+  const Caller* caller() const override { return caller_.get(); }
 
  private:
+  std::shared_ptr<const Caller> caller_;
   std::shared_ptr<ServerSession> s_;
   rpc::Id id_;
   CancelTokenPtr token_;
@@ -263,7 +266,7 @@ void ServerSession::notify_resource_updated(const std::string& uri) {
   send_notification("notifications/resources/updated", {{"uri", uri}}, std::nullopt);
 }
 
-InboundInfo ServerSession::receive(std::string_view text) {
+InboundInfo ServerSession::receive(std::string_view text, std::shared_ptr<const Caller> caller) {
   InboundInfo info;
   rpc::Message m = rpc::parse(text, {impl_->opts.max_message_bytes, impl_->opts.max_json_depth});
   switch (m.kind) {
@@ -278,7 +281,7 @@ InboundInfo ServerSession::receive(std::string_view text) {
       info.kind = InboundKind::request;
       info.id = m.id->value;
       info.method = m.method;
-      handle_request(m);
+      handle_request(m, caller);
       return info;
     case rpc::Message::Kind::notification:
       info.kind = InboundKind::notification;
@@ -379,25 +382,36 @@ Result<json> ServerSession::client_request(const std::string& method, json param
   return p->response;
 }
 
-void ServerSession::run_call(const rpc::Message& m, Call call, AsyncFn fn) {
+bool ServerSession::tool_allowed(const Tool& tool, const Caller* caller) const {
+  std::shared_ptr<const ToolFilter> f;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    f = impl_->tool_filter;
+  }
+  return !f || (*f)(tool, caller);
+}
+
+void ServerSession::run_call(const rpc::Message& m, Call call, AsyncFn fn, CallerPtr caller) {
   std::vector<std::shared_ptr<const Middleware>> chain;
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     chain = impl_->middleware;
   }
-  if (chain.empty()) return run_async(m, std::move(fn));
-  run_async(m,
-            [chain = std::move(chain), call = std::move(call),
-             fn = std::move(fn)](RequestContext& ctx) -> Outcome {
-              std::function<Outcome(std::size_t)> step = [&](std::size_t i) -> Outcome {
-                if (i == chain.size()) return fn(ctx);
-                return (*chain[i])(call, ctx, [&] { return step(i + 1); });
-              };
-              return step(0);
-            });
+  if (chain.empty()) return run_async(m, std::move(fn), std::move(caller));
+  run_async(
+      m,
+      [chain = std::move(chain), call = std::move(call),
+       fn = std::move(fn)](RequestContext& ctx) -> Outcome {
+        std::function<Outcome(std::size_t)> step = [&](std::size_t i) -> Outcome {
+          if (i == chain.size()) return fn(ctx);
+          return (*chain[i])(call, ctx, [&] { return step(i + 1); });
+        };
+        return step(0);
+      },
+      std::move(caller));
 }
 
-void ServerSession::run_async(const rpc::Message& m, AsyncFn fn) {
+void ServerSession::run_async(const rpc::Message& m, AsyncFn fn, CallerPtr caller) {
   auto token = std::make_shared<CancelToken>();
   const rpc::Id id = *m.id;
   bool duplicate = false;
@@ -413,10 +427,12 @@ void ServerSession::run_async(const rpc::Message& m, AsyncFn fn) {
   }
   json meta = m.params.is_object() && m.params.contains("_meta") ? m.params["_meta"] : json();
   auto self = shared_from_this();
-  auto task = [self, id, token, meta = std::move(meta), fn = std::move(fn)]() mutable {
+  auto task = [self, id, token, meta = std::move(meta), fn = std::move(fn),
+               caller = std::move(caller)]() mutable {
     Outcome out;
     if (!token->cancelled()) {
-      Ctx ctx(self, id, token, std::move(meta), self->impl_->opts.client_request_timeout);
+      Ctx ctx(self, id, token, std::move(meta), self->impl_->opts.client_request_timeout,
+              std::move(caller));
       try {
         out = fn(ctx);
       } catch (const std::exception& e) {
@@ -445,7 +461,7 @@ void ServerSession::run_async(const rpc::Message& m, AsyncFn fn) {
   }
 }
 
-void ServerSession::handle_request(rpc::Message& m) {
+void ServerSession::handle_request(rpc::Message& m, const CallerPtr& caller) {
   const rpc::Id& id = *m.id;
   const std::string& method = m.method;
   if (m.params.is_null()) m.params = json::object();
@@ -463,12 +479,12 @@ void ServerSession::handle_request(rpc::Message& m) {
   }
   if (method == "tools/list" || method == "resources/list" ||
       method == "resources/templates/list" || method == "prompts/list") {
-    return answer(id, do_list(method, m.params));
+    return answer(id, do_list(method, m.params, caller.get()));
   }
-  if (method == "tools/call") return start_tool_call(m);
-  if (method == "resources/read") return start_resource_read(m);
-  if (method == "prompts/get") return start_prompt_get(m);
-  if (method == "completion/complete") return start_complete(m);
+  if (method == "tools/call") return start_tool_call(m, caller);
+  if (method == "resources/read") return start_resource_read(m, caller);
+  if (method == "prompts/get") return start_prompt_get(m, caller);
+  if (method == "completion/complete") return start_complete(m, caller);
   if (method == "logging/setLevel") return answer(id, do_set_level(m.params));
   if (method == "resources/subscribe") return answer(id, do_subscribe(m.params, true));
   if (method == "resources/unsubscribe") return answer(id, do_subscribe(m.params, false));
@@ -547,7 +563,8 @@ ServerSession::Outcome ServerSession::do_subscribe(const json& params, bool subs
   return Outcome::ok(json::object());
 }
 
-ServerSession::Outcome ServerSession::do_list(const std::string& method, const json& params) {
+ServerSession::Outcome ServerSession::do_list(const std::string& method, const json& params,
+                                              const Caller* caller) {
   std::size_t offset = 0;
   if (auto c = params.find("cursor"); c != params.end() && !c->is_null()) {
     auto off = parse_cursor(*c);
@@ -560,7 +577,9 @@ ServerSession::Outcome ServerSession::do_list(const std::string& method, const j
     std::lock_guard<std::mutex> lk(impl_->mu);
     if (method == "tools/list") {
       key = "tools";
-      for (const auto& t : impl_->tools) items.push_back(t->listing);
+      for (const auto& t : impl_->tools)
+        if (!impl_->tool_filter || (*impl_->tool_filter)(t->tool, caller))
+          items.push_back(t->listing);
     } else if (method == "resources/list") {
       key = "resources";
       for (const auto& r : impl_->resources) {
@@ -610,7 +629,7 @@ ServerSession::Outcome ServerSession::do_list(const std::string& method, const j
   return Outcome::ok(std::move(result));
 }
 
-void ServerSession::start_tool_call(const rpc::Message& m) {
+void ServerSession::start_tool_call(const rpc::Message& m, const CallerPtr& caller) {
   const json& p = m.params;
   auto n = p.find("name");
   if (n == p.end() || !n->is_string()) {
@@ -618,6 +637,7 @@ void ServerSession::start_tool_call(const rpc::Message& m) {
                   Outcome::err(rpc::kInvalidParams, "Invalid params: name (string) is required"));
   }
   auto entry = impl_->find_tool(n->get<std::string>());
+  if (entry && !tool_allowed(entry->tool, caller.get())) entry.reset();  // as if it did not exist
   if (!entry) {
     return answer(*m.id,
                   Outcome::err(rpc::kInvalidParams, "Unknown tool: " + n->get<std::string>()));
@@ -628,32 +648,35 @@ void ServerSession::start_tool_call(const rpc::Message& m) {
     return answer(*m.id,
                   Outcome::err(rpc::kInvalidParams, "Invalid params: arguments must be an object"));
   }
-  Call call{"tools/call", entry->tool.name, args, entry->tool.effect};
-  run_call(m, std::move(call), [entry, args = std::move(args)](RequestContext& ctx) -> Outcome {
-    if (auto bad = entry->input->validate(args, "arguments")) {
-      return Outcome::ok(
-          error_result("Invalid arguments for tool " + entry->tool.name + ": " + *bad));
-    }
-    Result<ToolResult> r = entry->tool.handler(args, ctx);
-    if (!r) return Outcome::ok(error_result(err_text(r.error())));
-    const ToolResult& tr = *r;
-    if (entry->output && !tr.is_error) {
-      if (!tr.structured_content) {
-        return Outcome::ok(
-            error_result("tool " + entry->tool.name +
-                         " declares an outputSchema but returned no structured content"));
-      }
-      if (auto bad = entry->output->validate(*tr.structured_content, "structuredContent")) {
-        return Outcome::ok(
-            error_result("tool " + entry->tool.name +
-                         " returned output that does not match its outputSchema: " + *bad));
-      }
-    }
-    return Outcome::ok(tool_result_json(tr));
-  });
+  Call call{"tools/call", entry->tool.name, args, entry->tool.effect, &entry->tool};
+  run_call(
+      m, std::move(call),
+      [entry, args = std::move(args)](RequestContext& ctx) -> Outcome {
+        if (auto bad = entry->input->validate(args, "arguments")) {
+          return Outcome::ok(
+              error_result("Invalid arguments for tool " + entry->tool.name + ": " + *bad));
+        }
+        Result<ToolResult> r = entry->tool.handler(args, ctx);
+        if (!r) return Outcome::ok(error_result(err_text(r.error())));
+        const ToolResult& tr = *r;
+        if (entry->output && !tr.is_error) {
+          if (!tr.structured_content) {
+            return Outcome::ok(
+                error_result("tool " + entry->tool.name +
+                             " declares an outputSchema but returned no structured content"));
+          }
+          if (auto bad = entry->output->validate(*tr.structured_content, "structuredContent")) {
+            return Outcome::ok(
+                error_result("tool " + entry->tool.name +
+                             " returned output that does not match its outputSchema: " + *bad));
+          }
+        }
+        return Outcome::ok(tool_result_json(tr));
+      },
+      caller);
 }
 
-void ServerSession::start_resource_read(const rpc::Message& m) {
+void ServerSession::start_resource_read(const rpc::Message& m, const CallerPtr& caller) {
   auto u = m.params.find("uri");
   if (u == m.params.end() || !u->is_string()) {
     return answer(*m.id,
@@ -684,7 +707,8 @@ void ServerSession::start_resource_read(const rpc::Message& m) {
   }
   Call call{"resources/read", uri, json{{"uri", uri}}, Effect::reads};
   run_call(
-      m, std::move(call), [res, tmpl, uri, vars = std::move(vars)](RequestContext& ctx) -> Outcome {
+      m, std::move(call),
+      [res, tmpl, uri, vars = std::move(vars)](RequestContext& ctx) -> Outcome {
         auto r = res ? res->handler(uri, ctx) : tmpl->tmpl.handler(uri, vars, ctx);
         if (!r) {
           if (r.error().code == Errc::not_found) {
@@ -699,10 +723,11 @@ void ServerSession::start_resource_read(const rpc::Message& m) {
         json contents = json::array();
         for (const auto& c : *r) contents.push_back(contents_json(c));
         return Outcome::ok({{"contents", std::move(contents)}});
-      });
+      },
+      caller);
 }
 
-void ServerSession::start_prompt_get(const rpc::Message& m) {
+void ServerSession::start_prompt_get(const rpc::Message& m, const CallerPtr& caller) {
   auto n = m.params.find("name");
   if (n == m.params.end() || !n->is_string()) {
     return answer(*m.id,
@@ -736,22 +761,25 @@ void ServerSession::start_prompt_get(const rpc::Message& m) {
                                       "Invalid params: missing required argument(s): " + missing));
   }
   Call call{"prompts/get", prompt->name, json(args), Effect::reads};
-  run_call(m, std::move(call), [prompt, args = std::move(args)](RequestContext& ctx) -> Outcome {
-    auto r = prompt->handler(args, ctx);
-    if (!r) {
-      if (r.error().code == Errc::invalid_argument) {
-        return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
-      }
-      return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
-    }
-    json out = *r;
-    if (!out.is_object()) out = json::object();
-    if (!out.contains("messages")) out["messages"] = json::array();
-    return Outcome::ok(std::move(out));
-  });
+  run_call(
+      m, std::move(call),
+      [prompt, args = std::move(args)](RequestContext& ctx) -> Outcome {
+        auto r = prompt->handler(args, ctx);
+        if (!r) {
+          if (r.error().code == Errc::invalid_argument) {
+            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+          }
+          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+        }
+        json out = *r;
+        if (!out.is_object()) out = json::object();
+        if (!out.contains("messages")) out["messages"] = json::array();
+        return Outcome::ok(std::move(out));
+      },
+      caller);
 }
 
-void ServerSession::start_complete(const rpc::Message& m) {
+void ServerSession::start_complete(const rpc::Message& m, const CallerPtr& caller) {
   std::shared_ptr<const CompletionHandler> h;
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
@@ -778,23 +806,25 @@ void ServerSession::start_complete(const rpc::Message& m) {
             target,
             {{"ref", *ref}, {"argument", *arg}, {"context", context}},
             Effect::reads};
-  run_call(m, std::move(call),
-           [h, ref = *ref, arg = *arg, context = std::move(context)](RequestContext&) -> Outcome {
-             auto r = (*h)(ref, arg, context);
-             if (!r) {
-               if (r.error().code == Errc::invalid_argument || r.error().code == Errc::not_found) {
-                 return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
-               }
-               return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
-             }
-             const auto& all = *r;
-             json values = json::array();
-             for (std::size_t i = 0; i < all.size() && i < 100; ++i) values.push_back(all[i]);
-             return Outcome::ok({{"completion",
-                                  {{"values", std::move(values)},
-                                   {"total", all.size()},
-                                   {"hasMore", all.size() > 100}}}});
-           });
+  run_call(
+      m, std::move(call),
+      [h, ref = *ref, arg = *arg, context = std::move(context)](RequestContext&) -> Outcome {
+        auto r = (*h)(ref, arg, context);
+        if (!r) {
+          if (r.error().code == Errc::invalid_argument || r.error().code == Errc::not_found) {
+            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+          }
+          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+        }
+        const auto& all = *r;
+        json values = json::array();
+        for (std::size_t i = 0; i < all.size() && i < 100; ++i) values.push_back(all[i]);
+        return Outcome::ok({{"completion",
+                             {{"values", std::move(values)},
+                              {"total", all.size()},
+                              {"hasMore", all.size() > 100}}}});
+      },
+      caller);
 }
 
 }  // namespace dm::mcp

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dm::mcp {
 
@@ -39,6 +40,20 @@ enum class InboundKind {
   invalid,  // parse error / invalid request: an error response was already sent (id null or echoed)
 };
 
+// Who the transport authenticated for one inbound message: an OAuth bearer token's holder on
+// Streamable HTTP with authorization on. Transports that authenticate no one (stdio, HTTP without
+// authorization) pass none. The protocol core only carries it to the handlers
+// (RequestContext::caller) and to the server's tool filter; what the fields mean is the
+// application's business. Immutable once made; shared between threads.
+struct Caller {
+  std::string issuer{};
+  std::string subject{};              // the token's `sub`
+  std::string principal{};            // who the caller is to the application (a configured claim)
+  std::string client_id{};            // the OAuth client making the request (azp / client_id)
+  std::vector<std::string> scopes{};  // sorted, unique
+  std::vector<std::string> environments{};  // sorted, unique (application-defined)
+};
+
 struct InboundInfo {
   InboundKind kind = InboundKind::invalid;
   std::optional<nlohmann::json> id;  // request id as sent (string or number), when there is one
@@ -60,7 +75,12 @@ class Session {
   // (initialize, ping, lists and all error answers are produced synchronously). The error answer
   // to an `invalid` text has related_request = the echoed id, or a JSON null when the id could
   // not be read, and completes_request = true.
-  virtual InboundInfo receive(std::string_view text) = 0;
+  // `caller`: who the transport authenticated for this message, or null (see Caller). A request
+  // it starts sees it through RequestContext::caller(); tools/list and tools/call apply the
+  // server's tool filter to it.
+  virtual InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) = 0;
+  // receive(text, nullptr): a transport that authenticates no one.
+  InboundInfo receive(std::string_view text) { return receive(text, nullptr); }
 
   // Ends the session: cancels in-flight handlers (their results are dropped, nothing more is
   // sent), fails pending server->client requests. Idempotent. No sink call starts after it returns.

@@ -155,6 +155,12 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
     ++idle_gen_;
     idle_timer_.cancel();
     if (closed_) return;
+    if (ec == bhttp::error::header_limit) {
+      keep_alive_ = false;
+      send_simple(431, jsonrpc_error(-32600, "Request header fields too large"),
+                  "application/json");
+      return;
+    }
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
       send_simple(413, jsonrpc_error(-32600, "Request body exceeds the size limit"),
@@ -203,9 +209,19 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
                          "application/json");
     }
     std::string_view target = sv(req.target());
-    target = target.substr(0, target.find('?'));
+    const auto qpos = target.find('?');
+    const std::string_view query =
+        qpos == std::string_view::npos ? std::string_view() : target.substr(qpos + 1);
+    target = target.substr(0, qpos);
+    caller_.reset();
+    if (o.bearer && is_metadata_path(target)) return serve_metadata(req);
     if (target != o.path) {
       return send_simple(404, jsonrpc_error(-32600, "Not Found"), "application/json");
+    }
+    if (o.bearer) {
+      caller_ = authorize(req, query);
+      if (!caller_) return;  // answered
+      if (req.method() != bhttp::verb::post && !scope_ok("", "")) return;
     }
     switch (req.method()) {
       case bhttp::verb::post:
@@ -229,6 +245,11 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
       return nullptr;
     }
     auto s = core_->sessions.find(std::string(*sid), std::chrono::steady_clock::now());
+    if (s && s->owner() != owner_key()) {
+      // Another caller's session: answered as if it did not exist.
+      log_line("refused a request for a session opened by another caller");
+      s.reset();
+    }
     if (!s) {
       send_simple(404, jsonrpc_error(-32001, "Session not found"), "application/json");
       return nullptr;
@@ -281,6 +302,7 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
       default:
         break;
     }
+    if (core_->opts.bearer && !scope_ok(peek.method, peek.target)) return;
     const bool is_init = peek.kind == PeekKind::request && peek.method == "initialize";
     std::shared_ptr<HttpSession> session;
     std::string version;
@@ -301,6 +323,7 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
         log_line(std::string("cannot create session: ") + e.what());
         return send_simple(500, jsonrpc_error(-32603, "Internal error"), "application/json");
       }
+      session->set_owner(owner_key());
       session->bind(core_->factory->open_session(session->make_sink()));
       core_->sessions.add(session);
       version = peek.requested_version;
@@ -315,7 +338,7 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
 
     std::vector<std::string> captured;
     if (peek.kind != PeekKind::request) {
-      InboundInfo info = session->receive(body, &captured);
+      InboundInfo info = session->receive(body, &captured, caller_);
       if (info.kind == InboundKind::invalid) {
         return send_simple(
             400, captured.empty() ? jsonrpc_error(-32600, "Invalid Request") : captured.front(),
@@ -338,7 +361,7 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
     priming_ = version >= "2025-11-25";
     if (core_->opts.response_mode == ResponseMode::always_sse) begin_sse(0);
 
-    InboundInfo info = session->receive(body, &captured);
+    InboundInfo info = session->receive(body, &captured, caller_);
     if (info.kind != InboundKind::request && session->abandon_request_stream(stream_)) {
       // Refused without an answer on our stream: answer the POST ourselves.
       std::string answer =
@@ -355,6 +378,118 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
       return;
     }
     do_read();  // watch for a disconnect (or a pipelined request) while the answer is pending
+  }
+
+  // ---- authorization (bearer.h) ----
+  std::string owner_key() const { return caller_ ? caller_key(*caller_) : std::string(); }
+
+  bool is_metadata_path(std::string_view target) const {
+    if (target == kResourceMetadataPath) return true;
+    if (target.substr(0, kResourceMetadataPath.size()) != kResourceMetadataPath) return false;
+    const std::string_view suffix = target.substr(kResourceMetadataPath.size());
+    if (suffix == core_->opts.path) return true;
+    // The path the gate publishes (the resource's own path, behind a proxy maybe another one).
+    const std::string url = core_->opts.bearer->resource_metadata_url();
+    const auto scheme = url.find("://");
+    const auto slash = scheme == std::string::npos ? scheme : url.find('/', scheme + 3);
+    return slash != std::string::npos && std::string_view(url).substr(slash) == target;
+  }
+
+  void serve_metadata(const Request& req) {
+    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head)
+      return send_simple(405, jsonrpc_error(-32600, "Method Not Allowed"), "application/json",
+                         {{"Allow", "GET"}});
+    return send_simple(200, core_->opts.bearer->resource_metadata().dump(), "application/json",
+                       {{"Cache-Control", "max-age=300"}});
+  }
+
+  // A 4xx/5xx answer with a WWW-Authenticate challenge carrying resource_metadata.
+  void send_challenge(int status, std::vector<std::pair<std::string, std::string>> params,
+                      const std::string& message) {
+    params.emplace_back("resource_metadata", core_->opts.bearer->resource_metadata_url());
+    send_simple(status, jsonrpc_error(-32001, message), "application/json",
+                {{"WWW-Authenticate", bearer_challenge(params)}});
+  }
+
+  // The caller of this request, or null after answering 400/401/431/503.
+  std::shared_ptr<const Caller> authorize(const Request& req, std::string_view query) {
+    auto& gate = *core_->opts.bearer;
+    if (query_has_access_token(query)) {
+      log_line("refused an access token in the URI query");
+      send_challenge(400,
+                     {{"error", "invalid_request"},
+                      {"error_description",
+                       "access tokens are not accepted in the URI query; send an Authorization: "
+                       "Bearer header"}},
+                     "Bad Request: access token in the URI query");
+      return nullptr;
+    }
+    int count = 0;
+    std::string_view value;
+    for (const auto& f : req)
+      if (f.name() == bhttp::field::authorization) {
+        ++count;
+        value = sv(f.value());
+      }
+    if (value.size() > kMaxAuthorizationBytes) {
+      keep_alive_ = false;
+      send_simple(431, jsonrpc_error(-32600, "Authorization header too large"), "application/json");
+      return nullptr;
+    }
+    if (count > 1) {
+      send_challenge(400,
+                     {{"error", "invalid_request"},
+                      {"error_description", "more than one Authorization header"}},
+                     "Bad Request: more than one Authorization header");
+      return nullptr;
+    }
+    bool invalid = false;
+    const std::string token = bearer_token(value, invalid);
+    if (invalid) {
+      send_challenge(401,
+                     {{"error", "invalid_token"}, {"error_description", "malformed bearer token"}},
+                     "Unauthorized: malformed bearer token");
+      return nullptr;
+    }
+    if (token.empty()) {
+      send_challenge(401, {{"scope", gate.base_scope()}},
+                     "Unauthorized: this server needs an OAuth access token (Authorization: "
+                     "Bearer)");
+      return nullptr;
+    }
+    auto who = gate.authenticate(token);
+    if (!who) {
+      if (who.error().code == Errc::unauthenticated) {
+        log_line("refused a bearer token: " + who.error().message);
+        send_challenge(401,
+                       {{"error", "invalid_token"}, {"error_description", who.error().message}},
+                       "Unauthorized: " + who.error().message);
+      } else {
+        log_line("cannot check bearer tokens now: " + who.error().message);
+        send_simple(503, jsonrpc_error(-32000, "Service Unavailable: cannot check the token now"),
+                    "application/json", {{"Retry-After", "30"}});
+      }
+      return nullptr;
+    }
+    if (!*who) {
+      send_simple(500, jsonrpc_error(-32603, "Internal error"), "application/json");
+      return nullptr;
+    }
+    return *who;
+  }
+
+  // False after answering 403 insufficient_scope.
+  bool scope_ok(std::string_view method, std::string_view target) {
+    const std::string need = core_->opts.bearer->missing_scope(*caller_, method, target);
+    if (need.empty()) return true;
+    log_line("refused " + std::string(method.empty() ? "a request" : method) + " " +
+             std::string(target) + ": insufficient scope (needs " + need + ")");
+    send_challenge(403,
+                   {{"error", "insufficient_scope"},
+                    {"scope", need},
+                    {"error_description", "this request needs the scope " + need}},
+                   "Forbidden: insufficient scope (needs " + need + ")");
+    return false;
   }
 
   void handle_get(Request& req) {
@@ -614,6 +749,8 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
   uint64_t stream_ = 0;
   bool is_init_ = false;
   bool priming_ = false;
+  // Who made the request being handled (authorization on), else null.
+  std::shared_ptr<const Caller> caller_;
 };
 
 }  // namespace

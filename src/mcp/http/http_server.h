@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "mcp/http/bearer.h"
 #include "mcp/session.h"
 
 namespace dm::mcp::http {
@@ -55,6 +56,9 @@ struct HttpServerOptions {
   ResponseMode response_mode = ResponseMode::json_when_possible;
   std::size_t stream_history = 256;           // events kept per stream for Last-Event-ID replay
   std::chrono::milliseconds sse_retry{1000};  // `retry:` sent in priming events
+  // Authorization (bearer.h): null = none (the local, single-user mode); set = every request to
+  // the endpoint needs a bearer token the gate accepts, and the RFC 9728 metadata is served.
+  std::shared_ptr<BearerGate> bearer{};
 };
 
 // Thread-safety: all members may be called from any thread. Not copyable or movable.

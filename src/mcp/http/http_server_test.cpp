@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -31,7 +32,8 @@ class FakeSession : public Session {
  public:
   explicit FakeSession(OutboundSink sink) : sink_(std::move(sink)) {}
 
-  InboundInfo receive(std::string_view text) override {
+  InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) override {
+    note_caller(std::move(caller));
     auto j = json::parse(text, nullptr, false);
     if (!j.is_object() || !j.contains("jsonrpc")) {
       sink_({R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request"}})",
@@ -107,6 +109,14 @@ class FakeSession : public Session {
     std::lock_guard lk(mu_);
     return held_;
   }
+  void note_caller(std::shared_ptr<const Caller> c) {
+    std::lock_guard lk(mu_);
+    callers_.push_back(std::move(c));
+  }
+  std::vector<std::shared_ptr<const Caller>> callers() {
+    std::lock_guard lk(mu_);
+    return callers_;
+  }
 
   OutboundSink sink_;
   std::atomic<bool> closed_{false};
@@ -115,6 +125,7 @@ class FakeSession : public Session {
   std::vector<json> held_;
   std::vector<std::string> notifications_;
   std::vector<json> responses_;
+  std::vector<std::shared_ptr<const Caller>> callers_;
 };
 
 class FakeFactory : public SessionFactory {
@@ -638,6 +649,232 @@ TEST_F(HttpServerTest, StartErrors) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().code, Errc::unavailable);
   EXPECT_FALSE(server_->start().ok());  // already started
+}
+
+// ---- Authorization (bearer.h) ----------------------------------------------------------------
+
+// Tokens: "reader" (scope read), "operator" (read + operate), "other" (read, another subject),
+// "expired" (refused), "down" (the gate cannot check now). tools/call of "write" needs operate.
+class FakeGate : public BearerGate {
+ public:
+  Result<std::shared_ptr<const Caller>> authenticate(std::string_view token) override {
+    std::lock_guard lk(mu);
+    tokens_seen.emplace_back(token);
+    if (token == "reader")
+      return std::shared_ptr<const Caller>(std::make_shared<Caller>(
+          Caller{.issuer = "i", .subject = "u1", .principal = "rita", .scopes = {"read"}}));
+    if (token == "operator")
+      return std::shared_ptr<const Caller>(std::make_shared<Caller>(Caller{
+          .issuer = "i", .subject = "u2", .principal = "otto", .scopes = {"operate", "read"}}));
+    if (token == "other")
+      return std::shared_ptr<const Caller>(std::make_shared<Caller>(
+          Caller{.issuer = "i", .subject = "u3", .principal = "mallory", .scopes = {"read"}}));
+    if (token == "down") return make_error(Errc::unavailable, "keys unreachable");
+    return make_error(Errc::unauthenticated, "the token has expired");
+  }
+  std::string missing_scope(const Caller& c, std::string_view method,
+                            std::string_view target) override {
+    auto has = [&](const char* s) {
+      return std::find(c.scopes.begin(), c.scopes.end(), s) != c.scopes.end();
+    };
+    if (method == "tools/call" && target == "write") return has("operate") ? "" : "operate";
+    return has("read") ? "" : "read";
+  }
+  std::string base_scope() const override { return "read"; }
+  json resource_metadata() const override {
+    return {{"resource", "https://dm.test/mcp"},
+            {"authorization_servers", {"https://idp.test"}},
+            {"bearer_methods_supported", {"header"}}};
+  }
+  std::string resource_metadata_url() const override {
+    return "https://dm.test/.well-known/oauth-protected-resource/mcp";
+  }
+  std::mutex mu;
+  std::vector<std::string> tokens_seen;
+};
+
+constexpr const char* kMeta = "https://dm.test/.well-known/oauth-protected-resource/mcp";
+
+class AuthHttpTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    HttpServerOptions o;
+    o.bearer = gate_;
+    start(o);
+  }
+  Headers bearer(const std::string& token, Headers h = kPostHeaders) {
+    h.emplace_back("Authorization", "Bearer " + token);
+    return h;
+  }
+  Reply post_as(const std::string& token, const std::string& sid, const std::string& body,
+                const std::string& target = "/mcp") {
+    Headers h = bearer(token);
+    if (!sid.empty()) h.emplace_back("Mcp-Session-Id", sid);
+    Client c(port_);
+    return c.request("POST", target, h, body);
+  }
+  std::string init_as(const std::string& token) {
+    Reply r = post_as(token, "", rpc(0, "initialize", {{"protocolVersion", "2025-11-25"}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.header("mcp-session-id");
+  }
+  std::shared_ptr<FakeGate> gate_ = std::make_shared<FakeGate>();
+};
+
+TEST_F(AuthHttpTest, NoTokenGets401WithResourceMetadataAndNothingRuns) {
+  Client c(port_);
+  Reply r = c.request("POST", "/mcp", kPostHeaders,
+                      rpc(0, "initialize", {{"protocolVersion", "2025-11-25"}}));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.header("www-authenticate"),
+            std::string("Bearer scope=\"read\", resource_metadata=\"") + kMeta + "\"");
+  EXPECT_EQ(factory_->count(), 0u);
+  // Another scheme is no bearer token either.
+  Headers basic = kPostHeaders;
+  basic.emplace_back("Authorization", "Basic cmVhZGVyOnB3");
+  Client c2(port_);
+  Reply b = c2.request("POST", "/mcp", basic, rpc(0, "initialize"));
+  EXPECT_EQ(b.status, 401);
+  EXPECT_EQ(b.header("www-authenticate").find("error="), std::string::npos);
+  // GET (the SSE stream) and DELETE need a token as well.
+  Client c3(port_);
+  EXPECT_EQ(c3.request("GET", "/mcp", {{"Accept", "text/event-stream"}}).status, 401);
+  Client c4(port_);
+  EXPECT_EQ(c4.request("DELETE", "/mcp", {{"Mcp-Session-Id", "x"}}).status, 401);
+  EXPECT_EQ(factory_->count(), 0u);
+}
+
+TEST_F(AuthHttpTest, RefusedTokenGets401InvalidToken) {
+  Reply r = post_as("expired", "", rpc(0, "initialize"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.header("www-authenticate"),
+            std::string("Bearer error=\"invalid_token\", error_description=\"the token has "
+                        "expired\", resource_metadata=\"") +
+                kMeta + "\"");
+  Reply m = post_as("not a token", "", rpc(0, "initialize"));
+  EXPECT_EQ(m.status, 401);
+  EXPECT_NE(m.header("www-authenticate").find("error=\"invalid_token\""), std::string::npos);
+  EXPECT_EQ(factory_->count(), 0u);
+}
+
+TEST_F(AuthHttpTest, GateThatCannotCheckAnswers503) {
+  Reply r = post_as("down", "", rpc(0, "initialize"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.header("retry-after"), "30");
+  EXPECT_EQ(factory_->count(), 0u);
+}
+
+TEST_F(AuthHttpTest, TokenInTheQueryStringIsRefusedEvenWithAGoodHeader) {
+  for (const char* q : {"/mcp?access_token=reader", "/mcp?x=1&ACCESS_TOKEN=reader"}) {
+    Reply r = post_as("reader", "", rpc(0, "initialize"), q);
+    EXPECT_EQ(r.status, 400) << q;
+    EXPECT_NE(r.header("www-authenticate").find("error=\"invalid_request\""), std::string::npos);
+  }
+  std::lock_guard lk(gate_->mu);
+  EXPECT_TRUE(gate_->tokens_seen.empty());  // refused before any token was looked at
+}
+
+TEST_F(AuthHttpTest, OversizedAuthorizationHeaderIs431WithoutParsing) {
+  for (std::size_t n : {kMaxAuthorizationBytes + 1, std::size_t{20000}}) {
+    Reply r = post_as(std::string(n, 'a'), "", rpc(0, "initialize"));
+    EXPECT_EQ(r.status, 431) << n;
+  }
+  std::lock_guard lk(gate_->mu);
+  EXPECT_TRUE(gate_->tokens_seen.empty());
+}
+
+TEST_F(AuthHttpTest, TwoAuthorizationHeadersAreRefused) {
+  Headers h = bearer("reader");
+  h.emplace_back("Authorization", "Bearer operator");
+  Client c(port_);
+  EXPECT_EQ(c.request("POST", "/mcp", h, rpc(0, "initialize")).status, 400);
+}
+
+TEST_F(AuthHttpTest, CallerReachesTheSessionAndScopesAreEnforcedPerRequest) {
+  auto sid = init_as("reader");
+  ASSERT_FALSE(sid.empty());
+  auto fake = factory_->last();
+  ASSERT_EQ(fake->callers().size(), 1u);
+  ASSERT_TRUE(fake->callers()[0]);
+  EXPECT_EQ(fake->callers()[0]->principal, "rita");
+  // A call the reader's scopes do not cover: 403 naming the scope, and the session never sees it.
+  Reply r = post_as("reader", sid,
+                    rpc(1, "tools/call", {{"name", "write"}, {"arguments", json::object()}}));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.header("www-authenticate"),
+            std::string("Bearer error=\"insufficient_scope\", scope=\"operate\", "
+                        "error_description=\"this request needs the scope operate\", "
+                        "resource_metadata=\"") +
+                kMeta + "\"");
+  EXPECT_EQ(fake->callers().size(), 1u);
+  Reply ok = post_as("reader", sid, rpc(2, "echo", {{"x", 1}}));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(fake->callers().size(), 2u);
+}
+
+TEST_F(AuthHttpTest, SessionIsBoundToTheCallerThatOpenedIt) {
+  auto sid = init_as("reader");
+  ASSERT_FALSE(sid.empty());
+  auto fake = factory_->last();
+  Reply r = post_as("other", sid, rpc(1, "echo"));
+  EXPECT_EQ(r.status, 404);
+  Headers del = bearer("other", {});
+  del.emplace_back("Mcp-Session-Id", sid);
+  Client c(port_);
+  EXPECT_EQ(c.request("DELETE", "/mcp", del).status, 404);
+  EXPECT_FALSE(fake->closed_);
+  EXPECT_EQ(fake->callers().size(), 1u);
+  EXPECT_EQ(post_as("reader", sid, rpc(2, "echo")).status, 200);
+}
+
+TEST_F(AuthHttpTest, ProtectedResourceMetadataIsPublic) {
+  for (const char* path :
+       {"/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"}) {
+    Client c(port_);
+    Reply r = c.request("GET", path, {});
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    auto j = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j, gate_->resource_metadata()) << r.body;
+  }
+  Client c(port_);
+  EXPECT_EQ(c.request("POST", "/.well-known/oauth-protected-resource", kPostHeaders, "{}").status,
+            405);
+  Client c2(port_);
+  EXPECT_EQ(c2.request("GET", "/.well-known/oauth-protected-resource/other", {}).status, 404);
+}
+
+TEST_F(HttpServerTest, WithoutAGateThereIsNoMetadataAndNoTokenIsNeeded) {
+  start();
+  Client c(port_);
+  EXPECT_EQ(c.request("GET", "/.well-known/oauth-protected-resource", {}).status, 404);
+  EXPECT_FALSE(init().empty());
+  ASSERT_EQ(factory_->last()->callers().size(), 1u);
+  EXPECT_EQ(factory_->last()->callers()[0], nullptr);
+}
+
+TEST(Bearer, ParsesTheHeaderStrictly) {
+  bool invalid = false;
+  EXPECT_EQ(bearer_token("Bearer abc.DEF-_~+/==", invalid), "abc.DEF-_~+/==");
+  EXPECT_FALSE(invalid);
+  EXPECT_EQ(bearer_token("bearer   t0k", invalid), "t0k");
+  EXPECT_EQ(bearer_token("Basic abc", invalid), "");
+  EXPECT_FALSE(invalid);
+  EXPECT_EQ(bearer_token("Bearerabc", invalid), "");
+  EXPECT_FALSE(invalid);
+  EXPECT_EQ(bearer_token("", invalid), "");
+  EXPECT_FALSE(invalid);
+  for (const char* bad : {"Bearer", "Bearer a b", "Bearer a\"b", "Bearer =abc", "Bearer a=b"}) {
+    EXPECT_EQ(bearer_token(bad, invalid), "") << bad;
+    EXPECT_TRUE(invalid) << bad;
+  }
+  EXPECT_TRUE(query_has_access_token("access_token=x"));
+  EXPECT_TRUE(query_has_access_token("a=1&Access_Token=x"));
+  EXPECT_TRUE(query_has_access_token("access_token"));
+  EXPECT_FALSE(query_has_access_token("my_access_token=x&a=b"));
+  EXPECT_FALSE(query_has_access_token(""));
+  EXPECT_EQ(bearer_challenge({{"error", "invalid_token"}, {"error_description", "a \"b\"\\\n"}}),
+            "Bearer error=\"invalid_token\", error_description=\"a \\\"b\\\"\\\\\"");
 }
 
 }  // namespace

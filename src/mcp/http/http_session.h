@@ -68,7 +68,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Feeds one POST body to the mcp session. Messages the session emits synchronously during
   // this call that have no related request but are responses (errors for an invalid message)
   // are captured into `captured` instead of the standalone stream, so the POST can answer them.
-  InboundInfo receive(std::string_view body, std::vector<std::string>* captured);
+  // `caller` is handed to the mcp session with the message (null: no authorization).
+  InboundInfo receive(std::string_view body, std::vector<std::string>* captured,
+                      std::shared_ptr<const Caller> caller = nullptr);
+
+  // Who opened the session (an opaque key of the authenticated caller, "" without
+  // authorization). Set once, right after creation; later requests must come from the same.
+  void set_owner(std::string owner);
+  const std::string& owner() const { return owner_; }
 
   enum class AttachStatus { ok, conflict, unknown_stream, closed };
   struct AttachResult {
@@ -116,6 +123,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void evict_completed();                                                            // lock held
 
   const std::string id_;
+  std::string owner_;  // written once before the session is shared (set_owner)
   const std::size_t history_limit_;
   mutable std::mutex mu_;
   std::shared_ptr<Session> mcp_;

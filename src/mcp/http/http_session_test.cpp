@@ -31,7 +31,8 @@ class RecordingListener : public StreamListener {
 class StubSession : public Session {
  public:
   explicit StubSession(OutboundSink sink) : sink_(std::move(sink)) {}
-  InboundInfo receive(std::string_view text) override {
+  InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) override {
+    note_caller(std::move(caller));
     received.emplace_back(text);
     if (text == "bad_null_id" || text == "bad_echoed_id") {
       // What the real session does (seam note 3): related_request is JSON null or the echoed id.
@@ -46,10 +47,12 @@ class StubSession : public Session {
     }
     return InboundInfo{InboundKind::notification, std::nullopt, "n"};
   }
+  void note_caller(std::shared_ptr<const Caller> c) { callers.push_back(std::move(c)); }
   void close() override { ++closes; }
   std::string protocol_version() const override { return "2025-11-25"; }
   OutboundSink sink_;
   std::vector<std::string> received;
+  std::vector<std::shared_ptr<const Caller>> callers;
   int closes = 0;
 };
 

@@ -60,12 +60,18 @@ Peek peek_message(std::string_view body) {
     if (!id_ok) return p;
     p.kind = PeekKind::request;
     p.id = *id;
-    if (p.method == "initialize") {
-      auto params = j.find("params");
-      if (params != j.end() && params->is_object()) {
+    auto params = j.find("params");
+    if (params != j.end() && params->is_object()) {
+      if (p.method == "initialize") {
         auto v = params->find("protocolVersion");
         if (v != params->end() && v->is_string()) p.requested_version = v->get<std::string>();
       }
+      const char* key = p.method == "resources/read"                            ? "uri"
+                        : p.method == "tools/call" || p.method == "prompts/get" ? "name"
+                                                                                : nullptr;
+      if (key)
+        if (auto t = params->find(key); t != params->end() && t->is_string())
+          p.target = t->get<std::string>();
     }
     return p;
   }

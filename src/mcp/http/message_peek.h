@@ -27,6 +27,9 @@ struct Peek {
   std::optional<nlohmann::json> id;  // for requests and responses
   std::string method;                // for requests and notifications
   std::string requested_version;     // params.protocolVersion of an initialize request
+  // What a request acts on, for authorization: params.name of tools/call and prompts/get,
+  // params.uri of resources/read ("" otherwise or when absent).
+  std::string target;
 };
 
 Peek peek_message(std::string_view body);
