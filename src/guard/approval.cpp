@@ -180,6 +180,11 @@ Result<ApprovalRecord> Approvals::do_request(std::string_view action, const Acti
   a.params_hash = sha256_hex(*doc);
   a.requester = *who;
   a.requester_is_agent = requester.is_agent;
+  if (!requester.acting_for.empty()) {
+    auto human = normalize_principal(requester.acting_for);
+    if (!human) return human.error();
+    if (*human != *who) a.requester_for = *human;
+  }
   a.reason = *why;
   a.created_at_ms = now_ms();
   a.expires_at_ms =
@@ -205,6 +210,10 @@ Result<ApprovalRecord> Approvals::decide(const std::string& id, const Principal&
   if (approve && cur->requester == *who)
     return make_error(Errc::permission_denied,
                       "the requester (" + *who + ") cannot approve their own request");
+  if (approve && !cur->requester_for.empty() && cur->requester_for == *who)
+    return make_error(Errc::permission_denied,
+                      *who + " cannot approve a request made by their own agent (" +
+                          cur->requester + " acting for " + *who + ")");
   return store_->record_decision(id, store::Decision{*who, approve, *why, now_ms()}, now_ms());
 }
 
@@ -237,7 +246,9 @@ Result<ApprovalRecord> Approvals::do_consume(const std::string& id,
   if (cur->state == ApprovalState::approved) {
     int humans = 0;
     for (const auto& d : cur->decisions)
-      if (d.approve && d.principal != cur->requester) ++humans;
+      if (d.approve && d.principal != cur->requester &&
+          (cur->requester_for.empty() || d.principal != cur->requester_for))
+        ++humans;
     if (humans < cur->required_approvals)
       return make_error(Errc::failed_precondition,
                         "approval " + id + " does not carry enough distinct approvals");

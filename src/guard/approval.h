@@ -6,7 +6,8 @@
 //   from what is about to run: any changed parameter fails with "parameters changed since
 //   approval";
 // - was approved by enough DISTINCT humans (required_by_tier: dev 1, prod configurable >= 1), none
-//   of them the requester and none flagged as an agent; each approve/deny needs a reason;
+//   of them in the requester set (the requester, and the human an agent requester acts for) and
+//   none flagged as an agent; each approve/deny needs a reason;
 // - is not denied, not expired (pending TTL, default 1 h, from the injected Clock) and not used:
 //   consume() succeeds exactly once, atomically across replicas sharing the store.
 // run_id_for() gives the Airflow run id to trigger with, so a retried trigger cannot start a second
@@ -38,6 +39,9 @@ namespace dm::guard {
 struct Principal {
   std::string id;
   bool is_agent = false;  // an AI agent / service identity: may request and deny, never approve
+  // For an agent: the human it acts for (from the caller's verified token). A request records
+  // them with the requester (ApprovalRecord::requester_for): they can never approve it either.
+  std::string acting_for{};
 };
 
 // The parameters an approval is bound to (besides action and environment).

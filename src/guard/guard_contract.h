@@ -142,6 +142,35 @@ TEST_P(GuardContract, AgentIdentityCannotApprove) {
   EXPECT_NE(c.error().message.find("pending"), std::string::npos);
 }
 
+// The human an agent acts for is in the requester set (issue 14): alice's agent asks, alice can
+// never approve it (in any case spelling), and the record keeps who it was for in both stores.
+TEST_P(GuardContract, TheHumanAnAgentActsForCannotApproveItsRequest) {
+  Principal agent_for_alice{"agent:claude", true, " Alice@Example.com"};
+  auto a =
+      approvals_->request("trigger_dag", trigger(), agent_for_alice, "rerun", "prod-eu", "prod");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->requester, "agent:claude");
+  EXPECT_EQ(a->requester_for, "alice@example.com");
+  auto stored = approvals_->get(a->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->requester_for, "alice@example.com");
+  for (const char* who : {"alice@example.com", "ALICE@example.com"}) {
+    auto r = approvals_->approve(a->id, Principal{who, false}, "my own agent, fine");
+    ASSERT_FALSE(r.ok()) << who;
+    EXPECT_EQ(r.error().code, Errc::permission_denied);
+    EXPECT_NE(r.error().message.find("their own agent"), std::string::npos) << r.error().message;
+  }
+  ASSERT_TRUE(approvals_->approve(a->id, bob_, "ok").ok());
+  auto still = approvals_->get(a->id);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->state, ApprovalState::pending);  // bob alone is not two people
+  EXPECT_EQ(still->decisions.size(), 1u);
+  // A malformed acting_for is refused, not dropped.
+  auto bad = approvals_->request("trigger_dag", trigger(),
+                                 Principal{"agent:claude", true, "al ice"}, "rerun", "dev", "dev");
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST_P(GuardContract, ProdNeedsTwoDistinctHumansDuplicateCountsOnce) {
   auto a = approvals_->request("trigger_dag", trigger(), agent_, "rerun", "prod-eu", "prod");
   ASSERT_TRUE(a.ok()) << a.error().message;

@@ -81,6 +81,10 @@ CREATE INDEX incidents_by_dag ON incidents(dag_id, updated_at);
     R"sql(
 ALTER TABLE incidents ADD COLUMN diagnosed_at {i64} NOT NULL DEFAULT 0;
 )sql",
+    // 4: the human an agent's request was made for ('' = none recorded), who may not approve it.
+    R"sql(
+ALTER TABLE approvals ADD COLUMN requester_for TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // `text` with every `{name}` replaced by its substitution in `d`. An unknown name is a bug in the

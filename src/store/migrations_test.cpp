@@ -29,11 +29,13 @@ const std::vector<std::string> kShippedSqlite = {
     "50afe4acd147005fc15e36f6bc5a43eb2cd08308e1a8bd666e6b724e84ba5522",
     "e74820d65129ad9616b9751e5490a6e7bec2900794e68c5dc6cbc181ea5003f5",
     "05fd9b037df4c614937e889df69def31a9826affc01e8c347682b8d91794fd49",
+    "dde6053418df60454b6361548f630a3f01447d4267e884c4f1a60d27df45bec8",
 };
 const std::vector<std::string> kShippedPostgres = {
     "8a440f702e52b0738648ba148ff6c0ed884c8d0a78d2e009c7c33e6fb1717738",
     "d9e0a21c2684ab68838d3061a743aa05d3d40f40243bd650be876eb155d7119c",
     "ba8719374a3dcd2cb79e0e3f8cb0386d0327d585ed757fc125a4aa52da4ee5ba",
+    "dde6053418df60454b6361548f630a3f01447d4267e884c4f1a60d27df45bec8",
 };
 
 TEST(Migrations, ShippedVersionsKeepTheirExactText) {

@@ -30,7 +30,7 @@ Error pg_error(const std::string& what, const std::exception& e) {
 
 constexpr const char* kApprovalCols =
     "id, action, env, tier, params_json, params_hash, requester, requester_is_agent, reason, "
-    "created_at, expires_at, required_approvals, state, decided_at, consumed_at";
+    "created_at, expires_at, required_approvals, state, decided_at, consumed_at, requester_for";
 
 ApprovalRecord read_approval(const pqxx::row& r) {
   ApprovalRecord a;
@@ -49,6 +49,7 @@ ApprovalRecord read_approval(const pqxx::row& r) {
   a.state = parse_approval_state(r[12].as<std::string>()).value_or(ApprovalState::denied);
   a.decided_at_ms = r[13].as<int64_t>();
   a.consumed_at_ms = r[14].as<int64_t>();
+  a.requester_for = r[15].as<std::string>();
   return a;
 }
 
@@ -131,10 +132,10 @@ class PgStore final : public Store {
     return status(run<int>("create approval " + a.id, [&](pqxx::connection& c) -> Result<int> {
       pqxx::work w(c);
       w.exec_params(std::string("INSERT INTO approvals(") + kApprovalCols +
-                        ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'pending',0,0)",
+                        ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'pending',0,0,$13)",
                     a.id, a.action, a.env, a.tier, a.params_json, a.params_hash, a.requester,
                     a.requester_is_agent ? 1 : 0, a.reason, a.created_at_ms, a.expires_at_ms,
-                    a.required_approvals);
+                    a.required_approvals, a.requester_for);
       w.commit();
       return 0;
     }));

@@ -121,7 +121,7 @@ class Tx {
 
 constexpr const char* kApprovalCols =
     "id, action, env, tier, params_json, params_hash, requester, requester_is_agent, reason, "
-    "created_at, expires_at, required_approvals, state, decided_at, consumed_at";
+    "created_at, expires_at, required_approvals, state, decided_at, consumed_at, requester_for";
 
 ApprovalRecord read_approval(Stmt& s) {
   ApprovalRecord a;
@@ -140,6 +140,7 @@ ApprovalRecord read_approval(Stmt& s) {
   a.state = parse_approval_state(s.text(12)).value_or(ApprovalState::denied);
   a.decided_at_ms = s.i64(13);
   a.consumed_at_ms = s.i64(14);
+  a.requester_for = s.text(15);
   return a;
 }
 
@@ -181,12 +182,13 @@ class SqliteStore final : public Store {
   Status create_approval(const ApprovalRecord& a) override {
     std::lock_guard lk(mu_);
     Stmt s(db_, (std::string("INSERT INTO approvals(") + kApprovalCols +
-                 ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,0,0)")
+                 ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,0,0,?)")
                     .c_str());
     s.bind(1, a.id).bind(2, a.action).bind(3, a.env).bind(4, a.tier).bind(5, a.params_json);
     s.bind(6, a.params_hash).bind(7, a.requester).bind(8, int64_t{a.requester_is_agent});
     s.bind(9, a.reason).bind(10, a.created_at_ms).bind(11, a.expires_at_ms);
     s.bind(12, int64_t{a.required_approvals}).bind(13, std::string("pending"));
+    s.bind(14, a.requester_for);
     return s.run("create approval " + a.id);
   }
 

@@ -48,6 +48,9 @@ struct ApprovalRecord {
   std::string params_hash{};  // lowercase hex SHA-256 of params_json
   std::string requester{};
   bool requester_is_agent = false;
+  // The human an agent requester acts for ("" = none recorded): part of the requester set, so
+  // that person can never approve the request either.
+  std::string requester_for{};
   std::string reason{};
   int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;

@@ -574,11 +574,40 @@ TEST_P(StoreContract, DiagnosedAtIsSetOnceByTheFirstSignature) {
   EXPECT_EQ((*all)[1].diagnosed_at_ms, 2000);
 }
 
+TEST_P(StoreContract, MigrationToVersion4KeepsApprovalsAndRecordsRequesterFor) {
+  // Back to version 3 (no requester_for), with an approval an older dagmedic wrote.
+  ASSERT_TRUE(backend_
+                  ->raw_exec("ALTER TABLE approvals DROP COLUMN requester_for; "
+                             "DELETE FROM schema_version WHERE version = 4")
+                  .ok());
+  ASSERT_TRUE(backend_
+                  ->raw_exec("INSERT INTO approvals(id, action, env, tier, params_json, "
+                             "params_hash, requester, requester_is_agent, reason, created_at, "
+                             "expires_at, required_approvals, state) VALUES('old', "
+                             "'trigger_dag', 'dev', 'dev', '{}', 'h', 'agent:x', 1, 'r', 1, 2, 1, "
+                             "'pending')")
+                  .ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto old = (*s)->get_approval("old");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(old->requester, "agent:x");
+  EXPECT_EQ(old->requester_for, "");
+  ApprovalRecord a = old.value();
+  a.id = "new";
+  a.requester_for = "alice";
+  ASSERT_TRUE((*s)->create_approval(a).ok());
+  auto got = (*s)->get_approval("new");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->requester_for, "alice");
+}
+
 TEST_P(StoreContract, MigrationToVersion3KeepsVersion2Incidents) {
   // Put the database back to version 2 (no diagnosed_at), with incidents an older dagmedic wrote.
   ASSERT_TRUE(backend_
                   ->raw_exec("ALTER TABLE incidents DROP COLUMN diagnosed_at; "
-                             "DELETE FROM schema_version WHERE version = 3")
+                             "ALTER TABLE approvals DROP COLUMN requester_for; "
+                             "DELETE FROM schema_version WHERE version >= 3")
                   .ok());
   const std::string diagnosed = incident_id_for("dev", "etl", "old1");
   const std::string open = incident_id_for("dev", "etl", "old2");
@@ -638,10 +667,12 @@ TEST_P(StoreContract, MigrationToVersion3KeepsVersion2Incidents) {
 
 TEST_P(StoreContract, MigrationToVersion2DeduplicatesOccurrences) {
   // Put the database back to version 1 with duplicate sightings, as an older dagmedic wrote them.
-  ASSERT_TRUE(backend_
-                  ->raw_exec("DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
-                             "DROP TABLE incidents; DELETE FROM schema_version WHERE version >= 2")
-                  .ok());
+  ASSERT_TRUE(
+      backend_
+          ->raw_exec("DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
+                     "DROP TABLE incidents; ALTER TABLE approvals DROP COLUMN requester_for; "
+                     "DELETE FROM schema_version WHERE version >= 2")
+          .ok());
   ASSERT_TRUE(
       backend_
           ->raw_exec("INSERT INTO occurrences(signature, dag_id, run_id, task_id, env, "
