@@ -36,6 +36,7 @@ json record_json(const store::ApprovalRecord& a) {
           {"params_hash", a.params_hash},
           {"requester", a.requester},
           {"requester_is_agent", a.requester_is_agent},
+          {"requester_for", a.requester_for},
           {"reason", a.reason},
           {"created_at", ms_to_iso(a.created_at_ms)},
           {"expires_at", ms_to_iso(a.expires_at_ms)},
@@ -50,8 +51,10 @@ void print_record(const store::ApprovalRecord& a, const runbook::Deps& deps) {
               a.id.c_str(), j["state"].get<std::string>().c_str(), a.action.c_str(), a.env.c_str(),
               a.tier.c_str());
   std::printf("params     %s\nhash       %s\n", j["params"].dump(2).c_str(), a.params_hash.c_str());
-  std::printf("requester  %s%s\nreason     %s\n", a.requester.c_str(),
-              a.requester_is_agent ? " (agent)" : "", deps.redactor->redact(a.reason).c_str());
+  std::printf("requester  %s%s%s\nreason     %s\n", a.requester.c_str(),
+              a.requester_is_agent ? " (agent)" : "",
+              a.requester_for.empty() ? "" : (" acting for " + a.requester_for).c_str(),
+              deps.redactor->redact(a.reason).c_str());
   std::printf("expires    %s\napprovals  %d needed\n", j["expires_at"].get<std::string>().c_str(),
               a.required_approvals);
   for (const auto& d : a.decisions)

@@ -1,6 +1,9 @@
 #include "runbook/door.h"
 
+#include <algorithm>
+
 #include "guard/canonical.h"
+#include "runbook/access.h"
 #include "runbook/tool_kit.h"
 
 namespace dm::runbook {
@@ -38,13 +41,27 @@ void add_note(const mcp::Call& call, mcp::Answer& a, const std::string& note) {
 
 mcp::Answer audited(const Deps& deps, const mcp::Call& call, mcp::RequestContext& ctx,
                     const mcp::Next& next) {
-  std::string client;
-  if (const json& ci = ctx.client_info(); ci.is_object())
-    if (auto it = ci.find("name"); it != ci.end() && it->is_string()) client = *it;
   guard::AuditEvent ev;
-  ev.principal = deps.audit_principal(client);
+  ev.principal = requester_of(deps, ctx).audit;
   ev.tool = call.method == "tools/call" ? call.target : call.method + " " + call.target;
   ev.args_digest = args_digest(deps, call.arguments);
+  // With authorization, a caller reaches only the environments its token maps to (access.h).
+  if (const mcp::Caller* who = ctx.caller())
+    if (auto env = call_environment(deps, call);
+        env && !std::binary_search(who->environments.begin(), who->environments.end(), *env)) {
+      std::string mine;
+      for (const auto& e : who->environments) mine += (mine.empty() ? "" : ", ") + e;
+      const std::string why = who->principal + " may not act in environment " + *env +
+                              " (the token grants: " + (mine.empty() ? "none" : mine) + ")";
+      ev.decision = "refused";
+      ev.upstream_status = "permission_denied";
+      ev.upstream_summary = why;
+      auto audit = deps.audit();
+      auto row = audit ? (*audit)->append(ev) : Result<store::AuditRow>(audit.error());
+      std::string msg = call.target + " refused: " + why + "; nothing was run.";
+      if (!row) msg += " (Note: the audit log could not record this refusal.)";
+      return mcp::Answer::refuse(call, msg);
+    }
   // Fail closed before anything outside changes (an undeclared effect counts as such). A local
   // write goes to the store that also holds the audit: it reports its own store failures, and
   // the approvals it creates are audited by guard::Approvals, which fails closed itself.

@@ -183,8 +183,9 @@ std::vector<Event> action_events(const std::vector<store::ApprovalRecord>& appro
     if (!same_run && !recovery_trigger) continue;
     if (!matched.insert(a.id).second) continue;
     std::string req = a.action + " requested by " + a.requester +
-                      (a.requester_is_agent ? " (agent)" : "") + "; needs " +
-                      std::to_string(a.required_approvals) + " approval(s)";
+                      (a.requester_is_agent ? " (agent)" : "") +
+                      (a.requester_for.empty() ? "" : " acting for " + a.requester_for) +
+                      "; needs " + std::to_string(a.required_approvals) + " approval(s)";
     if (!a.reason.empty()) req += "; reason: " + a.reason;
     out.push_back(Event{a.created_at_ms, "approval_requested", a.id, std::move(req), "store"});
     for (const auto& d : a.decisions) {

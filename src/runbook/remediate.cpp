@@ -79,6 +79,7 @@ json approval_json(const Deps& deps, const store::ApprovalRecord& a) {
           {"required_approvals", a.required_approvals},
           {"approvals_so_far", approvals},
           {"requester", a.requester},
+          {"requester_for", a.requester_for},
           {"how_to_approve", how_to_approve(deps, a)},
           {"approval_url", deps.approval_url ? deps.approval_url(a.id) : std::string()}};
 }
@@ -96,6 +97,7 @@ std::string describe(const Deps& deps, const store::ApprovalRecord& a) {
   if (p.contains("task_ids") && !p["task_ids"].empty())
     s += "  failed tasks to clear: " + p["task_ids"].dump() + "\n";
   s += "  parameters hash: " + a.params_hash + "\n  requested by: " + a.requester +
+       (a.requester_for.empty() ? "" : " acting for " + a.requester_for) +
        "\n  reason: " + a.reason + "\n";
   s += "Approving records " + deps.operator_principal.id +
        " as the approver of exactly these parameters.";
@@ -119,6 +121,12 @@ Result<store::ApprovalRecord> elicit_approval(const Deps& deps, mcp::ToolContext
   if (!approvals) return approvals.error();
   const json& caps = ctx.client_capabilities();
   if (wt.rule.elicitation == "form" && wt.tier != "prod") {
+    if (ctx.caller()) {
+      // The person at the client is the human the agent acts for: in the requester set, they
+      // may not approve (another person approves out of band).
+      mode = "form:not_with_authorization";
+      return a;
+    }
     if (!declared(caps, "form")) {
       mode = "form:unsupported_by_client";
       return a;
@@ -224,6 +232,7 @@ json approval_output_schema() {
                                {"required_approvals", {{"type", "integer"}}},
                                {"approvals_so_far", {{"type", "integer"}}},
                                {"requester", str},
+                               {"requester_for", str},
                                {"how_to_approve", str},
                                {"approval_url", str},
                                {"elicitation", str},
@@ -270,7 +279,7 @@ Result<mcp::ToolResult> request_approval(const Deps& deps, const RequestIn& args
   if (!approvals) return approvals.error();
   const long long ttl_min = args.ttl_minutes;
   auto rec = (*approvals)
-                 ->request(action, params, Deps::agent_for(client_name(ctx)), args.reason, wt->env,
+                 ->request(action, params, requester_of(deps, ctx).agent, args.reason, wt->env,
                            wt->tier, std::chrono::minutes(ttl_min));
   if (!rec) return rec.error();
   std::string mode;

@@ -109,8 +109,8 @@ Result<Authorized> authorize(const Deps& deps, mcp::ToolContext& ctx, const Writ
     std::string reason = args.reason;
     if (reason.empty()) reason = "requested through " + action + " (no approval id given)";
     auto rec = (*approvals)
-                   ->request(action, params, Deps::agent_for(client_name(ctx)), reason, wt.env,
-                             wt.tier, deps.policy->rules().default_ttl);
+                   ->request(action, params, requester_of(deps, ctx).agent, reason, wt.env, wt.tier,
+                             deps.policy->rules().default_ttl);
     if (!rec) return rec.error();
     auto now = elicit_approval(deps, ctx, wt, *rec, a.elicitation);
     if (!now) return now.error();
@@ -133,7 +133,7 @@ Result<Authorized> authorize(const Deps& deps, mcp::ToolContext& ctx, const Writ
       for (const auto& t : p["task_ids"])
         if (t.is_string()) params.task_ids.push_back(t.get<std::string>());
   }
-  auto c = (*approvals)->consume(id, action, params, wt.env, Deps::agent_for(client_name(ctx)).id);
+  auto c = (*approvals)->consume(id, action, params, wt.env, requester_of(deps, ctx).agent.id);
   if (c) {
     a.approval_id = id;
     a.record = *c;
@@ -163,7 +163,7 @@ Result<Authorized> authorize(const Deps& deps, mcp::ToolContext& ctx, const Writ
 guard::AuditEvent intent(const Deps& deps, mcp::ToolContext& ctx, const std::string& action,
                          const std::string& hash, const Authorized& a, const std::string& ran) {
   guard::AuditEvent e;
-  e.principal = deps.audit_principal(client_name(ctx));
+  e.principal = requester_of(deps, ctx).audit;
   e.tool = action;
   e.args_digest = "params_sha256:" + hash;
   e.decision = a.decision;

@@ -18,6 +18,23 @@ Args<RunIn> run_args(std::string run_description) {
   return a;
 }
 
+Requester requester_of(const Deps& deps, const mcp::ToolContext& ctx) {
+  Requester r;
+  r.caller = ctx.caller();
+  if (r.caller) {
+    r.agent = Deps::agent_for(r.caller->client_id);
+    r.agent.acting_for = r.caller->principal;
+    r.audit = r.agent.id + " for " + r.caller->principal;
+    return r;
+  }
+  std::string client;
+  if (const json& ci = ctx.client_info(); ci.is_object())
+    if (auto it = ci.find("name"); it != ci.end() && it->is_string()) client = *it;
+  r.agent = Deps::agent_for(client);
+  r.audit = deps.audit_principal(client);
+  return r;
+}
+
 Result<Target> resolve_target(const Deps& deps, const WithEnvironment& args) {
   return deps.clients->get(args.environment);
 }

@@ -83,6 +83,21 @@ struct RunIn : WithEnvironment {
 };
 Args<RunIn> run_args(std::string run_description = "DAG run id");
 
+// ---- who is asking ----
+// The requester of an MCP request and how the audit names it.
+//  - Local mode (no authenticated caller: stdio, HTTP without auth:): the agent
+//    "agent:<clientInfo.name>" acting for the operator; audit "agent:<name> for <operator>".
+//  - With authorization (ctx.caller() set): the agent is the token's OAuth client
+//    ("agent:<azp>"), acting for the token's principal — who is in the requester set
+//    (Principal::acting_for: guard never lets them approve it); audit "agent:<azp> for
+//    <principal>".
+struct Requester {
+  guard::Principal agent;
+  std::string audit;
+  const mcp::Caller* caller = nullptr;  // the ctx's, valid while the request runs
+};
+Requester requester_of(const Deps& deps, const mcp::ToolContext& ctx);
+
 // ---- environment ----
 // The `environment` argument ("" = the default one) → a client. Errors as ClientProvider::get.
 Result<Target> resolve_target(const Deps& deps, const WithEnvironment& args);

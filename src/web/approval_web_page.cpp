@@ -116,9 +116,11 @@ std::string render_approval(const store::ApprovalRecord& a, int64_t now_ms, cons
   if (!field("run_id").empty()) h += row("Run", code(field("run_id")), "run_id");
   if (!tasks.empty()) h += row("Tasks", code(tasks), "task_ids");
   h += row("Parameters hash (SHA-256)", code(a.params_hash), "params_hash");
-  h += row("Requested by",
-           code(a.requester) + (a.requester_is_agent ? " <span class=\"warn\">(agent)</span>" : ""),
-           "requester");
+  h +=
+      row("Requested by",
+          code(a.requester) + (a.requester_is_agent ? " <span class=\"warn\">(agent)</span>" : "") +
+              (a.requester_for.empty() ? "" : " acting for " + code(a.requester_for)),
+          "requester");
   h += row("Reason", html_escape(a.reason), "reason");
   h += row("Requested at", html_escape(format_time_ms(a.created_at_ms)), "created_at");
   h += row("Expires at",
