@@ -6,12 +6,15 @@
 #include <memory>
 #include <string>
 
+#include "app/auth_gate.h"
 #include "app/commands.h"
 #include "app/load_deps.h"
 #include "config/config.h"
+#include "http/curl_http_client.h"
 #include "mcp/http/http_server.h"
 #include "mcp/server.h"
 #include "mcp/stdio_transport.h"
+#include "runbook/access.h"
 #include "runbook/runbook.h"
 #include "web/approval_web.h"
 
@@ -59,6 +62,17 @@ int cmd_serve(int argc, char** argv) {
 
   auto deps = load_deps(config_path, "serve");
   if (!deps) return 1;
+  const bool authorization = transport == "http" && deps->config.auth.enabled;
+  if (transport == "http" && !authorization && !is_loopback_bind(bind)) {
+    std::fprintf(stderr,
+                 "dagmedic serve: refusing to serve on %s without authentication: anyone who can "
+                 "reach the port could call every tool, writes included, as the operator.\n"
+                 "  Add an `auth:` section to the config (issuer and audience of your identity "
+                 "provider; docs/security.md) so that every request needs an OAuth access "
+                 "token, or bind a loopback address (--bind 127.0.0.1, the default).\n",
+                 bind.c_str());
+    return 1;
+  }
   std::unique_ptr<web::ApprovalWeb> approval_web;
   if (approval_port >= 0) {
     auto approvals = deps->approvals();
@@ -108,6 +122,28 @@ int cmd_serve(int argc, char** argv) {
   mcp::http::HttpServerOptions opts;
   opts.bind_address = bind;
   opts.port = static_cast<uint16_t>(port);
+  if (authorization) {
+    const auto& a = deps->config.auth;
+    auto gate = make_bearer_gate(deps->config, server, std::make_shared<http::CurlHttpClient>(),
+                                 deps->clock);
+    if (!gate) {
+      std::fprintf(stderr, "dagmedic serve: %s\n", gate.error().message.c_str());
+      return 1;
+    }
+    runbook::install_access(*server, a.scopes);
+    opts.bearer = std::move(*gate);
+    // Requests name the server by its public host (the audience's), behind a proxy or not;
+    // loopback names stay allowed for local checks.
+    const auto scheme = a.audience.find("://");
+    std::string host = a.audience.substr(scheme + 3);
+    host = host.substr(0, host.find('/'));
+    std::string origin = a.audience.substr(0, a.audience.find('/', scheme + 3));
+    opts.allowed_hosts = {host, "localhost", "127.0.0.1", "[::1]"};
+    opts.allowed_origins = {origin};
+    std::fprintf(stderr,
+                 "dagmedic serve: authorization on: issuer %s, audience %s; metadata at %s\n",
+                 a.issuer.c_str(), a.audience.c_str(), resource_metadata_url(a.audience).c_str());
+  }
   mcp::http::HttpServer http(server, opts);
   auto bound = http.start();
   if (!bound) {
