@@ -58,6 +58,8 @@ struct Core {
   HttpServerOptions opts;
   SessionTable sessions;
   std::atomic<bool> stopping{false};
+  // Runs BearerGate::authenticate (which may wait on the identity provider) off the io threads.
+  net::thread_pool gate_pool{2};
   std::mutex conns_mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> conns;
 };
@@ -219,10 +221,28 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
       return send_simple(404, jsonrpc_error(-32600, "Not Found"), "application/json");
     }
     if (o.bearer) {
-      caller_ = authorize(req, query);
-      if (!caller_) return;  // answered
-      if (req.method() != bhttp::verb::post && !scope_ok("", "")) return;
+      // Checking a token may wait on the identity provider (keys, introspection): it runs on the
+      // gate's own threads, never on an io thread; the request resumes on this strand after.
+      std::string token;
+      if (!bearer_precheck(req, query, token)) return;  // answered
+      net::post(core_->gate_pool, [self = shared_from_this(), token = std::move(token),
+                                   req = std::move(req)]() mutable {
+        auto who = self->core_->opts.bearer->authenticate(token);
+        net::post(self->sock_.get_executor(),
+                  [self, who = std::move(who), req = std::move(req)]() mutable {
+                    if (self->closed_) return;
+                    self->caller_ = self->on_verdict(who);
+                    if (!self->caller_) return;  // answered
+                    if (req.method() != bhttp::verb::post && !self->scope_ok("", "")) return;
+                    self->dispatch(req);
+                  });
+      });
+      return;
     }
+    dispatch(req);
+  }
+
+  void dispatch(Request& req) {
     switch (req.method()) {
       case bhttp::verb::post:
         return handle_post(req);
@@ -411,8 +431,9 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
                 {{"WWW-Authenticate", bearer_challenge(params)}});
   }
 
-  // The caller of this request, or null after answering 400/401/431/503.
-  std::shared_ptr<const Caller> authorize(const Request& req, std::string_view query) {
+  // The checks that need no token verification. False after answering 400/401/431; `token`
+  // receives the bearer token otherwise.
+  bool bearer_precheck(const Request& req, std::string_view query, std::string& token) {
     auto& gate = *core_->opts.bearer;
     if (query_has_access_token(query)) {
       log_line("refused an access token in the URI query");
@@ -422,7 +443,7 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
                        "access tokens are not accepted in the URI query; send an Authorization: "
                        "Bearer header"}},
                      "Bad Request: access token in the URI query");
-      return nullptr;
+      return false;
     }
     int count = 0;
     std::string_view value;
@@ -434,30 +455,34 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
     if (value.size() > kMaxAuthorizationBytes) {
       keep_alive_ = false;
       send_simple(431, jsonrpc_error(-32600, "Authorization header too large"), "application/json");
-      return nullptr;
+      return false;
     }
     if (count > 1) {
       send_challenge(400,
                      {{"error", "invalid_request"},
                       {"error_description", "more than one Authorization header"}},
                      "Bad Request: more than one Authorization header");
-      return nullptr;
+      return false;
     }
     bool invalid = false;
-    const std::string token = bearer_token(value, invalid);
+    token = bearer_token(value, invalid);
     if (invalid) {
       send_challenge(401,
                      {{"error", "invalid_token"}, {"error_description", "malformed bearer token"}},
                      "Unauthorized: malformed bearer token");
-      return nullptr;
+      return false;
     }
     if (token.empty()) {
       send_challenge(401, {{"scope", gate.base_scope()}},
                      "Unauthorized: this server needs an OAuth access token (Authorization: "
                      "Bearer)");
-      return nullptr;
+      return false;
     }
-    auto who = gate.authenticate(token);
+    return true;
+  }
+
+  // The caller the gate found, or null after answering 401/503.
+  std::shared_ptr<const Caller> on_verdict(const Result<std::shared_ptr<const Caller>>& who) {
     if (!who) {
       if (who.error().code == Errc::unauthenticated) {
         log_line("refused a bearer token: " + who.error().message);
@@ -853,6 +878,10 @@ class HttpServer::Impl {
     }
     for (auto& c : conns) c->shutdown();
     conns.clear();
+    // Token checks in progress finish (bounded by the gate's HTTP timeouts); queued ones are
+    // dropped, their connections are closing anyway.
+    core_->gate_pool.stop();
+    core_->gate_pool.join();
     // Let the io threads drain; a client that never reads cannot hold shutdown forever.
     {
       std::unique_lock lk(exit_mu_);

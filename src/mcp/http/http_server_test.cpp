@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -658,8 +659,10 @@ TEST_F(HttpServerTest, StartErrors) {
 class FakeGate : public BearerGate {
  public:
   Result<std::shared_ptr<const Caller>> authenticate(std::string_view token) override {
-    std::lock_guard lk(mu);
-    tokens_seen.emplace_back(token);
+    {
+      std::lock_guard lk(mu);
+      tokens_seen.emplace_back(token);
+    }
     if (token == "reader")
       return std::shared_ptr<const Caller>(std::make_shared<Caller>(
           Caller{.issuer = "i", .subject = "u1", .principal = "rita", .scopes = {"read"}}));
@@ -670,6 +673,13 @@ class FakeGate : public BearerGate {
       return std::shared_ptr<const Caller>(std::make_shared<Caller>(
           Caller{.issuer = "i", .subject = "u3", .principal = "mallory", .scopes = {"read"}}));
     if (token == "down") return make_error(Errc::unavailable, "keys unreachable");
+    if (token == "slow") {  // waits until the test releases it (an identity provider that hangs)
+      std::unique_lock lk(mu);
+      slow_waiting = true;
+      cv.notify_all();
+      cv.wait(lk, [&] { return slow_released; });
+      return make_error(Errc::unauthenticated, "the token has expired");
+    }
     return make_error(Errc::unauthenticated, "the token has expired");
   }
   std::string missing_scope(const Caller& c, std::string_view method,
@@ -690,6 +700,9 @@ class FakeGate : public BearerGate {
     return "https://dm.test/.well-known/oauth-protected-resource/mcp";
   }
   std::mutex mu;
+  std::condition_variable cv;
+  bool slow_waiting = false;
+  bool slow_released = false;
   std::vector<std::string> tokens_seen;
 };
 
@@ -762,6 +775,25 @@ TEST_F(AuthHttpTest, GateThatCannotCheckAnswers503) {
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.header("retry-after"), "30");
   EXPECT_EQ(factory_->count(), 0u);
+}
+
+// The gate may wait on the identity provider: that must not hold the io thread (one here), so
+// other clients are served meanwhile. Were it on the io thread, the second request would hang.
+TEST_F(AuthHttpTest, ASlowTokenCheckDoesNotHoldOtherRequests) {
+  Reply slow_reply;
+  std::thread slow([&] { slow_reply = post_as("slow", "", rpc(0, "initialize")); });
+  {
+    std::unique_lock lk(gate_->mu);
+    gate_->cv.wait(lk, [&] { return gate_->slow_waiting; });
+  }
+  EXPECT_FALSE(init_as("reader").empty());  // served while the slow check waits
+  {
+    std::lock_guard lk(gate_->mu);
+    gate_->slow_released = true;
+  }
+  gate_->cv.notify_all();
+  slow.join();
+  EXPECT_EQ(slow_reply.status, 401);
 }
 
 TEST_F(AuthHttpTest, TokenInTheQueryStringIsRefusedEvenWithAGoodHeader) {
