@@ -1,21 +1,13 @@
 #include "airflow/types.h"
 
 #include "common/iso_time.h"
+#include "common/json_shape.h"
 
 namespace dm::airflow {
 
 const char* dialect_name(Dialect d) noexcept { return d == Dialect::v1 ? "v1" : "v2"; }
 
-nlohmann::json to_json(const DagRun& r) {
-  return {{"dag_id", r.dag_id},
-          {"run_id", r.run_id},
-          {"state", r.state},
-          {"run_type", r.run_type},
-          {"logical_date", iso_utc(r.logical_date)},
-          {"run_after", iso_utc(r.run_after)},
-          {"start_date", iso_utc(r.start_date)},
-          {"end_date", iso_utc(r.end_date)}};
-}
+nlohmann::json to_json(const DagRun& r) { return shape::to_json(r); }
 
 nlohmann::json to_json(const TaskInstance& t) {
   nlohmann::json j = {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/iso_time.h"
+
 namespace dm::airflow {
 
 enum class Dialect { v1, v2 };
@@ -30,6 +32,22 @@ struct DagRun {
   std::string queued_at{};
   nlohmann::json conf = nlohmann::json::object();
   std::string note{};
+
+  // The one JSON form of a run, as the MCP tools return it (docs/runbook.md "Common shapes"),
+  // declared for common/json_shape.h: the times as "YYYY-MM-DDTHH:MM:SSZ" (UTC; "" stays "", an
+  // unparseable time is kept as Airflow sent it). Never carries conf (its values may hold
+  // secrets), nor note or queued_at.
+  template <class V>
+  void fields(V& v) const {
+    v.field("dag_id", dag_id, "DAG id");
+    v.field("run_id", run_id, "DAG run id");
+    v.field("state", state, "queued, running, success or failed (\"\" when Airflow gave none)");
+    v.field("run_type", run_type, "manual, scheduled, backfill, asset_triggered, …");
+    v.field("logical_date", iso_utc(logical_date), "Logical date, UTC (\"\" when none)");
+    v.field("run_after", iso_utc(run_after), "The run's position in time, UTC");
+    v.field("start_date", iso_utc(start_date), "UTC (\"\" before it started)");
+    v.field("end_date", iso_utc(end_date), "UTC (\"\" while it runs)");
+  }
 };
 
 struct TaskInstance {
@@ -64,10 +82,7 @@ struct ImportError {
   std::string stack_trace{};
 };
 
-// The one JSON form of a run, as the MCP tools return it (docs/runbook.md "Common shapes"):
-// {dag_id, run_id, state, run_type, logical_date, run_after, start_date, end_date}, the times as
-// "YYYY-MM-DDTHH:MM:SSZ" (UTC; "" stays "", an unparseable time is kept as Airflow sent it).
-// Never carries conf (its values may hold secrets), nor note or queued_at.
+// DagRun::fields as JSON (shape::to_json).
 nlohmann::json to_json(const DagRun& r);
 // JSON views of the rest (stable field names, used by the probe).
 nlohmann::json to_json(const TaskInstance& t);

@@ -7,10 +7,11 @@
 
 namespace dm::app {
 
-int cmd_serve(int argc, char** argv);      // MCP server: --transport stdio|http [--port N]
-int cmd_logs(int argc, char** argv);       // logs redact|extract|templates FILE|-
-int cmd_doctor(int argc, char** argv);     // doctor [--env NAME] [--config FILE]
-int cmd_approvals(int argc, char** argv);  // approvals list|show|approve|deny|web
-int cmd_audit(int argc, char** argv);      // audit verify|export|checkpoint
+int cmd_serve(int argc, char** argv);       // MCP server: --transport stdio|http [--port N]
+int cmd_logs(int argc, char** argv);        // logs redact|extract|templates FILE|-
+int cmd_doctor(int argc, char** argv);      // doctor [--env NAME] [--config FILE]
+int cmd_approvals(int argc, char** argv);   // approvals list|show|approve|deny|web
+int cmd_audit(int argc, char** argv);       // audit verify|export|checkpoint
+int cmd_mcp_config(int argc, char** argv);  // mcp-config CLIENT [--http URL] [--write]
 
 }  // namespace dm::app

@@ -16,7 +16,8 @@ constexpr const char* kUsage =
     "  doctor   check config, reachability, auth and API version of environments\n"
     "  approvals list | show ID | approve ID --reason R | deny ID --reason R | web\n"
     "  audit    verify | export [--out F] | checkpoint\n"
-    "  version  print the version\n"
+    "  mcp-config claude-code | claude-desktop | vscode | cursor [--http URL] [--write]\n"
+    "  version  print the version, the git commit and the build type\n"
     "\n"
     "`dagmedic <command> --help` describes a command.\n";
 
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "version" || cmd == "--version") {
-    std::puts("dagmedic " DM_VERSION_STRING);
+    std::puts("dagmedic " DM_VERSION_STRING " (commit " DM_GIT_COMMIT ", " DM_BUILD_TYPE " build)");
     return 0;
   }
   if (cmd == "serve") return dm::app::cmd_serve(argc - 1, argv + 1);
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   if (cmd == "doctor") return dm::app::cmd_doctor(argc - 1, argv + 1);
   if (cmd == "approvals") return dm::app::cmd_approvals(argc - 1, argv + 1);
   if (cmd == "audit") return dm::app::cmd_audit(argc - 1, argv + 1);
+  if (cmd == "mcp-config") return dm::app::cmd_mcp_config(argc - 1, argv + 1);
   std::fprintf(stderr, "dagmedic: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

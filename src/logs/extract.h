@@ -43,6 +43,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,17 +75,36 @@ struct Frame {
   std::string function;  // Python function name (JVM: method)
   std::string code;      // Python source line shown under the frame, if any
   bool user = false;     // user code (not site-packages / stdlib / airflow / JVM runtime)
+  template <class V>     // its JSON shape (common/json_shape.h)
+  void fields(V& v) const {
+    v.field("file", file, "Python file path or JVM class");
+    v.field("line", lineno, "Line in that file (0: unknown)");
+    v.field("function", function, "Function or method");
+    v.field("user", user, "User code rather than a library or the runtime");
+    v.maybe("code", code.empty() ? std::nullopt : std::optional(code), "Source line shown");
+  }
 };
 
 struct ChainLink {  // one exception of a chain, in the order they happened (root cause first)
   std::string type;
   std::string message;
   std::uint64_t line = 0;
+  template <class V>
+  void fields(V& v) const {
+    v.field("type", type, "Exception type");
+    v.field("message", message, "Its message");
+    v.field("line", line, "Log line number");
+  }
 };
 
 struct RelevantLine {
   std::uint64_t number = 0;  // several lines may share a number (one JSON event → many lines)
   std::string text;          // capped at kMaxFieldBytes
+  template <class V>
+  void fields(V& v) const {
+    v.field("n", number, "Log line number");
+    v.field("text", text, "The line, redacted");
+  }
 };
 
 struct ExtractedError {

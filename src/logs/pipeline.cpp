@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/json_shape.h"
+
 namespace dm::logs {
 namespace {
 
@@ -15,44 +17,7 @@ std::size_t dumped_size(const json& j) {
 
 }  // namespace
 
-json to_json(const Diagnosis& d) {
-  json j = json::object();
-  j["found"] = d.found;
-  j["signature"] = d.signature;
-  j["signature_text"] = d.signature_text;
-  j["category"] = d.category.name;
-  j["action"] = d.category.action;
-  j["risk"] = d.category.risk;
-  j["reason"] = d.category.reason;
-  j["rule"] = d.category.rule_id;
-  j["kind"] = d.kind;
-  j["exception_type"] = d.exception_type;
-  j["message"] = d.message;
-  j["error"] = d.error;
-  j["error_line"] = d.error_line;
-  if (d.exit_code != 0) j["exit_code"] = d.exit_code;
-  json lines = json::array();
-  for (const auto& l : d.lines) lines.push_back({{"n", l.number}, {"text", l.text}});
-  j["lines"] = std::move(lines);
-  json frames = json::array();
-  for (const auto& f : d.frames) {
-    json fj = {{"file", f.file}, {"line", f.lineno}, {"function", f.function}, {"user", f.user}};
-    if (!f.code.empty()) fj["code"] = f.code;
-    frames.push_back(std::move(fj));
-  }
-  j["frames"] = std::move(frames);
-  json chain = json::array();
-  for (const auto& c : d.chain) {
-    chain.push_back({{"type", c.type}, {"message", c.message}, {"line", c.line}});
-  }
-  j["chain"] = std::move(chain);
-  j["other_errors"] = d.other_errors;
-  j["tail"] = {{"total_lines", d.tail.total_lines},
-               {"total_bytes", d.tail.total_bytes},
-               {"tail_lines", d.tail.tail_lines},
-               {"truncated", d.tail.truncated}};
-  return j;
-}
+json to_json(const Diagnosis& d) { return shape::to_json(d); }
 
 Diagnosis diagnose_redacted_lines(const std::vector<LogLine>& lines, const Categorizer& cat,
                                   const ExtractOptions& opt, std::size_t max_output_bytes) {

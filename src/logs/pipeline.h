@@ -52,7 +52,39 @@ struct Diagnosis {
   struct TailStats {
     std::uint64_t total_lines = 0, total_bytes = 0, tail_lines = 0;
     bool truncated = false;
+    template <class V>
+    void fields(V& v) const {
+      v.field("total_lines", total_lines, "Lines in the log");
+      v.field("total_bytes", total_bytes, "Bytes in the log");
+      v.field("tail_lines", tail_lines, "Lines analysed (the last ones)");
+      v.field("truncated", truncated, "The tail was cut to its byte bound");
+    }
   } tail;
+
+  // Its JSON shape (common/json_shape.h); to_json() below writes it.
+  template <class V>
+  void fields(V& v) const {
+    v.field("found", found, "An error was found");
+    v.field("signature", signature, "Stable id of the error (\"\" when none)");
+    v.field("signature_text", signature_text, "The masked template behind the signature");
+    v.field("category", category.name, "Error category");
+    v.field("action", category.action, "Proposed next step");
+    v.one_of("risk", category.risk, {"low", "medium", "high"}, "Risk of that step");
+    v.field("reason", category.reason, "Why that step");
+    v.field("rule", category.rule_id, "Category rule that matched");
+    v.field("kind", kind, "How the error was found");
+    v.field("exception_type", exception_type, "Exception type, as written");
+    v.field("message", message, "Root-cause message");
+    v.field("error", error, "The root-cause line");
+    v.field("error_line", error_line, "Its line number (0: none)");
+    v.maybe("exit_code", exit_code == 0 ? std::nullopt : std::optional(exit_code),
+            "Exit code of a failed command");
+    v.field("lines", lines, "Relevant lines with their numbers");
+    v.field("frames", frames, "Stack frames, outermost first");
+    v.field("chain", chain, "Exceptions of the chain, root cause first");
+    v.field("other_errors", other_errors, "Further errors in the tail");
+    v.field("tail", tail, "What was read");
+  }
 };
 
 // Streaming form: feed chunks of any size (feed) or whole lines (feed_line), then finish().

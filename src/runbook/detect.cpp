@@ -19,7 +19,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::size_t kRunCap = 200;           // failed runs examined per call
 constexpr std::size_t kFirstFailingRuns = 20;  // runs whose first failing task is looked up
 constexpr std::size_t kLookupWorkers = 4;      // of those, requests in flight at once
@@ -66,39 +65,75 @@ std::string trace_gist(const std::string& trace) {
   return first + " … " + last;
 }
 
-void out_window_props(json& p) {
-  p["environment"] = {{"type", "string"}};
-  p["window_minutes"] = {{"type", "integer"}};
-  p["since"] = {{"type", "string"}};
-  p["until"] = {{"type", "string"}};
-  p["count"] = {{"type", "integer"}};
-  p["examined"] = {{"type", "integer"}};
-  p["capped"] = {{"type", "boolean"}};
+// What every windowed answer says about its window.
+struct WindowOut {
+  std::string environment{};
+  long long window_minutes = 0;
+  std::string since{}, until{};
+  std::size_t count = 0, examined = 0;
+  bool capped = false;
+  template <class V>
+  void fields(V& v) const {
+    v.field("environment", environment, "Environment name");
+    v.field("window_minutes", window_minutes, "Minutes looked back");
+    v.field("since", since, "Start of the window, UTC");
+    v.field("until", until, "End of the window (now), UTC");
+    v.field("count", count, "Failed runs found");
+    v.field("examined", examined, "Failed runs examined");
+    v.field("capped", capped, "More failed runs exist than were examined");
+  }
+};
+
+WindowOut window_out(const std::string& env, long long minutes, const FailedWindowQuery& q,
+                     const FailedWindow& w) {
+  return {.environment = env,
+          .window_minutes = minutes,
+          .since = ms_to_iso(to_ms(q.since)),
+          .until = ms_to_iso(to_ms(q.until)),
+          .count = w.runs.size(),
+          .examined = w.examined,
+          .capped = w.capped};
 }
 
 // ---- list_recent_failures ----
 
-json recent_failures_output_schema() {
-  json p = json::object();
-  out_window_props(p);
-  json failure = run_schema();
-  failure["properties"]["first_failing_task"] = {{"type", "string"}};
-  p["failures"] = {{"type", "array"}, {"items", failure}};
-  p["dags_affected"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
-  p["import_errors"] = {{"type", "array"},
-                        {"items",
-                         {{"type", "object"},
-                          {"properties",
-                           {{"filename", {{"type", "string"}}},
-                            {"timestamp", {{"type", "string"}}},
-                            {"error", {{"type", "string"}}}}}}}};
-  p["notes"] = {{"type", "array"}, {"items", {{"type", "string"}}}};
-  return output_object_schema(
-      p, json::array({"environment", "window_minutes", "since", "until", "count", "failures",
-                      "dags_affected", "import_errors"}));
-}
+struct FailureOut {
+  airflow::DagRun run{};
+  std::string first_failing_task{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(run);
+    v.field("first_failing_task", first_failing_task, "\"\" when not looked up or none");
+  }
+};
 
-Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a) {
+struct ImportErrorOut {
+  std::string filename{}, timestamp{}, error{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("filename", filename, "DAG file that fails to import");
+    v.field("timestamp", timestamp, "When Airflow saw it, UTC");
+    v.field("error", error, "First and last lines of the trace");
+  }
+};
+
+struct RecentFailuresOut {
+  WindowOut window{};
+  std::vector<FailureOut> failures{};
+  std::vector<std::string> dags_affected{};
+  std::vector<ImportErrorOut> import_errors{};
+  std::vector<std::string> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(window);
+    v.field("failures", failures, "Failed runs, newest first");
+    v.field("dags_affected", dags_affected, "DAGs with a failed run");
+    v.field("import_errors", import_errors, "DAG files that fail to import, newest first");
+    v.field("notes", notes, "What was left out or could not be read");
+  }
+};
+
+Result<Reply<RecentFailuresOut>> list_recent_failures(const Deps& deps, const WindowIn& a) {
   auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto& client = *target->client;
@@ -110,9 +145,10 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a
   auto w = failed_runs_in_window(client, q);
   if (!w) return airflow_error(w.error());
 
-  json notes = json::array();
-  json failures = json::array();
-  json dags = json::array();
+  RecentFailuresOut out;
+  auto& notes = out.notes;
+  auto& failures = out.failures;
+  auto& dags = out.dags_affected;
   std::set<std::string> seen_dags;
   // One task-instance request per run: sent kLookupWorkers at a time, as each costs a round trip
   // (hundreds of ms through MWAA's InvokeRestApi).
@@ -127,9 +163,7 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a
       std::count(first.begin(), first.end(), std::optional<std::string>()));
   for (std::size_t i = 0; i < w->runs.size(); ++i) {
     const auto& r = w->runs[i];
-    json f = airflow::to_json(r);
-    f["first_failing_task"] = i < lookups ? first[i].value_or("") : "";
-    failures.push_back(std::move(f));
+    failures.push_back({r, i < lookups ? first[i].value_or("") : ""});
     if (seen_dags.insert(r.dag_id).second) dags.push_back(r.dag_id);
   }
   if (w->runs.size() > kFirstFailingRuns)
@@ -140,7 +174,7 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a
                     " run(s); their first_failing_task is \"\".");
   if (w->capped) notes.push_back(capped_note(kRunCap).substr(1));
 
-  json import_errors = json::array();
+  auto& import_errors = out.import_errors;
   std::size_t import_total = 0;
   if (auto ie = client.list_import_errors(); ie) {
     auto list = std::move(*ie);
@@ -151,9 +185,8 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a
     for (const auto& e : list) {
       if (import_errors.size() >= kImportErrorCap) break;
       // Redact the whole trace first: a secret may span the lines we keep.
-      import_errors.push_back({{"filename", e.filename},
-                               {"timestamp", iso_utc(e.timestamp)},
-                               {"error", trace_gist(deps.redactor->redact(e.stack_trace))}});
+      import_errors.push_back(
+          {e.filename, iso_utc(e.timestamp), trace_gist(deps.redactor->redact(e.stack_trace))});
     }
     if (import_total > kImportErrorCap)
       notes.push_back("Showing " + std::to_string(kImportErrorCap) + " of " +
@@ -174,7 +207,7 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a
            env + ".";
     if (w->capped) text += capped_note(kRunCap);
     text += "\nNewest: " + newest.dag_id + " / " + newest.run_id;
-    const std::string ff = failures.front()["first_failing_task"];
+    const std::string& ff = failures.front().first_failing_task;
     if (!ff.empty()) text += " (first failing task " + ff + ")";
     text +=
         ".\nNext: get_run_summary(dag_id, run_id) on it, then extract_task_errors on the first "
@@ -183,36 +216,28 @@ Result<mcp::ToolResult> list_recent_failures(const Deps& deps, const WindowIn& a
   if (import_total > 0) {
     text += "\n" + std::to_string(import_total) +
             " DAG file(s) fail to import (their DAGs do not run at all): " +
-            import_errors.front()["filename"].get<std::string>() +
-            (import_total > 1 ? " and others" : "") + ".";
+            import_errors.front().filename + (import_total > 1 ? " and others" : "") + ".";
   }
 
-  json out = {{"environment", env},
-              {"window_minutes", a.window_minutes},
-              {"since", ms_to_iso(to_ms(q.since))},
-              {"until", ms_to_iso(to_ms(q.until))},
-              {"count", w->runs.size()},
-              {"examined", w->examined},
-              {"capped", w->capped},
-              {"failures", std::move(failures)},
-              {"dags_affected", std::move(dags)},
-              {"import_errors", std::move(import_errors)},
-              {"notes", std::move(notes)}};
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+  out.window = window_out(env, a.window_minutes, q, *w);
+  return Reply<RecentFailuresOut>{std::move(text), std::move(out)};
 }
 
 // ---- list_failed_runs ----
 
-json failed_runs_output_schema() {
-  json p = json::object();
-  out_window_props(p);
-  p["dag_id"] = {{"type", "string"}};
-  p["runs"] = {{"type", "array"}, {"items", run_schema()}};
-  return output_object_schema(p, json::array({"environment", "dag_id", "window_minutes", "since",
-                                              "until", "count", "runs"}));
-}
+struct FailedRunsOut {
+  WindowOut window{};
+  std::string dag_id{};
+  std::vector<airflow::DagRun> runs{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(window);
+    v.field("dag_id", dag_id, "DAG id");
+    v.field("runs", runs, "Failed runs, newest first");
+  }
+};
 
-Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const DagWindowIn& a) {
+Result<Reply<FailedRunsOut>> list_failed_runs(const Deps& deps, const DagWindowIn& a) {
   const std::string& dag = a.dag_id;
   auto target = resolve_target(deps, a);
   if (!target) return target.error();
@@ -228,8 +253,6 @@ Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const DagWindowIn& a)
     // Airflow 2 answers an empty list for an unknown DAG: tell "no failures" from "no such DAG".
     if (auto d = client.get_dag(dag); !d) return airflow_error(d.error());
   }
-  json runs = json::array();
-  for (const auto& r : w->runs) runs.push_back(airflow::to_json(r));
 
   const std::string env = target->env->name;
   std::string text;
@@ -246,43 +269,40 @@ Result<mcp::ToolResult> list_failed_runs(const Deps& deps, const DagWindowIn& a)
             ").\nNext: get_run_summary or get_failed_tasks on it; failure_frequency shows whether "
             "the error repeats.";
   }
-  json out = {{"environment", env},
-              {"dag_id", dag},
-              {"window_minutes", a.window_minutes},
-              {"since", ms_to_iso(to_ms(q.since))},
-              {"until", ms_to_iso(to_ms(q.until))},
-              {"count", w->runs.size()},
-              {"examined", w->examined},
-              {"capped", w->capped},
-              {"runs", std::move(runs)}};
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+  FailedRunsOut out{.window = window_out(env, a.window_minutes, q, *w), .dag_id = dag};
+  out.runs = std::move(w->runs);
+  return Reply<FailedRunsOut>{std::move(text), std::move(out)};
 }
 
 // ---- get_latest_run ----
 
-json latest_run_output_schema() {
-  return output_object_schema({{"environment", {{"type", "string"}}},
-                               {"dag_id", {{"type", "string"}}},
-                               {"found", {{"type", "boolean"}}},
-                               {"run", run_schema(/*nullable=*/true)}},
-                              json::array({"environment", "dag_id", "found", "run"}));
-}
+struct LatestRunOut {
+  std::string environment{}, dag_id{};
+  bool found = false;
+  std::optional<airflow::DagRun> run{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("environment", environment, "Environment name");
+    v.field("dag_id", dag_id, "DAG id");
+    v.field("found", found, "false when the DAG never ran");
+    v.field("run", run, "The newest run (null when none)");
+  }
+};
 
-Result<mcp::ToolResult> get_latest_run(const Deps& deps, const DagIn& a) {
+Result<Reply<LatestRunOut>> get_latest_run(const Deps& deps, const DagIn& a) {
   const std::string& dag = a.dag_id;
   auto target = resolve_target(deps, a);
   if (!target) return target.error();
   auto latest = target->client->latest_run(dag);
   if (!latest) return airflow_error(latest.error());
   const std::string env = target->env->name;
-  json out = {{"environment", env}, {"dag_id", dag}, {"found", latest->has_value()}};
+  LatestRunOut out{.environment = env, .dag_id = dag, .found = latest->has_value()};
   std::string text;
   if (!latest->has_value()) {
-    out["run"] = nullptr;
     text = "DAG " + dag + " has no run yet in environment " + env + ".";
   } else {
     const auto& r = **latest;
-    out["run"] = airflow::to_json(r);
+    out.run = r;
     text = "Latest run of " + dag + ": " + r.run_id + " is " +
            (r.state.empty() ? std::string("without state") : r.state) + " (run_after " +
            iso_utc(r.run_after.empty() ? r.logical_date : r.run_after) + ").";
@@ -291,7 +311,7 @@ Result<mcp::ToolResult> get_latest_run(const Deps& deps, const DagIn& a) {
     else if (r.state == "running" || r.state == "queued")
       text += "\nNext: get_task_states to follow it.";
   }
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+  return Reply<LatestRunOut>{std::move(text), std::move(out)};
 }
 
 }  // namespace
@@ -299,7 +319,7 @@ Result<mcp::ToolResult> get_latest_run(const Deps& deps, const DagIn& a) {
 Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   const Int window{1, std::max(1, deps->config.caps.window_minutes_max)};
   {
-    ToolSpec<WindowIn> t;
+    ToolSpec<WindowIn, RecentFailuresOut> t;
     t.name = "list_recent_failures";
     t.title = "List recent failed DAG runs";
     t.description =
@@ -309,12 +329,11 @@ Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const De
         "fail to import. Start here when something is broken.";
     t.args.integer("window_minutes", &WindowIn::window_minutes, window,
                    "Look back this many minutes (default 60).", window_default(*deps, 60));
-    t.output_schema = recent_failures_output_schema();
     t.run = [deps](const WindowIn& a, mcp::ToolContext&) { return list_recent_failures(*deps, a); };
-    if (auto st = add_tool(server, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
   {
-    ToolSpec<DagWindowIn> t;
+    ToolSpec<DagWindowIn, FailedRunsOut> t;
     t.name = "list_failed_runs";
     t.title = "List failed runs of one DAG";
     t.description =
@@ -323,20 +342,18 @@ Status register_detect_tools(mcp::Server& server, const std::shared_ptr<const De
     t.args.text("dag_id", &DagWindowIn::dag_id, rules::dag_id(), "DAG id", Need::required)
         .integer("window_minutes", &DagWindowIn::window_minutes, window,
                  "Look back this many minutes (default 1440).", window_default(*deps, 1440));
-    t.output_schema = failed_runs_output_schema();
     t.run = [deps](const DagWindowIn& a, mcp::ToolContext&) { return list_failed_runs(*deps, a); };
-    if (auto st = add_tool(server, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
-  ToolSpec<DagIn> t;
+  ToolSpec<DagIn, LatestRunOut> t;
   t.name = "get_latest_run";
   t.title = "Latest run of a DAG";
   t.description =
       "Detect: the newest run of a DAG (any state), or found=false when it never ran. Use it to "
       "see whether a DAG is failing right now or already ran again.";
   t.args.text("dag_id", &DagIn::dag_id, rules::dag_id(), "DAG id", Need::required);
-  t.output_schema = latest_run_output_schema();
   t.run = [deps](const DagIn& a, mcp::ToolContext&) { return get_latest_run(*deps, a); };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook

@@ -19,34 +19,6 @@ struct ExtractIn : WithEnvironment {  // environment: accepted, unused (the text
   std::string log_tail;
 };
 
-json output_schema() {
-  json str = {{"type", "string"}};
-  json line = {{"type", "object"},
-               {"properties", {{"n", {{"type", "integer"}}}, {"text", str}}},
-               {"required", json::array({"n", "text"})}};
-  return {{"type", "object"},
-          {"properties",
-           {{"found", {{"type", "boolean"}}},
-            {"signature", str},
-            {"signature_text", str},
-            {"category", str},
-            {"action", str},
-            {"risk", {{"type", "string"}, {"enum", json::array({"low", "medium", "high"})}}},
-            {"reason", str},
-            {"kind", str},
-            {"exception_type", str},
-            {"message", str},
-            {"error", str},
-            {"error_line", {{"type", "integer"}}},
-            {"lines", {{"type", "array"}, {"items", line}}},
-            {"frames", {{"type", "array"}}},
-            {"chain", {{"type", "array"}}},
-            {"other_errors", {{"type", "integer"}}},
-            {"tail", {{"type", "object"}}}}},
-          {"required",
-           json::array({"found", "signature", "category", "exception_type", "error", "lines"})}};
-}
-
 // A few lines a human or model can act on; the full detail is in structuredContent.
 std::string summary(const logs::Diagnosis& d) {
   if (!d.found) {
@@ -62,7 +34,7 @@ std::string summary(const logs::Diagnosis& d) {
   return s;
 }
 
-Result<mcp::ToolResult> extract_errors(const Deps& deps, const ExtractIn& a) {
+Result<Reply<logs::Diagnosis>> extract_errors(const Deps& deps, const ExtractIn& a) {
   const std::string& text = a.log_tail;
   logs::DiagnoseOptions opt;
   opt.redactor = deps.redactor;
@@ -72,13 +44,14 @@ Result<mcp::ToolResult> extract_errors(const Deps& deps, const ExtractIn& a) {
   opt.tail.max_bytes = cap;
   auto d = logs::diagnose(text, opt);
   if (!d) return d.error();
-  return finish(deps, summary(*d), logs::to_json(*d), cap);
+  std::string answer = summary(*d);
+  return Reply<logs::Diagnosis>{std::move(answer), std::move(*d)};
 }
 
 }  // namespace
 
 Status register_diagnose_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  ToolSpec<ExtractIn> t;
+  ToolSpec<ExtractIn, logs::Diagnosis> t;
   t.name = "extract_errors";
   t.title = "Extract the root-cause error from a log";
   t.description =
@@ -90,10 +63,10 @@ Status register_diagnose_tools(mcp::Server& server, const std::shared_ptr<const 
               "Log text to diagnose (Airflow 2 text, Airflow 3 JSON events, Spark, SQL, shell). "
               "Only its last lines are analysed.",
               Need::required);
-  t.output_schema = output_schema();
+  t.output_bytes = diagnose::kOutputCap;  // the cap the Diagnosis was fitted to above
   t.open_world = false;
   t.run = [deps](const ExtractIn& a, mcp::ToolContext&) { return extract_errors(*deps, a); };
-  if (auto st = add_tool(server, std::move(t)); !st) return st;
+  if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   for (auto reg : {diagnose::register_task_log, diagnose::register_extract_task_errors,
                    diagnose::register_failure_frequency, diagnose::register_summarize_root_cause,
                    diagnose::register_suggest_prevention})

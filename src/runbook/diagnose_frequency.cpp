@@ -27,42 +27,54 @@ constexpr std::size_t kKnownSightings = 20000;
 // position in time (a long run): look this far back for them.
 constexpr int64_t kSightingSlackMs = 48LL * 3600 * 1000;
 
-json output_schema() {
-  json str = {{"type", "string"}};
-  json integer = {{"type", "integer"}};
-  json strs = {{"type", "array"}, {"items", str}};
-  json group = {{"type", "object"},
-                {"properties",
-                 {{"signature", str},
-                  {"category", str},
-                  {"exception_type", str},
-                  {"error", str},
-                  {"count", integer},
-                  {"runs", integer},
-                  {"first_seen", str},
-                  {"last_seen", str},
-                  {"task_ids", strs},
-                  {"dags_affected", strs},
-                  {"verdict", {{"type", "string"}, {"enum", json::array({"repeat", "one-off"})}}}}},
-                {"required",
-                 json::array({"signature", "category", "exception_type", "error", "count", "runs",
-                              "first_seen", "last_seen", "task_ids", "dags_affected", "verdict"})}};
-  return output_object_schema({{"environment", str},
-                               {"dag_id", str},
-                               {"lookback_hours", integer},
-                               {"since", str},
-                               {"until", str},
-                               {"runs", integer},
-                               {"failed_runs", integer},
-                               {"failed_runs_capped", {{"type", "boolean"}}},
-                               {"examined_tasks", integer},
-                               {"logs_read", integer},
-                               {"unrecognized_tasks", integer},
-                               {"groups", {{"type", "array"}, {"items", group}}},
-                               {"notes", strs}},
-                              json::array({"environment", "dag_id", "lookback_hours", "runs",
-                                           "failed_runs", "examined_tasks", "groups"}));
-}
+struct GroupOut {
+  std::string signature{}, category{}, exception_type{}, error{};
+  std::int64_t count = 0, runs = 0;
+  std::string first_seen{}, last_seen{};
+  std::vector<std::string> task_ids{}, dags_affected{};
+  std::string verdict = "one-off";
+  template <class V>
+  void fields(V& v) const {
+    v.field("signature", signature, "Error signature");
+    v.field("category", category, "Its category");
+    v.field("exception_type", exception_type, "Exception type, as written");
+    v.field("error", error, "The root-cause line last seen, redacted");
+    v.field("count", count, "Sightings in the window");
+    v.field("runs", runs, "Distinct runs in the window");
+    v.field("first_seen", first_seen, "UTC");
+    v.field("last_seen", last_seen, "UTC");
+    v.field("task_ids", task_ids, "Tasks that failed with it");
+    v.field("dags_affected", dags_affected, "Every DAG it was seen in, ever");
+    v.one_of("verdict", verdict, {"repeat", "one-off"}, "repeat: seen in two runs or more");
+  }
+};
+
+struct FrequencyOut {
+  std::string environment{}, dag_id{};
+  int lookback_hours = 0;
+  std::string since{}, until{};
+  std::size_t runs = 0, failed_runs = 0;
+  bool failed_runs_capped = false;
+  std::size_t examined_tasks = 0, logs_read = 0, unrecognized_tasks = 0;
+  std::vector<GroupOut> groups{};
+  std::optional<std::vector<std::string>> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("environment", environment, "Environment name");
+    v.field("dag_id", dag_id, "DAG id");
+    v.field("lookback_hours", lookback_hours, "Hours looked back");
+    v.field("since", since, "UTC");
+    v.field("until", until, "UTC (now)");
+    v.field("runs", runs, "Runs that ended in the window");
+    v.field("failed_runs", failed_runs, "Of those, the failed ones");
+    v.field("failed_runs_capped", failed_runs_capped, "Only the newest failed runs were examined");
+    v.field("examined_tasks", examined_tasks, "Failed task instances examined");
+    v.field("logs_read", logs_read, "Logs diagnosed by this call");
+    v.field("unrecognized_tasks", unrecognized_tasks, "Logs with no recognizable error");
+    v.field("groups", groups, "Failed tasks grouped by error signature, most frequent first");
+    v.maybe("notes", notes, "What was left out or could not be read");
+  }
+};
 
 std::string key(const std::string& run_id, const std::string& task_id) {
   return run_id + '\x1f' + task_id;
@@ -73,8 +85,8 @@ struct FrequencyIn : WithEnvironment {
   int lookback_hours = 24;
 };
 
-Result<mcp::ToolResult> failure_frequency(const Deps& deps, const FrequencyIn& a,
-                                          mcp::ToolContext& ctx) {
+Result<Reply<FrequencyOut>> failure_frequency(const Deps& deps, const FrequencyIn& a,
+                                              mcp::ToolContext& ctx) {
   const std::string& dag_id = a.dag_id;
   const int hours = a.lookback_hours;
   auto target = resolve_target(deps, a);
@@ -95,7 +107,7 @@ Result<mcp::ToolResult> failure_frequency(const Deps& deps, const FrequencyIn& a
                                     .ended_since = since,
                                     .ended_until = now});
   if (!runs) return airflow_error(runs.error());
-  json notes = json::array();
+  std::vector<std::string> notes;
   if (runs->size() > kMaxRunsCounted) {
     runs->resize(kMaxRunsCounted);
     notes.push_back("more than " + std::to_string(kMaxRunsCounted) +
@@ -186,14 +198,14 @@ Result<mcp::ToolResult> failure_frequency(const Deps& deps, const FrequencyIn& a
   if (to_read > 0) ctx.progress(static_cast<double>(to_read), static_cast<double>(to_read), "done");
 
   // Groups from the history: this DAG, this window.
-  json groups = json::array();
+  std::vector<GroupOut> groups;
   if (st != nullptr) {
     auto g = st->occurrence_groups({"", dag_id, env, since_ms, now_ms + 1}, kMaxGroups);
     if (!g) {
       notes.push_back("signature history unavailable: " + g.error().message);
     } else {
       for (const auto& grp : *g) {
-        json dags = json::array();
+        std::vector<std::string> dags;
         if (auto all = st->occurrence_groups({grp.signature, "", "", 0, INT64_MAX}, 1);
             all && !all->empty()) {
           for (const auto& d : (*all)[0].dag_ids) dags.push_back(d);
@@ -202,33 +214,32 @@ Result<mcp::ToolResult> failure_frequency(const Deps& deps, const FrequencyIn& a
         }
         SignatureInfo info;
         if (auto i = signature_info(*st, grp.signature, dag_id); i) info = std::move(*i);
-        groups.push_back({{"signature", grp.signature},
-                          {"category", info.category.empty() ? "unknown" : info.category},
-                          {"exception_type", info.exception_type},
-                          {"error", info.error},
-                          {"count", grp.stats.count},
-                          {"runs", grp.stats.distinct_runs},
-                          {"first_seen", ms_to_iso(grp.stats.first_seen_ms)},
-                          {"last_seen", ms_to_iso(grp.stats.last_seen_ms)},
-                          {"task_ids", grp.task_ids},
-                          {"dags_affected", std::move(dags)},
-                          {"verdict", grp.stats.distinct_runs >= 2 ? "repeat" : "one-off"}});
+        groups.push_back({.signature = grp.signature,
+                          .category = info.category.empty() ? "unknown" : info.category,
+                          .exception_type = info.exception_type,
+                          .error = info.error,
+                          .count = grp.stats.count,
+                          .runs = grp.stats.distinct_runs,
+                          .first_seen = ms_to_iso(grp.stats.first_seen_ms),
+                          .last_seen = ms_to_iso(grp.stats.last_seen_ms),
+                          .task_ids = grp.task_ids,
+                          .dags_affected = std::move(dags),
+                          .verdict = grp.stats.distinct_runs >= 2 ? "repeat" : "one-off"});
       }
     }
   }
 
-  json out = {{"environment", env},
-              {"dag_id", dag_id},
-              {"lookback_hours", hours},
-              {"since", ms_to_iso(since_ms)},
-              {"until", ms_to_iso(now_ms)},
-              {"runs", runs->size()},
-              {"failed_runs", failed_total},
-              {"failed_runs_capped", capped},
-              {"examined_tasks", examined},
-              {"logs_read", logs_read},
-              {"unrecognized_tasks", unrecognized},
-              {"groups", groups}};
+  FrequencyOut out{.environment = env,
+                   .dag_id = dag_id,
+                   .lookback_hours = hours,
+                   .since = ms_to_iso(since_ms),
+                   .until = ms_to_iso(now_ms),
+                   .runs = runs->size(),
+                   .failed_runs = failed_total,
+                   .failed_runs_capped = capped,
+                   .examined_tasks = examined,
+                   .logs_read = logs_read,
+                   .unrecognized_tasks = unrecognized};
 
   std::string text = "DAG " + dag_id + ": " + std::to_string(failed_total) + " of " +
                      std::to_string(runs->size()) + " runs failed in the last " +
@@ -243,29 +254,27 @@ Result<mcp::ToolResult> failure_frequency(const Deps& deps, const FrequencyIn& a
     std::size_t shown = 0;
     for (const auto& g : groups) {
       if (++shown > 3) break;
-      text += "· " + g["signature"].get<std::string>() + " (" + g["category"].get<std::string>() +
-              "): " + std::to_string(g["count"].get<long long>()) + "× in " +
-              std::to_string(g["runs"].get<long long>()) + " run(s) — " +
-              g["verdict"].get<std::string>();
-      if (!g["exception_type"].get<std::string>().empty())
-        text += ", " + g["exception_type"].get<std::string>();
+      text += "· " + g.signature + " (" + g.category + "): " + std::to_string(g.count) + "× in " +
+              std::to_string(g.runs) + " run(s) — " + g.verdict;
+      if (!g.exception_type.empty()) text += ", " + g.exception_type;
       text += "\n";
     }
-    const bool repeat = groups[0]["verdict"] == "repeat";
+    const bool repeat = groups[0].verdict == "repeat";
     text += repeat ? "Next: a repeat needs a fix, not a rerun: suggest_prevention_actions("
                      "signature) and summarize_root_cause(signature)."
                    : "Next: a one-off; fix the cause, then a safe rerun of the failed tasks.";
   }
-  for (const auto& n : notes) text += "\n(" + n.get<std::string>() + ")";
-  if (!notes.empty()) out["notes"] = std::move(notes);
-  return finish(deps, std::move(text), std::move(out), output_cap(deps, kOutputCap));
+  for (const auto& n : notes) text += "\n(" + n + ")";
+  if (!notes.empty()) out.notes = std::move(notes);
+  out.groups = std::move(groups);
+  return Reply<FrequencyOut>{std::move(text), std::move(out)};
 }
 
 }  // namespace
 
 Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   const int hmax = std::max(1, deps->config.caps.lookback_hours_max);
-  ToolSpec<FrequencyIn> t;
+  ToolSpec<FrequencyIn, FrequencyOut> t;
   t.name = "failure_frequency";
   t.title = "How often a DAG failed, by error signature";
   t.description =
@@ -276,11 +285,10 @@ Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<con
   t.args.text("dag_id", &FrequencyIn::dag_id, rules::dag_id(), "DAG id", Need::required)
       .integer("lookback_hours", &FrequencyIn::lookback_hours, {1, hmax}, "Hours to look back",
                std::clamp(deps->config.defaults.lookback_hours, 1, hmax));
-  t.output_schema = output_schema();
   t.run = [deps](const FrequencyIn& a, mcp::ToolContext& ctx) {
     return failure_frequency(*deps, a, ctx);
   };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook::diagnose

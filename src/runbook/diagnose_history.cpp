@@ -37,7 +37,7 @@ struct Known {
   bool store_ok = false;
 };
 
-Known history_of(const Deps& deps, const std::string& signature, json& notes) {
+Known history_of(const Deps& deps, const std::string& signature, std::vector<std::string>& notes) {
   Known k;
   auto s = deps.store();
   if (!s) {
@@ -110,39 +110,49 @@ std::string sampled_text(const json& r) {
   return text_of(*it);
 }
 
-json summarize_output_schema() {
-  json str = {{"type", "string"}};
-  json integer = {{"type", "integer"}};
-  return output_object_schema(
-      {{"signature", str},
-       {"category", str},
-       {"exception_type", str},
-       {"error", str},
-       {"summary", str},
-       {"method", {{"type", "string"}, {"enum", json::array({"sampling", "deterministic"})}}},
-       {"model", str},
-       {"history",
-        {{"type", "object"},
-         {"properties",
-          {{"count", integer},
-           {"runs", integer},
-           {"first_seen", str},
-           {"last_seen", str},
-           {"dags_affected", {{"type", "array"}, {"items", str}}}}},
-         {"required", json::array({"count", "first_seen", "last_seen", "dags_affected"})}}},
-       {"notes", {{"type", "array"}, {"items", str}}}},
-      json::array({"signature", "category", "summary", "method", "history"}));
-}
+struct SummaryHistoryOut {
+  std::int64_t count = 0, runs = 0;
+  std::string first_seen{}, last_seen{};
+  std::vector<std::string> dags_affected{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("count", count, "Sightings");
+    v.field("runs", runs, "Distinct runs");
+    v.field("first_seen", first_seen, "UTC (\"\" when never seen)");
+    v.field("last_seen", last_seen, "UTC (\"\" when never seen)");
+    v.field("dags_affected", dags_affected, "DAGs it was seen in");
+  }
+};
+
+struct SummaryOut {
+  std::string signature{}, category{}, exception_type{}, error{}, summary{};
+  std::string method = "deterministic";
+  std::optional<std::string> model{};
+  SummaryHistoryOut history{};
+  std::optional<std::vector<std::string>> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("signature", signature, "Error signature");
+    v.field("category", category, "Its category");
+    v.field("exception_type", exception_type, "Exception type, as written");
+    v.field("error", error, "The root-cause line, redacted");
+    v.field("summary", summary, "The root-cause summary");
+    v.one_of("method", method, {"sampling", "deterministic"}, "Who wrote the summary");
+    v.maybe("model", model, "The client's model, when sampling wrote it");
+    v.field("history", history, "How often and where it was seen");
+    v.maybe("notes", notes, "What could not be done");
+  }
+};
 
 struct SummarizeIn : WithEnvironment {
   std::string signature, short_context;
 };
 
-Result<mcp::ToolResult> summarize_root_cause(const Deps& deps, const SummarizeIn& a,
-                                             mcp::ToolContext& ctx) {
+Result<Reply<SummaryOut>> summarize_root_cause(const Deps& deps, const SummarizeIn& a,
+                                               mcp::ToolContext& ctx) {
   const std::string& signature = a.signature;
   std::string context = a.short_context;
-  json notes = json::array();
+  std::vector<std::string> notes;
   if (context.size() > kMaxContextBytes) {
     context = std::string(logs::utf8_prefix(context, kMaxContextBytes));
     notes.push_back("short_context cut to " + std::to_string(kMaxContextBytes) + " bytes");
@@ -208,57 +218,66 @@ Result<mcp::ToolResult> summarize_root_cause(const Deps& deps, const SummarizeIn
     }
   }
 
-  json dags = json::array();
-  for (const auto& d : k.dags) dags.push_back(d);
-  json out = {{"signature", signature},
-              {"category", category},
-              {"exception_type", info.exception_type},
-              {"error", info.error},
-              {"summary", summary},
-              {"method", method},
-              {"history",
-               {{"count", k.stats.count},
-                {"runs", k.stats.distinct_runs},
-                {"first_seen", k.stats.count ? ms_to_iso(k.stats.first_seen_ms) : ""},
-                {"last_seen", k.stats.count ? ms_to_iso(k.stats.last_seen_ms) : ""},
-                {"dags_affected", std::move(dags)}}}};
-  if (!model.empty()) out["model"] = model;
+  SummaryOut out{.signature = signature,
+                 .category = category,
+                 .exception_type = info.exception_type,
+                 .error = info.error,
+                 .summary = summary,
+                 .method = method,
+                 .history = {.count = k.stats.count,
+                             .runs = k.stats.distinct_runs,
+                             .first_seen = k.stats.count ? ms_to_iso(k.stats.first_seen_ms) : "",
+                             .last_seen = k.stats.count ? ms_to_iso(k.stats.last_seen_ms) : "",
+                             .dags_affected = k.dags}};
+  if (!model.empty()) out.model = model;
   std::string text = "Root cause of " + signature + " (" + method + "): " + summary +
                      "\nNext: suggest_prevention_actions(signature) for what keeps it away.";
-  for (const auto& n : notes) text += "\n(" + n.get<std::string>() + ")";
-  if (!notes.empty()) out["notes"] = std::move(notes);
-  return finish(deps, std::move(text), std::move(out), output_cap(deps, kOutputCap));
+  for (const auto& n : notes) text += "\n(" + n + ")";
+  if (!notes.empty()) out.notes = std::move(notes);
+  return Reply<SummaryOut>{std::move(text), std::move(out)};
 }
 
 // ---- suggest_prevention_actions ----
 
-json prevention_output_schema() {
-  json str = {{"type", "string"}};
-  json action = {{"type", "object"},
-                 {"properties", {{"kind", str}, {"title", str}, {"detail", str}}},
-                 {"required", json::array({"kind", "title", "detail"})}};
-  return output_object_schema(
-      {{"signature", str},
-       {"category", str},
-       {"category_source", {{"type", "string"}, {"enum", json::array({"history", "argument"})}}},
-       {"actions", {{"type", "array"}, {"items", action}}},
-       {"notes", {{"type", "array"}, {"items", str}}}},
-      json::array({"signature", "category", "actions"}));
-}
+struct ActionOut {
+  std::string kind{}, title{}, detail{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("kind", kind, "Kind of action");
+    v.field("title", title, "What to do");
+    v.field("detail", detail, "How");
+  }
+};
+
+struct PreventionOut {
+  std::string signature{}, category{};
+  std::string category_source = "argument";
+  std::vector<ActionOut> actions{};
+  std::optional<std::vector<std::string>> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("signature", signature, "Error signature (\"\" when only a category was given)");
+    v.field("category", category, "The category the actions are for");
+    v.one_of("category_source", category_source, {"history", "argument"},
+             "Where the category came from");
+    v.field("actions", actions, "Prevention actions, the first that applies first");
+    v.maybe("notes", notes, "What could not be done");
+  }
+};
 
 struct PreventionIn : WithEnvironment {
   std::string signature, category;
 };
 
-Result<mcp::ToolResult> suggest_prevention(const Deps& deps, const PreventionRules& rules,
-                                           const PreventionIn& a) {
+Result<Reply<PreventionOut>> suggest_prevention(const Deps& deps, const PreventionRules& rules,
+                                                const PreventionIn& a) {
   const std::string& signature = a.signature;
   std::string category = a.category;
   if (signature.empty() && category.empty())
     return make_error(Errc::invalid_argument,
                       "pass a signature (from extract_task_errors) or a "
                       "category");
-  json notes = json::array();
+  std::vector<std::string> notes;
   std::string source = "argument";
   if (!signature.empty()) {
     SignatureInfo info;
@@ -282,8 +301,7 @@ Result<mcp::ToolResult> suggest_prevention(const Deps& deps, const PreventionRul
     } else if (category.empty()) {
       if (!notes.empty())
         return make_error(Errc::unavailable, "cannot look up signature " + signature + ": " +
-                                                 notes[0].get<std::string>() +
-                                                 "; pass a category instead");
+                                                 notes[0] + "; pass a category instead");
       return make_error(Errc::not_found,
                         "signature " + signature +
                             " is not in the history: run extract_task_errors on a failed task "
@@ -291,28 +309,23 @@ Result<mcp::ToolResult> suggest_prevention(const Deps& deps, const PreventionRul
     }
   }
   auto steps = rules.for_category(category);
-  json actions = json::array();
-  for (const auto& st : steps)
-    actions.push_back({{"kind", st.kind}, {"title", st.title}, {"detail", st.detail}});
-  json out = {{"signature", signature},
-              {"category", category},
-              {"category_source", source},
-              {"actions", actions}};
+  PreventionOut out{.signature = signature, .category = category, .category_source = source};
+  for (const auto& st : steps) out.actions.push_back({st.kind, st.title, st.detail});
   std::string text = "Prevention for " + (signature.empty() ? "" : signature + ", ") + "category " +
                      category + ":\n";
   for (const auto& st : steps) text += "· " + st.title + "\n";
   text +=
       "Next: pick the first that applies and track it as a postmortem action; rerun only via "
       "the safe rerun playbook.";
-  for (const auto& n : notes) text += "\n(" + n.get<std::string>() + ")";
-  if (!notes.empty()) out["notes"] = std::move(notes);
-  return finish(deps, std::move(text), std::move(out), output_cap(deps, kOutputCap));
+  for (const auto& n : notes) text += "\n(" + n + ")";
+  if (!notes.empty()) out.notes = std::move(notes);
+  return Reply<PreventionOut>{std::move(text), std::move(out)};
 }
 
 }  // namespace
 
 Status register_summarize_root_cause(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  ToolSpec<SummarizeIn> t;
+  ToolSpec<SummarizeIn, SummaryOut> t;
   t.name = "summarize_root_cause";
   t.title = "Summarize the root cause of an error signature";
   t.description =
@@ -325,18 +338,17 @@ Status register_summarize_root_cause(mcp::Server& server, const std::shared_ptr<
             "Error signature (from extract_task_errors or failure_frequency)", Need::required)
       .text("short_context", &SummarizeIn::short_context, rules::prose(0, kMaxContextBytes),
             "Optional log excerpt (≤ 4 KiB), redacted before use");
-  t.output_schema = summarize_output_schema();
   t.open_world = false;
   t.run = [deps](const SummarizeIn& a, mcp::ToolContext& ctx) {
     return summarize_root_cause(*deps, a, ctx);
   };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 Status register_suggest_prevention(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   auto rules = PreventionRules::builtin();
   if (!rules) return rules.error();
-  ToolSpec<PreventionIn> t;
+  ToolSpec<PreventionIn, PreventionOut> t;
   t.name = "suggest_prevention_actions";
   t.title = "Suggest actions that prevent a failure from coming back";
   t.description =
@@ -349,12 +361,11 @@ Status register_suggest_prevention(mcp::Server& server, const std::shared_ptr<co
             "Error signature (from extract_task_errors or failure_frequency)")
       .text("category", &PreventionIn::category, rules::one_of((*rules)->categories()),
             "Error category (used when the signature is unknown or not given)");
-  t.output_schema = prevention_output_schema();
   t.open_world = false;
   t.run = [deps, r = *rules](const PreventionIn& a, mcp::ToolContext&) {
     return suggest_prevention(*deps, *r, a);
   };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook::diagnose

@@ -154,6 +154,34 @@ TEST_F(Door, EveryRegisteredToolResourceTemplateAndPromptLeavesOneAuditEntry) {
   EXPECT_EQ(writes, 2);  // trigger_dag, clear_failed_tasks
 }
 
+// Every property of an output schema (nested objects and array items included) carries a
+// description, and `required` names only declared properties: the schema comes from the tool's
+// result declaration (common/json_shape.h), so a field declared without a description shows here.
+void expect_described(const json& schema, const std::string& where) {
+  if (schema.contains("items")) expect_described(schema["items"], where + "[]");
+  if (!schema.contains("properties")) return;
+  for (const auto& [name, prop] : schema["properties"].items()) {
+    EXPECT_TRUE(prop.contains("description") && !prop["description"].get<std::string>().empty())
+        << where << "." << name;
+    expect_described(prop, where + "." + name);
+  }
+  for (const auto& r : schema.value("required", json::array()))
+    EXPECT_TRUE(schema["properties"].contains(r.get<std::string>())) << where << " requires " << r;
+}
+
+TEST_F(Door, EveryToolDeclaresItsOutputFieldByField) {
+  const auto tools = list("tools/list", "tools");
+  ASSERT_EQ(tools.size(), 19u);
+  for (const auto& t : tools) {
+    const std::string name = t["name"];
+    ASSERT_TRUE(t.contains("outputSchema")) << name;
+    EXPECT_EQ(t["outputSchema"]["type"], "object") << name;
+    EXPECT_TRUE(t["outputSchema"]["properties"].contains("truncated")) << name;
+    EXPECT_GE(t["outputSchema"]["required"].size(), 3u) << name;
+    expect_described(t["outputSchema"], name);
+  }
+}
+
 TEST_F(Door, AWriteIsRefusedWithNothingRunWhenTheAuditIsDown) {
   store_->fail_audit = true;
   auto r = client_->call(

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "common/iso_time.h"
+#include "runbook/detect_common.h"
 #include "runbook/postmortem_internal.h"
 #include "runbook/prompt.h"
 #include "runbook/resources.h"
@@ -20,69 +21,76 @@ constexpr std::size_t kPostmortemCap = 32 * 1024;
 // Room left in the postmortem cap for the text, the other structured fields and JSON escaping.
 constexpr std::size_t kPostmortemOverhead = 6 * 1024;
 
-json event_schema() {
-  json str = {{"type", "string"}};
-  return {{"type", "object"},
-          {"properties",
-           {{"at", str}, {"kind", str}, {"subject", str}, {"detail", str}, {"source", str}}},
-          {"required", json::array({"at", "kind", "subject", "detail"})}};
-}
+struct EventOut {
+  pm::Event e{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("at", ms_to_iso(e.at_ms), "UTC");
+    v.field("kind", e.kind, "What happened");
+    v.field("subject", e.subject, "To what");
+    v.field("detail", e.detail, "Details, redacted");
+    v.field("source", e.source, "Where it was read");
+  }
+};
 
-json timeline_output_schema() {
-  json str = {{"type", "string"}};
-  return output_object_schema(
-      {{"environment", str},
-       {"dag_id", str},
-       {"run_id", str},
-       {"incident_id", str},
-       {"incident_state", str},
-       {"count", {{"type", "integer"}}},
-       {"events", {{"type", "array"}, {"items", event_schema()}}},
-       {"notes", {{"type", "array"}, {"items", str}}}},
-      json::array({"environment", "dag_id", "run_id", "incident_id", "events"}));
-}
+struct TimelineOut {
+  RunRefOut ref{};  // the incident's run
+  std::string incident_id{}, incident_state{};
+  std::size_t count = 0;
+  std::vector<EventOut> events{};
+  std::vector<std::string> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(ref);
+    v.field("incident_id", incident_id, "The run's incident");
+    v.field("incident_state", incident_state, "Its state (\"\" when there is none)");
+    v.field("count", count, "Events");
+    v.field("events", events, "Events, oldest first");
+    v.field("notes", notes, "What could not be read");
+  }
+};
 
-json postmortem_output_schema() {
-  json str = {{"type", "string"}};
-  return output_object_schema(
-      {{"environment", str},
-       {"dag_id", str},
-       {"run_id", str},
-       {"incident_id", str},
-       {"markdown", str},
-       {"uri", str},
-       {"stored", {{"type", "boolean"}}},
-       {"diagnosed", {{"type", "boolean"}}},
-       {"prevention_source", str},
-       {"timings",
-        {{"type", "object"},
-         {"properties",
-          {{"time_to_detect_s", {{"type", json::array({"number", "null"})}}},
-           {"time_to_diagnose_s", {{"type", json::array({"number", "null"})}}},
-           {"time_to_recover_s", {{"type", json::array({"number", "null"})}}}}}}},
-       {"notes", {{"type", "array"}, {"items", str}}}},
-      json::array({"environment", "dag_id", "run_id", "incident_id", "markdown", "uri"}));
-}
+struct TimingsOut {
+  std::optional<std::int64_t> time_to_detect_s{}, time_to_diagnose_s{}, time_to_recover_s{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("time_to_detect_s", time_to_detect_s, "Failure to incident (null: unknown)");
+    v.field("time_to_diagnose_s", time_to_diagnose_s, "Failure to diagnosis (null: unknown)");
+    v.field("time_to_recover_s", time_to_recover_s, "Failure to recovery (null: unknown)");
+  }
+};
+
+struct PostmortemOut {
+  RunRefOut ref{};  // the incident's run
+  std::string incident_id{}, markdown{}, uri{};
+  bool stored = false, diagnosed = false;
+  std::string prevention_source{};
+  TimingsOut timings{};
+  std::vector<std::string> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(ref);
+    v.field("incident_id", incident_id, "The run's incident");
+    v.field("markdown", markdown, "The postmortem");
+    v.field("uri", uri, "Its resource URI (\"\" when not stored)");
+    v.field("stored", stored, "Stored on the incident");
+    v.field("diagnosed", diagnosed, "The incident has a diagnosis");
+    v.field("prevention_source", prevention_source, "Where the prevention actions came from");
+    v.field("timings", timings, "Incident timings in seconds");
+    v.field("notes", notes, "What could not be read or stored");
+  }
+};
 
 int64_t now_ms(const Deps& deps) { return to_ms(deps.clock->now()); }
 
 // Impact durations (-1 = unknown) as seconds, null when unknown.
-json seconds_or_null(int64_t ms) { return ms >= 0 ? json(ms / 1000) : json(nullptr); }
-
-json events_json(const std::vector<pm::Event>& events) {
-  json out = json::array();
-  for (const auto& e : events)
-    out.push_back({{"at", ms_to_iso(e.at_ms)},
-                   {"kind", e.kind},
-                   {"subject", e.subject},
-                   {"detail", e.detail},
-                   {"source", e.source}});
-  return out;
+std::optional<std::int64_t> seconds_or_null(int64_t ms) {
+  return ms >= 0 ? std::optional<std::int64_t>(ms / 1000) : std::nullopt;
 }
 
 // Runs a handler body, turning a stray exception (e.g. from the JSON library) into an error.
 template <class F>
-Result<mcp::ToolResult> guarded(const char* tool, F&& body) {
+auto guarded(const char* tool, F&& body) -> decltype(body()) {
   try {
     return body();
   } catch (const std::exception& e) {
@@ -90,7 +98,7 @@ Result<mcp::ToolResult> guarded(const char* tool, F&& body) {
   }
 }
 
-Result<mcp::ToolResult> build_timeline(const Deps& deps, const RunIn& a) {
+Result<Reply<TimelineOut>> build_timeline(const Deps& deps, const RunIn& a) {
   auto target = resolve_target(deps, a);
   if (!target) return target.error();
   const std::string& dag = a.dag_id;
@@ -117,18 +125,16 @@ Result<mcp::ToolResult> build_timeline(const Deps& deps, const RunIn& a) {
   for (const auto& n : f.notes) text += "Note: " + n + ".\n";
   text += "Next: generate_postmortem(dag_id, run_id) writes the postmortem from these facts.";
 
-  json s = {{"environment", f.env},
-            {"dag_id", dag},
-            {"run_id", run},
-            {"incident_id", f.incident_id},
-            {"incident_state", f.incident ? f.incident->state : ""},
-            {"count", f.events.size()},
-            {"events", events_json(f.events)},
-            {"notes", f.notes}};
-  return finish(deps, std::move(text), std::move(s), output_cap(deps, kTimelineCap));
+  TimelineOut s{.ref = {f.env, dag, run},
+                .incident_id = f.incident_id,
+                .incident_state = f.incident ? f.incident->state : "",
+                .count = f.events.size(),
+                .notes = f.notes};
+  for (const auto& e : f.events) s.events.push_back({e});
+  return Reply<TimelineOut>{std::move(text), std::move(s)};
 }
 
-Result<mcp::ToolResult> generate_postmortem(const Deps& deps, const RunIn& a) {
+Result<Reply<PostmortemOut>> generate_postmortem(const Deps& deps, const RunIn& a) {
   auto target = resolve_target(deps, a);
   if (!target) return target.error();
   const std::string& dag = a.dag_id;
@@ -194,28 +200,25 @@ Result<mcp::ToolResult> generate_postmortem(const Deps& deps, const RunIn& a) {
   for (const auto& n : f.notes) text += "Note: " + n + ".\n";
   if (stored) text += "Read it at " + pm::postmortem_uri(f.incident_id) + ".";
 
-  json s = {{"environment", f.env},
-            {"dag_id", dag},
-            {"run_id", run},
-            {"incident_id", f.incident_id},
-            {"markdown", markdown},
-            {"uri", stored ? pm::postmortem_uri(f.incident_id) : ""},
-            {"stored", stored},
-            {"diagnosed", diagnosed},
-            {"prevention_source", prevention_source},
-            {"timings",
-             {{"time_to_detect_s", seconds_or_null(impact.time_to_detect_ms)},
-              {"time_to_diagnose_s", seconds_or_null(impact.time_to_diagnose_ms)},
-              {"time_to_recover_s", seconds_or_null(impact.time_to_recover_ms)}}},
-            {"notes", f.notes}};
-  return finish(deps, std::move(text), std::move(s), cap);
+  PostmortemOut s{.ref = {f.env, dag, run},
+                  .incident_id = f.incident_id,
+                  .markdown = std::move(markdown),
+                  .uri = stored ? pm::postmortem_uri(f.incident_id) : "",
+                  .stored = stored,
+                  .diagnosed = diagnosed,
+                  .prevention_source = prevention_source,
+                  .timings = {seconds_or_null(impact.time_to_detect_ms),
+                              seconds_or_null(impact.time_to_diagnose_ms),
+                              seconds_or_null(impact.time_to_recover_ms)},
+                  .notes = f.notes};
+  return Reply<PostmortemOut>{std::move(text), std::move(s)};
 }
 
 }  // namespace
 
 Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   {
-    ToolSpec<RunIn> t;
+    ToolSpec<RunIn, TimelineOut> t;
     t.name = "build_timeline";
     t.title = "Build an incident timeline";
     t.description =
@@ -224,15 +227,15 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
         "the DAG (where recovery shows), the incident (opened, diagnosed, recovered/escalated) and "
         "approvals/writes from the audit. Read-only; all text redacted.";
     t.args = run_args("The DAG run of the incident");
-    t.output_schema = timeline_output_schema();
+    t.output_bytes = kTimelineCap;
     t.idempotent = true;
     t.run = [deps](const RunIn& a, mcp::ToolContext&) {
       return guarded("build_timeline", [&] { return build_timeline(*deps, a); });
     };
-    if (auto st = add_tool(server, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
   {
-    ToolSpec<RunIn> t;
+    ToolSpec<RunIn, PostmortemOut> t;
     t.effect = mcp::Effect::writes_local;
     t.name = "generate_postmortem";
     t.title = "Write the incident postmortem";
@@ -243,12 +246,12 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
         "incident and returns it with its resource URI (dagmedic://postmortems/{incident_id}). "
         "Changes nothing in Airflow.";
     t.args = run_args("The DAG run of the incident");
-    t.output_schema = postmortem_output_schema();
+    t.output_bytes = kPostmortemCap;
     t.idempotent = true;
     t.run = [deps](const RunIn& a, mcp::ToolContext&) {
       return guarded("generate_postmortem", [&] { return generate_postmortem(*deps, a); });
     };
-    if (auto st = add_tool(server, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
   if (auto st = register_resources(server, deps); !st) return st;
   return register_prompts(server, deps);

@@ -13,7 +13,6 @@ namespace remediate {
 
 using json = nlohmann::json;
 
-constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::chrono::milliseconds kElicitTimeout{5 * 60 * 1000};
 
 Result<WriteTarget> resolve_write(const Deps& deps, const WithEnvironment& args) {
@@ -58,30 +57,6 @@ std::string how_to_approve(const Deps& deps, const store::ApprovalRecord& a) {
   if (deps.approval_url) s += ", or approves on the page " + deps.approval_url(a.id);
   s += ". Check it with: dagmedic approvals show " + a.id;
   return s;
-}
-
-json approval_json(const Deps& deps, const store::ApprovalRecord& a) {
-  json p = json::parse(a.params_json, nullptr, false);
-  if (!p.is_object()) p = json::object();
-  int approvals = 0;
-  for (const auto& d : a.decisions) approvals += d.approve ? 1 : 0;
-  return {{"approval_id", a.id},
-          {"state", store::approval_state_name(a.state)},
-          {"action", a.action},
-          {"environment", a.env},
-          {"tier", a.tier},
-          {"dag_id", p.value("dag_id", "")},
-          {"conf", p.value("conf", json::object())},
-          {"run_id", p.value("run_id", "")},
-          {"task_ids", p.value("task_ids", json::array())},
-          {"params_hash", a.params_hash},
-          {"expires_at", ms_to_iso(a.expires_at_ms)},
-          {"required_approvals", a.required_approvals},
-          {"approvals_so_far", approvals},
-          {"requester", a.requester},
-          {"requester_for", a.requester_for},
-          {"how_to_approve", how_to_approve(deps, a)},
-          {"approval_url", deps.approval_url ? deps.approval_url(a.id) : std::string()}};
 }
 
 namespace {
@@ -216,33 +191,69 @@ Args<RequestIn> request_args(const Deps& deps) {
   return a;
 }
 
-json approval_output_schema() {
-  json str = {{"type", "string"}};
-  return output_object_schema({{"approval_id", str},
-                               {"state", str},
-                               {"action", str},
-                               {"environment", str},
-                               {"tier", str},
-                               {"dag_id", str},
-                               {"conf", {{"type", "object"}}},
-                               {"run_id", str},
-                               {"task_ids", {{"type", "array"}, {"items", str}}},
-                               {"params_hash", str},
-                               {"expires_at", str},
-                               {"required_approvals", {{"type", "integer"}}},
-                               {"approvals_so_far", {{"type", "integer"}}},
-                               {"requester", str},
-                               {"requester_for", str},
-                               {"how_to_approve", str},
-                               {"approval_url", str},
-                               {"elicitation", str},
-                               {"next_step", str}},
-                              json::array({"approval_id", "state", "params_hash", "expires_at",
-                                           "required_approvals", "how_to_approve", "next_step"}));
+// request_approval's answer: the approval as it stands after any elicitation.
+struct ApprovalOut {
+  std::string approval_id{}, state{}, action{}, environment{}, tier{}, dag_id{};
+  shape::Object conf{};
+  std::string run_id{};
+  std::vector<std::string> task_ids{};
+  std::string params_hash{}, expires_at{};
+  int required_approvals = 0, approvals_so_far = 0;
+  std::string requester{}, requester_for{}, how_to_approve{}, approval_url{}, elicitation{},
+      next_step{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("approval_id", approval_id, "The approval's id");
+    v.field("state", state, "pending, approved, denied, expired or consumed");
+    v.field("action", action, "The write it approves");
+    v.field("environment", environment, "Environment name");
+    v.field("tier", tier, "The environment's tier");
+    v.field("dag_id", dag_id, "DAG id");
+    v.field("conf", conf, "trigger_dag: the run's conf");
+    v.field("run_id", run_id, "clear_failed_tasks: the failed run");
+    v.field("task_ids", task_ids, "clear_failed_tasks: the tasks it covers");
+    v.field("params_hash", params_hash, "SHA-256 of the exact parameters it is bound to");
+    v.field("expires_at", expires_at, "UTC");
+    v.field("required_approvals", required_approvals, "Distinct approvers needed");
+    v.field("approvals_so_far", approvals_so_far, "Approvals given");
+    v.field("requester", requester, "Who asked");
+    v.field("requester_for", requester_for,
+            "The human the requesting agent acts for (\"\" when none is recorded); they may not "
+            "approve it either");
+    v.field("how_to_approve", how_to_approve, "How a human approves it");
+    v.field("approval_url", approval_url, "The approval page (\"\" when not served)");
+    v.field("elicitation", elicitation, "What asking the human at the client gave");
+    v.field("next_step", next_step, "What to do next");
+  }
+};
+
+ApprovalOut approval_out(const Deps& deps, const store::ApprovalRecord& a) {
+  json p = json::parse(a.params_json, nullptr, false);
+  if (!p.is_object()) p = json::object();
+  ApprovalOut o{.approval_id = a.id,
+                .state = store::approval_state_name(a.state),
+                .action = a.action,
+                .environment = a.env,
+                .tier = a.tier,
+                .dag_id = p.value("dag_id", ""),
+                .conf = {p.value("conf", json::object())},
+                .run_id = p.value("run_id", ""),
+                .params_hash = a.params_hash,
+                .expires_at = ms_to_iso(a.expires_at_ms),
+                .required_approvals = a.required_approvals,
+                .requester = a.requester,
+                .requester_for = a.requester_for,
+                .how_to_approve = how_to_approve(deps, a),
+                .approval_url = deps.approval_url ? deps.approval_url(a.id) : std::string()};
+  if (p.contains("task_ids") && p["task_ids"].is_array())
+    for (const auto& t : p["task_ids"])
+      if (t.is_string()) o.task_ids.push_back(t.get<std::string>());
+  for (const auto& d : a.decisions) o.approvals_so_far += d.approve ? 1 : 0;
+  return o;
 }
 
-Result<mcp::ToolResult> request_approval(const Deps& deps, const RequestIn& args,
-                                         mcp::ToolContext& ctx) {
+Result<Reply<ApprovalOut>> request_approval(const Deps& deps, const RequestIn& args,
+                                            mcp::ToolContext& ctx) {
   auto wt = resolve_write(deps, args);
   if (!wt) return wt.error();
   const std::string& action = args.action;
@@ -285,8 +296,8 @@ Result<mcp::ToolResult> request_approval(const Deps& deps, const RequestIn& args
   std::string mode;
   auto now = elicit_approval(deps, ctx, *wt, *rec, mode);
   if (!now) return now.error();
-  json out = approval_json(deps, *now);
-  out["elicitation"] = mode;
+  ApprovalOut out = approval_out(deps, *now);
+  out.elicitation = mode;
   std::string next;
   if (now->state == store::ApprovalState::approved)
     next =
@@ -296,12 +307,12 @@ Result<mcp::ToolResult> request_approval(const Deps& deps, const RequestIn& args
   else
     next = "Wait for the approval (" + how_to_approve(deps, *now) + "), then call " + action +
            " with approval_id " + now->id + " and exactly these parameters.";
-  out["next_step"] = next;
+  out.next_step = next;
   std::string text = "Approval " + now->id + " for " + action + " of DAG " + params.dag_id +
                      " in " + wt->env + ": " + store::approval_state_name(now->state) + " (needs " +
                      std::to_string(now->required_approvals) + " approver(s), expires " +
                      ms_to_iso(now->expires_at_ms) + ").\n" + next;
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+  return Reply<ApprovalOut>{std::move(text), std::move(out)};
 }
 
 }  // namespace
@@ -309,7 +320,7 @@ Result<mcp::ToolResult> request_approval(const Deps& deps, const RequestIn& args
 
 Status register_remediate_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   if (auto st = remediate::register_propose_action(server, deps); !st) return st;
-  ToolSpec<remediate::RequestIn> t;
+  ToolSpec<remediate::RequestIn, remediate::ApprovalOut> t;
   t.effect = mcp::Effect::writes_local;
   t.name = "request_approval";
   t.title = "Request approval for a write";
@@ -319,11 +330,10 @@ Status register_remediate_tools(mcp::Server& server, const std::shared_ptr<const
       "human other than the requester approves out of band (dagmedic approvals approve ID, or the "
       "approval page); then call the write tool with approval_id and the same parameters.";
   t.args = remediate::request_args(*deps);
-  t.output_schema = remediate::approval_output_schema();
   t.run = [deps](const remediate::RequestIn& args, mcp::ToolContext& ctx) {
     return remediate::request_approval(*deps, args, ctx);
   };
-  if (auto st = add_tool(server, std::move(t)); !st) return st;
+  if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   return remediate::register_writes(server, deps);
 }
 

@@ -42,9 +42,6 @@ Result<std::vector<std::string>> failed_task_ids(airflow::AirflowClient& client,
 // The agent making an MCP request (clientInfo.name).
 std::string client_name(mcp::ToolContext& ctx);
 
-// {approval_id, state, action, environment, tier, dag_id, conf, run_id, task_ids, params_hash,
-//  expires_at, required_approvals, approvals_so_far, requester, how_to_approve, approval_url}
-nlohmann::json approval_json(const Deps& deps, const store::ApprovalRecord& a);
 std::string how_to_approve(const Deps& deps, const store::ApprovalRecord& a);
 
 // When the tier allows it and the client supports it, asks the human at the client to approve

@@ -14,7 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::size_t kMaxLogTail = 256 * 1024;
 
 struct CategoryDefault {
@@ -91,28 +90,59 @@ Args<ProposeIn> propose_args() {
   return a;
 }
 
-json output_schema() {
-  json str = {{"type", "string"}};
-  return output_object_schema(
-      {{"signature", str},
-       {"category", str},
-       {"category_source",
-        {{"type", "string"}, {"enum", json::array({"context", "store", "unknown"})}}},
-       {"notes", {{"type", "array"}, {"items", str}}},
-       {"action",
-        {{"type", "string"},
-         {"enum", json::array({"clear_failed_tasks", "trigger_dag", "wait_for_upstream", "escalate",
-                               "none"})}}},
-       {"risk", {{"type", "string"}, {"enum", json::array({"low", "medium", "high"})}}},
-       {"reason", str},
-       {"requires_approval", {{"type", "boolean"}}},
-       {"params", {{"type", "object"}}},
-       {"policy", str},
-       {"environment", str},
-       {"next_step", str}},
-      json::array({"signature", "category", "category_source", "action", "risk", "reason",
-                   "requires_approval", "params", "next_step"}));
-}
+// The write's parameters, as request_approval takes them.
+struct WriteParamsOut {
+  std::string dag_id{};
+  std::optional<shape::Object> conf{};  // trigger_dag
+  std::optional<std::string> run_id{};  // clear_failed_tasks
+  template <class V>
+  void fields(V& v) const {
+    v.field("dag_id", dag_id, "DAG id");
+    v.maybe("conf", conf, "trigger_dag: the run's conf");
+    v.maybe("run_id", run_id, "clear_failed_tasks: the failed run");
+  }
+};
+
+// request_approval's arguments for the proposed write; {} when nothing is to be written.
+struct RequestOut {
+  std::optional<std::string> action{}, reason{}, environment{};
+  std::optional<WriteParamsOut> params{};
+  template <class V>
+  void fields(V& v) const {
+    v.maybe("action", action, "The write");
+    v.maybe("params", params, "Its exact parameters");
+    v.maybe("reason", reason, "Why");
+    v.maybe("environment", environment, "Environment name");
+  }
+};
+
+struct ProposalOut {
+  std::string signature{}, category{};
+  std::string category_source = "unknown";
+  std::optional<std::vector<std::string>> notes{};
+  std::string action = "escalate", risk = "medium", reason;
+  bool requires_approval = false;
+  RequestOut params{};
+  std::string policy{}, environment{}, next_step{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("signature", signature, "Error signature");
+    v.field("category", category, "Its category");
+    v.one_of("category_source", category_source, {"context", "store", "unknown"},
+             "Where the category came from");
+    v.maybe("notes", notes, "What could not be read");
+    v.one_of("action", action,
+             {"clear_failed_tasks", "trigger_dag", "wait_for_upstream", "escalate", "none"},
+             "The smallest safe action");
+    v.one_of("risk", risk, {"low", "medium", "high"}, "Its risk");
+    v.field("reason", reason, "Why");
+    v.field("requires_approval", requires_approval, "A human must approve it first");
+    v.field("params", params, "request_approval's arguments ({} when nothing is written)");
+    v.field("policy", policy, "What the environment's policy says (allowed, why not, or n/a)");
+    v.field("environment", environment, "Environment name (\"\" when none is configured)");
+    v.field("next_step", next_step, "What to do next");
+  }
+};
 
 // The category extract_task_errors recorded for `sig` (on the incidents of its latest sightings,
 // preferring ones in `dag_id`), with the action and reason recorded next to it. Not found and
@@ -145,7 +175,7 @@ StoredCategory stored_category(const Deps& deps, const std::string& sig,
   return out;
 }
 
-Result<mcp::ToolResult> propose(const Deps& deps, const ProposeIn& args) {
+Result<Reply<ProposalOut>> propose(const Deps& deps, const ProposeIn& args) {
   const std::string& sig = args.signature;
   const ProposeContext ctx = args.context.value_or(ProposeContext{});
   std::string category = ctx.category;
@@ -245,15 +275,15 @@ Result<mcp::ToolResult> propose(const Deps& deps, const ProposeIn& args) {
   }
   if (tier == "prod" && risk == "low" && requires_approval) risk = "medium";
 
-  json params = json::object();
+  RequestOut params;
   if (action == "clear_failed_tasks" || action == "trigger_dag") {
-    json p = {{"dag_id", dag}};
-    if (action == "trigger_dag") p["conf"] = conf;
-    if (action == "clear_failed_tasks") p["run_id"] = run;
-    params = {{"action", action},
-              {"params", p},
-              {"reason", "signature " + sig + " (" + category + "): " + reason}};
-    if (!env.empty()) params["environment"] = env;
+    WriteParamsOut p{.dag_id = dag};
+    if (action == "trigger_dag") p.conf = shape::Object{conf};
+    if (action == "clear_failed_tasks") p.run_id = run;
+    params = {.action = action,
+              .reason = "signature " + sig + " (" + category + "): " + reason,
+              .params = std::move(p)};
+    if (!env.empty()) params.environment = env;
     if (policy != "allowed" && policy.rfind("unchecked", 0) != 0) {
       next = "The policy refuses this write (" + policy + "): escalate to a human.";
     } else {
@@ -275,18 +305,18 @@ Result<mcp::ToolResult> propose(const Deps& deps, const ProposeIn& args) {
     next +=
         " No category was given and the store has no diagnosis of this signature: run "
         "extract_task_errors on the failed task first, or pass context.category.";
-  json s = {{"signature", sig},
-            {"category", category},
-            {"category_source", source},
-            {"action", action},
-            {"risk", risk},
-            {"reason", reason},
-            {"requires_approval", requires_approval},
-            {"params", params},
-            {"policy", policy},
-            {"environment", env},
-            {"next_step", next}};
-  if (!store_note.empty()) s["notes"] = json::array({store_note});
+  ProposalOut s{.signature = sig,
+                .category = category,
+                .category_source = source,
+                .action = action,
+                .risk = risk,
+                .reason = reason,
+                .requires_approval = requires_approval,
+                .params = std::move(params),
+                .policy = policy,
+                .environment = env,
+                .next_step = next};
+  if (!store_note.empty()) s.notes = std::vector<std::string>{store_note};
   const std::string from = source == "store"     ? " (category from the stored diagnosis)"
                            : source == "unknown" ? " (category unknown)"
                                                  : "";
@@ -294,13 +324,13 @@ Result<mcp::ToolResult> propose(const Deps& deps, const ProposeIn& args) {
                      ", risk " + risk + ".\n" + reason + "\nNext: " + next +
                      (store_note.empty() ? "" : "\nNote: " + store_note + ".") +
                      "\n(Nothing was executed.)";
-  return finish(deps, text, std::move(s), output_cap(deps, kOutputCap));
+  return Reply<ProposalOut>{std::move(text), std::move(s)};
 }
 
 }  // namespace
 
 Status register_propose_action(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  ToolSpec<ProposeIn> t;
+  ToolSpec<ProposeIn, ProposalOut> t;
   t.name = "propose_action";
   t.title = "Propose the smallest safe action";
   t.description =
@@ -310,10 +340,9 @@ Status register_propose_action(mcp::Server& server, const std::shared_ptr<const 
       "upstream, escalate or do nothing — with its risk, reason, whether it needs an approval and "
       "the exact request_approval parameters. Proposes only; never executes anything.";
   t.args = propose_args();
-  t.output_schema = output_schema();
   t.open_world = false;
   t.run = [deps](const ProposeIn& a, mcp::ToolContext&) { return propose(*deps, a); };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook::remediate

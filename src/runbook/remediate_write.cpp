@@ -15,7 +15,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t kOutputCap = 16 * 1024;
 // How far back the audit is searched for an earlier, completed use of an approval.
 constexpr int64_t kReplayWindow = 5000;
 
@@ -42,24 +41,45 @@ Args<In> write_args(std::string dag_description) {
   return a;
 }
 
-json write_output_schema() {
-  json str = {{"type", "string"}};
-  return output_object_schema(
-      {{"status",
-        {{"type", "string"}, {"enum", json::array({"triggered", "already_done", "cleared"})}}},
-       {"environment", str},
-       {"dag_id", str},
-       {"run_id", str},
-       {"state", str},
-       {"conf", {{"type", "object"}}},
-       {"task_ids", {{"type", "array"}, {"items", str}}},
-       {"cleared", {{"type", "array"}}},
-       {"approval_id", str},
-       {"decision", str},
-       {"audit_seq", {{"type", "integer"}}},
-       {"next_step", str}},
-      json::array({"status", "environment", "dag_id", "run_id", "decision", "next_step"}));
-}
+struct ClearedOut {
+  std::string task_id{};
+  int map_index = -1;
+  std::string state{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("task_id", task_id, "Task id");
+    v.field("map_index", map_index, "Map index (-1: not mapped)");
+    v.field("state", state, "State after the clear");
+  }
+};
+
+// What trigger_dag and clear_failed_tasks answer.
+struct WriteOut {
+  std::string status = "triggered";
+  std::string environment{}, dag_id{}, run_id{};
+  std::optional<std::string> state{};                  // trigger_dag
+  std::optional<shape::Object> conf{};                 // trigger_dag
+  std::optional<std::vector<std::string>> task_ids{};  // clear_failed_tasks
+  std::optional<std::vector<ClearedOut>> cleared{};    // clear_failed_tasks
+  std::string approval_id{}, decision{};
+  std::int64_t audit_seq = 0;
+  std::string next_step{};
+  template <class V>
+  void fields(V& v) const {
+    v.one_of("status", status, {"triggered", "already_done", "cleared"}, "What happened");
+    v.field("environment", environment, "Environment name");
+    v.field("dag_id", dag_id, "DAG id");
+    v.field("run_id", run_id, "The run triggered or cleared");
+    v.maybe("state", state, "trigger_dag: the new run's state");
+    v.maybe("conf", conf, "trigger_dag: the run's conf");
+    v.maybe("task_ids", task_ids, "clear_failed_tasks: the tasks the approval covers");
+    v.maybe("cleared", cleared, "clear_failed_tasks: the task instances Airflow cleared");
+    v.field("approval_id", approval_id, "The approval used (\"\" under a dev allowance)");
+    v.field("decision", decision, "Why the write was allowed");
+    v.field("audit_seq", audit_seq, "The audit entry of this write");
+    v.field("next_step", next_step, "What to do next");
+  }
+};
 
 // True when the audit shows an earlier use of this approval that completed (a replay, not a
 // retry after a crash between the write and its audit).
@@ -173,7 +193,7 @@ guard::AuditEvent intent(const Deps& deps, mcp::ToolContext& ctx, const std::str
   return e;
 }
 
-Result<mcp::ToolResult> trigger_dag(const Deps& deps, const TriggerIn& args,
+Result<Reply<WriteOut>> trigger_dag(const Deps& deps, const TriggerIn& args,
                                     mcp::ToolContext& ctx) {
   auto wt = resolve_write(deps, args);
   if (!wt) return wt.error();
@@ -240,16 +260,16 @@ Result<mcp::ToolResult> trigger_dag(const Deps& deps, const TriggerIn& args,
   std::string status = already ? "already_done" : "triggered";
   std::string next =
       "Watch run " + run_id + " with get_run_summary until it is final, then check_recovery_rules.";
-  json s = {{"status", status},
-            {"environment", wt->env},
-            {"dag_id", params.dag_id},
-            {"run_id", run_id},
-            {"state", run.state},
-            {"conf", already ? run.conf : params.conf},
-            {"approval_id", a->approval_id},
-            {"decision", a->decision},
-            {"audit_seq", seq},
-            {"next_step", next}};
+  WriteOut s{.status = status,
+             .environment = wt->env,
+             .dag_id = params.dag_id,
+             .run_id = run_id,
+             .state = run.state,
+             .conf = shape::Object{already ? run.conf : params.conf},
+             .approval_id = a->approval_id,
+             .decision = a->decision,
+             .audit_seq = seq,
+             .next_step = next};
   std::string text = already ? "Already done: run " + run_id + " of DAG " + params.dag_id + " in " +
                                    wt->env +
                                    " exists (Airflow answered 409); no second "
@@ -257,10 +277,10 @@ Result<mcp::ToolResult> trigger_dag(const Deps& deps, const TriggerIn& args,
                                    next
                              : "Triggered DAG " + params.dag_id + " in " + wt->env + " as run " +
                                    run_id + " (state " + run.state + ").\n" + next;
-  return finish(deps, text, std::move(s), output_cap(deps, kOutputCap));
+  return Reply<WriteOut>{std::move(text), std::move(s)};
 }
 
-Result<mcp::ToolResult> clear_failed_tasks(const Deps& deps, const ClearIn& args,
+Result<Reply<WriteOut>> clear_failed_tasks(const Deps& deps, const ClearIn& args,
                                            mcp::ToolContext& ctx) {
   auto wt = resolve_write(deps, args);
   if (!wt) return wt.error();
@@ -323,31 +343,30 @@ Result<mcp::ToolResult> clear_failed_tasks(const Deps& deps, const ClearIn& args
                       "clear_failed_tasks: the clear " + std::string(cr ? "ran" : "was tried") +
                           " but its outcome could not be audited: " + st.error().message);
   if (!cr) return make_error(cr.error().code, "clear_failed_tasks: " + cr.error().message);
-  json cleared = json::array();
-  for (const auto& c : *cr)
-    cleared.push_back({{"task_id", c.task_id}, {"map_index", c.map_index}, {"state", c.state}});
+  std::vector<ClearedOut> cleared;
+  for (const auto& c : *cr) cleared.push_back({c.task_id, c.map_index, c.state});
   std::string next = "Airflow reruns the cleared tasks: watch run " + params.run_id +
                      " with get_run_summary until it is final, then check_recovery_rules.";
-  json s = {{"status", "cleared"},
-            {"environment", wt->env},
-            {"dag_id", params.dag_id},
-            {"run_id", params.run_id},
-            {"task_ids", params.task_ids},
-            {"cleared", std::move(cleared)},
-            {"approval_id", a->approval_id},
-            {"decision", a->decision},
-            {"audit_seq", seq},
-            {"next_step", next}};
+  WriteOut s{.status = "cleared",
+             .environment = wt->env,
+             .dag_id = params.dag_id,
+             .run_id = params.run_id,
+             .task_ids = params.task_ids,
+             .cleared = std::move(cleared),
+             .approval_id = a->approval_id,
+             .decision = a->decision,
+             .audit_seq = seq,
+             .next_step = next};
   std::string text = "Cleared " + std::to_string(cr->size()) + " failed task instance(s) of run " +
                      params.run_id + " of DAG " + params.dag_id + " in " + wt->env + ".\n" + next;
-  return finish(deps, text, std::move(s), output_cap(deps, kOutputCap));
+  return Reply<WriteOut>{std::move(text), std::move(s)};
 }
 
 }  // namespace
 
 Status register_writes(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   {
-    ToolSpec<TriggerIn> t;
+    ToolSpec<TriggerIn, WriteOut> t;
     t.name = "trigger_dag";
     t.effect = mcp::Effect::writes_remote;
     t.title = "Trigger a DAG run (approved)";
@@ -358,13 +377,12 @@ Status register_writes(mcp::Server& server, const std::shared_ptr<const Deps>& d
         "starts a second run. Every call is audited.";
     t.args = write_args<TriggerIn>("DAG to trigger");
     t.args.object("conf", &TriggerIn::conf, "Run conf (as approved); default {}");
-    t.output_schema = write_output_schema();
     t.run = [deps](const TriggerIn& a, mcp::ToolContext& ctx) {
       return trigger_dag(*deps, a, ctx);
     };
-    if (auto st = add_tool(server, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
-  ToolSpec<ClearIn> t;
+  ToolSpec<ClearIn, WriteOut> t;
   t.name = "clear_failed_tasks";
   t.effect = mcp::Effect::writes_remote;
   t.title = "Clear the failed tasks of a run (approved)";
@@ -375,11 +393,10 @@ Status register_writes(mcp::Server& server, const std::shared_ptr<const Deps>& d
       "Every call is audited.";
   t.args = write_args<ClearIn>("DAG of the failed run");
   t.args.text("run_id", &ClearIn::run_id, rules::run_id(), "The failed run", Need::required);
-  t.output_schema = write_output_schema();
   t.run = [deps](const ClearIn& a, mcp::ToolContext& ctx) {
     return clear_failed_tasks(*deps, a, ctx);
   };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook::remediate

@@ -4,13 +4,6 @@
 
 namespace dm::runbook {
 
-json output_object_schema(json properties, json required) {
-  properties["truncated"] = {{"type", "boolean"},
-                             {"description", "true when lists or texts were cut to the byte cap"}};
-  return {
-      {"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
-}
-
 Args<RunIn> run_args(std::string run_description) {
   Args<RunIn> a;
   a.text("dag_id", &RunIn::dag_id, rules::dag_id(), "DAG id", Need::required)

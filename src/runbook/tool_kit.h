@@ -7,12 +7,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/json_shape.h"
 #include "common/result.h"
 #include "mcp/server.h"
 #include "runbook/deps.h"
@@ -22,11 +24,38 @@ namespace dm::runbook {
 
 using json = nlohmann::json;
 
-// The output schema every tool shares at top level: the tool's `properties` plus `truncated`.
-// `required` lists the keys always present.
-json output_object_schema(json properties, json required);
+// ---- output ----
+// Byte cap for one tool: min(tool_default, config caps.output_bytes_max).
+std::size_t output_cap(const Deps& deps, std::size_t tool_default);
+
+// Replaces every string VALUE in `v` (recursively; keys are left alone) with its redacted form.
+void redact_json(const logs::Redactor& redactor, json& v);
+
+// The last step of every tool. Redacts `text` and every string in `structured`, then makes
+// text + serialized structured content fit `cap` bytes: the array holding the most bytes loses
+// elements from its end (repeatedly), then over-long strings are cut with "…[cut]"; when anything
+// was dropped, structured["truncated"] = true and the text says so. `structured` must be an object.
+mcp::ToolResult finish(const Deps& deps, std::string text, json structured, std::size_t cap);
 
 // ---- declaration ----
+// A tool's answer: the text a human reads and the structured value (`Out`, a shape declared as in
+// common/json_shape.h). Both go through finish() (redaction and the byte cap) in add_tool.
+template <class Out>
+struct Reply {
+  std::string text;
+  Out value;
+};
+
+// The output schema of a tool answering `Out`: Out's shape plus `truncated`, which finish() sets
+// when it cut the answer to the byte cap.
+template <class Out>
+json output_schema() {
+  json s = shape::schema<Out>();
+  s["properties"]["truncated"] = {
+      {"type", "boolean"}, {"description", "true when lists or texts were cut to the byte cap"}};
+  return s;
+}
+
 // One tool, declared once: its arguments (`args`, which gives the input schema, the parsing and the
 // validation), what it does to the world (`effect`) and its handler on the parsed arguments.
 //   writes_remote: changes Airflow (trigger_dag, clear_failed_tasks);
@@ -37,28 +66,32 @@ json output_object_schema(json properties, json required);
 //                  answer when the store is down.
 // The effect sets the MCP annotations (readOnlyHint, …) and what the server's door (door.h) does
 // before the call; the audit of every request is middleware on the server, not part of this.
-template <class In>
+template <class In, class Out>
 struct ToolSpec {
   std::string name, title, description;
   mcp::Effect effect = mcp::Effect::reads;
   bool open_world = true;   // talks to Airflow (false: works on dagmedic's own store only)
   bool idempotent = false;  // a repeat with the same arguments has no further effect
   Args<In> args;
-  json output_schema;
-  std::function<Result<mcp::ToolResult>(const In&, mcp::ToolContext&)> run;
+  // The answer's byte cap before the config's caps.output_bytes_max (output_cap()).
+  std::size_t output_bytes = 16 * 1024;
+  std::function<Result<Reply<Out>>(const In&, mcp::ToolContext&)> run;
 };
 
-// Registers `spec`: the server validates arguments against args.schema(); the handler parses them
-// into In (a value the schema let through but the rule refuses is an invalid_argument error, never
-// a call of `run`). Errors as mcp::Server::add_tool.
-template <class In>
-Status add_tool(mcp::Server& server, ToolSpec<In> spec) {
+// Registers `spec`: the input schema comes from spec.args and the output schema from Out's shape;
+// the server validates arguments against the input schema, and the handler parses them into In (a
+// value the schema let through but the rule refuses is an invalid_argument error, never a call of
+// `run`). What `run` returns leaves through finish(*deps, …, output_cap(*deps, output_bytes)).
+// `deps` must not be null. Errors as mcp::Server::add_tool.
+// (One declaration per tool: the In and Out structs, the Args<In> and Out::fields.)
+template <class In, class Out>
+Status add_tool(mcp::Server& server, std::shared_ptr<const Deps> deps, ToolSpec<In, Out> spec) {
   mcp::Tool t;
   t.name = std::move(spec.name);
   t.title = std::move(spec.title);
   t.description = std::move(spec.description);
   t.input_schema = spec.args.schema();
-  t.output_schema = std::move(spec.output_schema);
+  t.output_schema = output_schema<Out>();
   t.annotations.open_world_hint = spec.open_world;
   if (spec.idempotent) t.annotations.idempotent_hint = true;
   if (spec.effect == mcp::Effect::writes_remote) {
@@ -68,11 +101,15 @@ Status add_tool(mcp::Server& server, ToolSpec<In> spec) {
     t.annotations.destructive_hint = false;  // it adds to dagmedic's store, never removes
   }
   t.effect = spec.effect;
-  t.handler = [args = std::move(spec.args), run = std::move(spec.run)](
-                  const json& arguments, mcp::ToolContext& ctx) -> Result<mcp::ToolResult> {
+  t.handler = [deps = std::move(deps), args = std::move(spec.args), run = std::move(spec.run),
+               bytes = spec.output_bytes](const json& arguments,
+                                          mcp::ToolContext& ctx) -> Result<mcp::ToolResult> {
     auto in = args.parse(arguments);
     if (!in) return in.error();
-    return run(*in, ctx);
+    auto reply = run(*in, ctx);
+    if (!reply) return reply.error();
+    return finish(*deps, std::move(reply->text), shape::to_json(reply->value),
+                  output_cap(*deps, bytes));
   };
   return server.add_tool(std::move(t));
 }
@@ -101,19 +138,6 @@ Requester requester_of(const Deps& deps, const mcp::ToolContext& ctx);
 // ---- environment ----
 // The `environment` argument ("" = the default one) → a client. Errors as ClientProvider::get.
 Result<Target> resolve_target(const Deps& deps, const WithEnvironment& args);
-
-// ---- output ----
-// Byte cap for one tool: min(tool_default, config caps.output_bytes_max).
-std::size_t output_cap(const Deps& deps, std::size_t tool_default);
-
-// Replaces every string VALUE in `v` (recursively; keys are left alone) with its redacted form.
-void redact_json(const logs::Redactor& redactor, json& v);
-
-// The last step of every tool. Redacts `text` and every string in `structured`, then makes
-// text + serialized structured content fit `cap` bytes: the array holding the most bytes loses
-// elements from its end (repeatedly), then over-long strings are cut with "…[cut]"; when anything
-// was dropped, structured["truncated"] = true and the text says so. `structured` must be an object.
-mcp::ToolResult finish(const Deps& deps, std::string text, json structured, std::size_t cap);
 
 // ---- time ----
 int64_t to_ms(Clock::time_point t);

@@ -17,13 +17,13 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::size_t kFrequencyCap = 500;  // runs examined for frequency
 constexpr std::size_t kFactsListCap = 20;   // task ids kept in an incident's summary
 constexpr std::size_t kTaskIdsMax = 1000;   // task_ids accepted by get_task_states
 
-json ids_of(const std::vector<const airflow::TaskInstance*>& tis, std::size_t cap = SIZE_MAX) {
-  json out = json::array();
+std::vector<std::string> ids_of(const std::vector<const airflow::TaskInstance*>& tis,
+                                std::size_t cap = SIZE_MAX) {
+  std::vector<std::string> out;
   std::set<std::string> seen;
   for (const auto* t : tis) {
     if (out.size() >= cap) break;
@@ -55,61 +55,57 @@ std::string incident_for(const Deps& deps, const std::string& env, const airflow
 
 // ---- get_run_summary ----
 
-json run_summary_output_schema() {
-  json str = {{"type", "string"}};
-  json strs = {{"type", "array"}, {"items", str}};
-  json integer = {{"type", "integer"}};
-  json properties = run_schema()["properties"];  // the contract's run, and then the summary's own
-  properties.update(
-      json{{"environment", str},
-           {"duration_s", {{"type", json::array({"number", "null"})}}},
-           {"conf_keys", strs},
-           {"tags", strs},
-           {"tier", str},
-           {"business_critical", {{"type", "boolean"}}},
-           {"owners", strs},
-           {"task_counts", {{"type", "object"}, {"additionalProperties", integer}}},
-           {"first_failing_task", task_schema(/*nullable=*/true)},
-           {"failed_tasks", strs},
-           {"upstream_failed_tasks", strs},
-           {"retries_used", integer},
-           {"frequency",
-            {{"type", "object"},
-             {"properties",
-              {{"lookback_hours", integer},
-               {"runs", integer},
-               {"failed_runs", integer},
-               {"capped", {{"type", "boolean"}}},
-               {"available", {{"type", "boolean"}}}}},
-             {"required", json::array({"lookback_hours", "runs", "failed_runs"})}}},
-           {"incident_id", str},
-           {"severity", {{"type", "string"}, {"enum", json::array({"sev1", "sev2", "sev3"})}}},
-           {"notes", strs}});
-  return output_object_schema(std::move(properties), json::array({"environment",
-                                                                  "dag_id",
-                                                                  "run_id",
-                                                                  "state",
-                                                                  "run_type",
-                                                                  "logical_date",
-                                                                  "start_date",
-                                                                  "end_date",
-                                                                  "duration_s",
-                                                                  "conf_keys",
-                                                                  "tags",
-                                                                  "tier",
-                                                                  "business_critical",
-                                                                  "owners",
-                                                                  "task_counts",
-                                                                  "first_failing_task",
-                                                                  "failed_tasks",
-                                                                  "upstream_failed_tasks",
-                                                                  "retries_used",
-                                                                  "frequency",
-                                                                  "incident_id",
-                                                                  "severity"}));
-}
+struct Frequency {
+  int lookback_hours = 0;
+  std::size_t runs = 0, failed_runs = 0;
+  bool capped = false, available = true;
+  template <class V>
+  void fields(V& v) const {
+    v.field("lookback_hours", lookback_hours, "Hours looked back");
+    v.field("runs", runs, "Runs of the DAG that ended in that time");
+    v.field("failed_runs", failed_runs, "Of those, the failed ones");
+    v.field("capped", capped, "More runs ended than were examined");
+    v.field("available", available, "false when the run history could not be read");
+  }
+};
 
-Result<mcp::ToolResult> get_run_summary(const Deps& deps, const RunIn& a) {
+struct RunSummaryOut {
+  airflow::DagRun run{};  // the contract's run, and then the summary's own fields
+  std::string environment{};
+  std::optional<double> duration_s{};
+  std::vector<std::string> conf_keys{}, tags{}, owners{};
+  std::string tier{};
+  bool business_critical = false;
+  std::map<std::string, int> task_counts{};
+  std::optional<TaskOut> first_failing_task{};
+  std::vector<std::string> failed_tasks{}, upstream_failed_tasks{};
+  int retries_used = 0;
+  Frequency frequency{};
+  std::string incident_id, severity = "sev3";
+  std::vector<std::string> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(run);
+    v.field("environment", environment, "Environment name");
+    v.field("duration_s", duration_s, "Run duration in seconds (null while it runs)");
+    v.field("conf_keys", conf_keys, "Keys of the run's conf (values are never shown)");
+    v.field("tags", tags, "DAG tags");
+    v.field("tier", tier, "From a tier=N tag (\"\" when none)");
+    v.field("business_critical", business_critical, "From a business_critical tag");
+    v.field("owners", owners, "DAG owners");
+    v.field("task_counts", task_counts, "Task instances per state");
+    v.field("first_failing_task", first_failing_task, "Null when no task failed");
+    v.field("failed_tasks", failed_tasks, "Ids of failed tasks");
+    v.field("upstream_failed_tasks", upstream_failed_tasks, "Ids of upstream_failed tasks");
+    v.field("retries_used", retries_used, "Retries the failed tasks used");
+    v.field("frequency", frequency, "How often the DAG failed lately");
+    v.field("incident_id", incident_id, "The run's incident (\"\" when none or not recorded)");
+    v.one_of("severity", severity, {"sev1", "sev2", "sev3"}, "From tier and criticality");
+    v.field("notes", notes, "What could not be read");
+  }
+};
+
+Result<Reply<RunSummaryOut>> get_run_summary(const Deps& deps, const RunIn& a) {
   const std::string& dag_id = a.dag_id;
   const std::string& run_id = a.run_id;
   auto target = resolve_target(deps, a);
@@ -122,7 +118,8 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const RunIn& a) {
   if (!tis) return airflow_error(tis.error());
   const TaskFacts facts = task_facts(*tis);
 
-  json notes = json::array();
+  RunSummaryOut out;
+  auto& notes = out.notes;
   airflow::Dag dag{.dag_id = dag_id};
   if (auto d = client.get_dag(dag_id); d) {
     dag = std::move(*d);
@@ -137,11 +134,8 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const RunIn& a) {
   // How often this DAG failed lately: one bounded query over defaults.lookback_hours.
   const int lookback_h = std::clamp(deps.config.defaults.lookback_hours, 1,
                                     std::max(1, deps.config.caps.lookback_hours_max));
-  json frequency = {{"lookback_hours", lookback_h},
-                    {"runs", 0},
-                    {"failed_runs", 0},
-                    {"capped", false},
-                    {"available", true}};
+  auto& frequency = out.frequency;
+  frequency.lookback_hours = lookback_h;
   {
     const auto now = deps.clock->now();
     // Runs that ended in the lookback (end_date: the same meaning on both API dialects).
@@ -155,22 +149,20 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const RunIn& a) {
     if (auto runs = client.list_dag_runs(rq); runs) {
       bool capped = runs->size() > kFrequencyCap;
       if (capped) runs->resize(kFrequencyCap);
-      frequency["runs"] = runs->size();
-      frequency["failed_runs"] = std::count_if(runs->begin(), runs->end(),
-                                               [](const auto& r) { return r.state == "failed"; });
-      frequency["capped"] = capped;
+      frequency.runs = runs->size();
+      frequency.failed_runs = static_cast<std::size_t>(std::count_if(
+          runs->begin(), runs->end(), [](const auto& r) { return r.state == "failed"; }));
+      frequency.capped = capped;
     } else {
-      frequency["available"] = false;
+      frequency.available = false;
       notes.push_back("Run history could not be read: " + runs.error().message);
     }
   }
 
-  json conf_keys = json::array();
   if (run->conf.is_object())
-    for (const auto& [k, v] : run->conf.items()) conf_keys.push_back(k);
-  json duration = nullptr;
+    for (const auto& [k, v] : run->conf.items()) out.conf_keys.push_back(k);
   if (auto s = iso_to_ms(run->start_date), e = iso_to_ms(run->end_date); s && e && *e >= *s)
-    duration = static_cast<double>(*e - *s) / 1000.0;
+    out.duration_s = static_cast<double>(*e - *s) / 1000.0;
   const std::string first_id = facts.first_failing ? facts.first_failing->task_id : "";
 
   // Text: what was found, then the next step.
@@ -190,9 +182,10 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const RunIn& a) {
             std::to_string(t.max_tries + 1) + ", ended " + iso_utc(t.end_date) + "); ";
   }
   text += "tasks: " + counts_text(facts.counts) + ".\n";
-  if (frequency["available"] == true)
-    text += "Lately: " + frequency["failed_runs"].dump() + " of " + frequency["runs"].dump() +
-            " runs failed in the last " + std::to_string(lookback_h) + " h.\n";
+  if (frequency.available)
+    text += "Lately: " + std::to_string(frequency.failed_runs) + " of " +
+            std::to_string(frequency.runs) + " runs failed in the last " +
+            std::to_string(lookback_h) + " h.\n";
   if (facts.first_failing)
     text +=
         "Next: extract_task_errors(dag_id, run_id, task_id=" + first_id + ") for the root cause.";
@@ -213,49 +206,53 @@ Result<mcp::ToolResult> get_run_summary(const Deps& deps, const RunIn& a) {
                          {"failed_tasks", ids_of(facts.failed, kFactsListCap)},
                          {"upstream_failed", facts.upstream_failed.size()},
                          {"retries_used", facts.retries_used},
-                         {"failed_runs_lately", frequency["failed_runs"]}};
-  std::string incident_id =
-      incident_for(deps, env, *run, first_id, std::move(incident_facts), text);
-
-  json out = airflow::to_json(*run);  // the contract's run, and then the summary's own fields
-  out.update(json{
-      {"environment", env},
-      {"duration_s", duration},
-      {"conf_keys", std::move(conf_keys)},
-      {"tags", dag.tags},
-      {"tier", tier},
-      {"business_critical", critical},
-      {"owners", dag.owners},
-      {"task_counts", facts.counts},
-      {"first_failing_task", facts.first_failing ? task_json(*facts.first_failing) : json(nullptr)},
-      {"failed_tasks", ids_of(facts.failed)},
-      {"upstream_failed_tasks", ids_of(facts.upstream_failed)},
-      {"retries_used", facts.retries_used},
-      {"frequency", std::move(frequency)},
-      {"incident_id", incident_id},
-      {"severity", severity},
-      {"notes", std::move(notes)}});
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+                         {"failed_runs_lately", frequency.failed_runs}};
+  out.incident_id = incident_for(deps, env, *run, first_id, std::move(incident_facts), text);
+  out.run = std::move(*run);
+  out.environment = env;
+  out.tags = dag.tags;
+  out.tier = tier;
+  out.business_critical = critical;
+  out.owners = dag.owners;
+  out.task_counts = facts.counts;
+  if (facts.first_failing) out.first_failing_task = TaskOut{*facts.first_failing};
+  out.failed_tasks = ids_of(facts.failed);
+  out.upstream_failed_tasks = ids_of(facts.upstream_failed);
+  out.retries_used = facts.retries_used;
+  out.severity = severity;
+  return Reply<RunSummaryOut>{std::move(text), std::move(out)};
 }
 
 // ---- get_failed_tasks ----
 
-json failed_tasks_output_schema() {
-  json task = task_schema();
-  task["properties"]["retries_left"] = {{"type", "integer"}};
-  return output_object_schema(
-      {{"environment", {{"type", "string"}}},
-       {"dag_id", {{"type", "string"}}},
-       {"run_id", {{"type", "string"}}},
-       {"state", {{"type", "string"}}},
-       {"count", {{"type", "integer"}}},
-       {"tasks", {{"type", "array"}, {"items", task}}},
-       {"first_failing_task", {{"type", "string"}}},
-       {"incident_id", {{"type", "string"}}}},
-      json::array({"environment", "dag_id", "run_id", "count", "tasks", "first_failing_task"}));
-}
+struct FailedTaskOut {
+  TaskOut task{};
+  int retries_left = 0;
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(task);
+    v.field("retries_left", retries_left, "Tries left before Airflow gives up");
+  }
+};
 
-Result<mcp::ToolResult> get_failed_tasks(const Deps& deps, const RunIn& a) {
+struct FailedTasksOut {
+  RunRefOut ref{};
+  std::string state{};
+  std::size_t count = 0;
+  std::vector<FailedTaskOut> tasks{};
+  std::string first_failing_task{}, incident_id{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(ref);
+    v.field("state", state, "The run's state");
+    v.field("count", count, "Failed and upstream_failed task instances");
+    v.field("tasks", tasks, "Failed ones first (first failing first), then upstream_failed");
+    v.field("first_failing_task", first_failing_task, "\"\" when no task failed");
+    v.field("incident_id", incident_id, "The run's incident (\"\" when none or not recorded)");
+  }
+};
+
+Result<Reply<FailedTasksOut>> get_failed_tasks(const Deps& deps, const RunIn& a) {
   const std::string& dag_id = a.dag_id;
   const std::string& run_id = a.run_id;
   auto target = resolve_target(deps, a);
@@ -268,14 +265,9 @@ Result<mcp::ToolResult> get_failed_tasks(const Deps& deps, const RunIn& a) {
   if (!tis) return airflow_error(tis.error());
   const TaskFacts facts = task_facts(*tis);
 
-  json tasks = json::array();
-  for (const auto* group : {&facts.failed, &facts.upstream_failed}) {
-    for (const auto* t : *group) {
-      json j = task_json(*t);
-      j["retries_left"] = retries_left(*t);
-      tasks.push_back(std::move(j));
-    }
-  }
+  std::vector<FailedTaskOut> tasks;
+  for (const auto* group : {&facts.failed, &facts.upstream_failed})
+    for (const auto* t : *group) tasks.push_back({TaskOut{*t}, retries_left(*t)});
   const std::string first_id = facts.first_failing ? facts.first_failing->task_id : "";
   std::string text;
   if (tasks.empty()) {
@@ -303,35 +295,36 @@ Result<mcp::ToolResult> get_failed_tasks(const Deps& deps, const RunIn& a) {
                          {"upstream_failed", facts.upstream_failed.size()}};
   std::string incident_id =
       incident_for(deps, env, *run, first_id, std::move(incident_facts), text);
-  json out = {{"environment", env},
-              {"dag_id", dag_id},
-              {"run_id", run_id},
-              {"state", run->state},
-              {"count", tasks.size()},
-              {"tasks", std::move(tasks)},
-              {"first_failing_task", first_id},
-              {"incident_id", incident_id}};
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+  FailedTasksOut out{.ref = {env, dag_id, run_id},
+                     .state = run->state,
+                     .count = tasks.size(),
+                     .tasks = std::move(tasks),
+                     .first_failing_task = first_id,
+                     .incident_id = std::move(incident_id)};
+  return Reply<FailedTasksOut>{std::move(text), std::move(out)};
 }
 
 // ---- get_task_states ----
 
-json task_states_output_schema() {
-  return output_object_schema(
-      {{"environment", {{"type", "string"}}},
-       {"dag_id", {{"type", "string"}}},
-       {"run_id", {{"type", "string"}}},
-       {"tasks", {{"type", "array"}, {"items", task_schema()}}},
-       {"counts", {{"type", "object"}, {"additionalProperties", {{"type", "integer"}}}}},
-       {"unknown_task_ids", {{"type", "array"}, {"items", {{"type", "string"}}}}}},
-      json::array({"environment", "dag_id", "run_id", "tasks", "counts", "unknown_task_ids"}));
-}
+struct TaskStatesOut {
+  RunRefOut ref{};
+  std::vector<TaskOut> tasks{};
+  std::map<std::string, int> counts{};
+  std::vector<std::string> unknown_task_ids{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(ref);
+    v.field("tasks", tasks, "The task instances (all, or the requested ones)");
+    v.field("counts", counts, "Task instances per state (\"none\": no state)");
+    v.field("unknown_task_ids", unknown_task_ids, "Requested ids this run does not have");
+  }
+};
 
 struct TaskStatesIn : RunIn {
   std::optional<std::vector<std::string>> task_ids;
 };
 
-Result<mcp::ToolResult> get_task_states(const Deps& deps, const TaskStatesIn& a) {
+Result<Reply<TaskStatesOut>> get_task_states(const Deps& deps, const TaskStatesIn& a) {
   const std::string& dag_id = a.dag_id;
   const std::string& run_id = a.run_id;
   std::optional<std::set<std::string>> wanted;
@@ -341,16 +334,17 @@ Result<mcp::ToolResult> get_task_states(const Deps& deps, const TaskStatesIn& a)
   auto tis = target->client->list_task_instances(dag_id, run_id, {});
   if (!tis) return airflow_error(tis.error());
 
-  json tasks = json::array();
-  std::map<std::string, int> counts;
+  TaskStatesOut out{.ref = {target->env->name, dag_id, run_id}};
+  auto& tasks = out.tasks;
+  auto& counts = out.counts;
   std::set<std::string> present;
   for (const auto& t : *tis) {
     present.insert(t.task_id);
     if (wanted && !wanted->count(t.task_id)) continue;
     ++counts[t.state.empty() ? "none" : t.state];
-    tasks.push_back(task_json(t));
+    tasks.push_back(TaskOut{t});
   }
-  json unknown = json::array();
+  auto& unknown = out.unknown_task_ids;
   if (wanted)
     for (const auto& id : *wanted)
       if (!present.count(id)) unknown.push_back(id);
@@ -359,26 +353,20 @@ Result<mcp::ToolResult> get_task_states(const Deps& deps, const TaskStatesIn& a)
                      " task instance(s) — " + counts_text(counts) + ".";
   if (!unknown.empty())
     text += "\n" + std::to_string(unknown.size()) +
-            " requested task id(s) are not in this run: " + unknown.front().get<std::string>() +
+            " requested task id(s) are not in this run: " + unknown.front() +
             (unknown.size() > 1 ? ", …" : "") + ".";
   if (counts.count("failed"))
     text += "\nNext: get_failed_tasks for the first failing task.";
   else if (counts.count("running") || counts.count("queued") || counts.count("scheduled"))
     text += "\nStill in progress; call again later.";
-  json out = {{"environment", target->env->name},
-              {"dag_id", dag_id},
-              {"run_id", run_id},
-              {"tasks", std::move(tasks)},
-              {"counts", counts},
-              {"unknown_task_ids", std::move(unknown)}};
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+  return Reply<TaskStatesOut>{std::move(text), std::move(out)};
 }
 
 }  // namespace
 
 Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   {
-    ToolSpec<RunIn> t;
+    ToolSpec<RunIn, RunSummaryOut> t;
     t.name = "get_run_summary";
     t.title = "Triage a DAG run";
     t.description =
@@ -387,23 +375,21 @@ Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const De
         "used, and how often the DAG failed lately. A failed run opens an incident. Conf values "
         "are never shown (conf_keys only).";
     t.args = run_args();
-    t.output_schema = run_summary_output_schema();
     t.run = [deps](const RunIn& a, mcp::ToolContext&) { return get_run_summary(*deps, a); };
-    if (auto st = add_tool(server, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
   {
-    ToolSpec<RunIn> t;
+    ToolSpec<RunIn, FailedTasksOut> t;
     t.name = "get_failed_tasks";
     t.title = "Failed tasks of a DAG run";
     t.description =
         "Triage: the failed and upstream_failed task instances of a run (failed first, by end "
         "time), with retries left, and the first failing task. A failed run opens an incident.";
     t.args = run_args();
-    t.output_schema = failed_tasks_output_schema();
     t.run = [deps](const RunIn& a, mcp::ToolContext&) { return get_failed_tasks(*deps, a); };
-    if (auto st = add_tool(server, std::move(t)); !st) return st;
+    if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
-  ToolSpec<TaskStatesIn> t;
+  ToolSpec<TaskStatesIn, TaskStatesOut> t;
   t.name = "get_task_states";
   t.title = "Task states of a DAG run";
   t.description =
@@ -413,9 +399,8 @@ Status register_triage_tools(mcp::Server& server, const std::shared_ptr<const De
       .text("run_id", &TaskStatesIn::run_id, rules::run_id(), "DAG run id", Need::required)
       .list("task_ids", &TaskStatesIn::task_ids, rules::task_id(), kTaskIdsMax,
             "Only these tasks (absent = every task of the run).");
-  t.output_schema = task_states_output_schema();
   t.run = [deps](const TaskStatesIn& a, mcp::ToolContext&) { return get_task_states(*deps, a); };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook

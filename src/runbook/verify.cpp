@@ -18,7 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t kOutputCap = 16 * 1024;
 constexpr std::size_t kLaterRunCap = 200;  // runs after the incident examined (newest first)
 
 // The try of each task the incident's diagnoses recorded (summary_json "diagnose" and
@@ -67,44 +66,59 @@ std::string failed_again(const store::Incident& inc, const airflow::DagRun& run,
   return "";
 }
 
-json output_schema() {
-  json str = {{"type", "string"}};
-  return output_object_schema(
-      {{"environment", str},
-       {"dag_id", str},
-       {"run_id", str},
-       {"verdict",
-        {{"type", "string"}, {"enum", json::array({"recovered", "not_yet", "escalate"})}}},
-       {"reason", str},
-       {"rule",
-        {{"type", "object"},
-         {"properties",
-          {{"dag", str},
-           {"quiet_minutes", {{"type", "integer"}}},
-           {"critical_tasks", {{"type", "array"}, {"items", str}}},
-           {"escalate_after_failures", {{"type", "integer"}}}}},
-         {"required",
-          json::array({"quiet_minutes", "critical_tasks", "escalate_after_failures"})}}},
-       {"recovering_run", run_schema(/*nullable=*/true)},
-       {"critical_tasks",
-        {{"type", "array"},
-         {"items",
-          {{"type", "object"},
-           {"properties", {{"task_id", str}, {"state", str}}},
-           {"required", json::array({"task_id", "state"})}}}}},
-       {"failures_since", {{"type", "integer"}}},
-       {"quiet_until", str},
-       {"advice", str},
-       {"incident_id", str},
-       {"incident_state", str},
-       {"examined_runs", {{"type", "integer"}}},
-       {"capped", {{"type", "boolean"}}},
-       {"notes", {{"type", "array"}, {"items", str}}}},
-      json::array({"environment", "dag_id", "run_id", "verdict", "reason", "rule", "recovering_run",
-                   "critical_tasks", "failures_since", "quiet_until", "advice"}));
-}
+struct RuleOut {
+  config::RecoveryRule r{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("dag", r.dag, "The rule's DAG glob");
+    v.field("quiet_minutes", r.quiet_minutes, "Minutes without a new failure after recovery");
+    v.field("critical_tasks", r.critical_tasks, "Tasks that must succeed (none: every task)");
+    v.field("escalate_after_failures", r.escalate_after_failures,
+            "Failed runs after the incident that mean escalate");
+  }
+};
 
-Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const RunIn& a) {
+struct CriticalTaskOut {
+  std::string task_id{}, state{};
+  template <class V>
+  void fields(V& v) const {
+    v.field("task_id", task_id, "Task id");
+    v.field("state", state, "Its state in the recovering run");
+  }
+};
+
+struct RecoveryOut {
+  RunRefOut ref{};  // the incident's run
+  std::string verdict = "not_yet";
+  std::string reason{};
+  RuleOut rule{};
+  std::optional<airflow::DagRun> recovering_run{};
+  std::vector<CriticalTaskOut> critical_tasks{};
+  int failures_since = 0;
+  std::string quiet_until{}, advice{}, incident_id{}, incident_state{};
+  std::size_t examined_runs = 0;
+  bool capped = false;
+  std::vector<std::string> notes{};
+  template <class V>
+  void fields(V& v) const {
+    v.flatten(ref);
+    v.one_of("verdict", verdict, {"recovered", "not_yet", "escalate"}, "The verdict");
+    v.field("reason", reason, "Why");
+    v.field("rule", rule, "The recovery rule applied");
+    v.field("recovering_run", recovering_run, "The run that recovered (null when none)");
+    v.field("critical_tasks", critical_tasks, "States of the critical tasks in that run");
+    v.field("failures_since", failures_since, "Failed runs after the incident");
+    v.field("quiet_until", quiet_until, "UTC end of the quiet period (\"\" when none)");
+    v.field("advice", advice, "What to do next");
+    v.field("incident_id", incident_id, "The run's incident (\"\" when none)");
+    v.field("incident_state", incident_state, "Its state now");
+    v.field("examined_runs", examined_runs, "Later runs examined");
+    v.field("capped", capped, "More later runs exist than were examined");
+    v.field("notes", notes, "What could not be read or done");
+  }
+};
+
+Result<Reply<RecoveryOut>> check_recovery_rules(const Deps& deps, const RunIn& a) {
   const std::string& dag_id = a.dag_id;
   const std::string& run_id = a.run_id;
   auto target = resolve_target(deps, a);
@@ -114,7 +128,7 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const RunIn& a) {
   auto run = client.get_dag_run(dag_id, run_id);
   if (!run) return airflow_error(run.error());
   const config::RecoveryRule rule = deps.config.recovery_for(dag_id);
-  json notes = json::array();
+  std::vector<std::string> notes;
 
   // The incident (if any) remembers the first failing task even after the run was cleared.
   std::optional<store::Incident> incident;
@@ -202,37 +216,27 @@ Result<mcp::ToolResult> check_recovery_rules(const Deps& deps, const RunIn& a) {
     }
   }
 
-  json critical = json::array();
-  for (const auto& [id, state] : v.critical_tasks)
-    critical.push_back({{"task_id", id}, {"state", state}});
-  json recovering = v.recovering_run ? airflow::to_json(*v.recovering_run) : json(nullptr);
-  json out = {{"environment", env},
-              {"dag_id", dag_id},
-              {"run_id", run_id},
-              {"verdict", v.verdict},
-              {"reason", v.reason},
-              {"rule",
-               {{"dag", rule.dag},
-                {"quiet_minutes", rule.quiet_minutes},
-                {"critical_tasks", rule.critical_tasks},
-                {"escalate_after_failures", rule.escalate_after_failures}}},
-              {"recovering_run", std::move(recovering)},
-              {"critical_tasks", std::move(critical)},
-              {"failures_since", v.failures_since},
-              {"quiet_until", v.quiet_until_ms ? ms_to_iso(v.quiet_until_ms) : ""},
-              {"advice", v.advice},
-              {"incident_id", incident_id},
-              {"incident_state", incident_state},
-              {"examined_runs", examined},
-              {"capped", capped},
-              {"notes", std::move(notes)}};
-  return finish(deps, text, std::move(out), output_cap(deps, kOutputCap));
+  RecoveryOut out{.ref = {env, dag_id, run_id},
+                  .verdict = v.verdict,
+                  .reason = v.reason,
+                  .rule = {rule},
+                  .recovering_run = v.recovering_run,
+                  .failures_since = v.failures_since,
+                  .quiet_until = v.quiet_until_ms ? ms_to_iso(v.quiet_until_ms) : "",
+                  .advice = v.advice,
+                  .incident_id = incident_id,
+                  .incident_state = incident_state,
+                  .examined_runs = examined,
+                  .capped = capped,
+                  .notes = std::move(notes)};
+  for (const auto& [id, state] : v.critical_tasks) out.critical_tasks.push_back({id, state});
+  return Reply<RecoveryOut>{std::move(text), std::move(out)};
 }
 
 }  // namespace
 
 Status register_verify_tools(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
-  ToolSpec<RunIn> t;
+  ToolSpec<RunIn, RecoveryOut> t;
   t.name = "check_recovery_rules";
   t.title = "Check whether a DAG recovered";
   t.description =
@@ -241,9 +245,8 @@ Status register_verify_tools(mcp::Server& server, const std::shared_ptr<const De
       "failures before escalating), with the reason and what to do next. Never suggests a blind "
       "retry.";
   t.args = run_args();
-  t.output_schema = output_schema();
   t.run = [deps](const RunIn& a, mcp::ToolContext&) { return check_recovery_rules(*deps, a); };
-  return add_tool(server, std::move(t));
+  return add_tool(server, deps, std::move(t));
 }
 
 }  // namespace dm::runbook
