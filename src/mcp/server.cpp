@@ -476,7 +476,15 @@ std::shared_ptr<Session> Server::open_session(OutboundSink sink) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     refuse = impl_->shut_down;
-    if (!refuse) impl_->sessions.push_back(s);
+    if (!refuse) {
+      // 2026-07-28 over HTTP opens one short-lived session per request: forget the closed ones
+      // as the list grows (amortized), not only when a change is broadcast.
+      if (impl_->sessions.size() >= impl_->prune_at) {
+        std::erase_if(impl_->sessions, [](const auto& w) { return w.expired(); });
+        impl_->prune_at = std::max<std::size_t>(64, 2 * impl_->sessions.size());
+      }
+      impl_->sessions.push_back(s);
+    }
   }
   if (refuse) s->close();
   return s;

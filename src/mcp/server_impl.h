@@ -70,6 +70,7 @@ struct Server::Impl {
   std::shared_ptr<const CompletionHandler> completion;
   std::vector<std::shared_ptr<const Middleware>> middleware;  // outermost first
   std::vector<std::weak_ptr<ServerSession>> sessions;
+  std::size_t prune_at = 64;  // sessions' size at which open_session drops expired entries
   bool shut_down = false;
 
   std::shared_ptr<const ToolEntry> find_tool(const std::string& name) const;

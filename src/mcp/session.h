@@ -75,9 +75,10 @@ class Session {
   // to an `invalid` text has related_request = the echoed id, or a JSON null when the id could
   // not be read, and completes_request = true.
   virtual InboundInfo receive(std::string_view text) = 0;
-  // The same for a message that came with HTTP headers: a modern (2026-07-28) request is then
-  // also checked against them (a missing or contradicting header is answered with -32020
-  // HeaderMismatch). A legacy message ignores them. The default ignores the headers.
+  // The same for a message that came with HTTP headers outside any legacy session: a request on
+  // a session that has not answered `initialize` is then served as 2026-07-28 and checked
+  // against the headers first (a missing or contradicting one is answered with -32020
+  // HeaderMismatch). On an initialized session the headers are ignored. The default ignores them.
   virtual InboundInfo receive(std::string_view text, const RequestHeaders& headers) {
     (void)headers;
     return receive(text);
