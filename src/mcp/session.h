@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace dm::mcp {
 
@@ -45,6 +47,18 @@ struct InboundInfo {
   std::string method;                // for requests and notifications
 };
 
+// What an HTTP transport read from the headers of the POST that carried a message, for the
+// 2026-07-28 checks of headers against the body (streamable-http "Server Validation"): values as
+// received (surrounding spaces and tabs included; the session trims them and decodes the
+// `=?base64?...?=` form where the revision allows it). A header that was absent is nullopt.
+struct RequestHeaders {
+  std::optional<std::string> protocol_version{};  // MCP-Protocol-Version
+  std::optional<std::string> method{};            // Mcp-Method
+  std::optional<std::string> name{};              // Mcp-Name
+  // Mcp-Param-{Name} headers: {Name lowercased, value}, in arrival order.
+  std::vector<std::pair<std::string, std::string>> params{};
+};
+
 // Protocol state for one client: lifecycle, negotiated version, log level, subscriptions,
 // in-flight requests and pending server->client requests.
 // Thread-safety: all members may be called from any thread.
@@ -61,6 +75,14 @@ class Session {
   // to an `invalid` text has related_request = the echoed id, or a JSON null when the id could
   // not be read, and completes_request = true.
   virtual InboundInfo receive(std::string_view text) = 0;
+  // The same for a message that came with HTTP headers outside any legacy session: a request on
+  // a session that has not answered `initialize` is then served as 2026-07-28 and checked
+  // against the headers first (a missing or contradicting one is answered with -32020
+  // HeaderMismatch). On an initialized session the headers are ignored. The default ignores them.
+  virtual InboundInfo receive(std::string_view text, const RequestHeaders& headers) {
+    (void)headers;
+    return receive(text);
+  }
 
   // Ends the session: cancels in-flight handlers (their results are dropped, nothing more is
   // sent), fails pending server->client requests. Idempotent. No sink call starts after it returns.

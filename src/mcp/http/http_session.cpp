@@ -68,7 +68,8 @@ bool HttpSession::abandon_request_stream(uint64_t stream) {
   return true;
 }
 
-InboundInfo HttpSession::receive(std::string_view body, std::vector<std::string>* captured) {
+InboundInfo HttpSession::receive(std::string_view body, std::vector<std::string>* captured,
+                                 const RequestHeaders* headers) {
   std::shared_ptr<Session> s;
   {
     std::lock_guard lk(mu_);
@@ -80,7 +81,7 @@ InboundInfo HttpSession::receive(std::string_view body, std::vector<std::string>
   t_capture = &cap;
   InboundInfo info;
   try {
-    info = s->receive(body);
+    info = headers ? s->receive(body, *headers) : s->receive(body);
   } catch (...) {  // the seam promises no throw; a transport must still not die of it
     std::fprintf(stderr, "[mcp-http] session %s: receive threw\n", id_.c_str());
     info = InboundInfo{};

@@ -65,10 +65,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // reached it (the caller must answer the POST itself).
   bool abandon_request_stream(uint64_t stream);
 
-  // Feeds one POST body to the mcp session. Messages the session emits synchronously during
-  // this call that have no related request but are responses (errors for an invalid message)
-  // are captured into `captured` instead of the standalone stream, so the POST can answer them.
-  InboundInfo receive(std::string_view body, std::vector<std::string>* captured);
+  // Feeds one POST body to the mcp session (with the POST's headers when given, for the
+  // 2026-07-28 checks). Messages the session emits synchronously during this call that have no
+  // related request but are responses (errors for an invalid message) are captured into
+  // `captured` instead of the standalone stream, so the POST can answer them.
+  InboundInfo receive(std::string_view body, std::vector<std::string>* captured,
+                      const RequestHeaders* headers = nullptr);
 
   enum class AttachStatus { ok, conflict, unknown_stream, closed };
   struct AttachResult {

@@ -60,11 +60,18 @@ Peek peek_message(std::string_view body) {
     if (!id_ok) return p;
     p.kind = PeekKind::request;
     p.id = *id;
-    if (p.method == "initialize") {
-      auto params = j.find("params");
-      if (params != j.end() && params->is_object()) {
+    auto params = j.find("params");
+    if (params != j.end() && params->is_object()) {
+      if (p.method == "initialize") {
         auto v = params->find("protocolVersion");
         if (v != params->end() && v->is_string()) p.requested_version = v->get<std::string>();
+      }
+      auto meta = params->find("_meta");
+      if (meta != params->end() && meta->is_object()) {
+        auto v = meta->find("io.modelcontextprotocol/protocolVersion");
+        if (v != meta->end() && v->is_string()) p.meta_version = v->get<std::string>();
+        auto c = meta->find("io.modelcontextprotocol/clientCapabilities");
+        p.meta_complete = p.meta_version && c != meta->end() && c->is_object();
       }
     }
     return p;

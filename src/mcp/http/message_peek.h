@@ -27,6 +27,12 @@ struct Peek {
   std::optional<nlohmann::json> id;  // for requests and responses
   std::string method;                // for requests and notifications
   std::string requested_version;     // params.protocolVersion of an initialize request
+  // params._meta["io.modelcontextprotocol/protocolVersion"] when it is a string: the message is
+  // a 2026-07-28 ("modern") request, served statelessly.
+  std::optional<std::string> meta_version;
+  // params._meta carries both the protocolVersion (string) and clientCapabilities (object) a
+  // 2026-07-28 request needs.
+  bool meta_complete = false;
 };
 
 Peek peek_message(std::string_view body);
