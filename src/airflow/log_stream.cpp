@@ -10,9 +10,15 @@
 
 namespace dm::airflow {
 
-LineFn counting_sink(const LogSink& sink, LogStats& st) {
+LineFn counting_sink(const LogSink& sink, LogStats& st, std::uint64_t max_bytes) {
   st = LogStats{};
-  return [&sink, &st](std::string_view text, std::string_view level) {
+  st.read_bytes_max = max_bytes;
+  return [&sink, &st, max_bytes](std::string_view text, std::string_view level) {
+    if (max_bytes > 0 && st.bytes + text.size() + 1 > max_bytes) {
+      st.capped = true;
+      st.stopped_by_sink = true;
+      return false;
+    }
     ++st.lines;
     st.bytes += text.size() + 1;
     if (!sink(LogLine{text, level})) {

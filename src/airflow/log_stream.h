@@ -9,6 +9,7 @@
 // Not thread-safe (one decoder per transfer).
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -26,8 +27,10 @@ namespace dm::airflow {
 using LineFn = std::function<bool(std::string_view text, std::string_view level)>;
 
 // Resets `st` and returns a LineFn that hands each line to `sink` and counts it in `st` (lines,
-// bytes incl. the newline, stopped_by_sink). Both references must outlive the returned function.
-LineFn counting_sink(const LogSink& sink, LogStats& st);
+// bytes incl. the newline, stopped_by_sink). With `max_bytes` > 0 it stops (returns false, sets
+// st.capped and st.stopped_by_sink) instead of handing over a line that would take st.bytes past
+// max_bytes; st.read_bytes_max records the cap. Both references must outlive the returned function.
+LineFn counting_sink(const LogSink& sink, LogStats& st, std::uint64_t max_bytes = 0);
 
 class TextLineSplitter {
  public:

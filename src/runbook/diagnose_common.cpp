@@ -93,17 +93,11 @@ Result<LogRead> stream_log(airflow::AirflowClient& client, const TryRef& t,
                            const std::function<void(const airflow::LogLine&)>& line,
                            const mcp::ToolContext* ctx, std::size_t tail_lines) {
   LogRead out;
-  std::uint64_t bytes = 0;
   auto sink = [&](const airflow::LogLine& l) {
     if (ctx != nullptr && ctx->cancelled()) {
       out.cancelled = true;
       return false;
     }
-    if (bytes + l.text.size() + 1 > kMaxLogBytesRead) {
-      out.capped = true;
-      return false;
-    }
-    bytes += l.text.size() + 1;
     line(l);
     return true;
   };
@@ -111,6 +105,7 @@ Result<LogRead> stream_log(airflow::AirflowClient& client, const TryRef& t,
   Status st = tail_lines > 0 ? client.read_task_log_tail(req, tail_lines, sink, &out.stats)
                              : client.read_task_log(req, sink, &out.stats);
   if (!st) return airflow_error(st.error());
+  out.capped = out.stats.capped;
   return out;
 }
 
