@@ -78,7 +78,10 @@ struct LogRead {
 };
 
 // Hands each of the try's log lines, as the Airflow layer delivers it (text + level, views valid
-// during the call), to `line` — once, never joined into bytes and split again. The read goes to
+// during the call), to `line` — once, in order, never split again: the lines are copied into runs
+// of ~16 KiB and handed on from there inside a logs::LineRunScope (logs/line_run.h), so that the
+// consumer's RedactStream::feed_line scans a run at once; the last run is handed on before
+// stream_log returns (lines of a failed read may not all be). The read goes to
 // the log's end (Airflow REST has no range read; callers keep a ring of lines, so memory stays
 // flat), bounded by time — the environment's request timeout covers the transfer, and the read
 // stops when `ctx` (may be null) is cancelled — and by the client's byte cap
