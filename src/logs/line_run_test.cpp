@@ -16,6 +16,7 @@
 
 #include "logs/pipeline.h"
 #include "logs/redact.h"
+#include "logs/test_corpus.h"
 #include "logs/test_rules.h"
 
 namespace dm::logs {
@@ -36,14 +37,6 @@ std::vector<std::string> split_lines(const std::string& s) {
   std::istringstream in(s);
   std::string l;
   while (std::getline(in, l)) v.push_back(l);
-  return v;
-}
-
-std::vector<fs::path> logs_in(const std::string& dir) {
-  std::vector<fs::path> v;
-  for (const auto& e : fs::directory_iterator(std::string(DM_SOURCE_DIR) + "/" + dir))
-    if (e.path().extension() == ".log") v.push_back(e.path());
-  std::sort(v.begin(), v.end());
   return v;
 }
 
