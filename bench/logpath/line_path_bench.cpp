@@ -3,33 +3,51 @@
 // ring:
 //   joined:  each line copied + '\n', RedactStream::feed, Tail::feed (the path before issue 12)
 //   lines:   RedactStream::feed_line, Tail::push (one pass over views, the path now)
-// and the same for DiagnoseStream (feed vs feed_line; the extract_task_errors path); and, for
-// scale, decode_ndjson: the airflow layer turning the same log's Airflow 3 NDJSON body into those
-// lines (airflow::EventLogDecoder: decode_ndjson_reference is one nlohmann parse per event,
-// decode_ndjson_fast the FastEventDecoder single pass it now uses first), which comes before the
-// log path.
-//   line-path-bench [MB=50] [repeats=3]      prints one JSON line per path (best of the repeats)
+// and the same for DiagnoseStream (feed vs feed_line; the extract_task_errors path); for scale,
+// decode_ndjson: the airflow layer turning the same log's Airflow 3 NDJSON body into those lines
+// (airflow::EventLogDecoder: decode_ndjson_reference is one nlohmann parse per event,
+// decode_ndjson_fast the FastEventDecoder single pass it uses first); and the full path a
+// task_log / extract_task_errors call runs for one log, per 50 MB of NDJSON:
+//   full_task_log: NDJSON body in 16 KiB chunks (as curl hands them over) → EventLogDecoder →
+//     counting_sink (with the byte cap) → a LogSink as stream_log's, which hands lines on in
+//     line runs (logs/line_run.h) → RedactStream::feed_line → Tail::push, the same chain of
+//     calls as task_log;
+//   full_extract: the same into DiagnoseStream::feed_line, then finish() (extract_task_errors);
+//   full_*_no_runs: the same without line runs (one redaction scan per line, as before them).
+//   line-path-bench [MB=50] [repeats=3] [path]   one JSON line per path (best of the repeats),
+//                                                 only `path` when given (e.g. for perf record)
+// Times are the process's CPU time (CLOCK_PROCESS_CPUTIME_ID), which other work on a shared
+// machine inflates less than wall time; "wall_seconds" is the same run's wall time.
 // Never run by tests.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "airflow/log_stream.h"
+#include "logs/line_run.h"
 #include "logs/pipeline.h"
 #include "logs/redact.h"
 #include "logs/tail.h"
 
 using namespace dm::logs;
 using dm::airflow::EventLogDecoder;
+using AfLine = dm::airflow::LogLine;
+using dm::airflow::LogSink;
+using dm::airflow::LogStats;
 
 int main(int argc, char** argv) {
   const std::size_t mb = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 50;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
+  const std::string only = argc > 3 ? argv[3] : "";
   auto red = Redactor::builtin();
   if (!red) return 1;
+  std::atomic<bool> cancelled{false};  // as a call's cancellation flag
   // The rendered text of Airflow 3 events (as EventLogDecoder::render_event produces it).
   std::vector<std::string> lines;
   std::size_t bytes = 0;
@@ -42,22 +60,32 @@ int main(int argc, char** argv) {
   lines.push_back("Traceback (most recent call last):");
   lines.push_back("  File \"/opt/airflow/dags/replay.py\", line 12, in replay_events");
   lines.push_back("ValueError: checksum mismatch in batch 04999 password=hunter2");
-  auto time_it = [&](const char* name, auto&& fn) {
-    double best = 1e9;
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  // `per` is the byte count the figures are per (the rendered lines, or the NDJSON body).
+  auto time_per = [&](const char* name, std::size_t per, auto&& fn) {
+    if (!only.empty() && only != name) return;
+    double best = 1e9, best_wall = 1e9;
     std::size_t check = 0;
     for (int r = 0; r < repeats; ++r) {
-      auto t0 = std::chrono::steady_clock::now();
+      auto w0 = std::chrono::steady_clock::now();
+      double c0 = cpu_now();
       check = fn();
-      best = std::min(best,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      best = std::min(best, cpu_now() - c0);
+      best_wall = std::min(
+          best_wall, std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count());
     }
     std::printf(
-        "{\"path\":\"%s\",\"mb\":%.1f,\"lines\":%zu,\"seconds\":%.4f,\"ms_per_50mb\":%.1f,\"MB_s\":"
-        "%.0f,"
-        "\"check\":%zu}\n",
-        name, bytes / 1e6, lines.size(), best, best * 1000 * 50e6 / bytes, bytes / 1e6 / best,
+        "{\"path\":\"%s\",\"mb\":%.1f,\"lines\":%zu,\"seconds\":%.4f,\"wall_seconds\":%.4f,"
+        "\"ms_per_50mb\":%.1f,\"MB_s\":%.0f,\"check\":%zu}\n",
+        name, per / 1e6, lines.size(), best, best_wall, best * 1000 * 50e6 / per, per / 1e6 / best,
         check);
+    std::fflush(stdout);
   };
+  auto time_it = [&](const char* name, auto&& fn) { time_per(name, bytes, fn); };
   const TailOptions topt{200, 5000, 16384, 2048};
   time_it("tail_joined", [&] {
     RedactStream rs(*red);
@@ -108,10 +136,16 @@ int main(int argc, char** argv) {
         "{\"timestamp\":\"2026-12-06T10:00:00.123456Z\",\"level\":\"info\",\"event\":"
         "\"replayed batch " +
         std::to_string(i) + " ok " + std::string(96, 'x') + "\",\"logger\":\"task.stdout\"}\n";
+  ndjson +=  // the end of a failed try, as bench/logpath/logpath.py writes it
+      R"({"timestamp":"2026-12-06T10:59:59.000000Z","level":"error","event":"Task failed with )"
+      R"(exception","logger":"task","error_detail":[{"exc_type":"ValueError","exc_value":)"
+      R"("checksum mismatch in batch 04999 password=hunter2","frames":[{"filename":)"
+      R"("/opt/airflow/dags/replay.py","lineno":12,"name":"replay_events"}]}]})"
+      "\n";
   // Before: the nlohmann decoder for every line (Mode::reference); after: FastEventDecoder first.
   for (auto [name, mode] : {std::pair{"decode_ndjson_reference", EventLogDecoder::Mode::reference},
                             std::pair{"decode_ndjson_fast", EventLogDecoder::Mode::fast}}) {
-    time_it(name, [&, mode = mode] {
+    time_per(name, ndjson.size(), [&, mode = mode] {
       std::size_t n = 0;
       EventLogDecoder dec(
           [&](std::string_view, std::string_view) {
@@ -123,6 +157,47 @@ int main(int argc, char** argv) {
         dec.feed(std::string_view(ndjson).substr(i, 65536));
       dec.finish();
       return n;
+    });
+  }
+  // The full path of one call, per 50 MB of NDJSON: the body in 16 KiB chunks through the decoder
+  // and the same sinks a REST read and stream_log put in front of the tool's own consumer.
+  // `in_runs` false: lines go straight on, one redaction scan each (stream_log before line runs).
+  auto full = [&](const std::function<void(const AfLine&)>& line, bool in_runs = true) {
+    LogStats st;
+    // stream_log's sink: its cancellation check, lines handed on in runs (logs/line_run.h).
+    LineRunBatcher runs([&](std::string_view text, std::string_view level) {
+      line(AfLine{text, level});
+    });
+    LogSink sink = [&](const AfLine& l) {
+      if (cancelled.load(std::memory_order_relaxed)) return false;
+      if (in_runs)
+        runs.push(l.text, l.level);
+      else
+        line(l);
+      return true;
+    };
+    EventLogDecoder dec(dm::airflow::counting_sink(sink, st, 4ull << 30));
+    for (std::size_t i = 0; i < ndjson.size(); i += 16384)
+      if (!dec.feed(std::string_view(ndjson).substr(i, 16384))) break;
+    dec.finish();
+    runs.flush();
+    return st.lines;
+  };
+  for (bool in_runs : {false, true}) {
+    time_per(in_runs ? "full_task_log" : "full_task_log_no_runs", ndjson.size(), [&] {
+      RedactStream rs(*red);
+      Tail tail(topt);
+      full(
+          [&](const AfLine& l) {
+            rs.feed_line(l.text, [&](std::string_view r) { tail.push(r, l.level); });
+          },
+          in_runs);
+      return static_cast<std::size_t>(tail.total_lines());
+    });
+    time_per(in_runs ? "full_extract" : "full_extract_no_runs", ndjson.size(), [&] {
+      auto ds = DiagnoseStream::create(dopt);
+      full([&](const AfLine& l) { (*ds)->feed_line(l.text, l.level); }, in_runs);
+      return static_cast<std::size_t>((*ds)->finish().tail.total_lines);
     });
   }
   return 0;

@@ -4,6 +4,9 @@
 #   1. 0.1.16, active server suite (every scenario it lists except the ones its source marks pending: 30)
 #   2. 0.2.0-alpha.12, `server --requirements 2025-11-25` (the revision's scored scenarios plus the ones it runs
 #      and reports without scoring: 33). Unlike the suite's own exit code, a failing unscored scenario fails here too.
+#   3. 0.2.0-alpha.12, `server --requirements 2026-07-28` (37 scored server scenarios, the 10 tasks-extension
+#      scenarios and the 3 pending ones it runs without scoring: 50), against the same fixture binary: the server
+#      speaks both revisions on one port. Scored or not, a failing scenario fails the step.
 # No expected-failures file. Each suite gets a fresh fixture process. The step fails if any scenario fails, if the
 # suite crashes, or if the scenarios run differ from those the suite lists (`conformance list --server`).
 # Counts are scenarios (dm_record 20-mcp-conformance PASSED FAILED). Logs and per-scenario checks.json go to
@@ -25,7 +28,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 # 0.1.16's `list` does not mark pending scenarios; its source (Xt in dist/index.js) excludes these from "active".
 STABLE_PENDING="json-schema-2020-12 server-sse-polling"
-REQUIREMENTS=2025-11-25
+REQUIREMENTS_LIST="2025-11-25 2026-07-28"
 
 SERVER_PID=""
 stop_server() { dm_stop_pid "$SERVER_PID"; SERVER_PID=""; }
@@ -127,9 +130,11 @@ for p in $STABLE_PENDING; do
     fail_setup "pending scenario $p is not in 0.1.16's list: update STABLE_PENDING"
 done
 
-"$DM_NODE22" "$DM_CONFORMANCE_ALPHA" list --server --requirements "$REQUIREMENTS" </dev/null >"$OUT/alpha.list"
-# Scored server scenarios (section "Server scenarios") + server scenarios it runs without scoring.
-python3 - "$OUT/alpha.list" >"$OUT/alpha.expected" <<'PY'
+# alpha_expected REQUIREMENTS : the scored server scenarios + the server scenarios the suite runs without scoring.
+alpha_expected() {
+  local req=$1
+  "$DM_NODE22" "$DM_CONFORMANCE_ALPHA" list --server --requirements "$req" </dev/null >"$OUT/alpha-$req.list"
+  python3 - "$OUT/alpha-$req.list" >"$OUT/alpha-$req.expected" <<'PY'
 import re, sys
 section = None
 for line in open(sys.argv[1]):
@@ -144,13 +149,17 @@ for line in open(sys.argv[1]):
     if m and section and section.startswith("Run and reported"):
         print(m.group(1))
 PY
+  [ -s "$OUT/alpha-$req.expected" ] || fail_setup "could not read 0.2.0-alpha.12's $req list"
+}
 [ -s "$OUT/stable.expected" ] || fail_setup "could not read 0.1.16's scenario list"
-[ -s "$OUT/alpha.expected" ] || fail_setup "could not read 0.2.0-alpha.12's $REQUIREMENTS list"
+for req in $REQUIREMENTS_LIST; do alpha_expected "$req"; done
 
 SUITE_ARGS=(--suite active)
 run_suite conformance-0.1.16 "$OUT/stable.expected" "$DM_CONFORMANCE_STABLE"
-SUITE_ARGS=(--requirements "$REQUIREMENTS")
-run_suite conformance-0.2.0-alpha.12 "$OUT/alpha.expected" "$DM_CONFORMANCE_ALPHA"
+for req in $REQUIREMENTS_LIST; do
+  SUITE_ARGS=(--requirements "$req")
+  run_suite "conformance-0.2.0-alpha.12-$req" "$OUT/alpha-$req.expected" "$DM_CONFORMANCE_ALPHA"
+done
 
 dm_record "$STEP" "$TOTAL_PASSED" "$TOTAL_FAILED"
 [ "$TOTAL_FAILED" -eq 0 ] && [ "$TOTAL_PASSED" -gt 0 ]

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -63,6 +64,10 @@ struct LogStats {
   std::size_t bytes = 0;  // bytes of text delivered to the sink
   std::size_t pages = 0;  // HTTP requests made for the log
   bool stopped_by_sink = false;
+  // The read stopped because the next line would have taken `bytes` past the client's byte cap
+  // (caps.log_read_bytes_max, `read_bytes_max`): the sink saw every line before it, none after.
+  bool capped = false;
+  std::uint64_t read_bytes_max = 0;  // the byte cap this read ran under (0: none)
   // read_task_log_tail only: the read started at the log's end and did not reach its first line,
   // so the delivered lines are the log's last ones but their position in the whole log is not
   // known (`lines`/`bytes` count what was delivered, not the whole log).
@@ -123,7 +128,10 @@ class AirflowClient {
       const std::vector<std::string>& states) = 0;
 
   // Streams a task try's log line by line into `sink`, following continuation tokens; never
-  // holds the whole log in memory. `stats` (optional) receives counts.
+  // holds the whole log in memory. `stats` (optional) receives counts. The read goes to the log's
+  // end unless the sink stops it, the transfer's time runs out (an error), or the next line would
+  // pass the client's byte cap (the production clients take caps.log_read_bytes_max): then it
+  // stops there and returns OK with `stats->capped` set.
   virtual Status read_task_log(const LogRequest& req, const LogSink& sink,
                                LogStats* stats = nullptr) = 0;
 

@@ -78,6 +78,7 @@ Result<std::unique_ptr<AirflowClient>> make_mwaa_client(const config::Environmen
   o.api_version = env.api_version;
   o.timeouts = env.timeouts;
   o.page_size = deps.page_size;
+  o.log_read_bytes_max = deps.log_read_bytes_max;
   // Throttled InvokeRestApi reads come back as 429: the retrying layer backs off and repeats.
   auto rest = std::make_unique<RestAirflowClient>(
       std::move(o), std::make_shared<http::RetryingHttpClient>(invoke, deps.clock), deps.clock);
@@ -87,8 +88,9 @@ Result<std::unique_ptr<AirflowClient>> make_mwaa_client(const config::Environmen
   lo.timeout = env.timeouts.request;
   lo.connect_timeout = env.timeouts.connect;
   auto logs = std::make_shared<aws::CloudWatchLogsClient>(lo, raw, creds, deps.clock);
-  return std::unique_ptr<AirflowClient>(std::make_unique<MwaaAirflowClient>(
-      std::move(rest), std::move(api), std::move(logs), env.mwaa.log_group));
+  return std::unique_ptr<AirflowClient>(
+      std::make_unique<MwaaAirflowClient>(std::move(rest), std::move(api), std::move(logs),
+                                          env.mwaa.log_group, deps.log_read_bytes_max));
 }
 
 }  // namespace
@@ -113,6 +115,7 @@ Result<std::unique_ptr<AirflowClient>> make_client(const config::Environment& en
   o.credentials = std::move(*creds);
   o.timeouts = env.timeouts;
   o.page_size = deps.page_size;
+  o.log_read_bytes_max = deps.log_read_bytes_max;
   return std::unique_ptr<AirflowClient>(
       std::make_unique<RestAirflowClient>(std::move(o), deps.http, deps.clock));
 }

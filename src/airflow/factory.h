@@ -2,6 +2,7 @@
 // CurlHttpClient (TLS options from the config) wrapped in RetryingHttpClient, RestAirflowClient.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "airflow/airflow_client.h"
@@ -15,6 +16,8 @@ struct ClientDeps {
   std::shared_ptr<Clock> clock;            // default: system clock
   std::shared_ptr<http::HttpClient> http;  // default: retrying curl client
   int page_size = 100;
+  // Most bytes of log text one task-log read delivers (caps.log_read_bytes_max); 0: no cap.
+  std::uint64_t log_read_bytes_max = static_cast<std::uint64_t>(config::Caps{}.log_read_bytes_max);
   // MWAA only: AWS credentials; default = the process-wide default chain (aws/credentials.h).
   // For MWAA, `http` is the raw transport (signed requests are re-signed per attempt inside).
   std::shared_ptr<aws::CredentialsProvider> aws_credentials;

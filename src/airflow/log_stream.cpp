@@ -10,9 +10,15 @@
 
 namespace dm::airflow {
 
-LineFn counting_sink(const LogSink& sink, LogStats& st) {
+LineFn counting_sink(const LogSink& sink, LogStats& st, std::uint64_t max_bytes) {
   st = LogStats{};
-  return [&sink, &st](std::string_view text, std::string_view level) {
+  st.read_bytes_max = max_bytes;
+  return [&sink, &st, max_bytes](std::string_view text, std::string_view level) {
+    if (max_bytes > 0 && st.bytes + text.size() + 1 > max_bytes) {
+      st.capped = true;
+      st.stopped_by_sink = true;
+      return false;
+    }
     ++st.lines;
     st.bytes += text.size() + 1;
     if (!sink(LogLine{text, level})) {
@@ -208,9 +214,29 @@ std::string& FastEventDecoder::scratch() {
   return s;
 }
 
-// p at the opening quote; on success p is past the closing quote.
-bool FastEventDecoder::parse_string(const char*& p, const char* end, std::string_view& out) {
-  const char* start = ++p;
+inline bool FastEventDecoder::parse_string(const char*& p, const char* end, std::string_view& out,
+                                           bool& plain) {
+  const char* start = p + 1;
+  const char* q = start + plain_run(start, end);
+  if (q < end && *q == '"') {
+    out = std::string_view(start, static_cast<std::size_t>(q - start));
+    p = q + 1;
+    plain = true;
+    return true;
+  }
+  plain = false;
+  p = q;
+  // Through a local: `out` (the caller's) then never has its address taken, so the common case
+  // keeps it in registers (a 16-byte reload of two 8-byte stores stalls store forwarding).
+  std::string_view escaped;
+  const bool ok = parse_escaped(p, end, start, escaped);
+  out = escaped;
+  return ok;
+}
+
+// `p` at the first byte of the string `start` that plain_run stopped at (or `end`).
+bool FastEventDecoder::parse_escaped(const char*& p, const char* end, const char* start,
+                                     std::string_view& out) {
   std::string* buf = nullptr;  // set once an escape forces a copy
   while (true) {
     std::size_t n = plain_run(p, end);
@@ -288,7 +314,7 @@ bool FastEventDecoder::parse_string(const char*& p, const char* end, std::string
 }
 
 bool FastEventDecoder::parse(std::string_view line) {
-  timestamp_ = level_ = logger_ = event_ = error_detail_ = exception_ = chan_ = Value{};
+  present_ = 0;
   extras_.clear();
   pool_used_ = 0;
   const char* p = line.data();
@@ -303,56 +329,74 @@ bool FastEventDecoder::parse(std::string_view line) {
     while (true) {
       if (p >= end || *p != '"') return false;
       std::string_view key;
-      if (!parse_string(p, end, key)) return false;
+      bool key_plain;
+      if (!parse_string(p, end, key, key_plain)) return false;
       skip_ws(p, end);
       if (p >= end || *p != ':') return false;
       ++p;
       skip_ws(p, end);
       if (p >= end) return false;
-      Value v;
-      v.present = true;
+      // Which slot the key fills, before its value: a page form or a duplicate declines now.
+      int slot = -1;
+      switch (key.size()) {
+        case 4:
+          if (key == "chan") slot = kChan;
+          break;
+        case 5:
+          if (key == "level")
+            slot = kLevel;
+          else if (key == "event")
+            slot = kEvent;
+          break;
+        case 6:
+          if (key == "logger") slot = kLogger;
+          break;
+        case 7:
+          if (key == "content") return false;  // page / content forms
+          break;
+        case 9:
+          if (key == "timestamp")
+            slot = kTimestamp;
+          else if (key == "exception")
+            slot = kException;
+          break;
+        case 12:
+          if (key == "error_detail") slot = kErrorDetail;
+          break;
+        default:
+          break;
+      }
+      if (slot >= 0) {
+        const unsigned bit = 1u << slot;
+        if (present_ & bit) return false;  // duplicate key
+        present_ |= bit;
+      }
+      std::string_view text;
+      Kind kind = kString;
+      bool plain = true;
       if (*p == '"') {
-        if (!parse_string(p, end, v.text)) return false;
-        v.is_string = true;
+        if (!parse_string(p, end, text, plain)) return false;
       } else {
-        std::string_view lit;
         if (*p == 't')
-          lit = "true";
+          text = "true";
         else if (*p == 'f')
-          lit = "false";
+          text = "false";
         else if (*p == 'n')
-          lit = "null";
+          text = "null";
         else
           return false;  // number, object, array: the reference decoder renders those
-        if (static_cast<std::size_t>(end - p) < lit.size() ||
-            std::memcmp(p, lit.data(), lit.size()) != 0)
+        if (static_cast<std::size_t>(end - p) < text.size() ||
+            std::memcmp(p, text.data(), text.size()) != 0)
           return false;
-        p += lit.size();
-        v.text = lit;
-        v.is_null = *lit.data() == 'n';
+        p += text.size();
+        kind = *text.data() == 'n' ? kNull : kLiteral;
       }
-      Value* slot = nullptr;
-      if (key == "timestamp")
-        slot = &timestamp_;
-      else if (key == "level")
-        slot = &level_;
-      else if (key == "logger")
-        slot = &logger_;
-      else if (key == "event")
-        slot = &event_;
-      else if (key == "error_detail")
-        slot = &error_detail_;
-      else if (key == "exception")
-        slot = &exception_;
-      else if (key == "chan")
-        slot = &chan_;
-      else if (key == "content")
-        return false;  // page / content forms
-      if (slot) {
-        if (slot->present) return false;  // duplicate key
-        *slot = v;
+      if (slot >= 0) {
+        slots_[slot].text = text;
+        slots_[slot].kind = kind;
+        slots_[slot].plain = plain;
       } else {
-        extras_.emplace_back(key, v.text);
+        extras_.emplace_back(key, text);
       }
       skip_ws(p, end);
       if (p >= end) return false;
@@ -376,34 +420,53 @@ bool FastEventDecoder::parse(std::string_view line) {
       if (extras_[i].first == extras_[i - 1].first) return false;
   }
   // Exceptions other than a string are structured tracebacks: the reference renders those.
-  if (error_detail_.present && !error_detail_.is_null && !error_detail_.is_string) return false;
-  if (exception_.present && !exception_.is_null && !exception_.is_string) return false;
+  for (Slot d : {kErrorDetail, kException})
+    if (has(d) && slots_[d].kind == kLiteral) return false;
   return true;
+}
+
+std::size_t FastEventDecoder::write_head(std::string_view level, std::string_view rest) {
+  const bool ts = has_value(kTimestamp), lg = has_value(kLogger);
+  const std::string_view t = ts ? slots_[kTimestamp].text : std::string_view{};
+  const std::string_view l = lg ? slots_[kLogger].text : std::string_view{};
+  const std::size_t head_len =
+      (ts ? t.size() + 1 : 0) + (level.empty() ? 0 : level.size() + 3) + (lg ? l.size() + 2 : 0);
+  // Resized, not cleared: head_ keeps about the previous line's size, so this rarely fills.
+  head_.resize(head_len + rest.size());
+  char* o = head_.data();
+  auto put = [&o](std::string_view v) {
+    if (!v.empty()) std::memcpy(o, v.data(), v.size());
+    o += v.size();
+  };
+  if (ts) {
+    put(t);
+    *o++ = ' ';
+  }
+  if (!level.empty()) {
+    *o++ = '[';
+    put(level);
+    put("] ");
+  }
+  if (lg) {
+    put(l);
+    put(": ");
+  }
+  put(rest);
+  return head_len;
 }
 
 FastEventDecoder::Outcome FastEventDecoder::decode(std::string_view line, const LineFn& fn) {
   if (!parse(line)) return Outcome::declined;
   // As render_event: level is scalar_text(level) when present (null renders "null").
-  std::string_view level = level_.present ? level_.text : std::string_view{};
-  head_.clear();
-  if (timestamp_.present && !timestamp_.is_null) {
-    head_.append(timestamp_.text);
-    head_.push_back(' ');
-  }
-  if (!level.empty()) {
-    head_.push_back('[');
-    head_.append(level);
-    head_.append("] ");
-  }
-  if (logger_.present && !logger_.is_null) {
-    head_.append(logger_.text);
-    head_.append(": ");
-  }
-  std::size_t head_len = head_.size();
-  std::string_view event = event_.present && !event_.is_null ? event_.text : std::string_view{};
+  const std::string_view level = has(kLevel) ? slots_[kLevel].text : std::string_view{};
+  const std::string_view event = has_value(kEvent) ? slots_[kEvent].text : std::string_view{};
   bool go;
-  if (extras_.empty()) {
-    go = each_line_head(event, level, head_, head_len, fn);
+  if (extras_.empty() && (event.empty() || slots_[kEvent].plain)) {
+    // One line (a plain string holds no '\n' or '\r'): the head and the event, written at once.
+    write_head(level, event);
+    go = fn(head_, level);
+  } else if (extras_.empty()) {
+    go = each_line_head(event, level, head_, write_head(level, {}), fn);
   } else {
     std::string& ev = scratch();
     ev.assign(event);
@@ -413,12 +476,12 @@ FastEventDecoder::Outcome FastEventDecoder::decode(std::string_view line, const 
       ev.push_back('=');
       ev.append(v);
     }
-    go = each_line_head(ev, level, head_, head_len, fn);
+    go = each_line_head(ev, level, head_, write_head(level, {}), fn);
   }
   if (!go) return Outcome::stopped;
-  for (const Value* d : {&error_detail_, &exception_}) {
-    if (d->present && !d->is_null) {
-      if (!each_line(d->text, level, fn)) return Outcome::stopped;
+  for (Slot d : {kErrorDetail, kException}) {
+    if (has_value(d)) {
+      if (!each_line(slots_[d].text, level, fn)) return Outcome::stopped;
     }
   }
   return Outcome::rendered;

@@ -9,6 +9,7 @@
 // Not thread-safe (one decoder per transfer).
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -26,8 +27,10 @@ namespace dm::airflow {
 using LineFn = std::function<bool(std::string_view text, std::string_view level)>;
 
 // Resets `st` and returns a LineFn that hands each line to `sink` and counts it in `st` (lines,
-// bytes incl. the newline, stopped_by_sink). Both references must outlive the returned function.
-LineFn counting_sink(const LogSink& sink, LogStats& st);
+// bytes incl. the newline, stopped_by_sink). With `max_bytes` > 0 it stops (returns false, sets
+// st.capped and st.stopped_by_sink) instead of handing over a line that would take st.bytes past
+// max_bytes; st.read_bytes_max records the cap. Both references must outlive the returned function.
+LineFn counting_sink(const LogSink& sink, LogStats& st, std::uint64_t max_bytes = 0);
 
 class TextLineSplitter {
  public:
@@ -57,17 +60,32 @@ class FastEventDecoder {
   Outcome decode(std::string_view line, const LineFn& fn);
 
  private:
+  // The keys render_event treats apart, and what a line gave for each.
+  enum Slot : unsigned { kTimestamp, kLevel, kLogger, kEvent, kErrorDetail, kException, kChan };
+  static constexpr unsigned kSlots = 7;
+  enum Kind : std::uint8_t { kString, kLiteral, kNull };  // kLiteral: true / false
   struct Value {
     std::string_view text;  // unescaped string, or the literal ("true"/"false"/"null")
-    bool present = false;
-    bool is_string = false;
-    bool is_null = false;
+    Kind kind;
+    bool plain;  // only bytes plain_run passes (no escape): no '\n' or '\r' in the text
   };
   bool parse(std::string_view line);
-  bool parse_string(const char*& p, const char* end, std::string_view& out);
+  // `p` at the opening quote; on success past the closing one, `out` the unescaped string and
+  // `plain` whether it had no escape. parse_string is the common case inline; the rest is in
+  // parse_escaped (from the first byte that needs a look).
+  bool parse_string(const char*& p, const char* end, std::string_view& out, bool& plain);
+  bool parse_escaped(const char*& p, const char* end, const char* start, std::string_view& out);
   std::string& scratch();
+  // head_ = the rendered head of the parsed line ("TIMESTAMP [LEVEL] LOGGER: ", as far as the
+  // line has them) followed by `rest`; returns the head's length.
+  std::size_t write_head(std::string_view level, std::string_view rest);
+  // The line has the key (`present_` is reset per line; slots_ is only read where it is set).
+  bool has(Slot s) const { return (present_ >> s) & 1u; }
+  // The line has the key with a value other than null.
+  bool has_value(Slot s) const { return has(s) && slots_[s].kind != kNull; }
 
-  Value timestamp_, level_, logger_, event_, error_detail_, exception_, chan_;
+  unsigned present_ = 0;  // one bit per Slot
+  Value slots_[kSlots];
   std::vector<std::pair<std::string_view, std::string_view>> extras_;
   std::deque<std::string> pool_;  // unescaped strings of the current line (stable addresses)
   std::size_t pool_used_ = 0;

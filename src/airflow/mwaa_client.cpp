@@ -22,11 +22,12 @@ std::string mwaa_log_stream(const LogRequest& r) {
 MwaaAirflowClient::MwaaAirflowClient(std::unique_ptr<AirflowClient> rest,
                                      std::shared_ptr<aws::MwaaApi> mwaa,
                                      std::shared_ptr<aws::CloudWatchLogsClient> logs,
-                                     std::string log_group)
+                                     std::string log_group, std::uint64_t log_read_bytes_max)
     : rest_(std::move(rest)),
       mwaa_(std::move(mwaa)),
       logs_(std::move(logs)),
-      log_group_(std::move(log_group)) {}
+      log_group_(std::move(log_group)),
+      log_read_bytes_max_(log_read_bytes_max) {}
 
 Error MwaaAirflowClient::fail(const std::string& call, const Error& e) const {
   return make_error(e.code, "environment \"" + environment() + "\": " + call + ": " + e.message);
@@ -90,7 +91,8 @@ Status MwaaAirflowClient::read_task_log_tail(const LogRequest& lr, std::size_t l
   if (!group) return group.error();
   LogStats local;
   LogStats& st = stats ? *stats : local;
-  LineFn fn = counting_sink(sink, st);  // resets st; read_backward then counts the pages
+  LineFn fn = counting_sink(sink, st,
+                            log_read_bytes_max_);  // resets st; read_backward then counts the pages
   const std::string stream = mwaa_log_stream(lr);
   // Pages come newest first; each is rendered into owned lines (a page is at most 1 MB / 10 000
   // events), kept until the tail is complete, then delivered oldest first.
@@ -139,7 +141,7 @@ Status MwaaAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sin
   if (!group) return group.error();
   LogStats local;
   LogStats& st = stats ? *stats : local;
-  LineFn fn = counting_sink(sink, st);
+  LineFn fn = counting_sink(sink, st, log_read_bytes_max_);
   std::string stream = mwaa_log_stream(lr);
   auto s = logs_->read_stream(
       *group, stream, [&](const aws::LogEvent& ev) { return render_cloudwatch_event(ev, fn); },

@@ -13,6 +13,7 @@
 // Thread-safe: the log group cache is guarded by a mutex; the rest is immutable or thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,7 @@
 #include "airflow/log_stream.h"
 #include "aws/cloudwatch_logs.h"
 #include "aws/mwaa.h"
+#include "config/config.h"
 
 namespace dm::airflow {
 
@@ -34,8 +36,12 @@ bool render_cloudwatch_event(const aws::LogEvent& ev, const LineFn& fn);
 class MwaaAirflowClient final : public AirflowClient {
  public:
   // `log_group` empty = ask GetEnvironment on first use. All pointers non-null.
+  // `log_read_bytes_max`: most bytes of log text one log read delivers (LogStats::capped beyond;
+  // caps.log_read_bytes_max); 0: no cap.
   MwaaAirflowClient(std::unique_ptr<AirflowClient> rest, std::shared_ptr<aws::MwaaApi> mwaa,
-                    std::shared_ptr<aws::CloudWatchLogsClient> logs, std::string log_group);
+                    std::shared_ptr<aws::CloudWatchLogsClient> logs, std::string log_group,
+                    std::uint64_t log_read_bytes_max =
+                        static_cast<std::uint64_t>(config::Caps{}.log_read_bytes_max));
 
   const std::string& environment() const override { return rest_->environment(); }
   Result<Dialect> api_dialect() override { return rest_->api_dialect(); }
@@ -91,6 +97,7 @@ class MwaaAirflowClient final : public AirflowClient {
   std::shared_ptr<aws::CloudWatchLogsClient> logs_;
   std::mutex mu_;
   std::string log_group_;
+  std::uint64_t log_read_bytes_max_;
 };
 
 }  // namespace dm::airflow

@@ -76,6 +76,41 @@ TEST(MwaaFactory, ConfigKeysReachTheClient) {
   }
 }
 
+TEST(MwaaFactory, TheLogReadByteCapReachesTheClient) {
+  auto cfg = config::parse_config(kYaml, "test.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  auto http = std::make_shared<FakeHttpClient>();
+  http->set_handler([](const http::Request& r) -> Result<http::Response> {
+    bool first = !json::parse(r.body).contains("nextToken");
+    return FakeHttpClient::json(
+        200, std::string(R"({"events":)") +
+                 (first ? R"([{"timestamp":1,"message":"hello"},{"timestamp":2,"message":"bye"}])"
+                        : "[]") +
+                 R"(,"nextForwardToken":"f","nextBackwardToken":"b"})");
+  });
+  ClientDeps deps;
+  deps.http = http;
+  deps.clock = std::make_shared<ManualClock>(Clock::time_point{std::chrono::seconds(1795656310)});
+  deps.aws_credentials = std::make_shared<aws::StaticCredentialsProvider>(
+      aws::Credentials{"AKIDEXAMPLE", "S", "", {}});
+  deps.log_read_bytes_max = 8;  // "hello\n" fits, "bye\n" would pass it
+  auto c = make_client(cfg->environments.at(0), deps);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  std::vector<std::string> lines;
+  LogStats st;
+  ASSERT_TRUE((*c)->read_task_log(
+                      {"d", "r", "t", 1, -1},
+                      [&](const LogLine& l) {
+                        lines.emplace_back(l.text);
+                        return true;
+                      },
+                      &st)
+                  .ok());
+  EXPECT_EQ(lines, std::vector<std::string>{"hello"});
+  EXPECT_TRUE(st.capped);
+  EXPECT_EQ(st.read_bytes_max, 8u);
+}
+
 TEST(MwaaFactory, BadMwaaKeysAreRefused) {
   auto bad = config::parse_config(
       "environments:\n  m:\n    kind: mwaa\n    mwaa: {name: e, region: r, endpoint: ftp://x}\n",

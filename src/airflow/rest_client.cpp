@@ -525,7 +525,7 @@ Status RestAirflowClient::read_task_log(const LogRequest& lr, const LogSink& sin
   if (!d) return d.error();
   LogStats local;
   LogStats& st = stats ? *stats : local;
-  LineFn fn = counting_sink(sink, st);
+  LineFn fn = counting_sink(sink, st, opts_.log_read_bytes_max);
   std::string path = api_prefix(*d) + "/dags/" + seg(lr.dag_id) + "/dagRuns/" + seg(lr.run_id) +
                      "/taskInstances/" + seg(lr.task_id) + "/logs/" + std::to_string(lr.try_number);
 

@@ -7,6 +7,7 @@
 // writes are sent once. Thread-safe: dialect and token state are guarded by a mutex.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,8 @@ struct RestClientOptions {
   config::Timeouts timeouts;
   int page_size = 100;       // clamped by the server (Airflow's maximum_page_limit)
   int max_log_pages = 1000;  // guard against a server that never ends a token chain
+  // Most bytes of log text one read_task_log delivers (LogStats::capped beyond); 0: no cap.
+  std::uint64_t log_read_bytes_max = static_cast<std::uint64_t>(config::Caps{}.log_read_bytes_max);
   std::chrono::seconds token_renew_margin{30};
 };
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <map>
 #include <set>
 
@@ -111,8 +112,10 @@ struct FakeAirflow {
   }
 
   std::unique_ptr<RestAirflowClient> client(std::shared_ptr<http::HttpClient> h = nullptr,
-                                            int page_size = 100) {
+                                            int page_size = 100,
+                                            std::uint64_t log_read_bytes_max = 0) {
     RestClientOptions o;
+    o.log_read_bytes_max = log_read_bytes_max;
     o.environment = "prod";
     o.base_url = "http://af:8080";
     o.credentials.type = config::Credentials::Type::basic;
@@ -530,6 +533,49 @@ TEST(RestClient, LogSinkCanStopEarly) {
   EXPECT_EQ(lines.size(), 10u);
   EXPECT_TRUE(st.stopped_by_sink);
   EXPECT_EQ(lines[9], "line 9");
+}
+
+TEST(RestClient, ALogReadsToItsEndUnderTheByteCapAndStopsBeforeTheLineThatPassesIt) {
+  FakeAirflow af;
+  af.http->set_chunk_size(7);
+  std::string ndjson;
+  for (int i = 0; i < 100; ++i)  // rendered: "[info] line 1NN": 15 bytes + 1 each
+    ndjson += R"({"level":"info","event":"line )" + std::to_string(100 + i) + "\"}\n";
+  af.routes["GET /api/v2/dags/etl/dagRuns/r1/taskInstances/t/logs/1"] = [&](const Request&) {
+    return FakeHttpClient::ok(200, ndjson, {{"Content-Type", "application/x-ndjson"}});
+  };
+  auto read = [&](std::uint64_t cap, LogStats& st) {
+    std::vector<std::string> lines;
+    auto s = af.client(nullptr, 100, cap)
+                 ->read_task_log(
+                     {"etl", "r1", "t", 1, -1},
+                     [&](const LogLine& l) {
+                       lines.emplace_back(l.text);
+                       return true;
+                     },
+                     &st);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return lines;
+  };
+  LogStats st;
+  // A cap above the log: every line, to the last one, not capped.
+  auto all = read(1 << 20, st);
+  ASSERT_EQ(all.size(), 100u);
+  EXPECT_EQ(all.back(), "[info] line 199");
+  EXPECT_FALSE(st.capped);
+  EXPECT_EQ(st.read_bytes_max, 1u << 20);
+  // Exactly the log's size: still all of it.
+  read(1600, st);
+  EXPECT_EQ(st.lines, 100u);
+  EXPECT_FALSE(st.capped);
+  // One byte less: the last line would pass it, so the read stops before it, capped, OK.
+  auto capped = read(1599, st);
+  ASSERT_EQ(capped.size(), 99u);
+  EXPECT_EQ(capped.back(), "[info] line 198");
+  EXPECT_TRUE(st.capped);
+  EXPECT_TRUE(st.stopped_by_sink);
+  EXPECT_EQ(st.bytes, 99u * 16);
+  EXPECT_EQ(st.read_bytes_max, 1599u);
 }
 
 TEST(RestClient, V1LogTextLinesAcrossChunks) {

@@ -69,6 +69,11 @@ struct Caps {
   long long output_bytes_max = 256 * 1024;
   int page_size = 100;
   int lookback_hours_max = 7 * 24;
+  // Most bytes of log text one task-log read goes through (lines as rendered, each + 1 for its
+  // newline). A log read streams to its end (Airflow's REST log endpoint has no range read)
+  // keeping only a ring of lines, so memory stays flat; this bounds the work. Beyond it the read
+  // stops and the tool says the log was capped.
+  long long log_read_bytes_max = 4LL << 30;
 };
 
 struct Defaults {

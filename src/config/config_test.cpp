@@ -24,6 +24,7 @@ caps:
   output_bytes_max: 65536
   page_size: 50
   lookback_hours_max: 48
+  log_read_bytes_max: 1073741824
 environments:
   prod:
     kind: airflow
@@ -79,6 +80,7 @@ TEST(Config, ParsesValidFile) {
   EXPECT_EQ(c.caps.page_size, 50);
   EXPECT_EQ(c.caps.tail_lines_max, 1000);
   EXPECT_EQ(c.caps.output_bytes_max, 65536);
+  EXPECT_EQ(c.caps.log_read_bytes_max, 1LL << 30);
   EXPECT_EQ(c.defaults.lookback_hours, 12);
   auto picked = c.pick("");
   ASSERT_TRUE(picked.ok());
@@ -105,6 +107,7 @@ TEST(Config, EmptyTextIsEmptyConfigWithDefaults) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->environments.empty());
   EXPECT_EQ(r->caps.page_size, 100);
+  EXPECT_EQ(r->caps.log_read_bytes_max, 4LL << 30);
   auto p = r->pick("");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, Errc::failed_precondition);
@@ -153,6 +156,9 @@ TEST(Config, BadValuesAndUnknownKeys) {
                 .message.find("caps.page_size: must be a whole number"),
             std::string::npos);
   EXPECT_NE(parse_err("caps:\n  pagesize: 3\n").message.find("caps.pagesize: unknown key"),
+            std::string::npos);
+  EXPECT_NE(parse_err("caps:\n  log_read_bytes_max: 1000\n")
+                .message.find("caps.log_read_bytes_max: must be between 1048576"),
             std::string::npos);
   EXPECT_NE(parse_err("environments:\n  p:\n    kind: airflow\n    url: ftp://x\n")
                 .message.find("must start with http"),

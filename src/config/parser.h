@@ -170,9 +170,10 @@ class Parser {
 
   std::optional<Error> caps(const YAML::Node& n, Caps& c) const {
     if (!n.IsMap()) return err("caps", "must be a mapping");
-    if (auto e = check_keys(n, "caps",
-                            {"window_minutes_max", "tail_lines_default", "tail_lines_max",
-                             "output_bytes_max", "page_size", "lookback_hours_max"}))
+    if (auto e = check_keys(
+            n, "caps",
+            {"window_minutes_max", "tail_lines_default", "tail_lines_max", "output_bytes_max",
+             "page_size", "lookback_hours_max", "log_read_bytes_max"}))
       return e;
     auto set_int = [&](const char* key, long long lo, long long hi,
                        auto& field) -> std::optional<Error> {
@@ -188,6 +189,8 @@ class Parser {
     if (auto e = set_int("output_bytes_max", 1024, 1LL << 30, c.output_bytes_max)) return e;
     if (auto e = set_int("page_size", 1, 1000, c.page_size)) return e;
     if (auto e = set_int("lookback_hours_max", 1, 24 * 366, c.lookback_hours_max)) return e;
+    if (auto e = set_int("log_read_bytes_max", 1LL << 20, 1LL << 40, c.log_read_bytes_max))
+      return e;
     if (c.tail_lines_default > c.tail_lines_max)
       return err("caps.tail_lines_default",
                  "is larger than caps.tail_lines_max (" + std::to_string(c.tail_lines_max) + ")");

@@ -1,9 +1,12 @@
 #include "logs/redact.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "logs/line_run.h"
 #include "logs/redact_engine.h"
 #include "logs/rules_embed.h"
 
@@ -209,6 +212,42 @@ struct RedactStream::State {
   explicit State(const RedactEngine& e) : core(e) {}
   Core core;
   LineSink line;
+  // The open line run (line_run.h) this stream has scanned: its id, the part scanned (from the
+  // first line asked about to the run's end) and the hit ends found there, relative to scan_b.
+  std::uint64_t run_id = 0;
+  bool run_ok = false;
+  const char* scan_b = nullptr;
+  const char* scan_e = nullptr;
+  std::vector<std::uint32_t> ends;
+  std::uint64_t alone = 0;  // lines_scanned_alone()
+
+  // True when `l` is a line of the open run in which the run's one scan found no candidate and
+  // no multi-line block is open: the per-line path would then hand out `l` unchanged.
+  bool clean_in_run(std::string_view l) {
+    if (core.cursor.in_block() || l.size() > kMaxLineBytes) return false;
+    const LineRun run = LineRunScope::current();
+    if (run.text.empty()) return false;
+    const char* rb = run.text.data();
+    const char* re = rb + run.text.size();
+    const char* b = l.data();
+    const char* e = b + l.size();
+    // A view into the run bounded by its newlines (then a match inside it is a match inside the
+    // run at the same place).
+    if (b < rb || e >= re || *e != '\n' || (b != rb && b[-1] != '\n')) return false;
+    if (run.id != run_id || (run_ok && (b < scan_b || e >= scan_e))) {
+      run_id = run.id;
+      scan_b = b;
+      scan_e = re;
+      run_ok =
+          core.cursor.candidate_ends(std::string_view(b, static_cast<std::size_t>(re - b)), ends);
+    }
+    if (!run_ok) return false;
+    // A hit ending anywhere in [b, e] (the newline included) sends the line the per-line way.
+    const auto lo = static_cast<std::uint32_t>(b - scan_b);
+    const auto hi = static_cast<std::uint32_t>(e - scan_b);
+    auto it = std::lower_bound(ends.begin(), ends.end(), lo + 1);
+    return it == ends.end() || *it > hi + 1;
+  }
 };
 
 RedactStream::RedactStream(std::shared_ptr<const Redactor> r)
@@ -226,12 +265,19 @@ void RedactStream::finish(const std::function<void(std::string_view)>& out) {
   st_->core.finish(sink);
 }
 
+std::uint64_t RedactStream::lines_scanned_alone() const { return st_->alone; }
+
 void RedactStream::feed_line(std::string_view line,
                              const std::function<void(std::string_view)>& out) {
   if (!st_->core.held().empty()) {
     FnSink flush(out);
     st_->core.finish_partial(flush);
   }
+  if (st_->clean_in_run(line)) {
+    out(line);
+    return;
+  }
+  ++st_->alone;
   st_->line.reset();
   // An empty line goes through as "\n" so that it counts as a line inside a multi-line block
   // (where it becomes a marker), exactly as with feed(); the newline is taken off again.

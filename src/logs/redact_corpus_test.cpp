@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "logs/redact.h"
+#include "logs/test_corpus.h"
 
 namespace dm::logs {
 namespace {
@@ -37,14 +38,6 @@ std::vector<Planted> planted(const fs::path& tsv) {
     if (tab == std::string::npos) continue;
     v.push_back({line.substr(0, tab), line.substr(tab + 1)});
   }
-  return v;
-}
-
-std::vector<fs::path> logs_in(const std::string& dir) {
-  std::vector<fs::path> v;
-  for (const auto& e : fs::directory_iterator(std::string(DM_SOURCE_DIR) + "/" + dir))
-    if (e.path().extension() == ".log") v.push_back(e.path());
-  std::sort(v.begin(), v.end());
   return v;
 }
 

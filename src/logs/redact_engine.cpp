@@ -135,6 +135,10 @@ dm::Result<std::shared_ptr<const RedactEngine>> RedactEngine::compile(RedactRule
         ok = true;
       }
       if (ok) {
+        // Anchors to the scanned data's own start/end would make a line's hits depend on what
+        // surrounds it: runs of lines (candidate_ends) are then not used.
+        for (const char* a : {"\\A", "\\z", "\\Z"})
+          if (r.pattern.find(a) != std::string::npos) e->run_scan_ok_ = false;
         exprs.push_back(r.pattern);
         flags.push_back(f);
         e->entry_rules_.push_back({idx});
@@ -222,6 +226,36 @@ int RedactEngine::Cursor::on_match(unsigned int id, unsigned long long /*from*/,
   last = end;
   self->hits_.push_back(Hit{end, id});
   return 0;
+}
+
+bool RedactEngine::Cursor::candidate_ends(std::string_view region,
+                                          std::vector<std::uint32_t>& ends) {
+  ends.clear();
+  if (!e_.run_scan_ok_ || region.size() >= 0xffffffffu) return false;
+  if (!e_.db_) return true;  // no rule has an expression: nothing is ever a candidate
+  if (!scratch_) return false;
+  std::size_t off = 0;
+  while (off < region.size()) {
+    // Sub-blocks cut at a newline as process_lines cuts them (a cut without one lies inside a
+    // line longer than kSubBlock, which no caller treats as clean).
+    std::size_t take = region.size() - off;
+    if (take > kSubBlock) {
+      const void* p = memrchr(region.data() + off, '\n', kSubBlock);
+      take = p ? static_cast<std::size_t>(static_cast<const char*>(p) - (region.data() + off)) + 1
+               : kSubBlock;
+    }
+    hits_.clear();
+    scan_data_ = region.data() + off;
+    std::fill(last_end_.begin(), last_end_.end(), kNoHit);
+    if (hs_scan(e_.db_, scan_data_, static_cast<unsigned>(take), 0, scratch_, &Cursor::on_match,
+                this) != HS_SUCCESS)
+      return false;
+    for (const Hit& h : hits_) ends.push_back(static_cast<std::uint32_t>(off + h.end));
+    off += take;
+  }
+  hits_.clear();
+  if (!std::is_sorted(ends.begin(), ends.end())) std::sort(ends.begin(), ends.end());
+  return true;
 }
 
 std::size_t RedactEngine::Cursor::cut_point(std::string_view s) {

@@ -36,6 +36,10 @@ class RedactEngine {
   RedactEngine& operator=(const RedactEngine&) = delete;
 
   std::size_t rule_count() const { return rules_.size(); }
+  // Every expression's hits in a line scanned alone are also hits (at the same offsets) when the
+  // line is scanned inside a run of lines: no expression uses an anchor to the start or end of the
+  // scanned data (\A, \z, \Z; ^ and $ are per line, HS_FLAG_MULTILINE). Decided at compile.
+  bool run_scan_ok() const { return run_scan_ok_; }
   const std::vector<RedactRule>& rules() const { return rules_; }
 
   // Per-stream mutable state: scratch space, hit buffers and the open multi-line block.
@@ -58,6 +62,16 @@ class RedactEngine {
       block_rule_ = -1;
       block_lines_ = 0;
     }
+    // A multi-line block (PEM key) is open: the next line belongs to it.
+    bool in_block() const { return block_rule_ >= 0; }
+    // The end offsets (exclusive, relative to `region`, ascending) of every vectorscan hit in
+    // `region` (whole lines, each ending with '\n'), scanned as process_lines would scan it; at
+    // most one per (expression, line). A line of `region` in which no hit ends (its newline
+    // included) gets no rule's RE2 run on it alone, so it is redacted to itself — provided that
+    // scanning it alone would not report more, which holds when the engine's run_scan_ok().
+    // Returns false (and `ends` is not to be used) when that cannot be said: no scratch space,
+    // run_scan_ok() false, or a region of 4 GiB or more.
+    bool candidate_ends(std::string_view region, std::vector<std::uint32_t>& ends);
 
    private:
     struct Hit {
@@ -97,6 +111,7 @@ class RedactEngine {
   std::vector<std::vector<std::uint32_t>> entry_rules_;  // hs id -> rule indexes
   hs_database* db_ = nullptr;
   hs_scratch* proto_scratch_ = nullptr;
+  bool run_scan_ok_ = true;
   bool allowed(std::size_t rule, std::string_view secret) const;
 };
 

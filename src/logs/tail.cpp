@@ -75,15 +75,15 @@ void Tail::push_line(std::string_view level) {
 // `v` holds at least the first min(len, max_line_bytes + 1) bytes of a line of `len` bytes.
 void Tail::keep_line(std::string_view v, std::uint64_t len, std::string_view level) {
   if (opt_.max_lines == 0) return;
-  if (lines_.size() >= opt_.max_lines) {
-    // Reuse the oldest line's buffers: a steady stream allocates nothing once the ring is full.
-    Line old = std::move(lines_.front());
-    lines_.pop_front();
-    lines_.push_back(std::move(old));
+  Line* slot;
+  if (ring_.size() >= opt_.max_lines) {
+    // Overwrite the oldest line (its buffers reused: a steady stream allocates nothing).
+    slot = &ring_[first_];
+    if (++first_ == ring_.size()) first_ = 0;
   } else {
-    lines_.emplace_back();
+    slot = &ring_.emplace_back();
   }
-  Line& l = lines_.back();
+  Line& l = *slot;
   l.number = total_lines_;
   if (len > opt_.max_line_bytes) {
     const std::string_view keep = utf8_prefix(v, opt_.max_line_bytes);
@@ -97,21 +97,26 @@ void Tail::keep_line(std::string_view v, std::uint64_t len, std::string_view lev
   l.level.assign(utf8_prefix(level, kMaxLevelBytes));
 }
 
-std::vector<Tail::Line> Tail::lines() const { return {lines_.begin(), lines_.end()}; }
+std::vector<Tail::Line> Tail::lines() const {
+  std::vector<Line> v;
+  v.reserve(ring_.size());
+  for (std::size_t i = 0; i < ring_.size(); ++i) v.push_back(at(i));
+  return v;
+}
 
 bool Tail::truncated() const {
-  if (total_lines_ > lines_.size()) return true;
-  return std::any_of(lines_.begin(), lines_.end(), [](const Line& l) { return l.cut; });
+  if (total_lines_ > ring_.size()) return true;
+  return std::any_of(ring_.begin(), ring_.end(), [](const Line& l) { return l.cut; });
 }
 
 std::string Tail::text() const {
   const std::size_t cap = opt_.max_bytes;
   // Newest lines first until the cap (with room for the omission line) is reached.
   std::size_t used = 0, take = 0;
-  const std::size_t n = lines_.size();
+  const std::size_t n = ring_.size();
   const std::uint64_t before = total_lines_ - n;  // lines already dropped by max_lines
   for (std::size_t i = n; i-- > 0;) {
-    const std::size_t add = lines_[i].text.size() + (take > 0 ? 1 : 0);
+    const std::size_t add = at(i).text.size() + (take > 0 ? 1 : 0);
     if (used + add > cap) break;
     used += add;
     ++take;
@@ -123,14 +128,14 @@ std::string Tail::text() const {
     // Make room for the omission line by dropping more old lines if needed.
     while (take > 0 && used + head.size() + 1 > cap) {
       const std::size_t i = n - take;
-      used -= lines_[i].text.size() + (take > 1 ? 1 : 0);
+      used -= at(i).text.size() + (take > 1 ? 1 : 0);
       --take;
       ++omitted;
       head = "\xE2\x80\xA6[" + std::to_string(omitted) + " earlier lines omitted]";
     }
     if (take == 0 && n > 0) {
       // Not even the newest line fits: show its beginning, cut to fit.
-      const std::string& last = lines_[n - 1].text;
+      const std::string& last = at(n - 1).text;
       const std::uint64_t shown_omitted = omitted - 1;
       const std::string h = shown_omitted ? "\xE2\x80\xA6[" + std::to_string(shown_omitted) +
                                                 " earlier lines omitted]\n"
@@ -146,7 +151,7 @@ std::string Tail::text() const {
     if (take > 0) out += '\n';
   }
   for (std::size_t i = n - take; i < n; ++i) {
-    out += lines_[i].text;
+    out += at(i).text;
     if (i + 1 < n) out += '\n';
   }
   return std::string(utf8_prefix(out, cap));

@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,7 +65,11 @@ class Tail {
   void push_line(std::string_view level = {});
   void keep_line(std::string_view v, std::uint64_t len, std::string_view level);
   TailOptions opt_;
-  std::deque<Line> lines_;
+  // The kept lines as a ring: oldest at ring_[first_] once it is full (max_lines), else at 0.
+  // A full ring overwrites its oldest slot in place (its buffers are reused: no allocation).
+  const Line& at(std::size_t i) const { return ring_[(first_ + i) % ring_.size()]; }
+  std::vector<Line> ring_;
+  std::size_t first_ = 0;
   std::string cur_;              // first max_line_bytes bytes of the current line
   std::uint64_t cur_bytes_ = 0;  // full length of the current line so far
   std::uint64_t total_lines_ = 0;

@@ -1,13 +1,16 @@
 // Test support (logs tests only): the bytes of a log under tests/logs/extract/, the corpus of real
-// failure logs that the extraction, signature and category tests share. A missing file fails the
-// calling test and yields "".
+// failure logs that the extraction, signature and category tests share (a missing file fails the
+// calling test and yields ""), and the .log files of a corpus folder.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace dm::logs {
 
@@ -17,6 +20,15 @@ inline std::string corpus(const std::string& name) {
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// The *.log files under DM_SOURCE_DIR/`dir`, sorted by path.
+inline std::vector<std::filesystem::path> logs_in(const std::string& dir) {
+  std::vector<std::filesystem::path> v;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(DM_SOURCE_DIR) + "/" + dir))
+    if (e.path().extension() == ".log") v.push_back(e.path());
+  std::sort(v.begin(), v.end());
+  return v;
 }
 
 }  // namespace dm::logs

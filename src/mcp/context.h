@@ -65,7 +65,8 @@ class RequestContext {
   // Errc::failed_precondition if the client did not declare `sampling`.
   virtual Result<json> create_message(json params, std::chrono::milliseconds timeout) = 0;
 
-  // What the client declared in initialize, and the negotiated revision.
+  // What the client declared (legacy: in initialize; 2026-07-28: in this request's `_meta`), and
+  // the revision the request is served under.
   virtual const json& client_capabilities() const = 0;
   virtual const json& client_info() const = 0;
   virtual std::string protocol_version() const = 0;
@@ -74,6 +75,25 @@ class RequestContext {
   // Who the transport authenticated for this request (session.h Caller); null when it
   // authenticates no one (stdio, HTTP without authorization).
   virtual const Caller* caller() const = 0;
+
+  // ---- 2026-07-28 and multi round-trip requests (server.h: InputRequired) ----
+  // True when the request is served statelessly under a modern revision (no session; no
+  // server->client requests: request_client/elicit_*/create_message fail with
+  // Errc::failed_precondition and the handler answers InputRequired instead).
+  virtual bool modern() const { return false; }
+  // The answers to the InputRequired this handler gave before (key -> ElicitResult,
+  // CreateMessageResult, ListRootsResult as the client sent them; unknown keys may be present:
+  // ignore them). Empty object on a first call.
+  virtual const json& input_responses() const = 0;
+  // The `state` of that InputRequired, verified (sealed by this server for this very request:
+  // same method, target, arguments and claims, not expired). nullopt on a first call.
+  virtual const std::optional<json>& request_state() const = 0;
+  // True if client_capabilities() declares `capability` ("elicitation", "sampling", "roots"), or
+  // the extension named by it (e.g. kTasksExtension) under "extensions".
+  bool client_supports(std::string_view capability) const;
+  // True while running as a task (tasks extension): there is no response stream, progress and
+  // log are dropped.
+  virtual bool in_task() const { return false; }
 };
 
 // Tool handlers get the same context.

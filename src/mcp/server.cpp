@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "mcp/server_impl.h"
 
@@ -8,6 +9,22 @@ namespace dm::mcp {
 const std::vector<std::string>& supported_protocol_versions() {
   static const std::vector<std::string> v = {"2024-11-05", "2025-03-26", "2025-06-18",
                                              "2025-11-25"};
+  return v;
+}
+
+const std::vector<std::string>& modern_protocol_versions() {
+  static const std::vector<std::string> v = {"2026-07-28"};
+  return v;
+}
+
+const std::vector<std::string>& all_protocol_versions() {
+  static const std::vector<std::string> v = [] {
+    std::vector<std::string> all = modern_protocol_versions();
+    all.insert(all.end(), supported_protocol_versions().begin(),
+               supported_protocol_versions().end());
+    std::sort(all.rbegin(), all.rend());
+    return all;
+  }();
   return v;
 }
 
@@ -39,6 +56,62 @@ json tool_listing(const Tool& t, const json& input_schema) {
   if (t.icons) j["icons"] = *t.icons;
   return j;
 }
+
+bool is_tchar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// x-mcp-header annotations of `schema` (streamable-http "Custom Headers from Tool Parameters"):
+// only on primitive (string/integer/boolean) properties reachable through `properties` alone,
+// names non-empty tokens, unique ignoring case. Anything else makes the tool invalid.
+void collect_header_params(const json& node, std::vector<std::string>& path,
+                           std::vector<HeaderParam>& out, std::string& error) {
+  if (!error.empty() || !node.is_object()) return;
+  if (auto h = node.find("x-mcp-header"); h != node.end() && !path.empty()) {
+    const std::string type = node.value("type", "");
+    if (!h->is_string() || h->get<std::string>().empty()) {
+      error = "x-mcp-header must be a non-empty string";
+      return;
+    }
+    const std::string name = h->get<std::string>();
+    if (!std::all_of(name.begin(), name.end(), is_tchar)) {
+      error = "x-mcp-header '" + name + "' is not an HTTP token";
+      return;
+    }
+    if (type != "string" && type != "integer" && type != "boolean") {
+      error = "x-mcp-header '" + name + "' is on a property of type '" + type +
+              "' (string, integer or boolean only)";
+      return;
+    }
+    std::string lc = name;
+    std::transform(lc.begin(), lc.end(), lc.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const auto& p : out) {
+      if (p.name_lc == lc) {
+        error = "x-mcp-header '" + name + "' is declared twice";
+        return;
+      }
+    }
+    out.push_back(HeaderParam{lc, path, type});
+  }
+  auto props = node.find("properties");
+  if (props == node.end() || !props->is_object()) return;
+  for (auto it = props->begin(); it != props->end(); ++it) {
+    path.push_back(it.key());
+    collect_header_params(it.value(), path, out, error);
+    path.pop_back();
+  }
+}
+
+Result<std::vector<HeaderParam>> header_params(const json& schema) {
+  std::vector<HeaderParam> out;
+  std::vector<std::string> path;
+  std::string error;
+  collect_header_params(schema, path, out, error);
+  if (!error.empty()) return make_error(Errc::invalid_argument, error);
+  return out;
+}
 }  // namespace
 
 const char* log_level_name(LogLevel l) noexcept { return kLevelNames[static_cast<int>(l)]; }
@@ -68,11 +141,88 @@ ToolResult ToolResult::structured(json v) {
   return r;
 }
 
+ToolResult ToolResult::needs_input(InputRequired ir) {
+  ToolResult r;
+  r.input_required = std::move(ir);
+  return r;
+}
+
+ToolResult ToolResult::protocol_error(int code, std::string message, std::optional<json> data) {
+  ToolResult r;
+  r.rpc_error = RpcError{code, std::move(message), std::move(data)};
+  return r;
+}
+
+ToolResult ToolResult::as_task(ToolHandler work) {
+  ToolResult r;
+  r.task_work = std::move(work);
+  return r;
+}
+
+InputRequired& InputRequired::elicit(std::string key, std::string message, json requested_schema) {
+  requests[std::move(key)] = {{"method", "elicitation/create"},
+                              {"params",
+                               {{"mode", "form"},
+                                {"message", std::move(message)},
+                                {"requestedSchema", std::move(requested_schema)}}}};
+  return *this;
+}
+
+InputRequired& InputRequired::elicit_url(std::string key, std::string message, std::string url) {
+  requests[std::move(key)] = {
+      {"method", "elicitation/create"},
+      {"params", {{"mode", "url"}, {"message", std::move(message)}, {"url", std::move(url)}}}};
+  return *this;
+}
+
+InputRequired& InputRequired::sample(std::string key, json params) {
+  requests[std::move(key)] = {{"method", "sampling/createMessage"}, {"params", std::move(params)}};
+  return *this;
+}
+
+InputRequired& InputRequired::list_roots(std::string key) {
+  requests[std::move(key)] = {{"method", "roots/list"}, {"params", json::object()}};
+  return *this;
+}
+
+json InputRequired::to_json() const {
+  json j = {{"resultType", "input_required"}, {"inputRequests", json::object()}};
+  for (const auto& [k, v] : requests) j["inputRequests"][k] = v;
+  if (state) j["requestState"] = *state;
+  return j;
+}
+
+bool RequestContext::client_supports(std::string_view capability) const {
+  const json& caps = client_capabilities();
+  if (!caps.is_object()) return false;
+  if (capability.find('/') != std::string_view::npos) {
+    auto ext = caps.find("extensions");
+    return ext != caps.end() && ext->is_object() && ext->contains(std::string(capability));
+  }
+  auto it = caps.find(std::string(capability));
+  return it != caps.end() && !it->is_null();
+}
+
 // ---- Impl ---------------------------------------------------------------------------------
 
 Server::Impl::Impl(ServerOptions o)
     : opts(std::move(o)), executor(std::make_unique<Executor>(opts.executor_threads)) {
   if (opts.page_size == 0) opts.page_size = 1;
+  sealer = opts.request_state;
+  if (!sealer) {
+    // Without a key nothing could be sealed; a failing RNG leaves MRTR states unusable (every
+    // seal then fails with an error answer), never unprotected.
+    auto s = RequestStateSealer::create_random();
+    if (s) sealer = *s;
+  }
+  tasks = std::make_shared<TaskStore>(
+      TaskOptions{opts.task_ttl, opts.task_poll_interval, opts.max_tasks, opts.task_threads});
+}
+
+bool Server::Impl::any_task_tool() const {
+  std::lock_guard<std::mutex> lk(mu);
+  return std::any_of(tools.begin(), tools.end(),
+                     [](const auto& t) { return t->tool.task_support != TaskSupport::none; });
 }
 
 std::shared_ptr<const ToolEntry> Server::Impl::find_tool(const std::string& name) const {
@@ -160,6 +310,22 @@ Status Server::add_tool(Tool tool) {
                         "tool " + tool.name + " outputSchema: " + out.error().message);
     }
     e->output = *out;
+  }
+  auto params = header_params(schema);
+  if (!params) {
+    return make_error(Errc::invalid_argument,
+                      "tool " + tool.name + " inputSchema: " + params.error().message);
+  }
+  e->header_params = std::move(*params);
+  if (tool.required_client_capabilities.is_null()) {
+    tool.required_client_capabilities = json::object();
+  }
+  if (!tool.required_client_capabilities.is_object()) {
+    return make_error(Errc::invalid_argument,
+                      "tool " + tool.name + ": required_client_capabilities must be an object");
+  }
+  if (tool.task_support == TaskSupport::required) {
+    tool.required_client_capabilities["extensions"][kTasksExtension] = json::object();
   }
   e->listing = tool_listing(tool, schema);
   e->tool = std::move(tool);
@@ -322,7 +488,15 @@ std::shared_ptr<Session> Server::open_session(OutboundSink sink) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     refuse = impl_->shut_down;
-    if (!refuse) impl_->sessions.push_back(s);
+    if (!refuse) {
+      // 2026-07-28 over HTTP opens one short-lived session per request: forget the closed ones
+      // as the list grows (amortized), not only when a change is broadcast.
+      if (impl_->sessions.size() >= impl_->prune_at) {
+        std::erase_if(impl_->sessions, [](const auto& w) { return w.expired(); });
+        impl_->prune_at = std::max<std::size_t>(64, 2 * impl_->sessions.size());
+      }
+      impl_->sessions.push_back(s);
+    }
   }
   if (refuse) s->close();
   return s;
@@ -335,6 +509,7 @@ void Server::shutdown() {
     impl_->shut_down = true;
   }
   for (auto& s : impl_->live_sessions()) s->close();
+  impl_->tasks->shutdown();
   impl_->executor->stop();
 }
 

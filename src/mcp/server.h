@@ -2,9 +2,17 @@
 // (name, description, schema, handler) as the official Go SDK does, and a SessionFactory that the
 // transports (stdio, Streamable HTTP, in-memory) open one Session per client with.
 //
-// Protocol revisions served: 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25
-// (initialize/initialized). Handlers run on a small executor (thread pool), never on the
-// transport's thread.
+// Protocol revisions served, from one server (docs/mcp.md):
+// - legacy 2024-11-05 .. 2025-11-25: initialize/initialized opens a session with a negotiated
+//   revision, client capabilities and log level; the server may send requests to the client.
+// - modern 2026-07-28: no handshake; every request carries `_meta` with
+//   io.modelcontextprotocol/protocolVersion and clientCapabilities and is served statelessly;
+//   server->client input goes through InputRequiredResult (MRTR); change notifications through
+//   subscriptions/listen; the tasks extension (io.modelcontextprotocol/tasks) for task-capable
+//   tools.
+// A session that answered `initialize` refuses modern requests (and vice versa a request without
+// the modern `_meta` is never served statelessly). Handlers run on a small executor (thread pool),
+// never on the transport's thread.
 #pragma once
 
 #include <chrono>
@@ -19,15 +27,66 @@
 
 #include "common/result.h"
 #include "mcp/context.h"
+#include "mcp/request_state.h"
 #include "mcp/session.h"
 
 namespace dm::mcp {
 
 using json = nlohmann::json;
 
-// Revisions this server speaks, oldest first; the last one is answered to unknown requests.
+// Legacy revisions (initialize), oldest first; the last one is answered to unknown requests.
 const std::vector<std::string>& supported_protocol_versions();
 inline constexpr const char* kLatestProtocolVersion = "2025-11-25";
+// Modern revisions (per-request `_meta`), oldest first.
+const std::vector<std::string>& modern_protocol_versions();
+inline constexpr const char* kModernProtocolVersion = "2026-07-28";
+// Every revision served, newest first: server/discover's supportedVersions and the `supported`
+// list of UnsupportedProtocolVersion errors.
+const std::vector<std::string>& all_protocol_versions();
+// The tasks extension's identifier (capabilities.extensions key).
+inline constexpr const char* kTasksExtension = "io.modelcontextprotocol/tasks";
+
+// ---- Multi round-trip requests (2026-07-28 MRTR) -------------------------------------------
+
+// What a handler answers when it needs input from the client before it can finish: the requests
+// to fulfil (key -> {"method": "elicitation/create" | "sampling/createMessage" | "roots/list",
+// "params": {...}}) and what it wants back with the answers (`state`, any JSON).
+// On a modern request the server seals `state` into the InputRequiredResult's opaque
+// `requestState` (RequestStateSealer: HMAC with the server key, bound to the method, the target,
+// a hash of the arguments and ServerOptions::state_claims, expiring) and returns
+// {resultType: "input_required", inputRequests, requestState}; the client retries with
+// `inputResponses` and the state, which the server checks before the handler runs again and
+// hands to it as RequestContext::request_state() (a refused state is a JSON-RPC -32602 error and
+// the handler does not run). An inputRequest needing a capability the client did not declare is a
+// -32021 error (MissingRequiredClientCapability) instead.
+// On a legacy session the server fulfils the requests itself as server->client requests
+// (elicitation/create, ...) and runs the handler again with the answers and `state` (in memory,
+// unsealed): a tool written this way works on both revisions.
+struct InputRequired {
+  std::map<std::string, json> requests;  // key -> {"method", "params"}
+  std::optional<json> state{};           // readable by the client: put no secret here
+
+  // Adds an elicitation/create request in form mode.
+  InputRequired& elicit(std::string key, std::string message, json requested_schema);
+  // Adds a sampling/createMessage request with these params (messages, maxTokens, ...).
+  InputRequired& sample(std::string key, json params);
+  // Adds an elicitation/create request in URL mode (the user completes `url` out of band; the
+  // answer says only accept/decline/cancel: correlate through `state`).
+  InputRequired& elicit_url(std::string key, std::string message, std::string url);
+  // Adds a roots/list request.
+  InputRequired& list_roots(std::string key);
+  // {"resultType":"input_required","inputRequests":{...}} plus "requestState": `state` (unsealed
+  // JSON) when set: what a prompt handler returns to ask for input (the server seals the state).
+  json to_json() const;
+};
+
+// A JSON-RPC error a handler wants answered instead of a result (e.g. -32021 with
+// {"requiredCapabilities": {...}}).
+struct RpcError {
+  int code = -32603;
+  std::string message;
+  std::optional<json> data{};
+};
 
 // ---- Tools -------------------------------------------------------------------------------
 
@@ -39,24 +98,49 @@ struct ToolAnnotations {
   std::optional<bool> open_world_hint{};
 };
 
+struct ToolResult;
+
+// A tool handler. `arguments` already passed `input_schema` validation (always an object).
+// Returning an Error makes a result with isError: true whose text is the error message (the model
+// sees it and may retry); it is not a JSON-RPC error (ToolResult::rpc_error is).
+using ToolHandler = std::function<Result<ToolResult>(const json& arguments, ToolContext& ctx)>;
+
 // What a tool returns: content blocks (as MCP JSON: {"type":"text","text":...}, image, audio,
 // resource, resource_link), optional structured content, and whether it is an error result.
+// At most one of the three alternatives below may be set; they replace the content.
 struct ToolResult {
   json content = json::array();
   std::optional<json> structured_content{};  // must match the tool's output_schema when it has one
   bool is_error = false;
   std::optional<json> meta{};  // `_meta` of the result
 
+  // The tool needs input first (see InputRequired). Not allowed from a task's work (a task asks
+  // through tasks/get + tasks/update instead: the same InputRequired parks the task).
+  std::optional<InputRequired> input_required{};
+  // Answer this JSON-RPC error instead of a result (a task fails with it).
+  std::optional<RpcError> rpc_error{};
+  // Run `task_work` as a task (tasks extension) when the client declared the extension on this
+  // request: the server answers a CreateTaskResult at once and runs the work on its task pool;
+  // tasks/get then reports it. Without the extension the work runs now, as a normal call.
+  // Only for tools declaring task_support; the work sees the same arguments.
+  ToolHandler task_work{};
+
   static ToolResult text(std::string t);
   static ToolResult error(std::string t);  // isError: true with one text block
   // structuredContent = `v`, plus the same JSON serialized as one text block (spec advice).
   static ToolResult structured(json v);
+  static ToolResult needs_input(InputRequired ir);
+  static ToolResult protocol_error(int code, std::string message,
+                                   std::optional<json> data = std::nullopt);
+  static ToolResult as_task(ToolHandler work);
 };
 
-// A tool handler. `arguments` already passed `input_schema` validation (always an object).
-// Returning an Error makes a result with isError: true whose text is the error message (the model
-// sees it and may retry); it is not a JSON-RPC error.
-using ToolHandler = std::function<Result<ToolResult>(const json& arguments, ToolContext& ctx)>;
+// Whether a tool may run as a task (tasks extension, 2026-07-28 only).
+enum class TaskSupport {
+  none,      // never a task
+  optional,  // a task when the handler returns ToolResult::as_task and the client declared it
+  required,  // only as a task: a client that did not declare the extension gets -32021
+};
 
 // What a tool does to the world, declared by the tool. Middleware acts on it (the audit fails
 // closed before a write) and the annotations follow it: when set, readOnlyHint = (effect == reads)
@@ -80,6 +164,12 @@ struct Tool {
   std::optional<Effect> effect{};  // unset: annotations as given; middleware sees nullopt
   std::optional<json> icons{};
   ToolHandler handler{};
+  // Client capabilities the tool cannot work without (ClientCapabilities shape, e.g.
+  // {"sampling": {}}). A client that did not declare every one (each key, recursively, must be
+  // an object the client declared) gets -32021 MissingRequiredClientCapability with
+  // data.requiredCapabilities = the missing ones, before middleware and handler run.
+  json required_client_capabilities{};           // null or {}: nothing required
+  TaskSupport task_support = TaskSupport::none;  // `required` adds the tasks extension above
 };
 
 // ---- Resources ------------------------------------------------------------------------------
@@ -133,6 +223,8 @@ struct PromptArgument {
 
 // Returns a GetPromptResult: {"description"?: ..., "messages": [{role, content}, ...]}.
 // Required arguments are checked before the handler runs (missing → -32602).
+// The handler may instead return InputRequired::to_json() to ask for input first (MRTR, as tools
+// do; the retried prompts/get reaches it with ctx.input_responses() and ctx.request_state()).
 using PromptHandler = std::function<Result<json>(const std::map<std::string, std::string>& args,
                                                  RequestContext& ctx)>;
 
@@ -212,6 +304,27 @@ struct ServerOptions {
   // is set) is withheld: add_tool returns OK without registering it, and withheld_tools() names
   // it. Effect::reads makes a read-only server: nothing it lists can change anything.
   std::optional<Effect> max_effect{};
+
+  // ---- 2026-07-28 ----
+  // Caching hints on tools/list, prompts/list, resources/list, resources/templates/list,
+  // resources/read and server/discover (ttlMs, cacheScope). 0 / private: "ask again, keep it to
+  // yourself", right while lists can change and per-user filtering may come.
+  std::chrono::milliseconds cache_ttl{0};
+  bool cache_public = false;
+  // Seals and opens requestState. Null: a random key made at create() (states then survive only
+  // this process; replicas that must continue each other's requests share a key instead).
+  std::shared_ptr<const RequestStateSealer> request_state{};
+  // Extra claims a sealed requestState is bound to, computed for the request that seals it and
+  // again for the request that presents it (e.g. {"principal": "alice"} from the authenticated
+  // caller): a state presented with other claims is refused. Called on the handler's thread;
+  // must be thread-safe. Null: no extra claims.
+  std::function<json(const Call&, RequestContext&)> state_claims{};
+  // Tasks extension: threads that run task work (>= 1), how long a task stays readable after it
+  // was created, and the poll interval suggested to clients.
+  int task_threads = 2;
+  std::chrono::milliseconds task_ttl{std::chrono::hours(1)};
+  std::chrono::milliseconds task_poll_interval{500};
+  std::size_t max_tasks = 10000;  // tasks kept at once; beyond, task creation fails (-32603)
 };
 
 // Thread-safety: every member may be called from any thread at any time, including while sessions

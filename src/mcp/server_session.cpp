@@ -1,5 +1,7 @@
 // One client's protocol state: lifecycle, dispatch, cancellation, progress, logging, and
-// server->client requests.
+// server->client requests; the calls (tools, resources, prompts, completion) both eras share.
+// The 2026-07-28 entry (validation of _meta and headers, discover, listen, tasks) is in
+// server_modern.cpp.
 #include <algorithm>
 #include <exception>
 
@@ -74,106 +76,309 @@ struct ServerSession::Pending {
 
 // ---- Request context ------------------------------------------------------------------------
 
+ServerSession::Ctx::Ctx(std::shared_ptr<ServerSession> s, rpc::Id id, CancelTokenPtr token,
+                        json meta, RequestScope scope, std::chrono::milliseconds default_timeout)
+    : s_(std::move(s)),
+      id_(std::move(id)),
+      token_(std::move(token)),
+      meta_(meta.is_object() ? std::move(meta) : json::object()),
+      scope_(std::move(scope)),
+      default_timeout_(default_timeout) {
+  if (auto it = meta_.find("progressToken");
+      it != meta_.end() && (it->is_string() || it->is_number())) {
+    progress_token_ = *it;
+  }
+}
+
+bool ServerSession::Ctx::cancelled() const { return token_->cancelled(); }
+const CancelToken& ServerSession::Ctx::cancel_token() const { return *token_; }
+
+void ServerSession::Ctx::set_round(json responses, std::optional<json> state) {
+  responses_ = responses.is_object() ? std::move(responses) : json::object();
+  state_ = std::move(state);
+}
+
+void ServerSession::Ctx::progress(double progress, std::optional<double> total,
+                                  std::string message) {
+  if (!progress_token_ || token_->cancelled()) return;
+  json p = {{"progressToken", *progress_token_}, {"progress", number(progress)}};
+  if (total) p["total"] = number(*total);
+  if (!message.empty()) p["message"] = std::move(message);
+  s_->send_notification("notifications/progress", p, id_.value);
+}
+
+void ServerSession::Ctx::log(LogLevel level, std::string logger, json data) {
+  if (token_->cancelled()) return;
+  // 2026-07-28: only when this request asked for a level; legacy: the session's level.
+  const bool wanted =
+      scope_.modern ? scope_.log_level && level >= *scope_.log_level : s_->log_enabled(level);
+  if (!wanted) return;
+  json p = {{"level", log_level_name(level)}, {"data", std::move(data)}};
+  if (!logger.empty()) p["logger"] = std::move(logger);
+  s_->send_notification("notifications/message", p, id_.value);
+}
+
+Result<json> ServerSession::Ctx::request_client(std::string method, json params,
+                                                std::chrono::milliseconds timeout) {
+  if (scope_.modern) {
+    return make_error(Errc::failed_precondition,
+                      method + " cannot be sent on a " + scope_.version +
+                          " request: answer ToolResult::needs_input (input_required) instead");
+  }
+  if (timeout.count() <= 0) timeout = default_timeout_;
+  return s_->client_request(method, std::move(params), timeout, *token_, id_.value);
+}
+
+Result<json> ServerSession::Ctx::elicit_form(std::string message, json schema,
+                                             std::chrono::milliseconds timeout) {
+  if (!scope_.caps.contains("elicitation")) {
+    return make_error(Errc::failed_precondition,
+                      "the client did not declare the elicitation capability");
+  }
+  const auto& el = scope_.caps["elicitation"];
+  // 2025-11-25: {} means form only (compatibility); {url:{}} alone means no form.
+  if (el.is_object() && !el.empty() && !el.contains("form")) {
+    return make_error(Errc::failed_precondition,
+                      "the client did not declare form-mode elicitation");
+  }
+  json p = {{"message", std::move(message)}, {"requestedSchema", std::move(schema)}};
+  if (version_at_least(scope_.version, "2025-11-25")) p["mode"] = "form";
+  return request_client("elicitation/create", std::move(p), timeout);
+}
+
+Result<json> ServerSession::Ctx::elicit_url(std::string message, std::string url,
+                                            std::string elicitation_id,
+                                            std::chrono::milliseconds timeout) {
+  const auto it = scope_.caps.find("elicitation");
+  if (it == scope_.caps.end() || !it->is_object() || !it->contains("url")) {
+    return make_error(Errc::failed_precondition,
+                      "the client did not declare URL-mode elicitation (elicitation.url)");
+  }
+  json p = {{"mode", "url"},
+            {"message", std::move(message)},
+            {"url", std::move(url)},
+            {"elicitationId", std::move(elicitation_id)}};
+  return request_client("elicitation/create", std::move(p), timeout);
+}
+
+Result<json> ServerSession::Ctx::create_message(json params, std::chrono::milliseconds timeout) {
+  if (!scope_.caps.contains("sampling")) {
+    return make_error(Errc::failed_precondition,
+                      "the client did not declare the sampling capability");
+  }
+  return request_client("sampling/createMessage", std::move(params), timeout);
+}
+
+// ---- Shared by both eras ----------------------------------------------------------------------
+
+namespace detail {
+
+std::optional<Answer> check_mrtr_params(const json& params) {
+  if (auto r = params.find("inputResponses"); r != params.end()) {
+    if (!r->is_object()) {
+      return Answer::err(rpc::kInvalidParams, "Invalid params: inputResponses must be an object");
+    }
+    for (auto it = r->begin(); it != r->end(); ++it) {
+      if (!it.value().is_object()) {
+        return Answer::err(rpc::kInvalidParams, "Invalid params: inputResponses." + it.key() +
+                                                    " must be an object (an ElicitResult, "
+                                                    "CreateMessageResult or ListRootsResult)");
+      }
+    }
+  }
+  if (auto st = params.find("requestState"); st != params.end() && !st->is_string()) {
+    return Answer::err(rpc::kInvalidParams, "Invalid params: requestState must be a string");
+  }
+  return std::nullopt;
+}
+
+std::string capability_for(const std::string& input_method) {
+  if (input_method == "elicitation/create") return "elicitation";
+  if (input_method == "sampling/createMessage") return "sampling";
+  if (input_method == "roots/list") return "roots";
+  return {};
+}
+
+json state_claims(const ServerOptions& o, const Call& call, RequestContext& ctx) {
+  json c = {{"m", call.method}, {"t", call.target}, {"h", canonical_sha256(call.arguments)}};
+  // A state sealed for one authenticated caller is refused for any other.
+  if (const Caller* who = ctx.caller()) c["c"] = json::array({who->issuer, who->subject});
+  if (o.state_claims) c["x"] = o.state_claims(call, ctx);
+  return c;
+}
+
+void add_cache_hints(json& result, const ServerOptions& o) {
+  result["ttlMs"] = o.cache_ttl.count() < 0 ? 0 : o.cache_ttl.count();
+  result["cacheScope"] = o.cache_public ? "public" : "private";
+}
+
+}  // namespace detail
+
 namespace {
 
-class Ctx final : public RequestContext {
- public:
-  Ctx(std::shared_ptr<ServerSession> s, rpc::Id id, CancelTokenPtr token, json meta,
-      std::chrono::milliseconds default_timeout, std::shared_ptr<const Caller> caller)
-      : caller_(std::move(caller)),
-        s_(std::move(s)),
-        id_(std::move(id)),
-        token_(std::move(token)),
-        meta_(meta.is_object() ? std::move(meta) : json::object()),
-        caps_(s_->client_capabilities()),
-        info_(s_->client_info()),
-        default_timeout_(default_timeout) {
-    if (auto it = meta_.find("progressToken");
-        it != meta_.end() && (it->is_string() || it->is_number())) {
-      progress_token_ = *it;
+// The capabilities of `required` that `declared` lacks (each key, recursively, must be an object
+// or other non-null value the client declared); empty object when none.
+json missing_capabilities(const json& required, const json& declared) {
+  json missing = json::object();
+  if (!required.is_object()) return missing;
+  for (auto it = required.begin(); it != required.end(); ++it) {
+    const auto d = declared.is_object() ? declared.find(it.key()) : declared.end();
+    if (!declared.is_object() || d == declared.end() || d->is_null()) {
+      missing[it.key()] = it.value();
+      continue;
+    }
+    if (it.value().is_object() && !it.value().empty()) {
+      json sub = missing_capabilities(it.value(), *d);
+      if (!sub.empty()) missing[it.key()] = std::move(sub);
     }
   }
+  return missing;
+}
 
-  bool cancelled() const override { return token_->cancelled(); }
-  const CancelToken& cancel_token() const override { return *token_; }
+Answer missing_capability_error(json missing) {
+  return Answer::err(-32021, "Missing required client capability: " + rpc::dump(missing),
+                     json{{"requiredCapabilities", std::move(missing)}});
+}
 
-  void progress(double progress, std::optional<double> total, std::string message) override {
-    if (!progress_token_ || token_->cancelled()) return;
-    json p = {{"progressToken", *progress_token_}, {"progress", number(progress)}};
-    if (total) p["total"] = number(*total);
-    if (!message.empty()) p["message"] = std::move(message);
-    s_->send_notification("notifications/progress", p, id_.value);
-  }
-
-  void log(LogLevel level, std::string logger, json data) override {
-    if (token_->cancelled() || !s_->log_enabled(level)) return;
-    json p = {{"level", log_level_name(level)}, {"data", std::move(data)}};
-    if (!logger.empty()) p["logger"] = std::move(logger);
-    s_->send_notification("notifications/message", p, id_.value);
-  }
-
-  Result<json> request_client(std::string method, json params,
-                              std::chrono::milliseconds timeout) override {
-    if (timeout.count() <= 0) timeout = default_timeout_;
-    return s_->client_request(method, std::move(params), timeout, *token_, id_.value);
-  }
-
-  Result<json> elicit_form(std::string message, json schema,
-                           std::chrono::milliseconds timeout) override {
-    if (!caps_.contains("elicitation")) {
-      return make_error(Errc::failed_precondition,
-                        "the client did not declare the elicitation capability");
+// An InputRequiredResult for a modern request: every request's capability declared, the state
+// sealed for this request. An error answer otherwise.
+Answer input_required_answer(const InputRequired& ir, Server::Impl& impl, const Call& call,
+                             RequestContext& ctx) {
+  json missing = json::object();
+  json requests = json::object();
+  for (const auto& [key, req] : ir.requests) {
+    const std::string method = req.is_object() ? req.value("method", "") : "";
+    const std::string cap = detail::capability_for(method);
+    if (cap.empty()) {
+      return Answer::err(rpc::kInternalError,
+                         "Internal error: input request " + key + " has no supported method");
     }
-    const auto& el = caps_["elicitation"];
-    // 2025-11-25: {} means form only (compatibility); {url:{}} alone means no form.
-    if (el.is_object() && !el.empty() && !el.contains("form")) {
-      return make_error(Errc::failed_precondition,
-                        "the client did not declare form-mode elicitation");
-    }
-    json p = {{"message", std::move(message)}, {"requestedSchema", std::move(schema)}};
-    if (version_at_least(s_->protocol_version(), "2025-11-25")) p["mode"] = "form";
-    return request_client("elicitation/create", std::move(p), timeout);
+    if (!ctx.client_supports(cap)) missing[cap] = json::object();
+    requests[key] = req;
   }
-
-  Result<json> elicit_url(std::string message, std::string url, std::string elicitation_id,
-                          std::chrono::milliseconds timeout) override {
-    const auto it = caps_.find("elicitation");
-    if (it == caps_.end() || !it->is_object() || !it->contains("url")) {
-      return make_error(Errc::failed_precondition,
-                        "the client did not declare URL-mode elicitation (elicitation.url)");
-    }
-    json p = {{"mode", "url"},
-              {"message", std::move(message)},
-              {"url", std::move(url)},
-              {"elicitationId", std::move(elicitation_id)}};
-    return request_client("elicitation/create", std::move(p), timeout);
+  if (!missing.empty()) return missing_capability_error(std::move(missing));
+  json out = {{"resultType", "input_required"}};
+  if (!requests.empty()) out["inputRequests"] = std::move(requests);
+  if (ir.state) {
+    if (!impl.sealer)
+      return Answer::err(rpc::kInternalError, "Internal error: no requestState key");
+    auto sealed = impl.sealer->seal(detail::state_claims(impl.opts, call, ctx), *ir.state);
+    if (!sealed)
+      return Answer::err(rpc::kInternalError, "Internal error: " + sealed.error().message);
+    out["requestState"] = std::move(*sealed);
   }
-
-  Result<json> create_message(json params, std::chrono::milliseconds timeout) override {
-    if (!caps_.contains("sampling")) {
-      return make_error(Errc::failed_precondition,
-                        "the client did not declare the sampling capability");
-    }
-    return request_client("sampling/createMessage", std::move(params), timeout);
+  if (!out.contains("inputRequests") && !out.contains("requestState")) {
+    return Answer::err(rpc::kInternalError,
+                       "Internal error: an input_required answer needs requests or a state");
   }
+  return Answer::ok(std::move(out));
+}
 
-  const json& client_capabilities() const override { return caps_; }
-  const json& client_info() const override { return info_; }
-  std::string protocol_version() const override { return s_->protocol_version(); }
-  const json& request_meta() const override { return meta_; }
-  const Caller* caller() const override { return caller_.get(); }
+// Checks the requestState a modern retry presents and hands it, with the answers, to the
+// handler's context. An error answer when the state is refused.
+std::optional<Answer> begin_round(ServerSession::Ctx& ctx, Server::Impl& impl, const Call& call,
+                                  const json& params) {
+  json responses = params.value("inputResponses", json::object());
+  std::optional<json> state;
+  if (auto st = params.find("requestState"); st != params.end() && st->is_string()) {
+    if (!impl.sealer)
+      return Answer::err(rpc::kInternalError, "Internal error: no requestState key");
+    auto payload =
+        impl.sealer->open(st->get<std::string>(), detail::state_claims(impl.opts, call, ctx));
+    if (!payload) {
+      return Answer::err(rpc::kInvalidParams,
+                         "Invalid params: requestState refused: " + payload.error().message);
+    }
+    state = std::move(*payload);
+  }
+  ctx.set_round(std::move(responses), std::move(state));
+  return std::nullopt;
+}
 
- private:
-  std::shared_ptr<const Caller> caller_;
-  std::shared_ptr<ServerSession> s_;
-  rpc::Id id_;
-  CancelTokenPtr token_;
-  json meta_;
-  json caps_;
-  json info_;
-  std::optional<json> progress_token_;
-  std::chrono::milliseconds default_timeout_;
-};
+// Legacy sessions: fulfils an InputRequired with server->client requests and hands the answers
+// to the handler's next run. An error text when the client cannot or did not answer.
+std::optional<std::string> fulfil_on_session(const InputRequired& ir, ServerSession::Ctx& ctx) {
+  json answers = json::object();
+  for (const auto& [key, req] : ir.requests) {
+    const std::string method = req.is_object() ? req.value("method", "") : "";
+    const std::string cap = detail::capability_for(method);
+    if (cap.empty()) return "input request " + key + " has no supported method";
+    if (!ctx.client_supports(cap)) return "the client did not declare the " + cap + " capability";
+    json params = req.value("params", json::object());
+    if (method == "elicitation/create" && !version_at_least(ctx.scope().version, "2025-11-25")) {
+      params.erase("mode");
+    }
+    auto r = ctx.request_client(method, std::move(params), std::chrono::milliseconds(0));
+    if (!r) return method + " failed: " + err_text(r.error());
+    answers[key] = std::move(*r);
+  }
+  ctx.set_round(std::move(answers), ir.state);
+  return std::nullopt;
+}
+
+constexpr int kMaxLegacyRounds = 8;  // input rounds fulfilled on a legacy session per call
+
+// The answer to a tool's result once it needs no more rounds: output schema, isError.
+Answer finish_tool(const ToolEntry& entry, const ToolResult& tr) {
+  if (entry.output && !tr.is_error) {
+    if (!tr.structured_content) {
+      return Answer::ok(
+          error_result("tool " + entry.tool.name +
+                       " declares an outputSchema but returned no structured content"));
+    }
+    if (auto bad = entry.output->validate(*tr.structured_content, "structuredContent")) {
+      return Answer::ok(
+          error_result("tool " + entry.tool.name +
+                       " returned output that does not match its outputSchema: " + *bad));
+    }
+  }
+  return Answer::ok(tool_result_json(tr));
+}
+
+Answer rpc_error_answer(const RpcError& e) { return Answer::err(e.code, e.message, e.data); }
+
+// A task's round: runs the work and says what became of it.
+TaskRound task_round(const std::shared_ptr<const ToolEntry>& entry, const json& args,
+                     const ToolHandler& work, RequestContext& ctx) {
+  TaskRound out;
+  Result<ToolResult> r = work(args, ctx);
+  if (!r) {
+    out.kind = TaskRound::Kind::complete;  // a tool execution error is a completed task
+    out.value = error_result(err_text(r.error()));
+  } else if (r->rpc_error) {
+    out.kind = TaskRound::Kind::failed;
+    out.value = {{"code", r->rpc_error->code}, {"message", r->rpc_error->message}};
+    if (r->rpc_error->data) out.value["data"] = *r->rpc_error->data;
+  } else if (r->input_required) {
+    json missing = json::object();
+    for (const auto& [key, req] : r->input_required->requests) {
+      const std::string cap =
+          detail::capability_for(req.is_object() ? req.value("method", "") : "");
+      if (cap.empty() || !ctx.client_supports(cap))
+        missing[cap.empty() ? key : cap] = json::object();
+      out.input_requests[key] = req;
+    }
+    if (!missing.empty()) {
+      out.kind = TaskRound::Kind::failed;
+      out.value = {{"code", -32021},
+                   {"message", "Missing required client capability"},
+                   {"data", {{"requiredCapabilities", missing}}}};
+      return out;
+    }
+    out.kind = TaskRound::Kind::input;
+    out.state = r->input_required->state;
+  } else if (r->task_work) {
+    out.kind = TaskRound::Kind::failed;
+    out.value = {{"code", rpc::kInternalError},
+                 {"message", "Internal error: a task's work asked for another task"}};
+  } else {
+    Answer a = finish_tool(*entry, *r);
+    out.kind = TaskRound::Kind::complete;
+    out.value = std::move(a.result);
+  }
+  if (out.kind == TaskRound::Kind::complete) out.value["resultType"] = "complete";
+  return out;
+}
 
 }  // namespace
 
@@ -219,11 +424,28 @@ bool ServerSession::log_enabled(LogLevel level) const {
   return !log_level_ || level >= *log_level_;
 }
 
-void ServerSession::answer(const rpc::Id& id, const Outcome& o) {
-  std::string text = o.code == 0
-                         ? rpc::response(id, o.result)
-                         : rpc::error_response(&id, o.code, o.message, o.data ? &*o.data : nullptr);
+void ServerSession::answer(const rpc::Id& id, const Outcome& o, bool modern) {
+  std::string text;
+  if (o.code != 0) {
+    text = rpc::error_response(&id, o.code, o.message, o.data ? &*o.data : nullptr);
+  } else if (modern && o.result.is_object() && !o.result.contains("resultType")) {
+    json r = o.result;
+    r["resultType"] = "complete";
+    text = rpc::response(id, r);
+  } else {
+    text = rpc::response(id, o.result);
+  }
   send(OutboundMessage{std::move(text), id.value, true});
+}
+
+RequestScope ServerSession::legacy_scope(CallerPtr caller) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  RequestScope s;
+  s.caller = std::move(caller);
+  s.version = version_;
+  s.caps = client_caps_;
+  s.info = client_info_;
+  return s;
 }
 
 void ServerSession::close() {
@@ -240,6 +462,7 @@ void ServerSession::close() {
     inflight.swap(inflight_);
     pending.swap(pending_);
     subscriptions_.clear();
+    listens_.clear();
   }
   for (auto& [id, tok] : inflight) tok->cancel();
   for (auto& [id, p] : pending) {
@@ -250,23 +473,58 @@ void ServerSession::close() {
   }
 }
 
+namespace {
+// The SubscriptionFilter key a list_changed notification is delivered under.
+const char* filter_key(std::string_view method) {
+  if (method == "notifications/tools/list_changed") return "toolsListChanged";
+  if (method == "notifications/prompts/list_changed") return "promptsListChanged";
+  if (method == "notifications/resources/list_changed") return "resourcesListChanged";
+  return "";
+}
+}  // namespace
+
 void ServerSession::notify_list_changed(const char* method) {
+  bool legacy;
+  std::vector<json> listeners;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    if (!initialized_ || closed_) return;
+    if (closed_) return;
+    legacy = initialized_;
+    const char* key = filter_key(method);
+    for (const auto& [k, l] : listens_) {
+      if (l.filter.value(key, false)) listeners.push_back(l.id);
+    }
   }
-  send_notification(method, json::object(), std::nullopt);
+  if (legacy) send_notification(method, json::object(), std::nullopt);
+  for (const auto& id : listeners) {
+    send_notification(method, {{"_meta", {{"io.modelcontextprotocol/subscriptionId", id}}}}, id);
+  }
 }
 
 void ServerSession::notify_resource_updated(const std::string& uri) {
+  bool legacy;
+  std::vector<json> listeners;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    if (!initialized_ || closed_ || subscriptions_.count(uri) == 0) return;
+    if (closed_) return;
+    legacy = initialized_ && subscriptions_.count(uri) != 0;
+    for (const auto& [k, l] : listens_) {
+      const json subs = l.filter.value("resourceSubscriptions", json::array());
+      if (subs.is_array() && std::find(subs.begin(), subs.end(), json(uri)) != subs.end()) {
+        listeners.push_back(l.id);
+      }
+    }
   }
-  send_notification("notifications/resources/updated", {{"uri", uri}}, std::nullopt);
+  if (legacy) send_notification("notifications/resources/updated", {{"uri", uri}}, std::nullopt);
+  for (const auto& id : listeners) {
+    send_notification("notifications/resources/updated",
+                      {{"uri", uri}, {"_meta", {{"io.modelcontextprotocol/subscriptionId", id}}}},
+                      id);
+  }
 }
 
-InboundInfo ServerSession::receive(std::string_view text, std::shared_ptr<const Caller> caller) {
+InboundInfo ServerSession::receive(std::string_view text, const RequestHeaders* headers,
+                                   std::shared_ptr<const Caller> caller) {
   InboundInfo info;
   rpc::Message m = rpc::parse(text, {impl_->opts.max_message_bytes, impl_->opts.max_json_depth});
   switch (m.kind) {
@@ -281,7 +539,7 @@ InboundInfo ServerSession::receive(std::string_view text, std::shared_ptr<const 
       info.kind = InboundKind::request;
       info.id = m.id->value;
       info.method = m.method;
-      handle_request(m, caller);
+      handle_request(m, headers, caller);
       return info;
     case rpc::Message::Kind::notification:
       info.kind = InboundKind::notification;
@@ -391,29 +649,29 @@ bool ServerSession::tool_allowed(const Tool& tool, const Caller* caller) const {
   return !f || (*f)(tool, caller);
 }
 
-void ServerSession::run_call(const rpc::Message& m, Call call, AsyncFn fn, CallerPtr caller) {
+void ServerSession::run_call(const rpc::Message& m, const RequestScope& scope, Call call,
+                             AsyncFn fn) {
   std::vector<std::shared_ptr<const Middleware>> chain;
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     chain = impl_->middleware;
   }
-  if (chain.empty()) return run_async(m, std::move(fn), std::move(caller));
+  if (chain.empty()) return run_async(m, scope, std::move(fn));
   run_async(
-      m,
-      [chain = std::move(chain), call = std::move(call),
-       fn = std::move(fn)](RequestContext& ctx) -> Outcome {
+      m, scope,
+      [chain = std::move(chain), call = std::move(call), fn = std::move(fn)](Ctx& ctx) -> Outcome {
         std::function<Outcome(std::size_t)> step = [&](std::size_t i) -> Outcome {
           if (i == chain.size()) return fn(ctx);
           return (*chain[i])(call, ctx, [&] { return step(i + 1); });
         };
         return step(0);
-      },
-      std::move(caller));
+      });
 }
 
-void ServerSession::run_async(const rpc::Message& m, AsyncFn fn, CallerPtr caller) {
+void ServerSession::run_async(const rpc::Message& m, const RequestScope& scope, AsyncFn fn) {
   auto token = std::make_shared<CancelToken>();
   const rpc::Id id = *m.id;
+  const bool modern = scope.modern;
   bool duplicate = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -427,12 +685,12 @@ void ServerSession::run_async(const rpc::Message& m, AsyncFn fn, CallerPtr calle
   }
   json meta = m.params.is_object() && m.params.contains("_meta") ? m.params["_meta"] : json();
   auto self = shared_from_this();
-  auto task = [self, id, token, meta = std::move(meta), fn = std::move(fn),
-               caller = std::move(caller)]() mutable {
+  auto task = [self, id, token, modern, scope, meta = std::move(meta),
+               fn = std::move(fn)]() mutable {
     Outcome out;
     if (!token->cancelled()) {
-      Ctx ctx(self, id, token, std::move(meta), self->impl_->opts.client_request_timeout,
-              std::move(caller));
+      Ctx ctx(self, id, token, std::move(meta), std::move(scope),
+              self->impl_->opts.client_request_timeout);
       try {
         out = fn(ctx);
       } catch (const std::exception& e) {
@@ -450,7 +708,7 @@ void ServerSession::run_async(const rpc::Message& m, AsyncFn fn, CallerPtr calle
       self->send(OutboundMessage{std::string(), id.value, true});
       return;
     }
-    self->answer(id, out);
+    self->answer(id, out, modern);
   };
   if (!impl_->executor->post(std::move(task))) {
     {
@@ -461,30 +719,53 @@ void ServerSession::run_async(const rpc::Message& m, AsyncFn fn, CallerPtr calle
   }
 }
 
-void ServerSession::handle_request(rpc::Message& m, const CallerPtr& caller) {
+void ServerSession::handle_request(rpc::Message& m, const RequestHeaders* headers,
+                                   const CallerPtr& caller) {
   const rpc::Id& id = *m.id;
   const std::string& method = m.method;
   if (m.params.is_null()) m.params = json::object();
+  const auto meta = m.params.find("_meta");
+  const bool has_meta = meta != m.params.end() && meta->is_object();
+  const bool modern_request = has_meta && meta->contains("io.modelcontextprotocol/protocolVersion");
   bool initialized;
+  std::string session_version;
   {
     std::lock_guard<std::mutex> lk(mu_);
     initialized = initialized_;
+    session_version = version_;
   }
+  if (modern_request && initialized) {
+    return answer(
+        id, Outcome::err(rpc::kInvalidRequest,
+                         "Invalid Request: this session negotiated " + session_version +
+                             " with initialize; a request carrying _meta "
+                             "io.modelcontextprotocol/protocolVersion (2026-07-28) is not served "
+                             "on it. Send it outside the session (HTTP: without Mcp-Session-Id)",
+                         json{{"sessionProtocolVersion", session_version}}));
+  }
+  if (modern_request || (!initialized && headers != nullptr)) return handle_modern(m, headers, caller);
   if (method == "initialize") return answer(id, do_initialize(m.params));
   if (method == "ping") return answer(id, Outcome::ok(json::object()));
   if (!initialized) {
+    if (has_meta && meta->contains("io.modelcontextprotocol/clientCapabilities")) {
+      return handle_modern(m, headers, caller);  // a 2026-07-28 request missing its version: -32602
+    }
     return answer(
-        id, Outcome::err(rpc::kInvalidRequest, "Invalid Request: " + method +
-                                                   " before initialize; send initialize first"));
+        id, Outcome::err(rpc::kInvalidRequest,
+                         "Invalid Request: " + method +
+                             " before initialize; send initialize first (2025-11-25 and older), "
+                             "or carry _meta io.modelcontextprotocol/protocolVersion and "
+                             "clientCapabilities on every request (2026-07-28)"));
   }
   if (method == "tools/list" || method == "resources/list" ||
       method == "resources/templates/list" || method == "prompts/list") {
-    return answer(id, do_list(method, m.params, caller.get()));
+    return answer(id, do_list(method, m.params, false, caller.get()));
   }
-  if (method == "tools/call") return start_tool_call(m, caller);
-  if (method == "resources/read") return start_resource_read(m, caller);
-  if (method == "prompts/get") return start_prompt_get(m, caller);
-  if (method == "completion/complete") return start_complete(m, caller);
+  const RequestScope scope = legacy_scope(caller);
+  if (method == "tools/call") return start_tool_call(m, scope, nullptr);
+  if (method == "resources/read") return start_resource_read(m, scope);
+  if (method == "prompts/get") return start_prompt_get(m, scope);
+  if (method == "completion/complete") return start_complete(m, scope);
   if (method == "logging/setLevel") return answer(id, do_set_level(m.params));
   if (method == "resources/subscribe") return answer(id, do_subscribe(m.params, true));
   if (method == "resources/unsubscribe") return answer(id, do_subscribe(m.params, false));
@@ -564,7 +845,7 @@ ServerSession::Outcome ServerSession::do_subscribe(const json& params, bool subs
 }
 
 ServerSession::Outcome ServerSession::do_list(const std::string& method, const json& params,
-                                              const Caller* caller) {
+                                              bool modern, const Caller* caller) {
   std::size_t offset = 0;
   if (auto c = params.find("cursor"); c != params.end() && !c->is_null()) {
     auto off = parse_cursor(*c);
@@ -626,18 +907,21 @@ ServerSession::Outcome ServerSession::do_list(const std::string& method, const j
   for (std::size_t i = offset; i < end; ++i) page.push_back(std::move(items[i]));
   json result = {{key, std::move(page)}};
   if (end < items.size()) result["nextCursor"] = make_cursor(end);
+  if (modern) detail::add_cache_hints(result, impl_->opts);
   return Outcome::ok(std::move(result));
 }
 
-void ServerSession::start_tool_call(const rpc::Message& m, const CallerPtr& caller) {
+void ServerSession::start_tool_call(const rpc::Message& m, const RequestScope& scope,
+                                    const RequestHeaders* headers) {
   const json& p = m.params;
+  const bool modern = scope.modern;
   auto n = p.find("name");
   if (n == p.end() || !n->is_string()) {
     return answer(*m.id,
                   Outcome::err(rpc::kInvalidParams, "Invalid params: name (string) is required"));
   }
   auto entry = impl_->find_tool(n->get<std::string>());
-  if (entry && !tool_allowed(entry->tool, caller.get())) entry.reset();  // as if it did not exist
+  if (entry && !tool_allowed(entry->tool, scope.caller.get())) entry.reset();  // as if unknown
   if (!entry) {
     return answer(*m.id,
                   Outcome::err(rpc::kInvalidParams, "Unknown tool: " + n->get<std::string>()));
@@ -648,35 +932,73 @@ void ServerSession::start_tool_call(const rpc::Message& m, const CallerPtr& call
     return answer(*m.id,
                   Outcome::err(rpc::kInvalidParams, "Invalid params: arguments must be an object"));
   }
+  if (modern) {
+    if (auto bad = detail::check_mrtr_params(p)) return answer(*m.id, *bad);
+    if (headers) {
+      if (auto bad = detail::check_header_params(*entry, args, *headers)) {
+        return answer(*m.id, *bad);
+      }
+    }
+  }
+  if (json missing = missing_capabilities(entry->tool.required_client_capabilities, scope.caps);
+      !missing.empty()) {
+    return answer(*m.id, missing_capability_error(std::move(missing)));
+  }
   Call call{"tools/call", entry->tool.name, args, entry->tool.effect, &entry->tool};
-  run_call(
-      m, std::move(call),
-      [entry, args = std::move(args)](RequestContext& ctx) -> Outcome {
-        if (auto bad = entry->input->validate(args, "arguments")) {
-          return Outcome::ok(
-              error_result("Invalid arguments for tool " + entry->tool.name + ": " + *bad));
-        }
-        Result<ToolResult> r = entry->tool.handler(args, ctx);
-        if (!r) return Outcome::ok(error_result(err_text(r.error())));
-        const ToolResult& tr = *r;
-        if (entry->output && !tr.is_error) {
-          if (!tr.structured_content) {
-            return Outcome::ok(
-                error_result("tool " + entry->tool.name +
-                             " declares an outputSchema but returned no structured content"));
-          }
-          if (auto bad = entry->output->validate(*tr.structured_content, "structuredContent")) {
-            return Outcome::ok(
-                error_result("tool " + entry->tool.name +
-                             " returned output that does not match its outputSchema: " + *bad));
-          }
-        }
-        return Outcome::ok(tool_result_json(tr));
-      },
-      caller);
+  auto* impl = impl_;
+  run_call(m, scope, call,
+           [entry, impl, call, params = p, args = std::move(args)](Ctx& ctx) -> Outcome {
+             if (ctx.modern()) {
+               if (auto refused = begin_round(ctx, *impl, call, params)) return *refused;
+             }
+             for (int round = 0;; ++round) {
+               if (auto bad = entry->input->validate(args, "arguments")) {
+                 return Outcome::ok(
+                     error_result("Invalid arguments for tool " + entry->tool.name + ": " + *bad));
+               }
+               Result<ToolResult> r = entry->tool.handler(args, ctx);
+               if (r && r->task_work) {
+                 if (entry->tool.task_support != TaskSupport::none && ctx.modern() &&
+                     ctx.client_supports(kTasksExtension)) {
+                   ToolHandler work = r->task_work;
+                   auto created = impl->tasks->create(
+                       [entry, args, work](RequestContext& tctx) {
+                         return task_round(entry, args, work, tctx);
+                       },
+                       ctx.client_capabilities(), ctx.client_info(), ctx.scope().caller);
+                   if (!created) {
+                     return Outcome::err(rpc::kInternalError,
+                                         "Internal error: " + err_text(created.error()));
+                   }
+                   return Outcome::ok(std::move(*created));
+                 }
+                 // No task for this client: the work runs now, as a plain call.
+                 ToolHandler work = r->task_work;
+                 r = work(args, ctx);
+                 if (r && r->task_work) {
+                   return Outcome::err(rpc::kInternalError,
+                                       "Internal error: a task's work asked for another task");
+                 }
+               }
+               if (!r) return Outcome::ok(error_result(err_text(r.error())));
+               if (r->rpc_error) return rpc_error_answer(*r->rpc_error);
+               if (!r->input_required) return finish_tool(*entry, *r);
+               if (ctx.modern()) return input_required_answer(*r->input_required, *impl, call, ctx);
+               if (round + 1 >= kMaxLegacyRounds) {
+                 return Outcome::ok(error_result("tool " + entry->tool.name + " asked for input " +
+                                                 std::to_string(kMaxLegacyRounds) + " times"));
+               }
+               if (auto failed = fulfil_on_session(*r->input_required, ctx)) {
+                 return Outcome::ok(error_result(*failed));
+               }
+             }
+           });
 }
 
-void ServerSession::start_resource_read(const rpc::Message& m, const CallerPtr& caller) {
+void ServerSession::start_resource_read(const rpc::Message& m, const RequestScope& scope) {
+  const bool modern = scope.modern;
+  // 2025-11-25 and older: -32002 for an unknown resource; 2026-07-28: -32602 (SEP-2164).
+  const int not_found = modern ? rpc::kInvalidParams : rpc::kResourceNotFound;
   auto u = m.params.find("uri");
   if (u == m.params.end() || !u->is_string()) {
     return answer(*m.id,
@@ -702,32 +1024,32 @@ void ServerSession::start_resource_read(const rpc::Message& m, const CallerPtr& 
     }
   }
   if (!res && !tmpl) {
-    return answer(*m.id, Outcome::err(rpc::kResourceNotFound, "Resource not found: " + uri,
-                                      json{{"uri", uri}}));
+    return answer(*m.id, Outcome::err(not_found, "Resource not found: " + uri, json{{"uri", uri}}));
   }
   Call call{"resources/read", uri, json{{"uri", uri}}, Effect::reads};
-  run_call(
-      m, std::move(call),
-      [res, tmpl, uri, vars = std::move(vars)](RequestContext& ctx) -> Outcome {
-        auto r = res ? res->handler(uri, ctx) : tmpl->tmpl.handler(uri, vars, ctx);
-        if (!r) {
-          if (r.error().code == Errc::not_found) {
-            return Outcome::err(rpc::kResourceNotFound,
-                                "Resource not found: " + err_text(r.error()), json{{"uri", uri}});
-          }
-          if (r.error().code == Errc::invalid_argument) {
-            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
-          }
-          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
-        }
-        json contents = json::array();
-        for (const auto& c : *r) contents.push_back(contents_json(c));
-        return Outcome::ok({{"contents", std::move(contents)}});
-      },
-      caller);
+  auto* impl = impl_;
+  run_call(m, scope, std::move(call),
+           [res, tmpl, uri, vars = std::move(vars), not_found, impl](Ctx& ctx) -> Outcome {
+             auto r = res ? res->handler(uri, ctx) : tmpl->tmpl.handler(uri, vars, ctx);
+             if (!r) {
+               if (r.error().code == Errc::not_found) {
+                 return Outcome::err(not_found, "Resource not found: " + err_text(r.error()),
+                                     json{{"uri", uri}});
+               }
+               if (r.error().code == Errc::invalid_argument) {
+                 return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+               }
+               return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+             }
+             json contents = json::array();
+             for (const auto& c : *r) contents.push_back(contents_json(c));
+             json out = {{"contents", std::move(contents)}};
+             if (ctx.modern()) detail::add_cache_hints(out, impl->opts);
+             return Outcome::ok(std::move(out));
+           });
 }
 
-void ServerSession::start_prompt_get(const rpc::Message& m, const CallerPtr& caller) {
+void ServerSession::start_prompt_get(const rpc::Message& m, const RequestScope& scope) {
   auto n = m.params.find("name");
   if (n == m.params.end() || !n->is_string()) {
     return answer(*m.id,
@@ -760,26 +1082,52 @@ void ServerSession::start_prompt_get(const rpc::Message& m, const CallerPtr& cal
     return answer(*m.id, Outcome::err(rpc::kInvalidParams,
                                       "Invalid params: missing required argument(s): " + missing));
   }
+  if (scope.modern) {
+    if (auto bad = detail::check_mrtr_params(m.params)) return answer(*m.id, *bad);
+  }
   Call call{"prompts/get", prompt->name, json(args), Effect::reads};
+  auto* impl = impl_;
   run_call(
-      m, std::move(call),
-      [prompt, args = std::move(args)](RequestContext& ctx) -> Outcome {
-        auto r = prompt->handler(args, ctx);
-        if (!r) {
-          if (r.error().code == Errc::invalid_argument) {
-            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
-          }
-          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+      m, scope, call,
+      [prompt, impl, call, params = m.params, args = std::move(args)](Ctx& ctx) -> Outcome {
+        if (ctx.modern()) {
+          if (auto refused = begin_round(ctx, *impl, call, params)) return *refused;
         }
-        json out = *r;
-        if (!out.is_object()) out = json::object();
-        if (!out.contains("messages")) out["messages"] = json::array();
-        return Outcome::ok(std::move(out));
-      },
-      caller);
+        for (int round = 0;; ++round) {
+          auto r = prompt->handler(args, ctx);
+          if (!r) {
+            if (r.error().code == Errc::invalid_argument) {
+              return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+            }
+            return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+          }
+          json out = std::move(*r);
+          if (!out.is_object()) out = json::object();
+          if (out.value("resultType", "") == "input_required") {
+            InputRequired ir;
+            if (auto reqs = out.find("inputRequests"); reqs != out.end() && reqs->is_object()) {
+              for (auto it = reqs->begin(); it != reqs->end(); ++it)
+                ir.requests[it.key()] = it.value();
+            }
+            if (auto st = out.find("requestState"); st != out.end()) ir.state = *st;
+            if (ctx.modern()) return input_required_answer(ir, *impl, call, ctx);
+            if (round + 1 >= kMaxLegacyRounds) {
+              return Outcome::err(rpc::kInternalError,
+                                  "Internal error: prompt " + prompt->name + " asked for input " +
+                                      std::to_string(kMaxLegacyRounds) + " times");
+            }
+            if (auto failed = fulfil_on_session(ir, ctx)) {
+              return Outcome::err(rpc::kInternalError, "Internal error: " + *failed);
+            }
+            continue;
+          }
+          if (!out.contains("messages")) out["messages"] = json::array();
+          return Outcome::ok(std::move(out));
+        }
+      });
 }
 
-void ServerSession::start_complete(const rpc::Message& m, const CallerPtr& caller) {
+void ServerSession::start_complete(const rpc::Message& m, const RequestScope& scope) {
   std::shared_ptr<const CompletionHandler> h;
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
@@ -806,25 +1154,23 @@ void ServerSession::start_complete(const rpc::Message& m, const CallerPtr& calle
             target,
             {{"ref", *ref}, {"argument", *arg}, {"context", context}},
             Effect::reads};
-  run_call(
-      m, std::move(call),
-      [h, ref = *ref, arg = *arg, context = std::move(context)](RequestContext&) -> Outcome {
-        auto r = (*h)(ref, arg, context);
-        if (!r) {
-          if (r.error().code == Errc::invalid_argument || r.error().code == Errc::not_found) {
-            return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
-          }
-          return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
-        }
-        const auto& all = *r;
-        json values = json::array();
-        for (std::size_t i = 0; i < all.size() && i < 100; ++i) values.push_back(all[i]);
-        return Outcome::ok({{"completion",
-                             {{"values", std::move(values)},
-                              {"total", all.size()},
-                              {"hasMore", all.size() > 100}}}});
-      },
-      caller);
+  run_call(m, scope, std::move(call),
+           [h, ref = *ref, arg = *arg, context = std::move(context)](Ctx&) -> Outcome {
+             auto r = (*h)(ref, arg, context);
+             if (!r) {
+               if (r.error().code == Errc::invalid_argument || r.error().code == Errc::not_found) {
+                 return Outcome::err(rpc::kInvalidParams, "Invalid params: " + err_text(r.error()));
+               }
+               return Outcome::err(rpc::kInternalError, "Internal error: " + err_text(r.error()));
+             }
+             const auto& all = *r;
+             json values = json::array();
+             for (std::size_t i = 0; i < all.size() && i < 100; ++i) values.push_back(all[i]);
+             return Outcome::ok({{"completion",
+                                  {{"values", std::move(values)},
+                                   {"total", all.size()},
+                                   {"hasMore", all.size() > 100}}}});
+           });
 }
 
 }  // namespace dm::mcp

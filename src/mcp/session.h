@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace dm::mcp {
@@ -43,8 +44,9 @@ enum class InboundKind {
 // Who the transport authenticated for one inbound message: an OAuth bearer token's holder on
 // Streamable HTTP with authorization on. Transports that authenticate no one (stdio, HTTP without
 // authorization) pass none. The protocol core only carries it to the handlers
-// (RequestContext::caller) and to the server's tool filter; what the fields mean is the
-// application's business. Immutable once made; shared between threads.
+// (RequestContext::caller), to the server's tool filter and into the claims a sealed
+// requestState is bound to; what the fields mean is the application's business. Immutable once
+// made; shared between threads.
 struct Caller {
   std::string issuer{};
   std::string subject{};              // the token's `sub`
@@ -58,6 +60,18 @@ struct InboundInfo {
   InboundKind kind = InboundKind::invalid;
   std::optional<nlohmann::json> id;  // request id as sent (string or number), when there is one
   std::string method;                // for requests and notifications
+};
+
+// What an HTTP transport read from the headers of the POST that carried a message, for the
+// 2026-07-28 checks of headers against the body (streamable-http "Server Validation"): values as
+// received (surrounding spaces and tabs included; the session trims them and decodes the
+// `=?base64?...?=` form where the revision allows it). A header that was absent is nullopt.
+struct RequestHeaders {
+  std::optional<std::string> protocol_version{};  // MCP-Protocol-Version
+  std::optional<std::string> method{};            // Mcp-Method
+  std::optional<std::string> name{};              // Mcp-Name
+  // Mcp-Param-{Name} headers: {Name lowercased, value}, in arrival order.
+  std::vector<std::pair<std::string, std::string>> params{};
 };
 
 // Protocol state for one client: lifecycle, negotiated version, log level, subscriptions,
@@ -75,12 +89,23 @@ class Session {
   // (initialize, ping, lists and all error answers are produced synchronously). The error answer
   // to an `invalid` text has related_request = the echoed id, or a JSON null when the id could
   // not be read, and completes_request = true.
+  // `headers`: what the HTTP POST that carried the message said, or null (stdio, in-memory). With
+  // headers, a request on a session that has not answered `initialize` is served as 2026-07-28
+  // and checked against them first (a missing or contradicting one is answered with -32020
+  // HeaderMismatch); on an initialized session they are ignored.
   // `caller`: who the transport authenticated for this message, or null (see Caller). A request
   // it starts sees it through RequestContext::caller(); tools/list and tools/call apply the
   // server's tool filter to it.
-  virtual InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) = 0;
-  // receive(text, nullptr): a transport that authenticates no one.
-  InboundInfo receive(std::string_view text) { return receive(text, nullptr); }
+  virtual InboundInfo receive(std::string_view text, const RequestHeaders* headers,
+                              std::shared_ptr<const Caller> caller) = 0;
+  // A transport that has no headers and authenticates no one.
+  InboundInfo receive(std::string_view text) { return receive(text, nullptr, nullptr); }
+  InboundInfo receive(std::string_view text, const RequestHeaders& headers) {
+    return receive(text, &headers, nullptr);
+  }
+  InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) {
+    return receive(text, nullptr, std::move(caller));
+  }
 
   // Ends the session: cancels in-flight handlers (their results are dropped, nothing more is
   // sent), fails pending server->client requests. Idempotent. No sink call starts after it returns.

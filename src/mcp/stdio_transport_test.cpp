@@ -126,6 +126,32 @@ TEST_F(StdioPipes, EndToEndSessionThenEof) {
   EXPECT_TRUE(saw_log);
 }
 
+TEST_F(StdioPipes, Modern2026RequestsAreServedWithoutInitialize) {
+  start();
+  const std::string meta = R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",)"
+                           R"("io.modelcontextprotocol/clientCapabilities":{}})";
+  write_line(R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{)" + meta + "}}");
+  write_line(
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"upper","arguments":{"s":"abc"},)" +
+      meta + "}}");
+  write_line(R"({"jsonrpc":"2.0","id":3,"method":"ping","params":{)" + meta + "}}");
+  write_line(R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})");  // 2025-style, no initialize
+  close_input();
+  auto msgs = read_all();
+  thread_.join();
+  ASSERT_TRUE(by_id(msgs, 1));
+  EXPECT_EQ((*by_id(msgs, 1))["result"]["supportedVersions"][0], "2026-07-28");
+  ASSERT_TRUE(by_id(msgs, 2));
+  EXPECT_EQ((*by_id(msgs, 2))["result"]["resultType"], "complete");
+  EXPECT_EQ((*by_id(msgs, 2))["result"]["content"][0]["text"], "ABC");
+  ASSERT_TRUE(by_id(msgs, 3));
+  EXPECT_EQ((*by_id(msgs, 3))["error"]["code"], -32601);  // ping is gone in 2026-07-28
+  ASSERT_TRUE(by_id(msgs, 4));
+  EXPECT_EQ((*by_id(msgs, 4))["error"]["code"], -32600);
+  // The tool logged, but no request asked for a log level: nothing was sent.
+  for (const auto& m : msgs) EXPECT_NE(m.value("method", ""), "notifications/message");
+}
+
 TEST_F(StdioPipes, OversizeLineRejectedAndSkipped) {
   start({.max_line_bytes = 256});
   write_line(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":")" +

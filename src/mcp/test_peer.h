@@ -27,6 +27,9 @@ class RawPeer {
   ~RawPeer() { session->close(); }
 
   InboundInfo send(const std::string& text) { return session->receive(text); }
+  InboundInfo send(const std::string& text, const RequestHeaders& headers) {
+    return session->receive(text, headers);
+  }
 
   // Waits (bounded) for a message satisfying `pred`; returns it.
   std::optional<OutboundMessage> wait_for(

@@ -33,10 +33,12 @@ class ConfigClientProvider final : public ClientProvider {
     std::lock_guard lk(mu_);
     auto it = clients_.find((*env)->name);
     if (it == clients_.end()) {
-      auto c = airflow::make_client(**env, {.clock = clock_,
-                                            .http = nullptr,
-                                            .page_size = cfg_.caps.page_size,
-                                            .aws_credentials = nullptr});
+      auto c = airflow::make_client(
+          **env, {.clock = clock_,
+                  .http = nullptr,
+                  .page_size = cfg_.caps.page_size,
+                  .log_read_bytes_max = static_cast<std::uint64_t>(cfg_.caps.log_read_bytes_max),
+                  .aws_credentials = nullptr});
       if (!c) return c.error();
       it = clients_.emplace((*env)->name, std::shared_ptr<airflow::AirflowClient>(std::move(*c)))
                .first;

@@ -40,9 +40,6 @@ std::size_t log_output_cap(const Deps& deps);
 constexpr std::size_t log_content_budget(std::size_t cap) {
   return cap > kFixedFieldsBytes * 4 ? cap - kFixedFieldsBytes * 2 : cap / 2;
 }
-// A log is read at most this far; a longer one is analysed up to here (and the tool says so).
-// (A read bound, not an output cap: memory stays flat whatever is read.)
-inline constexpr std::uint64_t kMaxLogBytesRead = 256ull << 20;
 // Longest line kept by task_log (longer ones are cut with a marker).
 inline constexpr std::size_t kMaxLineBytes = 2048;
 
@@ -74,13 +71,21 @@ Result<TryRef> resolve_try(airflow::AirflowClient& client, const std::string& da
 // How a log read went.
 struct LogRead {
   airflow::LogStats stats;  // stats.head_skipped: a tail read did not reach the log's start
-  bool capped = false;      // stopped at kMaxLogBytesRead
-  bool cancelled = false;   // stopped because the request was cancelled
+  // Stopped at the environment's byte cap (caps.log_read_bytes_max, stats.read_bytes_max bytes):
+  // the lines before it were used, the rest of the log was not read.
+  bool capped = false;
+  bool cancelled = false;  // stopped because the request was cancelled
 };
 
 // Hands each of the try's log lines, as the Airflow layer delivers it (text + level, views valid
-// during the call), to `line` — once, never joined into bytes and split again — stopping at
-// kMaxLogBytesRead or when `ctx` (may be null) is cancelled. Never holds the log.
+// during the call), to `line` — once, in order, never split again: the lines are copied into runs
+// of ~16 KiB and handed on from there inside a logs::LineRunScope (logs/line_run.h), so that the
+// consumer's RedactStream::feed_line scans a run at once; the last run is handed on before
+// stream_log returns (lines of a failed read may not all be). The read goes to
+// the log's end (Airflow REST has no range read; callers keep a ring of lines, so memory stays
+// flat), bounded by time — the environment's request timeout covers the transfer, and the read
+// stops when `ctx` (may be null) is cancelled — and by the client's byte cap
+// (caps.log_read_bytes_max, enforced by the Airflow layer: `capped`). Never holds the log.
 // `tail_lines` 0 reads the whole log from its start; otherwise only what a tail of that many lines
 // needs (AirflowClient::read_task_log_tail: the whole log over REST, the stream's last pages on
 // MWAA), so `line` may see fewer lines than the log has — keep a ring.

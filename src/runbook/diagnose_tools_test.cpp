@@ -338,6 +338,38 @@ TEST_F(DiagnoseTools, TaskLogOfAFiveMegabyteLogReturnsOnlyTheTail) {
   expect_no_secret(r, "task_log");
 }
 
+TEST_F(DiagnoseTools, ALogIsReadToItsEndAndOnlyTheReadByteCapStopsItWithANote) {
+  std::string log;
+  for (int i = 1; i <= 10; ++i) log += "line " + std::to_string(i) + "\n";  // 71 bytes
+  log += keyerror_log();
+  failed_run(4, "load", log);
+  const json ids = {{"dag_id", kDag}, {"run_id", run_id(4)}, {"task_id", "load"}};
+  // No cap in the way: the tail ends with the log's last line, the error is found.
+  json r = call("task_log", ids);
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  EXPECT_EQ(r["structuredContent"]["log_capped"], false);
+  EXPECT_EQ(r["structuredContent"]["lines"].back()["text"], "KeyError: 'customer_id'");
+  r = call("extract_task_errors", ids);
+  EXPECT_EQ(r["structuredContent"]["found"], true);
+  // The environment's caps.log_read_bytes_max (taken by the client) stops the read before the
+  // line that would pass it: both tools say so, naming the cap.
+  fake_->set_log_read_bytes_max(80);
+  r = call("task_log", ids);
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  const json& s = r["structuredContent"];
+  EXPECT_EQ(s["log_capped"], true);
+  EXPECT_EQ(s["total_lines"], 10);
+  EXPECT_EQ(s["lines"].back()["text"], "line 10");
+  EXPECT_NE(r["content"][0]["text"].get<std::string>().find("caps.log_read_bytes_max"),
+            std::string::npos)
+      << r["content"][0]["text"];
+  r = call("extract_task_errors", ids);
+  ASSERT_FALSE(r.value("isError", false)) << r.dump();
+  EXPECT_EQ(r["structuredContent"]["found"], false);
+  EXPECT_NE(r["structuredContent"]["notes"].dump().find("longer than"), std::string::npos)
+      << r["structuredContent"].dump();
+}
+
 TEST_F(DiagnoseTools, TaskLogKeepsTheNewestLinesWhenTheTailExceedsTheByteCap) {
   std::string log;
   for (int i = 1; i <= 300; ++i)

@@ -1,7 +1,9 @@
 // mcp-fixture-server: the MCP conformance suite's "everything server", built on src/mcp.
 // Registers exactly the tools, resources, prompts and completions that
 // @modelcontextprotocol/conformance (0.1.16 and 0.2.0-alpha.12) calls, with the payloads its
-// scenarios check. Usage:
+// scenarios check: the 2025-11-25 ones (server->client requests) and the 2026-07-28 ones
+// (input_required results, subscriptions, the tasks extension's greet/slow_compute/... tools,
+// an x-mcp-header parameter). Usage:
 //   mcp-fixture-server --stdio          newline-delimited JSON-RPC on stdin/stdout
 //   mcp-fixture-server --port N         Streamable HTTP on 127.0.0.1:N/mcp (0 = any free port;
 //                                       the bound port is printed to stderr as "listening on ...")
@@ -61,6 +63,310 @@ std::string elicit_summary(const char* prefix, const Result<json>& r) {
   const json& v = *r;
   return std::string(prefix) + "action=" + v.value("action", std::string("?")) +
          ", content=" + v.value("content", json::object()).dump();
+}
+
+// ---- 2026-07-28: multi round-trip requests, subscriptions, tasks ---------------------------
+
+using dm::mcp::InputRequired;
+using dm::mcp::TaskSupport;
+
+json name_schema(const char* property) {
+  return object_schema({{property, {{"type", "string"}}}}, {property});
+}
+
+// The content of an accepted elicitation answer under `key`, or nullptr.
+const json* accepted(const RequestContext& ctx, const char* key) {
+  const json& r = ctx.input_responses();
+  auto it = r.find(key);
+  if (it == r.end() || !it->is_object() || it->value("action", "") != "accept") return nullptr;
+  auto c = it->find("content");
+  return c != it->end() && c->is_object() ? &*c : nullptr;
+}
+
+std::string text_of(const json& sampling_result) {
+  const json content = sampling_result.value("content", json());
+  const json& first = content.is_array() && !content.empty() ? content[0] : content;
+  return first.is_object() ? first.value("text", std::string()) : std::string();
+}
+
+json sampling_params(const char* text, int max_tokens) {
+  return {{"messages", {{{"role", "user"}, {"content", {{"type", "text"}, {"text", text}}}}}},
+          {"maxTokens", max_tokens}};
+}
+
+dm::Status add(dm::mcp::Server& s, const char* name, const char* desc, dm::mcp::ToolHandler h,
+               json schema = json::object(), TaskSupport task = TaskSupport::none,
+               json required_caps = json::object()) {
+  return s.add_tool({.name = name,
+                     .description = desc,
+                     .input_schema = std::move(schema),
+                     .handler = std::move(h),
+                     .required_client_capabilities = std::move(required_caps),
+                     .task_support = task});
+}
+
+void register_mrtr_tools(dm::mcp::Server& s) {
+  check(add(s, "test_input_required_result_elicitation",
+            "Asks the user's name through an input_required result (SEP-2322)",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              if (const json* c = accepted(ctx, "user_name")) {
+                return ToolResult::text("Hello, " + c->value("name", std::string("?")) + "!");
+              }
+              return ToolResult::needs_input(
+                  InputRequired{}.elicit("user_name", "What is your name?", name_schema("name")));
+            }));
+  check(add(s, "test_input_required_result_sampling",
+            "Asks the client's model a question through an input_required result",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              auto it = ctx.input_responses().find("capital_question");
+              if (it != ctx.input_responses().end()) {
+                return ToolResult::text("The model said: " + text_of(*it));
+              }
+              return ToolResult::needs_input(InputRequired{}.sample(
+                  "capital_question", sampling_params("What is the capital of France?", 100)));
+            }));
+  check(add(s, "test_input_required_result_list_roots",
+            "Asks for the client's roots through an input_required result",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              auto it = ctx.input_responses().find("client_roots");
+              if (it != ctx.input_responses().end()) {
+                return ToolResult::text("Roots: " + it->value("roots", json::array()).dump());
+              }
+              return ToolResult::needs_input(InputRequired{}.list_roots("client_roots"));
+            }));
+  check(add(s, "test_input_required_result_request_state",
+            "Round-trips a sealed requestState with its input request",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              const auto& st = ctx.request_state();
+              if (st && st->value("round", 0) == 1 && accepted(ctx, "confirm")) {
+                return ToolResult::text("state-ok: the requestState came back intact");
+              }
+              InputRequired ir;
+              ir.elicit("confirm", "Please confirm",
+                        object_schema({{"ok", {{"type", "boolean"}}}}, {"ok"}));
+              ir.state = json{{"round", 1}};
+              return ToolResult::needs_input(std::move(ir));
+            }));
+  check(add(s, "test_input_required_result_multiple_inputs",
+            "Asks for an elicitation, a sampling and the roots at once",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              const json& r = ctx.input_responses();
+              if (ctx.request_state() && r.contains("user_name") && r.contains("greeting") &&
+                  r.contains("client_roots")) {
+                const json* c = accepted(ctx, "user_name");
+                return ToolResult::text(
+                    "Name " + (c ? c->value("name", std::string()) : "?") + ", greeting " +
+                    text_of(r["greeting"]) + ", " +
+                    std::to_string(r["client_roots"].value("roots", json::array()).size()) +
+                    " root(s)");
+              }
+              InputRequired ir;
+              ir.elicit("user_name", "What is your name?", name_schema("name"))
+                  .sample("greeting", sampling_params("Generate a greeting", 50))
+                  .list_roots("client_roots");
+              ir.state = json{{"asked", "all three"}};
+              return ToolResult::needs_input(std::move(ir));
+            }));
+  check(add(s, "test_input_required_result_multi_round",
+            "Asks twice, carrying what it learned in the requestState",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              const auto& st = ctx.request_state();
+              if (st && st->value("step", 0) == 2) {
+                if (const json* c = accepted(ctx, "step2")) {
+                  return ToolResult::text(st->value("name", std::string()) + " likes " +
+                                          c->value("color", std::string()));
+                }
+              }
+              if (const json* c = accepted(ctx, "step1"); c && st && st->value("step", 0) == 1) {
+                InputRequired ir;
+                ir.elicit("step2", "Step 2: What is your favorite color?", name_schema("color"));
+                ir.state = json{{"step", 2}, {"name", c->value("name", std::string())}};
+                return ToolResult::needs_input(std::move(ir));
+              }
+              InputRequired ir;
+              ir.elicit("step1", "Step 1: What is your name?", name_schema("name"));
+              ir.state = json{{"step", 1}};
+              return ToolResult::needs_input(std::move(ir));
+            }));
+  check(add(s, "test_input_required_result_tampered_state",
+            "Issues an integrity-protected requestState; a changed one is refused",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              if (ctx.request_state() && accepted(ctx, "confirm")) {
+                return ToolResult::text("state verified");
+              }
+              InputRequired ir;
+              ir.elicit("confirm", "Please confirm",
+                        object_schema({{"ok", {{"type", "boolean"}}}}, {"ok"}));
+              ir.state = json{{"issued", "for this call only"}};
+              return ToolResult::needs_input(std::move(ir));
+            }));
+  check(add(s, "test_input_required_result_capabilities",
+            "Asks only for what the client declared it can give",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              if (!ctx.input_responses().empty()) return ToolResult::text("thanks");
+              InputRequired ir;
+              if (ctx.client_supports("elicitation")) {
+                ir.elicit("user_name", "What is your name?", name_schema("name"));
+              }
+              if (ctx.client_supports("sampling")) {
+                ir.sample("capital_question",
+                          sampling_params("What is the capital of France?", 100));
+              }
+              if (ctx.client_supports("roots")) ir.list_roots("client_roots");
+              if (ir.requests.empty()) return ToolResult::text("nothing to ask this client");
+              return ToolResult::needs_input(std::move(ir));
+            }));
+  check(add(s, "test_streaming_elicitation",
+            "Reports progress, then asks for input with an input_required result (never a "
+            "server->client request)",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              ctx.progress(1, 2, "about to ask");
+              if (const json* c = accepted(ctx, "answer")) return ToolResult::text(c->dump());
+              return ToolResult::needs_input(
+                  InputRequired{}.elicit("answer", "Anything to add?", name_schema("text")));
+            }));
+  check(add(s, "test_logging_tool",
+            "Logs three messages (sent only when the request's _meta asks for a log level)",
+            [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+              for (const char* m : {"started", "working", "done"}) {
+                ctx.log(LogLevel::info, "conformance-test-server", m);
+              }
+              return ToolResult::text("logged");
+            }));
+  check(add(s, "test_missing_capability", "Needs the client's sampling capability",
+            [](const json&, RequestContext&) -> Result<ToolResult> {
+              return ToolResult::text("the client declared sampling");
+            },
+            json::object(), TaskSupport::none, {{"sampling", json::object()}}));
+  check(s.add_tool(
+      {.name = "test_header_param",
+       .description = "Mirrors its region argument into an Mcp-Param-Region header",
+       .input_schema = object_schema(
+           {{"region",
+             {{"type", "string"}, {"description", "A region"}, {"x-mcp-header", "Region"}}}},
+           {"region"}),
+       .handler = [](const json& args, RequestContext&) -> Result<ToolResult> {
+         return ToolResult::text("region " + args.value("region", std::string()));
+       }}));
+
+  // Hooks that change the lists, so subscriptions/listen has something to report.
+  std::weak_ptr<dm::mcp::Server> weak = s.shared_from_this();
+  check(add(s, "test_trigger_tool_change", "Adds or removes the tool test_dynamic_tool",
+            [weak](const json&, RequestContext&) -> Result<ToolResult> {
+              auto server = weak.lock();
+              if (!server) return dm::make_error(dm::Errc::unavailable, "server gone");
+              if (server->remove_tool("test_dynamic_tool")) return ToolResult::text("removed");
+              (void)server->add_tool(
+                  {.name = "test_dynamic_tool",
+                   .description = "Comes and goes",
+                   .handler = [](const json&, RequestContext&) -> Result<ToolResult> {
+                     return ToolResult::text("hi");
+                   }});
+              return ToolResult::text("added");
+            }));
+  check(add(s, "test_trigger_prompt_change", "Adds or removes the prompt test_dynamic_prompt",
+            [weak](const json&, RequestContext&) -> Result<ToolResult> {
+              auto server = weak.lock();
+              if (!server) return dm::make_error(dm::Errc::unavailable, "server gone");
+              if (server->remove_prompt("test_dynamic_prompt")) return ToolResult::text("removed");
+              (void)server->add_prompt({.name = "test_dynamic_prompt",
+                                        .description = "Comes and goes",
+                                        .handler = [](const std::map<std::string, std::string>&,
+                                                      RequestContext&) -> Result<json> {
+                                          return json{{"messages", json::array()}};
+                                        }});
+              return ToolResult::text("added");
+            }));
+}
+
+// The tasks extension's fixtures (tasks-* scenarios).
+void register_task_tools(dm::mcp::Server& s) {
+  check(add(
+      s, "greet", "Says hello (never a task)",
+      [](const json& args, RequestContext&) -> Result<ToolResult> {
+        return ToolResult::text("Hello, " + args.value("name", std::string("World")) + "!");
+      },
+      object_schema({{"name", {{"type", "string"}}}})));
+  check(add(
+      s, "slow_compute", "Waits `seconds`, then answers; a task for clients that take one",
+      [](const json&, RequestContext&) -> Result<ToolResult> {
+        return ToolResult::as_task([](const json& args, RequestContext& ctx) -> Result<ToolResult> {
+          const auto secs = args.value("seconds", 0);
+          if (ctx.cancel_token().wait_for(std::chrono::seconds(secs))) {
+            return dm::make_error(dm::Errc::cancelled, "cancelled");
+          }
+          return ToolResult::text("Computed " + args.value("label", std::string()) + " after " +
+                                  std::to_string(secs) + " s");
+        });
+      },
+      object_schema(
+          {{"seconds", {{"type", "integer"}, {"minimum", 0}}}, {"label", {{"type", "string"}}}}),
+      TaskSupport::optional));
+  check(add(
+      s, "failing_job", "Fails (a tool execution error) after about a second",
+      [](const json&, RequestContext&) -> Result<ToolResult> {
+        return ToolResult::as_task([](const json&, RequestContext& ctx) -> Result<ToolResult> {
+          pause(ctx, 1000);
+          return dm::make_error(dm::Errc::internal, "the job failed, as it always does");
+        });
+      },
+      json::object(), TaskSupport::required));
+  check(add(
+      s, "protocol_error_job", "Ends in a protocol error (the task fails)",
+      [](const json&, RequestContext&) -> Result<ToolResult> {
+        return ToolResult::as_task([](const json&, RequestContext&) -> Result<ToolResult> {
+          return ToolResult::protocol_error(-32603, "Internal error: the job crashed");
+        });
+      },
+      json::object(), TaskSupport::optional));
+  check(add(
+      s, "confirm_delete", "Asks for confirmation, then deletes (nothing, really)",
+      [](const json&, RequestContext&) -> Result<ToolResult> {
+        return ToolResult::as_task([](const json& args, RequestContext& ctx) -> Result<ToolResult> {
+          const std::string file = args.value("filename", std::string());
+          if (const json* c = accepted(ctx, "confirm")) {
+            return ToolResult::text("Deleted " + file +
+                                    " (confirm=" + c->value("confirm", json(false)).dump() + ")");
+          }
+          if (ctx.input_responses().contains("confirm")) {
+            return ToolResult::text("Kept " + file);
+          }
+          return ToolResult::needs_input(InputRequired{}.elicit(
+              "confirm", "Delete " + file + "?",
+              object_schema({{"confirm", {{"type", "boolean"}}}}, {"confirm"})));
+        });
+      },
+      object_schema({{"filename", {{"type", "string"}}}}), TaskSupport::optional));
+  check(add(
+      s, "multi_input", "Asks two questions at once",
+      [](const json&, RequestContext&) -> Result<ToolResult> {
+        return ToolResult::as_task([](const json&, RequestContext& ctx) -> Result<ToolResult> {
+          const json& r = ctx.input_responses();
+          if (r.contains("first") && r.contains("second")) {
+            return ToolResult::text("Both answered");
+          }
+          return ToolResult::needs_input(
+              InputRequired{}
+                  .elicit("first", "First question?", name_schema("name"))
+                  .elicit("second", "Second question?", name_schema("name")));
+        });
+      },
+      json::object(), TaskSupport::optional));
+  check(add(
+      s, "test_tool_with_task",
+      "Asks the user's name (input_required), then greets them from a task",
+      [](const json&, RequestContext& ctx) -> Result<ToolResult> {
+        const json* c = accepted(ctx, "user_name");
+        if (!c) {
+          return ToolResult::needs_input(
+              InputRequired{}.elicit("user_name", "What is your name?", name_schema("name")));
+        }
+        const std::string name = c->value("name", std::string());
+        return ToolResult::as_task([name](const json&, RequestContext&) -> Result<ToolResult> {
+          return ToolResult::text("Hello from the task, " + name + "!");
+        });
+      },
+      json::object(), TaskSupport::required));
 }
 
 void register_tools(dm::mcp::Server& s) {
@@ -356,6 +662,18 @@ void register_prompts(dm::mcp::Server& s) {
                      {"content", {{"type", "image"}, {"data", kPng}, {"mimeType", "image/png"}}}};
          return json{{"messages", {img, user_text("Please analyze the image above.")}}};
        }}));
+  check(s.add_prompt(
+      {.name = "test_input_required_result_prompt",
+       .description = "Asks what context to use (input_required on prompts/get)",
+       .handler = [](const Args&, RequestContext& ctx) -> Result<json> {
+         if (const json* c = accepted(ctx, "user_context")) {
+           return json{{"messages",
+                        {user_text("Use this context: " + c->value("context", std::string()))}}};
+         }
+         return InputRequired{}
+             .elicit("user_context", "What context should the prompt use?", name_schema("context"))
+             .to_json();
+       }}));
   s.set_completion_handler(
       [](const json& ref, const json& argument, const json&) -> Result<std::vector<std::string>> {
         static const std::vector<std::string> kWords = {"paris", "park",    "party",
@@ -409,6 +727,8 @@ int main(int argc, char** argv) {
                                          .title = "dagmedic MCP fixture server",
                                          .page_size = static_cast<std::size_t>(page_size)});
   register_tools(*server);
+  register_mrtr_tools(*server);
+  register_task_tools(*server);
   register_resources(*server);
   register_prompts(*server);
 

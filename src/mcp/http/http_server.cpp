@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -92,6 +93,45 @@ std::string chunk(std::string_view data) {
   out += data;
   out += "\r\n";
   return out;
+}
+
+bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// The HTTP status of the first (JSON) answer to a 2026-07-28 request (streamable-http "Protocol
+// Version Header" and "Server Validation"): 404 for an unknown method, 400 for a request the
+// server refuses as malformed (headers, _meta, version, a capability it needs). A result, or any
+// other error (unknown tool, resource not found, ...), is 200.
+int stateless_status(std::string_view data, bool meta_complete) {
+  constexpr std::string_view kError = R"(,"error":{"code":)";
+  const auto e = data.find(kError);
+  const auto r = data.find(R"(,"result":)");
+  if (e == std::string_view::npos || (r != std::string_view::npos && r < e)) return 200;
+  int code = 0;
+  std::size_t i = e + kError.size();
+  const bool neg = i < data.size() && data[i] == '-';
+  if (neg) ++i;
+  while (i < data.size() && data[i] >= '0' && data[i] <= '9') code = code * 10 + (data[i++] - '0');
+  if (neg) code = -code;
+  switch (code) {
+    case -32601:
+      return 404;
+    case -32700:
+    case -32600:
+    case -32020:
+    case -32021:
+    case -32022:
+      return 400;
+    case -32602:
+      return meta_complete ? 200 : 400;  // 400 only for the missing/malformed _meta
+    default:
+      return 200;
+  }
 }
 
 class Connection : public StreamListener, public std::enable_shared_from_this<Connection> {
@@ -243,6 +283,16 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
   }
 
   void dispatch(Request& req) {
+    if (req.method() != bhttp::verb::post) {
+      // 2026-07-28 has neither the GET stream nor sessions to DELETE.
+      auto v = header(req, kVersionHeader);
+      if (v && !is_supported_protocol_version(*v)) {
+        return send_simple(
+            405,
+            jsonrpc_error(-32600, "Method Not Allowed: " + std::string(*v) + " uses POST only"),
+            "application/json", {{"Allow", "POST"}});
+      }
+    }
     switch (req.method()) {
       case bhttp::verb::post:
         return handle_post(req);
@@ -282,6 +332,16 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
     auto v = header(req, kVersionHeader);
     if (!v) return std::string(kDefaultProtocolVersion);
     std::string value(*v);
+    if (!is_supported_protocol_version(value) && value > "2025-11-25") {
+      // A 2026-07-28 request is stateless: it has no business on a session.
+      send_simple(400,
+                  jsonrpc_error(-32600, "Bad Request: MCP-Protocol-Version " + value +
+                                            " is not served on a session (sessions speak "
+                                            "2025-11-25 and older); send it without "
+                                            "Mcp-Session-Id"),
+                  "application/json");
+      return std::nullopt;
+    }
     if (!is_supported_protocol_version(value)) {
       send_simple(400,
                   jsonrpc_error(-32000, "Bad Request: Unsupported MCP-Protocol-Version: " + value),
@@ -323,10 +383,20 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
         break;
     }
     if (core_->opts.bearer && !scope_ok(peek.method, peek.target)) return;
-    const bool is_init = peek.kind == PeekKind::request && peek.method == "initialize";
+    // `initialize` (without the 2026-07-28 _meta) opens a legacy session; a request without a
+    // session that names a version other than a legacy one (in _meta or the header) is served
+    // statelessly (2026-07-28).
+    const bool is_init =
+        peek.kind == PeekKind::request && peek.method == "initialize" && !peek.meta_version;
     std::shared_ptr<HttpSession> session;
     std::string version;
     auto sid = header(req, kSessionHeader);
+    if (!is_init && (!sid || sid->empty()) && peek.kind == PeekKind::request) {
+      auto v = header(req, kVersionHeader);
+      if (peek.meta_version || (v && !is_supported_protocol_version(*v))) {
+        return handle_stateless(req, peek);
+      }
+    }
     if (is_init && (!sid || sid->empty())) {
       if (core_->stopping) {
         return send_simple(503, jsonrpc_error(-32000, "Server is shutting down"),
@@ -358,7 +428,7 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
 
     std::vector<std::string> captured;
     if (peek.kind != PeekKind::request) {
-      InboundInfo info = session->receive(body, &captured, caller_);
+      InboundInfo info = session->receive(body, &captured, nullptr, caller_);
       if (info.kind == InboundKind::invalid) {
         return send_simple(
             400, captured.empty() ? jsonrpc_error(-32600, "Invalid Request") : captured.front(),
@@ -381,7 +451,7 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
     priming_ = version >= "2025-11-25";
     if (core_->opts.response_mode == ResponseMode::always_sse) begin_sse(0);
 
-    InboundInfo info = session->receive(body, &captured, caller_);
+    InboundInfo info = session->receive(body, &captured, nullptr, caller_);
     if (info.kind != InboundKind::request && session->abandon_request_stream(stream_)) {
       // Refused without an answer on our stream: answer the POST ourselves.
       std::string answer =
@@ -517,6 +587,73 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
     return false;
   }
 
+  // The POSTed request's headers that 2026-07-28 checks against its body.
+  static RequestHeaders request_headers(const Request& req) {
+    RequestHeaders h;
+    if (auto v = header(req, kVersionHeader)) h.protocol_version = std::string(*v);
+    if (auto v = header(req, "Mcp-Method")) h.method = std::string(*v);
+    if (auto v = header(req, "Mcp-Name")) h.name = std::string(*v);
+    for (const auto& f : req) {
+      std::string_view name = sv(f.name_string());
+      if (!iequals_prefix(name, "mcp-param-")) continue;
+      std::string key(name.substr(10));
+      std::transform(key.begin(), key.end(), key.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      h.params.emplace_back(std::move(key), std::string(sv(f.value())));
+    }
+    return h;
+  }
+
+  // A 2026-07-28 request: its own short-lived mcp session (no id, not in the table), answered on
+  // this POST; closed when the answer is complete or the client goes away (which cancels it).
+  void handle_stateless(Request& req, const Peek& peek) {
+    if (core_->stopping) {
+      return send_simple(503, jsonrpc_error(-32000, "Server is shutting down"), "application/json");
+    }
+    auto session = std::make_shared<HttpSession>(std::string(), core_->opts.stream_history,
+                                                 std::chrono::steady_clock::now());
+    session->bind(core_->factory->open_session(session->make_sink()));
+    auto stream = session->open_request_stream(*peek.id, shared_from_this());
+    if (!stream) {
+      session->close();
+      return send_simple(500, jsonrpc_error(-32603, "Internal error"), "application/json");
+    }
+    resp_ = Resp::waiting;
+    session_ = session;
+    stream_ = *stream;
+    is_init_ = false;
+    priming_ = false;  // no resumption in 2026-07-28
+    stateless_ = true;
+    meta_complete_ = peek.meta_complete;
+    if (core_->opts.response_mode == ResponseMode::always_sse) begin_sse(0);
+    const RequestHeaders headers = request_headers(req);
+    std::vector<std::string> captured;
+    InboundInfo info = session->receive(req.body(), &captured, &headers, caller_);
+    if (info.kind != InboundKind::request && session->abandon_request_stream(stream_)) {
+      std::string answer =
+          captured.empty() ? jsonrpc_error(-32600, "Invalid Request") : captured.front();
+      if (resp_ == Resp::sse) {
+        queue(frame(format_sse_event(make_event_id(stream_, 1), answer)));
+        end_response();
+      } else {
+        resp_ = Resp::none;
+        release_session();
+        send_simple(400, answer, "application/json");
+      }
+      return;
+    }
+    do_read();
+  }
+
+  // Ends this connection's hold on the response's session; a stateless one is closed (which
+  // cancels whatever of it still runs).
+  void release_session() {
+    auto s = std::move(session_);
+    session_.reset();
+    if (stateless_ && s) s->close();
+    stateless_ = false;
+  }
+
   void handle_get(Request& req) {
     if (!accepts(sv(req[bhttp::field::accept]), "text/event-stream")) {
       return send_simple(406,
@@ -593,9 +730,10 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
             drop_session(session_);
           }
         }
+        const int status = stateless_ ? stateless_status(ev.data, meta_complete_) : 200;
         resp_ = Resp::none;
-        session_.reset();
-        send_simple(200, ev.data, "application/json", std::move(extra));
+        release_session();
+        send_simple(status, ev.data, "application/json", std::move(extra));
         return;
       }
       begin_sse(0);
@@ -610,12 +748,13 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
   void handle_end(uint64_t stream) {
     if (closed_ || !current(stream)) return;
     if (resp_ == Resp::waiting) {
-      auto session = std::move(session_);
+      auto session = session_;
       resp_ = Resp::none;
+      release_session();
       if (core_->stopping) {
         keep_alive_ = false;
         send_simple(503, jsonrpc_error(-32000, "Server is shutting down"), "application/json");
-      } else if (session->closed()) {
+      } else if (session->closed() && !session->id().empty()) {
         // The session ended (DELETE, idle expiry) before anything was sent.
         send_simple(404, jsonrpc_error(-32001, "Session terminated"), "application/json");
       } else {
@@ -630,7 +769,10 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
   void begin_sse(uint64_t after_seq) {
     std::string head = status_line(200);
     head += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n";
-    if (session_) head += std::string(kSessionHeader) + ": " + session_->id() + "\r\n";
+    if (session_ && !stateless_) {
+      head += std::string(kSessionHeader) + ": " + session_->id() + "\r\n";
+    }
+    if (stateless_) head += "X-Accel-Buffering: no\r\n";
     if (http11_) {
       head += "Transfer-Encoding: chunked\r\n";
     } else {
@@ -652,14 +794,16 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
   void end_response() {
     if (resp_ == Resp::sse && http11_) queue("0\r\n\r\n");
     resp_ = Resp::none;
-    session_.reset();
+    release_session();
     after_response();
   }
 
   void detach_stream() {
-    if (resp_ != Resp::none && session_) session_->detach(stream_, this);
+    // Legacy: the stream's events stay in the session for a Last-Event-ID resumption.
+    // 2026-07-28: closing the stream cancels the request (release_session closes its session).
+    if (resp_ != Resp::none && session_ && !stateless_) session_->detach(stream_, this);
     resp_ = Resp::none;
-    session_.reset();
+    release_session();
   }
 
   // ---- writing ----
@@ -776,6 +920,8 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
   bool priming_ = false;
   // Who made the request being handled (authorization on), else null.
   std::shared_ptr<const Caller> caller_;
+  bool stateless_ = false;      // the response answers a 2026-07-28 request (own session)
+  bool meta_complete_ = false;  // that request's _meta had its version and capabilities
 };
 
 }  // namespace

@@ -33,7 +33,9 @@ class FakeSession : public Session {
  public:
   explicit FakeSession(OutboundSink sink) : sink_(std::move(sink)) {}
 
-  InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) override {
+  using Session::receive;
+  InboundInfo receive(std::string_view text, const RequestHeaders*,
+                      std::shared_ptr<const Caller> caller) override {
     note_caller(std::move(caller));
     auto j = json::parse(text, nullptr, false);
     if (!j.is_object() || !j.contains("jsonrpc")) {

@@ -71,6 +71,7 @@ bool HttpSession::abandon_request_stream(uint64_t stream) {
 void HttpSession::set_owner(std::string owner) { owner_ = std::move(owner); }
 
 InboundInfo HttpSession::receive(std::string_view body, std::vector<std::string>* captured,
+                                 const RequestHeaders* headers,
                                  std::shared_ptr<const Caller> caller) {
   std::shared_ptr<Session> s;
   {
@@ -83,7 +84,7 @@ InboundInfo HttpSession::receive(std::string_view body, std::vector<std::string>
   t_capture = &cap;
   InboundInfo info;
   try {
-    info = s->receive(body, std::move(caller));
+    info = s->receive(body, headers, std::move(caller));
   } catch (...) {  // the seam promises no throw; a transport must still not die of it
     std::fprintf(stderr, "[mcp-http] session %s: receive threw\n", id_.c_str());
     info = InboundInfo{};

@@ -65,11 +65,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // reached it (the caller must answer the POST itself).
   bool abandon_request_stream(uint64_t stream);
 
-  // Feeds one POST body to the mcp session. Messages the session emits synchronously during
-  // this call that have no related request but are responses (errors for an invalid message)
-  // are captured into `captured` instead of the standalone stream, so the POST can answer them.
+  // Feeds one POST body to the mcp session (with the POST's headers when given, for the
+  // 2026-07-28 checks). Messages the session emits synchronously during this call that have no
+  // related request but are responses (errors for an invalid message) are captured into
+  // `captured` instead of the standalone stream, so the POST can answer them.
   // `caller` is handed to the mcp session with the message (null: no authorization).
   InboundInfo receive(std::string_view body, std::vector<std::string>* captured,
+                      const RequestHeaders* headers = nullptr,
                       std::shared_ptr<const Caller> caller = nullptr);
 
   // Who opened the session (an opaque key of the authenticated caller, "" without

@@ -31,7 +31,9 @@ class RecordingListener : public StreamListener {
 class StubSession : public Session {
  public:
   explicit StubSession(OutboundSink sink) : sink_(std::move(sink)) {}
-  InboundInfo receive(std::string_view text, std::shared_ptr<const Caller> caller) override {
+  using Session::receive;
+  InboundInfo receive(std::string_view text, const RequestHeaders*,
+                      std::shared_ptr<const Caller> caller) override {
     note_caller(std::move(caller));
     received.emplace_back(text);
     if (text == "bad_null_id" || text == "bad_echoed_id") {

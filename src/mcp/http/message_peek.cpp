@@ -72,6 +72,13 @@ Peek peek_message(std::string_view body) {
       if (key)
         if (auto t = params->find(key); t != params->end() && t->is_string())
           p.target = t->get<std::string>();
+      auto meta = params->find("_meta");
+      if (meta != params->end() && meta->is_object()) {
+        auto v = meta->find("io.modelcontextprotocol/protocolVersion");
+        if (v != meta->end() && v->is_string()) p.meta_version = v->get<std::string>();
+        auto c = meta->find("io.modelcontextprotocol/clientCapabilities");
+        p.meta_complete = p.meta_version && c != meta->end() && c->is_object();
+      }
     }
     return p;
   }

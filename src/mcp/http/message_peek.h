@@ -30,6 +30,12 @@ struct Peek {
   // What a request acts on, for authorization: params.name of tools/call and prompts/get,
   // params.uri of resources/read ("" otherwise or when absent).
   std::string target;
+  // params._meta["io.modelcontextprotocol/protocolVersion"] when it is a string: the message is
+  // a 2026-07-28 ("modern") request, served statelessly.
+  std::optional<std::string> meta_version;
+  // params._meta carries both the protocolVersion (string) and clientCapabilities (object) a
+  // 2026-07-28 request needs.
+  bool meta_complete = false;
 };
 
 Peek peek_message(std::string_view body);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "airflow/airflow_client.h"
+#include "airflow/log_stream.h"
 #include "common/iso_time.h"
 #include "config/config.h"
 #include "runbook/deps.h"
@@ -50,6 +52,12 @@ class FakeAirflow final : public airflow::AirflowClient {
                      int map_index = -1) {
     std::lock_guard lk(mu_);
     line_logs_[{dag, run, task, try_n, map_index}] = std::move(lines);
+  }
+  // The byte cap of a log read, as the production clients take caps.log_read_bytes_max (0, the
+  // default here: none): read_task_log stops before the line that would pass it (stats.capped).
+  void set_log_read_bytes_max(std::uint64_t n) {
+    std::lock_guard lk(mu_);
+    log_read_bytes_max_ = n;
   }
   // Every later call of `method` ("list_dag_runs", "get_dag_run", "latest_run",
   // "list_task_instances", "read_task_log", "get_dag", "list_import_errors", "trigger_dag_run",
@@ -155,22 +163,19 @@ class FakeAirflow final : public airflow::AirflowClient {
   Status read_task_log(const airflow::LogRequest& req, const airflow::LogSink& sink,
                        airflow::LogStats* stats) override {
     std::string text;
+    std::uint64_t cap = 0;
     {
       std::lock_guard lk(mu_);
       if (auto e = fault("read_task_log")) return *e;
+      cap = log_read_bytes_max_;
       if (auto ll =
               line_logs_.find({req.dag_id, req.run_id, req.task_id, req.try_number, req.map_index});
           ll != line_logs_.end()) {
         airflow::LogStats st;
+        auto fn = airflow::counting_sink(sink, st, log_read_bytes_max_);
         st.pages = 1;
-        for (const auto& [t, lv] : ll->second) {
-          ++st.lines;
-          st.bytes += t.size();
-          if (!sink(airflow::LogLine{t, lv})) {
-            st.stopped_by_sink = true;
-            break;
-          }
-        }
+        for (const auto& [t, lv] : ll->second)
+          if (!fn(t, lv)) break;
         if (stats) *stats = st;
         return Status::Ok();
       }
@@ -182,17 +187,13 @@ class FakeAirflow final : public airflow::AirflowClient {
       text = it->second;
     }
     airflow::LogStats st;
+    auto fn = airflow::counting_sink(sink, st, cap);
     st.pages = 1;
     std::size_t pos = 0;
     while (pos < text.size()) {
       std::size_t nl = text.find('\n', pos);
       std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
-      ++st.lines;
-      st.bytes += line.size();
-      if (!sink(airflow::LogLine{line, {}})) {
-        st.stopped_by_sink = true;
-        break;
-      }
+      if (!fn(line, {})) break;
       if (nl == std::string::npos) break;
       pos = nl + 1;
     }
@@ -265,6 +266,7 @@ class FakeAirflow final : public airflow::AirflowClient {
 
   std::string env_;
   mutable std::mutex mu_;
+  std::uint64_t log_read_bytes_max_ = 0;
   std::map<std::string, airflow::Dag> dags_;
   std::vector<airflow::DagRun> runs_;
   std::vector<airflow::TaskInstance> tis_;
