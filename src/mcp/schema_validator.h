@@ -1,5 +1,7 @@
-// JSON Schema validation of tool arguments / structured output (valijson underneath, draft 7
-// semantics; 2020-12 keywords such as $defs are kept in listings and `$ref`s into them resolve).
+// JSON Schema validation of tool arguments / structured output. Schemas are JSON Schema 2020-12
+// (MCP's default dialect) unless their $schema names draft 7/6/4; valijson (draft 7) checks them
+// after schema_dialect.h's rewrite, which refuses the keywords it cannot enforce. Listings keep
+// every schema exactly as written.
 #pragma once
 
 #include <memory>
@@ -14,7 +16,8 @@ namespace dm::mcp {
 // Immutable once compiled; validate() is thread-safe.
 class SchemaValidator {
  public:
-  // Errc::invalid_argument if `schema` is not an object or valijson cannot compile it.
+  // Errc::invalid_argument if `schema` is not an object, uses a keyword schema_dialect.h refuses,
+  // or valijson cannot compile it.
   static Result<std::shared_ptr<const SchemaValidator>> compile(const nlohmann::json& schema);
   ~SchemaValidator();
 
