@@ -39,6 +39,19 @@ json ask(RawPeer& p, const json& id, const std::string& method, json params = js
 
 int code_of(const json& r) { return r.contains("error") ? r["error"].value("code", 0) : 0; }
 
+// ask(), as the transport does for a request whose bearer token it checked: `who` (may be null).
+json ask_as(RawPeer& p, const std::shared_ptr<const Caller>& who, const json& id,
+            const std::string& method, json params = json::object(), json m = meta()) {
+  p.session->receive(request(id, method, std::move(params), std::move(m)), who);
+  auto r = p.response(id);
+  return r ? *r : json();
+}
+
+std::shared_ptr<const Caller> caller(std::string subject) {
+  return std::make_shared<const Caller>(
+      Caller{.issuer = "https://idp.example", .subject = subject, .principal = subject});
+}
+
 json obj(json props, json required = json::array()) {
   json s = {{"type", "object"}, {"properties", std::move(props)}};
   if (!required.empty()) s["required"] = std::move(required);
@@ -407,12 +420,34 @@ TEST(Mrtr, StatesAreBoundToTheClaimsHookAndExpire) {
   EXPECT_NE(late["error"]["message"].get<std::string>().find("expired"), std::string::npos);
 }
 
+TEST(Mrtr, AStateSealedForOneAuthenticatedCallerIsRefusedForAnother) {
+  auto s = make_server();
+  RawPeer p(*s);
+  const auto alice = caller("alice"), bob = caller("bob");
+  const json first = ask_as(p, alice, 1, "tools/call", {{"name", "ask_name"}}, meta(kElicit));
+  ASSERT_EQ(first["result"]["resultType"], "input_required") << first.dump();
+  const json retry = {
+      {"name", "ask_name"},
+      {"inputResponses", {{"name", {{"action", "accept"}, {"content", {{"name", "A"}}}}}}},
+      {"requestState", first["result"]["requestState"]}};
+  json as_bob = ask_as(p, bob, 2, "tools/call", retry, meta(kElicit));
+  EXPECT_EQ(code_of(as_bob), -32602) << as_bob.dump();
+  EXPECT_NE(as_bob["error"]["message"].get<std::string>().find("another request"),
+            std::string::npos);
+  EXPECT_EQ(code_of(ask_as(p, nullptr, 3, "tools/call", retry, meta(kElicit))), -32602);
+  json as_alice = ask_as(p, alice, 4, "tools/call", retry, meta(kElicit));
+  EXPECT_EQ(as_alice["result"]["content"][0]["text"], "Hello, A") << as_alice.dump();
+}
+
 TEST(Mrtr, AnInputRequestTheClientCannotAnswerIsMinus32021) {
   auto s = make_server();
   RawPeer p(*s);
   json r = ask(p, 1, "tools/call", {{"name", "ask_name"}}, meta({{"sampling", json::object()}}));
   EXPECT_EQ(code_of(r), -32021);
   EXPECT_TRUE(r["error"]["data"]["requiredCapabilities"].contains("elicitation"));
+  // The message names it too (it once read "null": the data had been moved from first).
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("elicitation"), std::string::npos)
+      << r.dump();
 }
 
 TEST(Mrtr, ServerToClientRequestsAreRefusedOnModernRequests) {
@@ -580,6 +615,33 @@ TEST(Tasks, ATaskParksForInputResumesAndCompletes) {
             json({{"resultType", "complete"}}));
   EXPECT_EQ(poll(p, id, "completed", n)["status"], "completed");
   EXPECT_EQ(code_of(ask(p, ++n, "tasks/get", {{"taskId", "nope"}}, meta(kTasks))), -32602);
+}
+
+TEST(Tasks, ATaskIsItsCreatorsOnly) {
+  auto s = Server::create();
+  ASSERT_TRUE(s->add_tool(task_tool()).ok());
+  RawPeer p(*s);
+  const auto alice = caller("alice"), bob = caller("bob");
+  json created = ask_as(p, alice, 1, "tools/call", {{"name", "long_job"}}, meta(kTasks))["result"];
+  ASSERT_EQ(created["resultType"], "task") << created.dump();
+  const std::string id = created["taskId"];
+  // Another user, or a request without a caller, is told the task does not exist, and can
+  // neither answer its input nor cancel it.
+  for (const auto& who : {bob, std::shared_ptr<const Caller>()}) {
+    json got = ask_as(p, who, 2, "tasks/get", {{"taskId", id}}, meta(kTasks));
+    EXPECT_EQ(code_of(got), -32602) << got.dump();
+    EXPECT_EQ(code_of(ask_as(p, who, 3, "tasks/update",
+                             {{"taskId", id}, {"inputResponses", {{"go", {{"action", "accept"}}}}}},
+                             meta(kTasks))),
+              -32602);
+    EXPECT_EQ(code_of(ask_as(p, who, 4, "tasks/cancel", {{"taskId", id}}, meta(kTasks))), -32602);
+  }
+  json mine = ask_as(p, alice, 5, "tasks/get", {{"taskId", id}}, meta(kTasks));
+  EXPECT_EQ(code_of(mine), 0) << mine.dump();
+  EXPECT_NE(mine["result"]["status"], "cancelled");
+  // The same caller object is not needed: the issuer and subject are.
+  EXPECT_EQ(code_of(ask_as(p, caller("alice"), 6, "tasks/cancel", {{"taskId", id}}, meta(kTasks))),
+            0);
 }
 
 TEST(Tasks, WithoutTheExtensionTheWorkRunsInlineAndTasksMethodsAreRefused) {

@@ -168,10 +168,11 @@ InputRequired& InputRequired::elicit(std::string key, std::string message, json 
   return *this;
 }
 
-InputRequired& InputRequired::elicit_url(std::string key, std::string message, std::string url) {
-  requests[std::move(key)] = {
-      {"method", "elicitation/create"},
-      {"params", {{"mode", "url"}, {"message", std::move(message)}, {"url", std::move(url)}}}};
+InputRequired& InputRequired::elicit_url(std::string key, std::string message, std::string url,
+                                         std::string elicitation_id) {
+  json params = {{"mode", "url"}, {"message", std::move(message)}, {"url", std::move(url)}};
+  if (!elicitation_id.empty()) params["elicitationId"] = std::move(elicitation_id);
+  requests[std::move(key)] = {{"method", "elicitation/create"}, {"params", std::move(params)}};
   return *this;
 }
 

@@ -72,7 +72,10 @@ struct InputRequired {
   InputRequired& sample(std::string key, json params);
   // Adds an elicitation/create request in URL mode (the user completes `url` out of band; the
   // answer says only accept/decline/cancel: correlate through `state`).
-  InputRequired& elicit_url(std::string key, std::string message, std::string url);
+  // `elicitation_id` (may be empty) goes out on 2025-11-25 sessions, where URL mode requires one;
+  // 2026-07-28 has none and it is left out there.
+  InputRequired& elicit_url(std::string key, std::string message, std::string url,
+                            std::string elicitation_id = {});
   // Adds a roots/list request.
   InputRequired& list_roots(std::string key);
   // {"resultType":"input_required","inputRequests":{...}} plus "requestState": `state` (unsealed

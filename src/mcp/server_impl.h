@@ -43,7 +43,7 @@ struct RequestScope {
   std::string version;
   json caps = json::object();
   json info = json::object();
-  std::optional<LogLevel> log_level;  // modern: the request's logLevel (none: no log messages)
+  std::optional<LogLevel> log_level;     // modern: the request's logLevel (none: no log messages)
   std::shared_ptr<const Caller> caller;  // who the transport authenticated (null: no one)
 };
 
@@ -132,8 +132,7 @@ class ServerSession final : public Session, public std::enable_shared_from_this<
   Outcome do_initialize(const json& params);
   Outcome do_set_level(const json& params);
   Outcome do_subscribe(const json& params, bool subscribe);
-  Outcome do_list(const std::string& method, const json& params, bool modern,
-                  const Caller* caller);
+  Outcome do_list(const std::string& method, const json& params, bool modern, const Caller* caller);
   Outcome do_discover();
   void start_tool_call(const rpc::Message& m, const RequestScope& scope,
                        const RequestHeaders* headers);

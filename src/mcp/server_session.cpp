@@ -236,7 +236,9 @@ json missing_capabilities(const json& required, const json& declared) {
 }
 
 Answer missing_capability_error(json missing) {
-  return Answer::err(-32021, "Missing required client capability: " + rpc::dump(missing),
+  // The message first: an argument moved from in the same call may be read after the move.
+  std::string message = "Missing required client capability: " + rpc::dump(missing);
+  return Answer::err(-32021, std::move(message),
                      json{{"requiredCapabilities", std::move(missing)}});
 }
 
@@ -255,6 +257,9 @@ Answer input_required_answer(const InputRequired& ir, Server::Impl& impl, const 
     }
     if (!ctx.client_supports(cap)) missing[cap] = json::object();
     requests[key] = req;
+    // 2026-07-28 has no elicitationId (a 2025-11-25 URL elicitation needs one).
+    if (auto p = requests[key].find("params"); p != requests[key].end() && p->is_object())
+      p->erase("elicitationId");
   }
   if (!missing.empty()) return missing_capability_error(std::move(missing));
   json out = {{"resultType", "input_required"}};
@@ -743,7 +748,8 @@ void ServerSession::handle_request(rpc::Message& m, const RequestHeaders* header
                              "on it. Send it outside the session (HTTP: without Mcp-Session-Id)",
                          json{{"sessionProtocolVersion", session_version}}));
   }
-  if (modern_request || (!initialized && headers != nullptr)) return handle_modern(m, headers, caller);
+  if (modern_request || (!initialized && headers != nullptr))
+    return handle_modern(m, headers, caller);
   if (method == "initialize") return answer(id, do_initialize(m.params));
   if (method == "ping") return answer(id, Outcome::ok(json::object()));
   if (!initialized) {

@@ -69,8 +69,7 @@ class TaskStore : public std::enable_shared_from_this<TaskStore> {
   // Records the answers to pending input requests (unknown or already answered keys are
   // ignored); when none is pending any more the next round starts. Errc::not_found for an unknown
   // id; a task not waiting for input ignores the call.
-  Status update(const std::string& id, const json& input_responses,
-                const Caller* caller = nullptr);
+  Status update(const std::string& id, const json& input_responses, const Caller* caller = nullptr);
   // Cancels a task that is not terminal yet (a terminal one is left as it is).
   // Errc::not_found for an unknown id.
   Status cancel(const std::string& id, const Caller* caller = nullptr);

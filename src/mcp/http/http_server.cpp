@@ -391,11 +391,14 @@ class Connection : public StreamListener, public std::enable_shared_from_this<Co
     std::shared_ptr<HttpSession> session;
     std::string version;
     auto sid = header(req, kSessionHeader);
-    if (!is_init && (!sid || sid->empty()) && peek.kind == PeekKind::request) {
+    if (!is_init && (!sid || sid->empty())) {
       auto v = header(req, kVersionHeader);
-      if (peek.meta_version || (v && !is_supported_protocol_version(*v))) {
-        return handle_stateless(req, peek);
-      }
+      const bool modern = peek.meta_version || (v && !is_supported_protocol_version(*v));
+      if (modern && peek.kind == PeekKind::request) return handle_stateless(req, peek);
+      // A 2026-07-28 notification (e.g. notifications/cancelled when a client closes a listen
+      // stream) has no session to go to: each stateless request ends with its own connection,
+      // so there is nothing left for it to act on. Accepted, as the transport says.
+      if (modern && peek.kind == PeekKind::notification) return send_simple(202, "", "");
     }
     if (is_init && (!sid || sid->empty())) {
       if (core_->stopping) {
