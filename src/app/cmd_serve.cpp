@@ -9,6 +9,7 @@
 #include "app/auth_gate.h"
 #include "app/commands.h"
 #include "app/load_deps.h"
+#include "app/wiring.h"
 #include "config/config.h"
 #include "http/curl_http_client.h"
 #include "mcp/http/http_server.h"
@@ -96,6 +97,15 @@ int cmd_serve(int argc, char** argv) {
                                  .title = "dagmedic",
                                  .instructions = kInstructions};
   if (read_only) server_opts.max_effect = mcp::Effect::reads;
+  // A human deciding on an approval page (URL elicitation) needs longer than a minute.
+  server_opts.client_request_timeout = std::chrono::minutes(5);
+  auto sealer = request_state_sealer(deps->config);
+  if (!sealer) {
+    std::fprintf(stderr, "dagmedic serve: %s\n", sealer.error().message.c_str());
+    return 1;
+  }
+  server_opts.request_state = std::move(*sealer);
+  server_opts.state_claims = runbook::request_state_claims(deps);
   auto server = mcp::Server::create(std::move(server_opts));
   if (auto st = runbook::register_tools(*server, deps); !st) {
     std::fprintf(stderr, "dagmedic serve: %s\n", st.error().message.c_str());

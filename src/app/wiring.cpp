@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "guard/canonical.h"
 #include "store/pg_store.h"
@@ -119,6 +121,32 @@ Result<std::shared_ptr<runbook::Deps>> wire_deps(config::Config cfg) {
   o.audit_key_source = audit_key_source(cfg);
   o.operator_principal = std::move(*op);
   return runbook::make_deps(std::move(cfg), std::move(o));
+}
+
+Result<std::shared_ptr<const mcp::RequestStateSealer>> request_state_sealer(
+    const config::Config& cfg) {
+  const auto& sv = cfg.server;
+  std::string key, where;
+  if (!sv.request_state_key_file.empty()) {
+    where = "server.request_state_key_file " + sv.request_state_key_file;
+    std::ifstream f(sv.request_state_key_file, std::ios::binary);
+    if (!f) return make_error(Errc::failed_precondition, "cannot read " + where);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    key = ss.str();
+  } else if (!sv.request_state_key_env.empty()) {
+    where = "$" + sv.request_state_key_env + " (server.request_state_key_env)";
+    const char* v = std::getenv(sv.request_state_key_env.c_str());
+    if (v == nullptr || *v == '\0')
+      return make_error(Errc::failed_precondition, where + " is not set or empty");
+    key = v;
+  } else {
+    return std::shared_ptr<const mcp::RequestStateSealer>();
+  }
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  auto sealer = mcp::RequestStateSealer::create(std::move(key));
+  if (!sealer) return make_error(sealer.error().code, where + ": " + sealer.error().message);
+  return sealer;
 }
 
 }  // namespace dm::app

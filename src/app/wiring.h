@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "guard/audit.h"
+#include "mcp/request_state.h"
 #include "runbook/deps.h"
 #include "store/store.h"
 
@@ -29,6 +30,13 @@ std::function<Result<guard::AuditKey>()> audit_key_source(const config::Config& 
 // config identity.principal, else the OS user name (getpwuid), else $USER, else "uid:N".
 // invalid_argument for a malformed principal or one in the reserved "agent:" space.
 Result<guard::Principal> operator_from(const config::Config& cfg);
+
+// The sealer of MCP 2026-07-28 requestState from config.server.request_state_key_file or
+// $<request_state_key_env> (trailing newline ignored; at least 32 bytes). Null when neither is set
+// (the server then makes a random key per process). Errors name the file or variable and never
+// include the key.
+Result<std::shared_ptr<const mcp::RequestStateSealer>> request_state_sealer(
+    const config::Config& cfg);
 
 // runbook::make_deps with the three above. Errors as make_deps and operator_from.
 Result<std::shared_ptr<runbook::Deps>> wire_deps(config::Config cfg);

@@ -62,6 +62,43 @@ TEST_F(Wiring, ConfiguredKeyFileOrVariableWins) {
   ::unsetenv("DM_WIRING_TEST_KEY");
 }
 
+TEST_F(Wiring, RequestStateKeyFromAFileOrVariableIsSharedAndShortOrMissingOnesStopStartUp) {
+  config::Config none;
+  auto random = request_state_sealer(none);
+  ASSERT_TRUE(random.ok());
+  EXPECT_EQ(*random, nullptr);  // the server makes its own random key
+
+  config::Config a, b;
+  a.server.request_state_key_file = dir_ + "/state.key";
+  std::ofstream(a.server.request_state_key_file) << std::string(40, 'k') << "\n";
+  b.server.request_state_key_env = "DM_WIRING_STATE_KEY";
+  ::setenv("DM_WIRING_STATE_KEY", std::string(40, 'k').c_str(), 1);
+  auto sa = request_state_sealer(a), sb = request_state_sealer(b);
+  ::unsetenv("DM_WIRING_STATE_KEY");
+  ASSERT_TRUE(sa.ok()) << sa.error().message;
+  ASSERT_TRUE(sb.ok()) << sb.error().message;
+  // Two replicas with the same key (trailing newline ignored) open each other's states.
+  auto sealed = (*sa)->seal({{"t", "trigger_dag"}}, {{"approval", "a1"}});
+  ASSERT_TRUE(sealed.ok());
+  auto opened = (*sb)->open(*sealed, {{"t", "trigger_dag"}});
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ((*opened)["approval"], "a1");
+
+  config::Config short_key;
+  short_key.server.request_state_key_file = dir_ + "/short.key";
+  std::ofstream(short_key.server.request_state_key_file) << "tooshort-secret";
+  auto s = request_state_sealer(short_key);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("short.key"), std::string::npos) << s.error().message;
+  EXPECT_EQ(s.error().message.find("tooshort-secret"), std::string::npos);  // never the key
+  config::Config missing;
+  missing.server.request_state_key_env = "DM_WIRING_STATE_KEY_UNSET";
+  ::unsetenv("DM_WIRING_STATE_KEY_UNSET");
+  auto m = request_state_sealer(missing);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("DM_WIRING_STATE_KEY_UNSET"), std::string::npos);
+}
+
 TEST_F(Wiring, OperatorIsTheConfiguredIdentityElseTheOsUser) {
   config::Config cfg;
   cfg.identity.principal = "Alice";

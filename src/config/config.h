@@ -159,6 +159,11 @@ struct RulesSettings {
 // `server:` — how `dagmedic serve` serves.
 struct ServerSettings {
   bool read_only = false;  // serve only tools that read (no approvals, postmortems or writes)
+  // The key that seals MCP 2026-07-28 requestState (input_required answers; >= 32 bytes), from a
+  // file or an environment variable. Replicas behind one load balancer share it so that any of
+  // them continues a request another began. Neither set: a random key per process.
+  std::string request_state_key_file;
+  std::string request_state_key_env;
 };
 
 // `auth:` — `dagmedic serve --transport http` as an OAuth 2.1 resource server (docs/config.md,

@@ -30,6 +30,8 @@ std::optional<Error> parse_policy_section(const Parser& p, const YAML::Node& n,
                                           PolicySettings& out);
 std::optional<Error> parse_identity_section(const Parser& p, const YAML::Node& n,
                                             IdentitySettings& out);
+// "~/x" -> "$HOME/x"; any other path as it is.
+std::string expand_home(const std::string& path);
 std::optional<Error> parse_audit_section(const Parser& p, const YAML::Node& n, AuditSettings& out);
 // auth_section.cpp: `auth:` (environment names are checked against environments: by parse()).
 std::optional<Error> parse_auth_section(const Parser& p, const YAML::Node& n, AuthSettings& out);
@@ -375,13 +377,26 @@ class Parser {
         if (auto e = parse_rules_section(*this, root["rules"], cfg.rules)) return *e;
       }
       if (const auto& sv = root["server"]; sv) {
-        if (!sv.IsMap()) return err("server", "must be a mapping (read_only)");
-        if (auto e = check_keys(sv, "server", {"read_only"})) return *e;
+        if (!sv.IsMap())
+          return err("server", "must be a mapping (read_only, request_state_key_file | _env)");
+        if (auto e = check_keys(sv, "server",
+                                {"read_only", "request_state_key_file", "request_state_key_env"}))
+          return *e;
         if (sv["read_only"]) {
           auto v = boolean(sv["read_only"], "server.read_only");
           if (!v) return v.error();
           cfg.server.read_only = *v;
         }
+        for (auto [key, field] : std::initializer_list<std::pair<const char*, std::string*>>{
+                 {"request_state_key_file", &cfg.server.request_state_key_file},
+                 {"request_state_key_env", &cfg.server.request_state_key_env}}) {
+          if (!sv[key]) continue;
+          auto v = str(sv[key], std::string("server.") + key);
+          if (!v) return v.error();
+          *field = expand_home(*v);
+        }
+        if (!cfg.server.request_state_key_file.empty() && !cfg.server.request_state_key_env.empty())
+          return err("server", "set only one of request_state_key_file and request_state_key_env");
       }
       if (root["auth"]) {
         if (auto e = parse_auth_section(*this, root["auth"], cfg.auth)) return *e;

@@ -24,7 +24,6 @@
 #include "config/parser.h"
 
 namespace dm::config {
-namespace {
 
 std::string expand_home(const std::string& path) {
   if (path.rfind("~/", 0) == 0) {
@@ -33,6 +32,8 @@ std::string expand_home(const std::string& path) {
   }
   return path;
 }
+
+namespace {
 
 // YAML → JSON with typed scalars (JSON Schema keywords need real integers/booleans). Quoted
 // scalars stay strings.

@@ -119,6 +119,13 @@ TEST(ServerSection, ReadOnlyDefaultsOffAndIsABoolean) {
   auto bad = parse_config("server: {read_only: maybe}\n", "cfg.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("server.read_only"), std::string::npos) << bad.error().message;
+  auto key = parse_config("server: {request_state_key_file: ~/dm/state.key}\n", "cfg.yaml");
+  ASSERT_TRUE(key.ok()) << key.error().message;
+  EXPECT_EQ(key->server.request_state_key_file.rfind("~", 0), std::string::npos);  // expanded
+  auto both =
+      parse_config("server: {request_state_key_file: /k, request_state_key_env: K}\n", "cfg.yaml");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.error().message.find("only one"), std::string::npos) << both.error().message;
   auto unknown = parse_config("server: {bind: 0.0.0.0}\n", "cfg.yaml");
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("server"), std::string::npos);

@@ -202,7 +202,21 @@ Result<Reply<SummaryOut>> summarize_root_cause(const Deps& deps, const Summarize
         {"systemPrompt", kSystemPrompt},
         {"includeContext", "none"},
         {"maxTokens", kSamplingMaxTokens}};
-    auto r = ctx.create_message(std::move(params), kSamplingTimeout);
+    Result<json> r = json();
+    if (ctx.modern()) {
+      // 2026-07-28: the client samples between two calls (input_required, then a retry that
+      // carries the answer under "summary").
+      const json& answers = ctx.input_responses();
+      auto answer = answers.find("summary");
+      if (answer == answers.end()) {
+        mcp::InputRequired ir;
+        ir.sample("summary", std::move(params));
+        return Reply<SummaryOut>{.input = std::move(ir)};
+      }
+      r = *answer;
+    } else {
+      r = ctx.create_message(std::move(params), kSamplingTimeout);
+    }
     if (r) {
       std::string text = sampled_text(*r);
       if (!text.empty()) {

@@ -77,7 +77,9 @@ mcp::Answer audited(const Deps& deps, const mcp::Call& call, mcp::RequestContext
   }
   mcp::Answer a = next();
   if (!a.failed()) {
-    ev.decision = "answered";
+    // An input_required answer (MCP 2026-07-28) asked the client for input; nothing was done yet.
+    const bool asked = a.result.is_object() && a.result.value("resultType", "") == "input_required";
+    ev.decision = asked ? "input_required" : "answered";
     ev.upstream_status = "ok";
   } else {
     ev.decision = "error";

@@ -13,8 +13,6 @@ namespace remediate {
 
 using json = nlohmann::json;
 
-constexpr std::chrono::milliseconds kElicitTimeout{5 * 60 * 1000};
-
 Result<WriteTarget> resolve_write(const Deps& deps, const WithEnvironment& args) {
   auto t = resolve_target(deps, args);
   if (!t) return t.error();
@@ -88,72 +86,123 @@ bool declared(const json& caps, const char* mode) {
 
 }  // namespace
 
-Result<store::ApprovalRecord> elicit_approval(const Deps& deps, mcp::ToolContext& ctx,
-                                              const WriteTarget& wt, store::ApprovalRecord a,
-                                              std::string& mode) {
-  mode = "none";
+namespace {
+constexpr const char* kApprovalKey = "approval";  // the input request's key and state field
+
+// The answer the client gave to our input request, when this call is a retry that carries it for
+// approval `id`.
+const json* answer_for(mcp::ToolContext& ctx, const std::string& id) {
+  const auto& state = ctx.request_state();
+  if (!state || !state->is_object() || state->value(kApprovalKey, "") != id) return nullptr;
+  const json& answers = ctx.input_responses();
+  auto it = answers.find(kApprovalKey);
+  return it != answers.end() && it->is_object() ? &*it : nullptr;
+}
+}  // namespace
+
+Result<std::optional<store::ApprovalRecord>> resumed_approval(const Deps& deps,
+                                                              mcp::ToolContext& ctx,
+                                                              const std::string& action,
+                                                              const guard::ActionParams& params,
+                                                              const std::string& env) {
+  const auto& state = ctx.request_state();
+  if (!state || !state->is_object() || !state->contains(kApprovalKey))
+    return std::optional<store::ApprovalRecord>();
   auto approvals = deps.approvals();
   if (!approvals) return approvals.error();
+  auto rec = (*approvals)->get(state->value(kApprovalKey, ""));
+  if (!rec) return rec.error();
+  auto hash = guard::params_hash(action, params, env);
+  if (!hash) return hash.error();
+  // The core sealed the state to this tool and these arguments; this is the store's own check.
+  if (rec->action != action || rec->env != env || rec->params_hash != *hash)
+    return make_error(Errc::failed_precondition, "the request state names approval " + rec->id +
+                                                     ", which is for other "
+                                                     "parameters; call again without it");
+  return std::optional<store::ApprovalRecord>(std::move(*rec));
+}
+
+Result<Asked> elicit_approval(const Deps& deps, mcp::ToolContext& ctx, const WriteTarget& wt,
+                              store::ApprovalRecord a) {
+  Asked out{a};
+  auto approvals = deps.approvals();
+  if (!approvals) return approvals.error();
+  if (a.state != store::ApprovalState::pending) return out;
   const json& caps = ctx.client_capabilities();
+  const json* answer = answer_for(ctx, a.id);
+  const json state = {{kApprovalKey, a.id}};
   if (wt.rule.elicitation == "form" && wt.tier != "prod") {
     if (ctx.caller()) {
       // The person at the client is the human the agent acts for: in the requester set, they
       // may not approve (another person approves out of band).
-      mode = "form:not_with_authorization";
-      return a;
+      out.mode = "form:not_with_authorization";
+      return out;
     }
     if (!declared(caps, "form")) {
-      mode = "form:unsupported_by_client";
-      return a;
+      out.mode = "form:unsupported_by_client";
+      return out;
     }
-    json schema = {{"type", "object"},
-                   {"properties",
-                    {{"approve",
-                      {{"type", "boolean"},
-                       {"title", "Approve exactly these parameters"},
-                       {"default", false}}},
-                     {"reason", {{"type", "string"}, {"title", "Reason"}, {"maxLength", 500}}}}},
-                   {"required", json::array({"approve"})}};
-    auto r = ctx.elicit_form(describe(deps, a), schema, kElicitTimeout);
-    if (!r) {
-      mode = std::string("form:") + errc_name(r.error().code);
-      return a;
+    if (!answer) {
+      json schema = {{"type", "object"},
+                     {"properties",
+                      {{"approve",
+                        {{"type", "boolean"},
+                         {"title", "Approve exactly these parameters"},
+                         {"default", false}}},
+                       {"reason", {{"type", "string"}, {"title", "Reason"}, {"maxLength", 500}}}}},
+                     {"required", json::array({"approve"})}};
+      mcp::InputRequired ir;
+      ir.elicit(kApprovalKey, describe(deps, a), std::move(schema));
+      ir.state = state;
+      out.input = std::move(ir);
+      out.mode = "form:asked";
+      return out;
     }
-    std::string action = r->value("action", "");
-    json content = r->value("content", json::object());
-    if (action == "accept" && content.is_object() && content.value("approve", false) == true) {
-      std::string reason = content.value("reason", "");
+    const std::string action = answer->value("action", "");
+    const json content = answer->value("content", json::object());
+    const bool approve = content.is_object() && content.value("approve", false) == true;
+    if (action == "accept" && approve) {
+      std::string reason = content.is_object() ? content.value("reason", "") : "";
       if (reason.empty()) reason = "confirmed at the MCP client (form elicitation)";
       auto d = (*approvals)->approve(a.id, deps.operator_principal, reason);
       if (!d) return d.error();
-      mode = "form:accepted";
-      return *d;
+      out.record = *d;
+      out.mode = "form:accepted";
+      return out;
     }
-    if (action == "decline" || (action == "accept" && !content.value("approve", false))) {
+    if (action == "decline" || action == "accept") {
       auto d = (*approvals)->deny(a.id, deps.operator_principal, "declined at the MCP client");
-      mode = "form:declined";
-      return d ? *d : a;
+      if (d) out.record = *d;
+      out.mode = "form:declined";
+      return out;
     }
-    mode = "form:" + (action.empty() ? std::string("no_answer") : action);
-    return a;
+    out.mode = "form:" + (action.empty() ? std::string("no_answer") : action);
+    return out;
   }
   if (wt.rule.elicitation == "url") {
     if (!deps.approval_url) {
-      mode = "url:no_approval_page";
-      return a;
+      out.mode = "url:no_approval_page";
+      return out;
     }
     if (!declared(caps, "url")) {
-      mode = "url:unsupported_by_client";
-      return a;
+      out.mode = "url:unsupported_by_client";
+      return out;
     }
-    auto r = ctx.elicit_url(describe(deps, a) + "\nOpen the approval page to decide.",
-                            deps.approval_url(a.id), a.id, kElicitTimeout);
-    mode = r ? "url:" + r->value("action", std::string("answered"))
-             : std::string("url:") + errc_name(r.error().code);
+    if (!answer) {
+      mcp::InputRequired ir;
+      ir.elicit_url(kApprovalKey, describe(deps, a) + "\nOpen the approval page to decide.",
+                    deps.approval_url(a.id), a.id);
+      ir.state = state;
+      out.input = std::move(ir);
+      out.mode = "url:asked";
+      return out;
+    }
+    // The answer only says whether the human went to the page; the store says what was decided.
+    out.mode = "url:" + answer->value("action", std::string("answered"));
     auto now = (*approvals)->get(a.id);
-    return now ? *now : a;
+    if (now) out.record = *now;
   }
-  return a;
+  return out;
 }
 
 namespace {
@@ -288,16 +337,25 @@ Result<Reply<ApprovalOut>> request_approval(const Deps& deps, const RequestIn& a
   }
   auto approvals = deps.approvals();
   if (!approvals) return approvals.error();
-  const long long ttl_min = args.ttl_minutes;
-  auto rec = (*approvals)
-                 ->request(action, params, requester_of(deps, ctx).agent, args.reason, wt->env,
-                           wt->tier, std::chrono::minutes(ttl_min));
-  if (!rec) return rec.error();
-  std::string mode;
-  auto now = elicit_approval(deps, ctx, *wt, *rec, mode);
-  if (!now) return now.error();
+  // A retry after input_required continues its approval; a first call requests one.
+  auto resumed = resumed_approval(deps, ctx, action, params, wt->env);
+  if (!resumed) return resumed.error();
+  store::ApprovalRecord rec;
+  if (*resumed) {
+    rec = std::move(**resumed);
+  } else {
+    auto made = (*approvals)
+                    ->request(action, params, requester_of(deps, ctx).agent, args.reason, wt->env,
+                              wt->tier, std::chrono::minutes(args.ttl_minutes));
+    if (!made) return made.error();
+    rec = std::move(*made);
+  }
+  auto asked = elicit_approval(deps, ctx, *wt, std::move(rec));
+  if (!asked) return asked.error();
+  if (asked->input) return Reply<ApprovalOut>{.input = std::move(asked->input)};
+  const store::ApprovalRecord* now = &asked->record;
   ApprovalOut out = approval_out(deps, *now);
-  out.elicitation = mode;
+  out.elicitation = asked->mode;
   std::string next;
   if (now->state == store::ApprovalState::approved)
     next =

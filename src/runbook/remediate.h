@@ -44,13 +44,36 @@ std::string client_name(mcp::ToolContext& ctx);
 
 std::string how_to_approve(const Deps& deps, const store::ApprovalRecord& a);
 
-// When the tier allows it and the client supports it, asks the human at the client to approve
-// `a` (form mode: dev tiers, recorded as the operator principal; URL mode: the approval page).
-// `mode` receives what happened ("none", "form:accepted", "url:…"). Returns the record as it
-// stands afterwards (pending if nobody approved).
-Result<store::ApprovalRecord> elicit_approval(const Deps& deps, mcp::ToolContext& ctx,
-                                              const WriteTarget& wt, store::ApprovalRecord a,
-                                              std::string& mode);
+// What asking the human at the client for a decision gave.
+struct Asked {
+  store::ApprovalRecord record;  // as it stands now (pending if nobody decided)
+  // What happened: "none", "form:asked", "form:accepted", "form:declined", "url:asked",
+  // "url:accept", "form:unsupported_by_client", …
+  std::string mode = "none";
+  // Set when the tool must answer input_required with it (MRTR): the client asks its human and
+  // retries the same call with the answers. The state names the approval, so the retry continues
+  // it instead of requesting another one. On a 2025-11-25 session the MCP core asks through
+  // server->client requests and reruns the tool at once; on 2026-07-28 the client retries, and the
+  // core has sealed the state to this tool, these exact arguments and this caller.
+  std::optional<mcp::InputRequired> input{};
+};
+
+// When the tier allows it and the client supports it, asks the human at the client to decide on
+// `a` (form mode: dev tiers, recorded as the operator principal; URL mode: the approval page,
+// where another person decides). A first call gives Asked::input; the retry that carries the
+// answer gets the decision applied (form) or the record re-read (URL).
+Result<Asked> elicit_approval(const Deps& deps, mcp::ToolContext& ctx, const WriteTarget& wt,
+                              store::ApprovalRecord a);
+
+// The approval a retried call continues: the one named by the verified request state of an
+// earlier input_required answer, provided it is for `action`, exactly these parameters and this
+// environment. nullopt on a first call. Errors when the store cannot be read or the named approval
+// is for something else.
+Result<std::optional<store::ApprovalRecord>> resumed_approval(const Deps& deps,
+                                                              mcp::ToolContext& ctx,
+                                                              const std::string& action,
+                                                              const guard::ActionParams& params,
+                                                              const std::string& env);
 
 }  // namespace remediate
 }  // namespace dm::runbook

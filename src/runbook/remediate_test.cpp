@@ -11,6 +11,7 @@
 
 #include "guard/canonical.h"
 #include "mcp/memory_transport.h"
+#include "mcp/request_state.h"
 #include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
 #include "runbook/testing/flaky_store.h"
@@ -148,11 +149,30 @@ class Remediate : public ::testing::Test {
         make_deps(cfg_, {.clock = clock_, .clients = provider_, .store = st, .audit_key = kKey});
     ASSERT_TRUE(d.ok()) << d.error().message;
     deps_ = *d;
-    server_ = mcp::Server::create({.name = "t", .version = "0"});
+    mcp::ServerOptions o{.name = "t", .version = "0"};
+    o.state_claims = request_state_claims(deps_);
+    server_ = mcp::Server::create(std::move(o));
     ASSERT_TRUE(register_tools(*server_, deps_).ok());
     client_ = std::make_unique<mcp::InMemoryClient>(server_);
     if (on_elicit_) client_->on_request("elicitation/create", on_elicit_);
     ASSERT_TRUE(client_->initialize("2025-11-25", caps).ok());
+  }
+
+  // A 2026-07-28 tools/call (stateless, no initialize) from a client named `agent` that declares
+  // `caps`; `more` adds inputResponses / requestState. Returns the whole response message.
+  json modern(const std::string& tool, json args, json caps, json more = json::object(),
+              const std::string& agent = "claude") {
+    mcp::InMemoryClient c(server_);
+    json params = {{"name", tool},
+                   {"arguments", std::move(args)},
+                   {"_meta",
+                    {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                     {"io.modelcontextprotocol/clientCapabilities", std::move(caps)},
+                     {"io.modelcontextprotocol/clientInfo", {{"name", agent}, {"version", "1"}}}}}};
+    params.update(more);
+    auto r = c.call_raw("tools/call", std::move(params));
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? *r : json{};
   }
 
   json call(const std::string& tool, json args) {
@@ -568,6 +588,136 @@ TEST_F(Remediate, DeclinedFormElicitationRunsNothing) {
   json t = call("trigger_dag", {{"dag_id", "etl"}, {"environment", "dev"}});
   EXPECT_EQ(t.value("isError", false), true);
   EXPECT_NE(text(t).find("denied"), std::string::npos) << text(t);
+  EXPECT_EQ(dev_->calls("trigger_dag_run"), 0);
+}
+
+// ---- MCP 2026-07-28: approvals through input_required (MRTR) ----
+
+const json kForm = {{"elicitation", {{"form", json::object()}}}};
+const json kUrl = {{"elicitation", {{"url", json::object()}}}};
+
+json accept_form() {
+  return {{"action", "accept"}, {"content", {{"approve", true}, {"reason", "checked"}}}};
+}
+
+TEST_F(Remediate, Mrtr2026FormApprovalAsksThenTheRetryApprovesAndTriggersOnce) {
+  start();
+  const json args = {{"dag_id", "etl"}, {"conf", {{"date", "2026-05-05"}}}, {"environment", "dev"}};
+  json first = modern("trigger_dag", args, kForm);
+  const json& r1 = first["result"];
+  ASSERT_EQ(r1.value("resultType", ""), "input_required") << first.dump();
+  const json& ask = r1["inputRequests"]["approval"];
+  EXPECT_EQ(ask["method"], "elicitation/create");
+  EXPECT_EQ(ask["params"]["mode"], "form");
+  EXPECT_NE(ask["params"]["message"].get<std::string>().find("2026-05-05"), std::string::npos);
+  ASSERT_TRUE(r1["requestState"].is_string());
+  EXPECT_EQ(dev_->calls("trigger_dag_run"), 0);  // nothing ran on the first round
+  const json retry = {{"inputResponses", {{"approval", accept_form()}}},
+                      {"requestState", r1["requestState"]}};
+  json second = modern("trigger_dag", args, kForm, retry);
+  const json& r2 = second["result"];
+  ASSERT_FALSE(r2.value("isError", false)) << second.dump();
+  EXPECT_EQ(r2["resultType"], "complete");
+  EXPECT_EQ(r2["structuredContent"]["status"], "triggered");
+  const std::string id = r2["structuredContent"]["approval_id"];
+  auto rec = approvals()->get(id);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->state, store::ApprovalState::consumed);
+  ASSERT_EQ(rec->decisions.size(), 1u);
+  EXPECT_EQ(rec->decisions[0].principal, "alice");
+  EXPECT_EQ(dev_->triggered().size(), 1u);
+  // The same retry again (a replay within the state's lifetime) starts nothing new: the approval
+  // was used, and the run id it fixed already exists.
+  json replay = modern("trigger_dag", args, kForm, retry);
+  EXPECT_EQ(dev_->triggered().size(), 1u) << replay.dump();
+  EXPECT_EQ(approvals()->get(id)->state, store::ApprovalState::consumed);
+  expect_audit_ok();
+  EXPECT_NE(audit_export().find("input_required"), std::string::npos);
+}
+
+TEST_F(Remediate, Mrtr2026ADeclinedFormDeniesAndRunsNothing) {
+  start();
+  const json args = {{"dag_id", "etl"}, {"environment", "dev"}};
+  json first = modern("trigger_dag", args, kForm);
+  ASSERT_EQ(first["result"].value("resultType", ""), "input_required") << first.dump();
+  json second = modern("trigger_dag", args, kForm,
+                       {{"inputResponses", {{"approval", {{"action", "decline"}}}}},
+                        {"requestState", first["result"]["requestState"]}});
+  EXPECT_TRUE(second["result"].value("isError", false)) << second.dump();
+  EXPECT_NE(text(second["result"]).find("denied"), std::string::npos) << second.dump();
+  EXPECT_EQ(dev_->calls("trigger_dag_run"), 0);
+}
+
+TEST_F(Remediate, Mrtr2026StatesForOtherArgumentsToolsOrRequestersAreRefused) {
+  start();
+  const json args = {{"dag_id", "etl"}, {"conf", {{"date", "2026-05-05"}}}, {"environment", "dev"}};
+  json first = modern("trigger_dag", args, kForm);
+  const std::string state = first["result"].value("requestState", "");
+  ASSERT_FALSE(state.empty()) << first.dump();
+  auto retry = [&](const std::string& st) {
+    return json{{"inputResponses", {{"approval", accept_form()}}}, {"requestState", st}};
+  };
+  auto refused = [](const json& r) {
+    return r.contains("error") && r["error"].value("code", 0) == -32602;
+  };
+  // Other arguments (the conf an approver would see differs), another tool, another agent.
+  json other_conf = args;
+  other_conf["conf"]["date"] = "2030-01-01";
+  EXPECT_TRUE(refused(modern("trigger_dag", other_conf, kForm, retry(state))));
+  EXPECT_TRUE(refused(modern("request_approval",
+                             {{"action", "trigger_dag"},
+                              {"params", {{"dag_id", "etl"}, {"conf", {{"date", "2026-05-05"}}}}},
+                              {"reason", "r"},
+                              {"environment", "dev"}},
+                             kForm, retry(state))));
+  EXPECT_TRUE(refused(modern("trigger_dag", args, kForm, retry(state), "another-agent")));
+  // A changed byte, or a state from another server key.
+  std::string tampered = state;
+  tampered[tampered.size() / 3] = tampered[tampered.size() / 3] == 'A' ? 'B' : 'A';
+  EXPECT_TRUE(refused(modern("trigger_dag", args, kForm, retry(tampered))));
+  auto other_key = mcp::RequestStateSealer::create(std::string(32, 'z'));
+  ASSERT_TRUE(other_key.ok());
+  auto forged = (*other_key)->seal(json::object(), {{"approval", "x"}});
+  ASSERT_TRUE(forged.ok());
+  EXPECT_TRUE(refused(modern("trigger_dag", args, kForm, retry(*forged))));
+  EXPECT_EQ(dev_->calls("trigger_dag_run"), 0);
+  expect_audit_ok();
+}
+
+TEST_F(Remediate, Mrtr2026ProdAsksThroughTheApprovalPageAndTheRetryUsesWhatOthersDecided) {
+  start();
+  deps_->approval_url = [](const std::string& id) { return "https://dm.example/approvals/" + id; };
+  const json args = {{"dag_id", "etl"}, {"environment", "prod"}};
+  json first = modern("trigger_dag", args, kUrl);
+  const json& r1 = first["result"];
+  ASSERT_EQ(r1.value("resultType", ""), "input_required") << first.dump();
+  const json& ask = r1["inputRequests"]["approval"]["params"];
+  EXPECT_EQ(ask["mode"], "url");
+  const std::string url = ask["url"];
+  ASSERT_EQ(url.rfind("https://dm.example/approvals/", 0), 0u) << url;
+  EXPECT_FALSE(ask.contains("elicitationId"));  // 2025-11-25 only
+  const std::string id = url.substr(url.rfind('/') + 1);
+  const json retry = {{"inputResponses", {{"approval", {{"action", "accept"}}}}},
+                      {"requestState", r1["requestState"]}};
+  // The human says they went to the page, but nobody decided yet: nothing runs.
+  json early = modern("trigger_dag", args, kUrl, retry);
+  EXPECT_TRUE(early["result"].value("isError", false)) << early.dump();
+  EXPECT_NE(text(early["result"]).find("pending"), std::string::npos) << early.dump();
+  EXPECT_EQ(prod_->calls("trigger_dag_run"), 0);
+  approve(id, "bob");
+  approve(id, "carol");
+  json done = modern("trigger_dag", args, kUrl, retry);
+  ASSERT_FALSE(done["result"].value("isError", false)) << done.dump();
+  EXPECT_EQ(done["result"]["structuredContent"]["approval_id"], id);
+  EXPECT_EQ(prod_->triggered().size(), 1u);
+  expect_audit_ok();
+}
+
+TEST_F(Remediate, Mrtr2026WithoutElicitationTheAnswerSaysHowToApprove) {
+  start();
+  json r = modern("trigger_dag", {{"dag_id", "etl"}, {"environment", "dev"}}, json::object());
+  EXPECT_TRUE(r["result"].value("isError", false)) << r.dump();
+  EXPECT_NE(text(r["result"]).find("dagmedic approvals approve"), std::string::npos) << r.dump();
   EXPECT_EQ(dev_->calls("trigger_dag_run"), 0);
 }
 

@@ -106,6 +106,7 @@ struct Authorized {
   std::optional<store::ApprovalRecord> record;
   std::string decision;  // approved | allowed_by_policy | retry_of_consumed_approval
   std::string elicitation = "none";
+  std::optional<mcp::InputRequired> input{};  // set: answer input_required with it, nothing ran
 };
 
 // Steps 1–2: an approval (given, or obtained by elicitation) consumed for exactly these
@@ -125,15 +126,30 @@ Result<Authorized> authorize(const Deps& deps, mcp::ToolContext& ctx, const Writ
       a.decision = "allowed_by_policy";
       return a;
     }
-    // Ask for one through the client when the tier allows it.
-    std::string reason = args.reason;
-    if (reason.empty()) reason = "requested through " + action + " (no approval id given)";
-    auto rec = (*approvals)
-                   ->request(action, params, requester_of(deps, ctx).agent, reason, wt.env, wt.tier,
-                             deps.policy->rules().default_ttl);
-    if (!rec) return rec.error();
-    auto now = elicit_approval(deps, ctx, wt, *rec, a.elicitation);
-    if (!now) return now.error();
+    // Ask for one through the client when the tier allows it; a retry after input_required
+    // continues the approval it asked about.
+    auto resumed = resumed_approval(deps, ctx, action, params, wt.env);
+    if (!resumed) return resumed.error();
+    store::ApprovalRecord rec;
+    if (*resumed) {
+      rec = std::move(**resumed);
+    } else {
+      std::string reason = args.reason;
+      if (reason.empty()) reason = "requested through " + action + " (no approval id given)";
+      auto made = (*approvals)
+                      ->request(action, params, requester_of(deps, ctx).agent, reason, wt.env,
+                                wt.tier, deps.policy->rules().default_ttl);
+      if (!made) return made.error();
+      rec = std::move(*made);
+    }
+    auto asked = elicit_approval(deps, ctx, wt, std::move(rec));
+    if (!asked) return asked.error();
+    a.elicitation = asked->mode;
+    if (asked->input) {
+      a.input = std::move(asked->input);
+      return a;
+    }
+    const store::ApprovalRecord* now = &asked->record;
     if (now->state != store::ApprovalState::approved)
       return make_error(Errc::failed_precondition,
                         action + " needs an approval: approval " + now->id + " is " +
@@ -208,6 +224,7 @@ Result<Reply<WriteOut>> trigger_dag(const Deps& deps, const TriggerIn& args,
   if (!hash) return hash.error();
   auto a = authorize(deps, ctx, *wt, "trigger_dag", params, args);
   if (!a) return a.error();
+  if (a->input) return Reply<WriteOut>{.input = std::move(a->input)};
   std::string run_id;
   if (a->record) {
     run_id = guard::run_id_for(*a->record);
@@ -300,6 +317,7 @@ Result<Reply<WriteOut>> clear_failed_tasks(const Deps& deps, const ClearIn& args
   }
   auto a = authorize(deps, ctx, *wt, "clear_failed_tasks", params, args);
   if (!a) return a.error();
+  if (a->input) return Reply<WriteOut>{.input = std::move(a->input)};
   if (!a->record && params.task_ids.empty()) {
     auto ids = failed_task_ids(client, params.dag_id, params.run_id);
     if (!ids) return ids.error();

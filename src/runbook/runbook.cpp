@@ -2,6 +2,7 @@
 
 #include "runbook/door.h"
 #include "runbook/remediate.h"
+#include "runbook/tool_kit.h"
 
 namespace dm::runbook {
 
@@ -13,6 +14,13 @@ Status register_tools(mcp::Server& server, const std::shared_ptr<const Deps>& de
     if (auto st = (*reg)(server, deps); !st) return st;
   }
   return Status::Ok();
+}
+
+std::function<nlohmann::json(const mcp::Call&, mcp::RequestContext&)> request_state_claims(
+    std::shared_ptr<const Deps> deps) {
+  return [deps = std::move(deps)](const mcp::Call&, mcp::RequestContext& ctx) -> json {
+    return {{"requester", requester_of(*deps, ctx).audit}};
+  };
 }
 
 }  // namespace dm::runbook

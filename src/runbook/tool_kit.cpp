@@ -93,6 +93,11 @@ std::string cut_utf8(const std::string& s, std::size_t n) {
 
 }  // namespace
 
+mcp::ToolResult needs_input(const Deps& deps, mcp::InputRequired ir) {
+  for (auto& [key, request] : ir.requests) redact_json(*deps.redactor, request);
+  return mcp::ToolResult::needs_input(std::move(ir));
+}
+
 mcp::ToolResult finish(const Deps& deps, std::string text, json structured, std::size_t cap) {
   text = deps.redactor->redact(text);
   if (!structured.is_object()) structured = json{{"value", std::move(structured)}};

@@ -40,11 +40,18 @@ mcp::ToolResult finish(const Deps& deps, std::string text, json structured, std:
 // ---- declaration ----
 // A tool's answer: the text a human reads and the structured value (`Out`, a shape declared as in
 // common/json_shape.h). Both go through finish() (redaction and the byte cap) in add_tool.
+// Or, when `input` is set, a request for input first (MCP input_required; text and value are then
+// unused): the client answers it and calls the tool again (mcp/server.h InputRequired). Every
+// string of the input requests is redacted.
 template <class Out>
 struct Reply {
-  std::string text;
-  Out value;
+  std::string text{};
+  Out value{};
+  std::optional<mcp::InputRequired> input{};
 };
+
+// `ir` with every string value in its requests redacted.
+mcp::ToolResult needs_input(const Deps& deps, mcp::InputRequired ir);
 
 // The output schema of a tool answering `Out`: Out's shape plus `truncated`, which finish() sets
 // when it cut the answer to the byte cap.
@@ -108,6 +115,7 @@ Status add_tool(mcp::Server& server, std::shared_ptr<const Deps> deps, ToolSpec<
     if (!in) return in.error();
     auto reply = run(*in, ctx);
     if (!reply) return reply.error();
+    if (reply->input) return needs_input(*deps, std::move(*reply->input));
     return finish(*deps, std::move(reply->text), shape::to_json(reply->value),
                   output_cap(*deps, bytes));
   };
