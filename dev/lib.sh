@@ -70,10 +70,12 @@ dm_stop_pid() {
   wait "$1" 2>/dev/null || true
 }
 
-# dm_rig_down_all ROOT : brings down every Airflow rig whose state dir is ROOT/af*. Never fails.
+# dm_rig_down_all ROOT : brings down every rig whose state dir is a folder of ROOT (af3, af2, af3-cw: Airflow rigs;
+# replicas: the processes tests/replicas starts with rig.py's bookkeeping). Never fails.
 dm_rig_down_all() {
   local s
-  for s in "$1"/af*; do
+  for s in "$1"/*/; do
+    s=${s%/}
     [ -d "$s" ] && "$DM_VENV/bin/python" "$DM_ROOT/tests/airflow/rig.py" down --state-dir "$s" >/dev/null 2>&1 || true
   done
 }
@@ -94,7 +96,8 @@ dm_rig_pytest() {
   rc=$?
   set -e
   dm_pytest_record "$step" "$junit"
-  for s in "$DM_RIG_ROOT"/af*; do
+  for s in "$DM_RIG_ROOT"/*/; do
+    s=${s%/}
     [ -d "$s" ] || continue
     if ! "$DM_VENV/bin/python" "$DM_ROOT/tests/airflow/rig.py" orphans --state-dir "$s"; then
       dm_log "$step: processes of rig $s survived pytest"; leftover=1

@@ -12,3 +12,5 @@ command -v node >/dev/null 2>&1 || dm_apt nodejs
 command -v npm >/dev/null 2>&1 || dm_apt npm
 # Headless Chromium + chromedriver for the approval page test (tests/guard, selenium).
 dm_apt chromium chromium-driver
+# HAProxy in front of two `dagmedic serve` replicas (tests/replicas, dev/test.d/47-replicas.sh).
+dm_apt haproxy
