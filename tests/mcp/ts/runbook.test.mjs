@@ -206,6 +206,18 @@ for (const kind of ['stdio', 'http']) {
       });
     });
 
+    test('subscriptions/listen is acknowledged with the filter asked for, and closes', async () => {
+      const sub = await client.listen({ toolsListChanged: true, resourcesListChanged: true });
+      try {
+        assert.deepEqual(sub.honoredFilter, { toolsListChanged: true, resourcesListChanged: true });
+      } finally {
+        await sub.close();
+      }
+      // The client goes on after the stream closed.
+      const r = await client.callTool({ name: 'extract_errors', arguments: { log_tail: TRACEBACK } });
+      assert.equal(r.structuredContent.exception_type, 'KeyError');
+    });
+
     test("'auto' negotiation (server/discover probe, then fallback rules) also lands on 2026-07-28", async () => {
       // Over stdio the SDK probes on a short-lived sibling process, then starts the real one.
       const auto = await connectModern({ ...target, exchanges: undefined },
@@ -255,7 +267,9 @@ for (const kind of ['stdio', 'http']) {
             assert.equal(x.requestHeaders.get('mcp-name'), msg.params.name, `Mcp-Name: ${where}`);
           }
         }
-        for (const m of ['server/discover', 'tools/list', 'tools/call']) assert.ok(methods.has(m), `no ${m} seen`);
+        for (const m of ['server/discover', 'tools/list', 'tools/call', 'subscriptions/listen']) {
+          assert.ok(methods.has(m), `no ${m} seen`);
+        }
         assert.ok(!methods.has('initialize'), 'the pinned client sent initialize');
       });
     }
