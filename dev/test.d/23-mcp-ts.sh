@@ -13,7 +13,10 @@ STEP=23-mcp-ts
 bash "$DM_ROOT/dev/setup.d/30-node-tools.sh" || { dm_record "$STEP" 0 1; dm_die "node tools setup failed"; }
 source "$DM_NODE_TOOLS/env.sh"
 export DM_TS_SDK2_PREFIX DM_BUILD
-mkdir -p "$DM_RESULTS"
+# Each test's private HOME (config, store, server logs) goes here, emptied per run.
+export DM_TS_TMP="$DM_RESULTS/$STEP"
+rm -rf "$DM_TS_TMP"
+mkdir -p "$DM_RESULTS" "$DM_TS_TMP"
 xml="$DM_RESULTS/$STEP.xml"
 rm -f "$xml"
 set +e

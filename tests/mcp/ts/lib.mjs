@@ -5,7 +5,7 @@
 // failure, never a skip.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, openSync, readFileSync, writeFileSync, closeSync, existsSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, closeSync, existsSync, accessSync, constants } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,9 +59,15 @@ function canConnect(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A private HOME (and XDG dirs) so no developer config or store is ever read; returns {dir, env}. */
+/**
+ * A private HOME (and XDG dirs) so no developer config or store is ever read; returns {dir, env}. It is made under
+ * $DM_TS_TMP (dev/test.d/23-mcp-ts.sh points it into $DM_RESULTS and empties it per run; server logs stay there for
+ * a failed run), else under the system temp folder.
+ */
 export function privateHome(tag) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `dm-ts-${tag}-`));
+  const base = process.env.DM_TS_TMP || os.tmpdir();
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(path.join(base, `${tag}-`));
   const env = {
     HOME: dir,
     XDG_CONFIG_HOME: path.join(dir, 'config'),
