@@ -122,12 +122,14 @@ for (const kind of ['stdio', 'http']) {
       assert.equal(asked.elicitations.length, 1); // no sampling, no roots: not declared
     });
 
-    test('a client without the elicitation capability gets -32021 whose data names it', async () => {
+    test('a client without the elicitation capability gets -32021 whose data and message name it', async () => {
       const { c } = await client({ capabilities: {} });
       await assert.rejects(c.callTool({ name: 'test_input_required_result_elicitation', arguments: {} }), (e) => {
         assert.ok(e instanceof sdk.MissingRequiredClientCapabilityError, `${e?.constructor?.name}: ${e?.message}`);
         assert.equal(e.code, -32021);
         assert.deepEqual(Object.keys(e.data?.requiredCapabilities ?? {}), ['elicitation']);
+        // The message names what is missing (today it reads "Missing required client capability: null").
+        assert.match(e.message, /elicitation/);
         return true;
       });
     });

@@ -246,6 +246,19 @@ for (const kind of ['stdio', 'http']) {
         }
       });
 
+      test('a 2026-07-28 notification POST (the SDK cancels a closed listen) is not taken for a 2025 one', () => {
+        // The client's McpSubscription.close() also POSTs notifications/cancelled. The revision's transport says: 202
+        // when accepted, else an HTTP error; never a 2025-session error for a request that carries the 2026-07-28
+        // header and _meta.
+        const notes = exchanges.filter((x) => x.body?.method === 'notifications/cancelled');
+        assert.ok(notes.length > 0, 'the listen test sent no notifications/cancelled');
+        for (const x of notes) {
+          assert.equal(x.requestHeaders.get('mcp-protocol-version'), MODERN);
+          assert.ok(x.status === 202 || !/Mcp-Session-Id/i.test(JSON.stringify(x.response)),
+            `HTTP ${x.status}: ${JSON.stringify(x.response)}`);
+        }
+      });
+
       test('every exchange of the pinned client was stateless 2026-07-28 HTTP', () => {
         assert.ok(exchanges.length >= 8, `only ${exchanges.length} exchanges recorded`);
         const methods = new Set();
