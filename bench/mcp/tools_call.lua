@@ -1,8 +1,19 @@
--- wrk script: MCP tools/call `echo` round trips over Streamable HTTP on one already-initialized session.
--- Env: MCP_SESSION_ID (from run.sh's initialize; empty = none). Every request gets a JSON-RPC id unique across
--- threads (a session must not see two in-flight requests with the same id). A response counts as bad unless it is
--- a 200 whose body holds the echoed text. done() prints one line: WRKJSON {...} for run.sh.
+-- wrk script: MCP tools/call `echo` round trips over Streamable HTTP on one already-initialized session, or
+-- stateless ones.
+-- Env: MCP_SESSION_ID (from run.sh's initialize; empty = none). MCP_REVISION: 2025-11-25 (default) sends the
+-- request as a 2025 client on that session does; 2026-07-28 sends it statelessly as that revision says: the
+-- `_meta` protocolVersion + clientCapabilities envelope in params and the Mcp-Method / Mcp-Name headers.
+-- Every request gets a JSON-RPC id unique across threads (a session must not see two in-flight requests with the
+-- same id). A response counts as bad unless it is a 200 whose body holds the echoed text. done() prints one line:
+-- WRKJSON {...} for run.sh.
 local session_id = os.getenv("MCP_SESSION_ID") or ""
+local revision = os.getenv("MCP_REVISION") or "2025-11-25"
+local modern = revision == "2026-07-28"
+local meta = ""
+if modern then
+  meta = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+      '"io.modelcontextprotocol/clientCapabilities":{}}'
+end
 local threads = {}
 local next_tid = 0
 
@@ -18,7 +29,11 @@ function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json, text/event-stream"
-  wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
+  wrk.headers["MCP-Protocol-Version"] = revision
+  if modern then
+    wrk.headers["Mcp-Method"] = "tools/call"
+    wrk.headers["Mcp-Name"] = "echo"
+  end
   if session_id ~= "" then
     wrk.headers["Mcp-Session-Id"] = session_id
   end
@@ -28,7 +43,7 @@ function request()
   counter = counter + 1
   local id = tid * 1000000000 + counter
   local body = '{"jsonrpc":"2.0","id":' .. id ..
-      ',"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}'
+      ',"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}' .. meta .. '}}'
   return wrk.format(nil, nil, nil, body)
 end
 
