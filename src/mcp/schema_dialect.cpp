@@ -1,5 +1,6 @@
 #include "mcp/schema_dialect.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -14,8 +15,10 @@ using json = nlohmann::json;
 constexpr std::string_view kOne[] = {
     "additionalProperties", "propertyNames", "contains", "not", "if", "then", "else",
     "additionalItems"};
-constexpr std::string_view kMap[] = {"properties", "patternProperties", "$defs", "definitions"};
-constexpr std::string_view kList[] = {"allOf", "anyOf", "oneOf"};
+// prefixItems and dependentSchemas are gone after a node's rewrite; find_keyword sees them before.
+constexpr std::string_view kMap[] = {"properties", "patternProperties", "$defs", "definitions",
+                                     "dependentSchemas"};
+constexpr std::string_view kList[] = {"allOf", "anyOf", "oneOf", "prefixItems"};
 constexpr std::string_view kRefused[] = {
     "unevaluatedProperties", "unevaluatedItems", "minContains",   "maxContains",
     "$dynamicRef",           "$dynamicAnchor",   "$recursiveRef", "$recursiveAnchor"};
@@ -174,6 +177,22 @@ Result<nlohmann::json> to_draft7(const nlohmann::json& schema) {
   if (auto st = collect_anchors(out, "", anchors); !st) return st.error();
   if (auto st = resolve_anchor_refs(out, "", anchors); !st) return st.error();
   return out;
+}
+
+std::optional<std::string> find_keyword(const nlohmann::json& schema, std::string_view keyword) {
+  json copy = schema;  // each_child walks mutable nodes; the walk changes nothing
+  std::optional<std::string> found;
+  std::function<Status(json&, const std::string&)> visit = [&](json& s,
+                                                               const std::string& at) -> Status {
+    if (found || !s.is_object()) return Status::Ok();
+    if (s.contains(std::string(keyword))) {
+      found = at;
+      return Status::Ok();
+    }
+    return each_child(s, at, visit);
+  };
+  (void)visit(copy, "");
+  return found;
 }
 
 }  // namespace dm::mcp

@@ -22,6 +22,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -29,5 +32,9 @@ namespace dm::mcp {
 
 // Pure; thread-safe. `schema` must be an object (invalid_argument otherwise).
 Result<nlohmann::json> to_draft7(const nlohmann::json& schema);
+
+// Where `keyword` is used as a keyword of `schema` or of a subschema (not as a property name):
+// its JSON pointer ("" for the root), or nullopt. E.g. a policy that must not rely on `format`.
+std::optional<std::string> find_keyword(const nlohmann::json& schema, std::string_view keyword);
 
 }  // namespace dm::mcp

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "mcp/schema_dialect.h"
 #include "mcp/schema_validator.h"
 #include "mcp/uri_template.h"
 
@@ -153,6 +154,17 @@ TEST(SchemaDialectTest, ADraft7SchemaKeepsDraft7Meaning) {
   ASSERT_TRUE(v);
   EXPECT_FALSE(v->validate(json::array({"a"})));
   EXPECT_TRUE(v->validate(json::array({"a", "b"})));
+}
+
+TEST(SchemaDialectTest, FindKeywordLooksAtSchemasNotPropertyNames) {
+  const json item = {{"type", "string"}, {"format", "date"}};
+  const json list = {{"prefixItems", json::array({item})}};
+  const json s = {{"properties", {{"format", {{"type", "string"}}}, {"list", list}}}};
+  auto at = find_keyword(s, "format");
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, "/properties/list/prefixItems/0");
+  const json plain = {{"properties", {{"format", {{"type", "string"}}}}}};
+  EXPECT_FALSE(find_keyword(plain, "format"));
 }
 
 TEST(SchemaDialectTest, FormatIsAnAnnotation) {

@@ -7,6 +7,7 @@
 #include "airflow/factory.h"
 #include "guard/canonical.h"
 #include "logs/rule_sets.h"
+#include "mcp/schema_dialect.h"
 #include "mcp/schema_validator.h"
 
 namespace dm::runbook {
@@ -78,6 +79,12 @@ Result<std::shared_ptr<const guard::Policy>> make_policy(const config::PolicySet
   r.max_ttl = std::chrono::minutes(p.max_ttl_minutes);
   return guard::Policy::make(
       std::move(r), [](const nlohmann::json& schema) -> Result<guard::ConfChecker> {
+        // A conf schema guards writes: a keyword that looks like a check but is not one is refused.
+        if (auto at = mcp::find_keyword(schema, "format"))
+          return make_error(Errc::invalid_argument,
+                            "`format` (at " + (at->empty() ? std::string("the root") : "#" + *at) +
+                                ") is not checked — JSON Schema 2020-12 makes it an annotation; "
+                                "use `pattern` for what a conf must match");
         auto v = mcp::SchemaValidator::compile(schema);
         if (!v) return v.error();
         std::shared_ptr<const mcp::SchemaValidator> sv = std::move(*v);

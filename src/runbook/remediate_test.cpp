@@ -721,6 +721,22 @@ TEST_F(Remediate, Mrtr2026WithoutElicitationTheAnswerSaysHowToApprove) {
   EXPECT_EQ(dev_->calls("trigger_dag_run"), 0);
 }
 
+TEST_F(Remediate, AConfSchemaThatReliesOnFormatIsRefusedAtStart) {
+  // `format` checks nothing under JSON Schema 2020-12: a policy must not look stricter than it is.
+  cfg_.policy.dags.insert(
+      cfg_.policy.dags.begin(),
+      {"reports", R"({"type":"object","properties":{"day":{"type":"string","format":"date"}}})",
+       0});
+  auto d = make_deps(cfg_, {.clock = clock_, .clients = provider_, .audit_key = kKey});
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("format"), std::string::npos) << d.error().message;
+  EXPECT_NE(d.error().message.find("#/properties/day"), std::string::npos) << d.error().message;
+  // A conf field that is merely called "format" is fine.
+  cfg_.policy.dags.front().conf_schema_json =
+      R"({"type":"object","properties":{"format":{"type":"string","pattern":"^(csv|json)$"}}})";
+  EXPECT_TRUE(make_deps(cfg_, {.clock = clock_, .clients = provider_, .audit_key = kKey}).ok());
+}
+
 TEST_F(Remediate, EveryCallIsAuditedWithADigestNeverRawArgs) {
   start();
   json ctx = {{"log_tail",

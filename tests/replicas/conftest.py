@@ -6,7 +6,6 @@ Environment:
   DM_BUILD              build folder holding `dagmedic` (default: <repo>/build)
   DM_RIG_ROOT=DIR       the stack's state dir is DIR/replicas (configs, pids.json, logs/ of haproxy, r1, r2,
                         postgres), kept for inspection; default: a temp dir, removed afterwards
-  DM_REPLICAS_STATE_KEY=0|1  force whether the config carries server.request_state_key_file (default: ask the binary)
 """
 
 from __future__ import annotations

@@ -51,6 +51,10 @@ class LbClient:
     def __init__(self, url: str, client_name: str = "replicas-e2e"):
         self.url, self.client_name = url, client_name
         self.exchanges: list[Exchange] = []
+        # Answers elicitation requests (2026-07-28 input_required, e.g. an approval form): a callable taking the
+        # request's params and returning (action, content); None cancels, leaving the approval as it was.
+        self.elicit = None
+        self.elicited: list[dict] = []
         self.answers: list[Answer] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-lb-client", daemon=True)
@@ -69,6 +73,16 @@ class LbClient:
         self.exchanges.append(Exchange(h.get("mcp-method", ""), h.get("mcp-name", ""), response.status_code,
                                        response.headers.get("x-dm-replica", "")))
 
+    async def _on_elicit(self, _ctx, params):
+        import mcp_types as types
+
+        raw = params.model_dump(mode="json", by_alias=True, exclude_none=True)
+        self.elicited.append(raw)
+        if self.elicit is None:
+            return types.ElicitResult(action="cancel")
+        action, content = self.elicit(raw)
+        return types.ElicitResult(action=action, content=content)
+
     async def _run(self) -> None:
         import httpx2
         import mcp_types as types
@@ -80,6 +94,7 @@ class LbClient:
         async with httpx2.AsyncClient(timeout=timeout, event_hooks={"response": [self._on_response]}) as http:
             transport = streamable_http_client(self.url, http_client=http)
             async with Client(transport, mode=MODERN, read_timeout_seconds=CALL_TIMEOUT_S, cache=None,
+                              elicitation_callback=self._on_elicit,
                               client_info=types.Implementation(name=self.client_name, version="1.0")) as client:
                 self._client = client
                 self._ready.set()

@@ -80,25 +80,6 @@ def deadline_poll(what: str, fn, timeout: float, interval: float = 0.2):
         time.sleep(interval)
 
 
-def request_state_key_supported(binary: Path, scratch: Path) -> bool:
-    """Whether `binary` accepts `server.request_state_key_file` (branch auth, issue 14): a shared secret that lets
-    one replica open the 2026-07-28 requestState another sealed. `dagmedic doctor` on a config holding only that key
-    prints "✓ config: FILE" when it parses and "... unknown key ..." when this build does not know it (doctor exits 1
-    either way: the file has no environment). DM_REPLICAS_STATE_KEY=0|1 overrides the check."""
-    forced = os.environ.get("DM_REPLICAS_STATE_KEY")
-    if forced in ("0", "1"):
-        return forced == "1"
-    scratch.mkdir(parents=True, exist_ok=True)
-    key, cfg = scratch / "probe-state.key", scratch / "probe-config.yaml"
-    key.write_text(secrets.token_hex(32) + "\n")
-    cfg.write_text(json.dumps({"version": 1, "server": {"request_state_key_file": str(key)}}) + "\n")
-    r = subprocess.run([str(binary), "doctor", "--config", str(cfg)], capture_output=True, text=True, timeout=60,
-                       stdin=subprocess.DEVNULL, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                                      "HOME": str(scratch)})
-    out = r.stdout + r.stderr
-    return f"config: {cfg}" in out and "✓" in out and "unknown key" not in out
-
-
 @dataclass
 class LogLine:
     server: str
@@ -120,7 +101,7 @@ class Stack:
         self.url = ""
         self.stats_url = ""
         self.env: dict[str, str] = {}
-        self.state_key = False
+        self.state_key = True  # the replicas share server.request_state_key_file (2026-07-28 requestState)
 
     # ---------------------------------------------------------------- start
 
@@ -174,7 +155,7 @@ class Stack:
             "policy": {"approval_ttl_minutes": 30, "allow_dags": {"prod": ["zoo_recoverable"]}},
             "recovery": [{"dag": "zoo_recoverable", "quiet_minutes": 0}],
         }
-        if self.state_key:  # branch auth: replicas share the requestState key (see request_state_key_supported)
+        if self.state_key:  # one replica opens the input_required state another sealed
             cfg["server"] = {"request_state_key_file": str(self.state / "request-state.key")}
         return cfg
 
@@ -182,7 +163,6 @@ class Stack:
         key = self.state / "audit.key"
         key.write_text(secrets.token_hex(32) + "\n")
         os.chmod(key, 0o600)
-        self.state_key = request_state_key_supported(self.binary, self.state / "probe")
         if self.state_key:
             (self.state / "request-state.key").write_text(secrets.token_hex(32) + "\n")
             os.chmod(self.state / "request-state.key", 0o600)

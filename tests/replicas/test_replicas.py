@@ -216,11 +216,34 @@ def test_remediate_prod_trigger_two_approvers_across_replicas(stack, client, res
                     "consumed_on": t.replica, "replay_on": replay.replica, "args": write}
 
 
+def test_mrtr_an_approval_asked_through_one_replica_is_decided_through_the_other(stack, client):
+    """2026-07-28 input_required: the first round (a form elicitation, requestState sealed) is answered by one
+    replica, the SDK's retry by the other, which opens the state with the shared server.request_state_key_file."""
+    need("trigger")
+    assert stack.state_key, "the replicas do not share a request_state key"
+    mark, seen = len(client.exchanges), len(client.elicited)
+    client.elicit = lambda params: ("accept", {"approve": True, "reason": "confirmed at the client"})
+    try:
+        a = ok(client.call("request_approval", {"environment": "dev", "action": "trigger_dag",
+                                                "params": {"dag_id": DAG, "conf": {}},
+                                                "reason": "asked and answered across replicas"}))
+    finally:
+        client.elicit = None
+    rounds = [e for e in client.exchanges[mark:] if e.method == "tools/call" and e.name == "request_approval"]
+    assert len(rounds) == 2 and all(e.status == 200 for e in rounds), client.dump()[-2000:]
+    assert rounds[0].replica != rounds[1].replica, rounds
+    asked = client.elicited[seen:]
+    assert len(asked) == 1 and asked[0].get("mode", "form") == "form", asked
+    assert a["approval_id"] in asked[0]["message"], asked[0]["message"]
+    assert a["state"] == "approved" and a["elicitation"] == "form:accepted", a.structured
+    S["mrtr"] = {"approval_id": a["approval_id"], "rounds": [e.replica for e in rounds]}
+
+
 # ---------------------------------------------------------------- a replica dies
 
 
 def test_sigkill_a_replica_the_client_carries_on(stack, client, rest):
-    need("trigger")
+    need("trigger", "mrtr")
     survivor = client.last_replica()
     victim = other(survivor)  # roundrobin's next pick: the next request is aimed at the dead replica
     n_log = len(stack.requests())
