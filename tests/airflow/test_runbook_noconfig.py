@@ -71,3 +71,16 @@ def test_read_only_serves_only_the_tools_that_read(tmp_path, how):
         assert "read-only: not serving" in s.stderr() and "clear_failed_tasks" in s.stderr(), s.stderr()
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("field,tool", [("dag_id", "get_latest_run"), ("signature", "propose_action")])
+def test_a_huge_argument_against_a_pattern_is_refused_and_the_server_lives(bare, field, tool):
+    """Attack: a 1 MB argument where the schema has a `pattern`. A backtracking std::regex recursed once per character
+    and overflowed the stack (the whole server died); now the call is refused with a clear error and the same
+    process answers the next call."""
+    args = {field: "a" * 1_000_000}
+    r = bare.call(tool, args)
+    assert r.is_error, r.text[:300]
+    assert field in r.text and ("at most" in r.text or "Invalid arguments" in r.text), r.text[:300]
+    names = {t.name for t in bare.list_tools()}  # the same server process still answers
+    assert tool in names
