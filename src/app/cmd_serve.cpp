@@ -74,6 +74,20 @@ int cmd_serve(int argc, char** argv) {
                  bind.c_str());
     return 1;
   }
+  if (!authorization) {
+    // Local mode: nobody signs in, so a prod approval is only as strong as the OS accounts behind
+    // the configs that give it. Say so once, at start, for every prod environment.
+    std::string prod;
+    for (const auto& e : deps->config.environments)
+      if (e.tier == config::Tier::prod) prod += (prod.empty() ? "" : ", ") + e.name;
+    if (!prod.empty())
+      std::fprintf(stderr,
+                   "dagmedic serve: warning: prod environment(s) %s served without `auth:`: who "
+                   "asks and who approves rests on OS users and their config files "
+                   "(identity.principal), not on an identity provider. A team server needs "
+                   "`auth:` (docs/security.md).\n",
+                   prod.c_str());
+  }
   std::unique_ptr<web::ApprovalWeb> approval_web;
   if (approval_port >= 0) {
     auto approvals = deps->approvals();

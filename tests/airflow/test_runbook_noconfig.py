@@ -84,3 +84,25 @@ def test_a_huge_argument_against_a_pattern_is_refused_and_the_server_lives(bare,
     assert field in r.text and ("at most" in r.text or "Invalid arguments" in r.text), r.text[:300]
     names = {t.name for t in bare.list_tools()}  # the same server process still answers
     assert tool in names
+
+
+@pytest.mark.parametrize("tiers,warned", [(("dev", "prod"), True), (("dev",), False)])
+def test_prod_without_auth_warns_at_start_that_approvals_rest_on_os_users(tmp_path, tiers, warned):
+    """Issue 14: without `auth:` the single-user local mode stays, and a prod environment in that mode is named at
+    start with why its approvals are weaker than a team server's."""
+    import subprocess
+
+    from mcpsession import DAGMEDIC
+    home = tmp_path / "home"
+    home.mkdir()
+    envs = "".join(f"  {t}: {{kind: airflow, tier: {t}, url: 'http://127.0.0.1:9'}}\n" for t in tiers)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("environments:\n" + envs)
+    r = subprocess.run([str(DAGMEDIC), "serve", "--transport", "stdio", "--config", str(cfg)], capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env={"HOME": str(home), "PATH": "/usr/bin:/bin", "XDG_STATE_HOME": str(home / "state")})
+    assert r.returncode == 0, r.stderr
+    warning = "warning: prod environment(s) prod served without `auth:`"
+    assert (warning in r.stderr) == warned, r.stderr
+    if warned:
+        assert "docs/security.md" in r.stderr and "identity.principal" in r.stderr
