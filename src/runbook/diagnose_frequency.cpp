@@ -272,6 +272,8 @@ Result<Reply<FrequencyOut>> failure_frequency(const Deps& deps, const FrequencyI
 
 }  // namespace
 
+constexpr int kTaskAfterHours = 24;
+
 Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   const int hmax = std::max(1, deps->config.caps.lookback_hours_max);
   ToolSpec<FrequencyIn, FrequencyOut> t;
@@ -288,6 +290,8 @@ Status register_failure_frequency(mcp::Server& server, const std::shared_ptr<con
   t.run = [deps](const FrequencyIn& a, mcp::ToolContext& ctx) {
     return failure_frequency(*deps, a, ctx);
   };
+  // Over more than a day, a busy DAG's history means many runs and logs to read.
+  t.long_call = [](const FrequencyIn& a) { return a.lookback_hours > kTaskAfterHours; };
   return add_tool(server, deps, std::move(t));
 }
 

@@ -14,6 +14,7 @@
 #include "runbook/diagnose_prevention.h"
 #include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
+#include "runbook/testing/modern_client.h"
 #include "runbook/tool_kit.h"
 #include "store/sqlite_store.h"
 
@@ -597,6 +598,35 @@ TEST_F(DiagnoseTools, ExtractTaskErrorsWithoutAnErrorRecordsNothing) {
 }
 
 // ---- failure_frequency ----
+
+TEST_F(DiagnoseTools, FailureFrequencyOverMoreThanADayRunsAsATaskWhenTheClientCan) {
+  failed_run(2, "load", upstream_log("2026-01-02"));
+  failed_run(4, "transform", keyerror_log());
+  start();
+  mcp::InMemoryClient modern(server_);
+  const json caps = {{"extensions", {{testing::kTasksExtension, json::object()}}}};
+  auto frequency = [&](int hours) {
+    return testing::modern_request(modern, "tools/call",
+                                   {{"name", "failure_frequency"},
+                                    {"arguments", {{"dag_id", kDag}, {"lookback_hours", hours}}}},
+                                   caps);
+  };
+  // A day or less: a plain answer.
+  json short_call = frequency(24);
+  EXPECT_EQ(short_call["result"]["resultType"], "complete") << short_call.dump();
+  // Five days: a task, whose result is the same answer.
+  json created = frequency(5 * 24);
+  ASSERT_EQ(created["result"]["resultType"], "task") << created.dump();
+  json task = testing::await_task(modern, created["result"]["taskId"], caps);
+  ASSERT_EQ(task["status"], "completed") << task.dump();
+  const json& s = task["result"]["structuredContent"];
+  EXPECT_EQ(s["failed_runs"], 2) << task.dump();
+  EXPECT_EQ(s["groups"].size(), 2u);
+  // A 2025-11-25 session (no tasks extension) gets the answer directly.
+  json plain = call("failure_frequency", {{"dag_id", kDag}, {"lookback_hours", 5 * 24}});
+  ASSERT_FALSE(plain.value("isError", false)) << plain.dump();
+  EXPECT_EQ(plain["structuredContent"]["failed_runs"], 2);
+}
 
 TEST_F(DiagnoseTools, FailureFrequencyGroupsBySignatureAndReadsEachLogOnce) {
   failed_run(2, "load", upstream_log("2026-01-02"));

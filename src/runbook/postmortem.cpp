@@ -251,6 +251,8 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
     t.run = [deps](const RunIn& a, mcp::ToolContext&) {
       return guarded("generate_postmortem", [&] { return generate_postmortem(*deps, a); });
     };
+    // It reads the incident's whole history (runs, tries, audit): a task when the client can.
+    t.long_call = [](const RunIn&) { return true; };
     if (auto st = add_tool(server, deps, std::move(t)); !st) return st;
   }
   if (auto st = register_resources(server, deps); !st) return st;

@@ -10,6 +10,7 @@
 #include "runbook/postmortem_internal.h"
 #include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
+#include "runbook/testing/modern_client.h"
 #include "runbook/tool_kit.h"
 #include "store/sqlite_store.h"
 
@@ -385,6 +386,28 @@ TEST_F(PostmortemTools, TimelineAndPostmortemShowApprovalsAndWrites) {
   EXPECT_NE(actions.find("approval_approved"), std::string::npos);
   EXPECT_EQ(actions.find("None"), std::string::npos);
   EXPECT_EQ(pm.dump().find(kSecret), std::string::npos);
+}
+
+TEST_F(PostmortemTools, AClientWithTheTasksExtensionGetsThePostmortemAsATask) {
+  diagnosed_incident();
+  mcp::InMemoryClient modern(server_);
+  const json caps = {{"extensions", {{testing::kTasksExtension, json::object()}}}};
+  json created = testing::modern_request(
+      modern, "tools/call",
+      {{"name", "generate_postmortem"}, {"arguments", {{"dag_id", kDag}, {"run_id", kRun}}}}, caps);
+  ASSERT_EQ(created["result"]["resultType"], "task") << created.dump();
+  json task = testing::await_task(modern, created["result"]["taskId"], caps);
+  ASSERT_EQ(task["status"], "completed") << task.dump();
+  const json& s = task["result"]["structuredContent"];
+  EXPECT_EQ(s["stored"], true) << task.dump();
+  EXPECT_NE(s["markdown"].get<std::string>().find("## Root cause"), std::string::npos);
+  EXPECT_EQ(task.dump().find(kSecret), std::string::npos);  // redacted in a task as anywhere
+  // Without the extension the same call answers at once.
+  json plain = testing::modern_request(
+      modern, "tools/call",
+      {{"name", "generate_postmortem"}, {"arguments", {{"dag_id", kDag}, {"run_id", kRun}}}},
+      json::object());
+  EXPECT_EQ(plain["result"]["resultType"], "complete") << plain.dump();
 }
 
 TEST_F(PostmortemTools, PostmortemHasEverySectionAndTheDiagnosisAndIsStored) {

@@ -15,6 +15,7 @@
 #include "runbook/runbook.h"
 #include "runbook/testing/fake_airflow.h"
 #include "runbook/testing/flaky_store.h"
+#include "runbook/testing/modern_client.h"
 #include "store/sqlite_store.h"
 
 namespace dm::runbook {
@@ -163,16 +164,11 @@ class Remediate : public ::testing::Test {
   json modern(const std::string& tool, json args, json caps, json more = json::object(),
               const std::string& agent = "claude") {
     mcp::InMemoryClient c(server_);
-    json params = {{"name", tool},
-                   {"arguments", std::move(args)},
-                   {"_meta",
-                    {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
-                     {"io.modelcontextprotocol/clientCapabilities", std::move(caps)},
-                     {"io.modelcontextprotocol/clientInfo", {{"name", agent}, {"version", "1"}}}}}};
+    json params = {{"name", tool}, {"arguments", std::move(args)}};
     params.update(more);
-    auto r = c.call_raw("tools/call", std::move(params));
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return r.ok() ? *r : json{};
+    json r = testing::modern_request(c, "tools/call", std::move(params), std::move(caps), agent);
+    EXPECT_FALSE(r.is_null());
+    return r;
   }
 
   json call(const std::string& tool, json args) {

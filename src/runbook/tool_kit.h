@@ -83,6 +83,11 @@ struct ToolSpec {
   // The answer's byte cap before the config's caps.output_bytes_max (output_cap()).
   std::size_t output_bytes = 16 * 1024;
   std::function<Result<Reply<Out>>(const In&, mcp::ToolContext&)> run;
+  // Long calls as tasks (MCP 2026-07-28 tasks extension): when set and true for the parsed
+  // arguments, the call is answered with a task (status, result, cancel through tasks/*) if the
+  // client declared the extension, and runs as a plain call otherwise. `run` is the same either
+  // way; in a task, ctx.in_task() is true and progress/log go nowhere.
+  std::function<bool(const In&)> long_call{};
 };
 
 // Registers `spec`: the input schema comes from spec.args and the output schema from Out's shape;
@@ -108,16 +113,24 @@ Status add_tool(mcp::Server& server, std::shared_ptr<const Deps> deps, ToolSpec<
     t.annotations.destructive_hint = false;  // it adds to dagmedic's store, never removes
   }
   t.effect = spec.effect;
-  t.handler = [deps = std::move(deps), args = std::move(spec.args), run = std::move(spec.run),
-               bytes = spec.output_bytes](const json& arguments,
-                                          mcp::ToolContext& ctx) -> Result<mcp::ToolResult> {
-    auto in = args.parse(arguments);
-    if (!in) return in.error();
-    auto reply = run(*in, ctx);
+  if (spec.long_call) t.task_support = mcp::TaskSupport::optional;
+  auto answer = [deps, run = std::move(spec.run), bytes = spec.output_bytes](
+                    const In& in, mcp::ToolContext& ctx) -> Result<mcp::ToolResult> {
+    auto reply = run(in, ctx);
     if (!reply) return reply.error();
     if (reply->input) return needs_input(*deps, std::move(*reply->input));
     return finish(*deps, std::move(reply->text), shape::to_json(reply->value),
                   output_cap(*deps, bytes));
+  };
+  t.handler = [args = std::move(spec.args), answer = std::move(answer),
+               long_call = std::move(spec.long_call)](
+                  const json& arguments, mcp::ToolContext& ctx) -> Result<mcp::ToolResult> {
+    auto in = args.parse(arguments);
+    if (!in) return in.error();
+    if (long_call && long_call(*in))
+      return mcp::ToolResult::as_task(
+          [answer, in = *in](const json&, mcp::ToolContext& tctx) { return answer(in, tctx); });
+    return answer(*in, ctx);
   };
   return server.add_tool(std::move(t));
 }
