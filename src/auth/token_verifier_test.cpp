@@ -26,18 +26,9 @@ constexpr const char* kJwks = "https://idp.test/realms/team/protocol/openid-conn
 constexpr const char* kIntrospect = "https://idp.test/realms/team/token/introspect";
 const auto kStart = Clock::time_point(std::chrono::seconds(1'800'000'000));
 
-const TestKey& rsa() {
-  static const TestKey k = make_key(Alg::rs256, "r1");
-  return k;
-}
-const TestKey& ec() {
-  static const TestKey k = make_key(Alg::es256, "e1");
-  return k;
-}
-const TestKey& ed() {
-  static const TestKey k = make_key(Alg::eddsa, "d1");
-  return k;
-}
+using testing::ec;
+using testing::ed;
+using testing::rsa;
 
 int64_t secs(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
