@@ -423,9 +423,9 @@ WebResponse Handler::oidc_callback(const WebRequest& req) const {
       if (!opts_.audit->append(e))
         return message(503, "Sign-in refused", why + " (and the refusal could not be audited)");
     }
-    WebResponse r = message(status, "Sign-in refused", why);
-    r.headers.emplace_back("Set-Cookie", clear_login);
-    return r;
+    // The pre-login cookie stays: a forged callback must not cancel this browser's real sign-in
+    // (it expires with the state anyway).
+    return message(status, "Sign-in refused", why);
   };
   if (!field("error").empty()) {
     opts_.oidc->drop_state(field("state"), binding);
