@@ -9,8 +9,6 @@ docs/security.md has the table."""
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import urllib.parse
 
 import httpx
@@ -113,28 +111,6 @@ def notice(r: httpx.Response) -> str:
 
 
 # --- Chromium through Keycloak's real login form -------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    driver_bin = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    profile = tempfile.mkdtemp(prefix="dm-chromium-oidc-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-              "--disable-extensions", "--disable-background-networking", f"--user-data-dir={profile}"):
-        opts.add_argument(a)
-    d = webdriver.Chrome(service=Service(driver_bin), options=opts)
-    d.set_page_load_timeout(60)
-    try:
-        yield d
-    finally:
-        d.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
 
 def test_chromium_signs_in_through_keycloak_and_approves(kc, server_with_page, browser):
     from selenium.common.exceptions import WebDriverException
