@@ -13,18 +13,9 @@ using testing::sign;
 using testing::TestKey;
 using json = nlohmann::json;
 
-const TestKey& rsa() {
-  static const TestKey k = make_key(Alg::rs256, "r1");
-  return k;
-}
-const TestKey& ec() {
-  static const TestKey k = make_key(Alg::es256, "e1");
-  return k;
-}
-const TestKey& ed() {
-  static const TestKey k = make_key(Alg::eddsa, "d1");
-  return k;
-}
+using testing::ec;
+using testing::ed;
+using testing::rsa;
 
 const json kClaims = {{"iss", "https://idp.test"}, {"sub", "alice"}};
 

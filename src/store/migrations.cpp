@@ -85,6 +85,11 @@ ALTER TABLE incidents ADD COLUMN diagnosed_at {i64} NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE approvals ADD COLUMN requester_for TEXT NOT NULL DEFAULT '';
 )sql",
+    // 5: the identity provider's issuer and subject of a decision made through it ('' = none).
+    R"sql(
+ALTER TABLE approval_decisions ADD COLUMN idp_issuer TEXT NOT NULL DEFAULT '';
+ALTER TABLE approval_decisions ADD COLUMN idp_subject TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // `text` with every `{name}` replaced by its substitution in `d`. An unknown name is a bug in the

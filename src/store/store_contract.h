@@ -578,7 +578,9 @@ TEST_P(StoreContract, MigrationToVersion4KeepsApprovalsAndRecordsRequesterFor) {
   // Back to version 3 (no requester_for), with an approval an older dagmedic wrote.
   ASSERT_TRUE(backend_
                   ->raw_exec("ALTER TABLE approvals DROP COLUMN requester_for; "
-                             "DELETE FROM schema_version WHERE version = 4")
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
+                             "DELETE FROM schema_version WHERE version >= 4")
                   .ok());
   ASSERT_TRUE(backend_
                   ->raw_exec("INSERT INTO approvals(id, action, env, tier, params_json, "
@@ -602,11 +604,49 @@ TEST_P(StoreContract, MigrationToVersion4KeepsApprovalsAndRecordsRequesterFor) {
   EXPECT_EQ(got->requester_for, "alice");
 }
 
+TEST_P(StoreContract, MigrationToVersion5KeepsDecisionsAndRecordsTheIdpIdentity) {
+  ApprovalRecord a;
+  a.id = "v4";
+  a.action = "trigger_dag";
+  a.env = a.tier = "dev";
+  a.params_json = "{}";
+  a.params_hash = "h";
+  a.requester = "agent:x";
+  a.reason = "r";
+  a.created_at_ms = 1;
+  a.expires_at_ms = 10'000;
+  a.required_approvals = 2;
+  ASSERT_TRUE(store_->create_approval(a).ok());
+  // Back to version 4 (no IdP columns), with a decision an older dagmedic wrote.
+  ASSERT_TRUE(backend_
+                  ->raw_exec("ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
+                             "DELETE FROM schema_version WHERE version >= 5; "
+                             "INSERT INTO approval_decisions(approval_id, principal, approve, "
+                             "reason, at, ord) VALUES('v4', 'bob', 1, 'ok', 2, 1)")
+                  .ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto old = (*s)->get_approval("v4");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  ASSERT_EQ(old->decisions.size(), 1u);
+  EXPECT_EQ(old->decisions[0].idp_subject, "");
+  auto r = (*s)->record_decision("v4", Decision{"carol", true, "ok", 3, "https://idp", "sub-c"}, 3);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->state, ApprovalState::approved);
+  auto got = (*s)->get_approval("v4");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->decisions[1].idp_issuer, "https://idp");
+  EXPECT_EQ(got->decisions[1].idp_subject, "sub-c");
+}
+
 TEST_P(StoreContract, MigrationToVersion3KeepsVersion2Incidents) {
   // Put the database back to version 2 (no diagnosed_at), with incidents an older dagmedic wrote.
   ASSERT_TRUE(backend_
                   ->raw_exec("ALTER TABLE incidents DROP COLUMN diagnosed_at; "
                              "ALTER TABLE approvals DROP COLUMN requester_for; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
                              "DELETE FROM schema_version WHERE version >= 3")
                   .ok());
   const std::string diagnosed = incident_id_for("dev", "etl", "old1");
@@ -671,6 +711,8 @@ TEST_P(StoreContract, MigrationToVersion2DeduplicatesOccurrences) {
       backend_
           ->raw_exec("DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
                      "DROP TABLE incidents; ALTER TABLE approvals DROP COLUMN requester_for; "
+                     "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                     "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
                      "DELETE FROM schema_version WHERE version >= 2")
           .ok());
   ASSERT_TRUE(

@@ -88,6 +88,20 @@ inline TestKey make_key(Alg alg, std::string kid, int rsa_bits = 2048) {
   return k;
 }
 
+// One key per algorithm, made once per test binary (RSA key generation is slow): kids r1, e1, d1.
+inline const TestKey& rsa() {
+  static const TestKey k = make_key(Alg::rs256, "r1");
+  return k;
+}
+inline const TestKey& ec() {
+  static const TestKey k = make_key(Alg::es256, "e1");
+  return k;
+}
+inline const TestKey& ed() {
+  static const TestKey k = make_key(Alg::eddsa, "d1");
+  return k;
+}
+
 inline json jwks_of(std::initializer_list<const TestKey*> keys) {
   json set = {{"keys", json::array()}};
   for (const auto* k : keys) set["keys"].push_back(k->jwk);
