@@ -14,3 +14,5 @@ command -v npm >/dev/null 2>&1 || dm_apt npm
 dm_apt chromium chromium-driver
 # HAProxy in front of two `dagmedic serve` replicas (tests/replicas, dev/test.d/47-replicas.sh).
 dm_apt haproxy
+# The package and the image (dev/test.d/70-package.sh, 71-image.sh): a clean Debian 12 root, an OCI layout.
+dm_apt mmdebstrap umoci
