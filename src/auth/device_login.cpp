@@ -83,6 +83,7 @@ Result<DeviceEndpoints> DeviceClient::discover() {
         Errc::invalid_argument,
         "issuer must be an https URL (http only on localhost), got \"" + opts_.issuer + "\"");
   std::string tried;
+  bool no_device = false;
   for (const auto& url : metadata_urls(opts_.issuer)) {
     http::Request req;
     req.url = url;
@@ -115,11 +116,12 @@ Result<DeviceEndpoints> DeviceClient::discover() {
     e.device_authorization_endpoint = str("device_authorization_endpoint");
     e.token_endpoint = str("token_endpoint");
     e.revocation_endpoint = str("revocation_endpoint");
-    if (e.device_authorization_endpoint.empty())
-      return make_error(Errc::failed_precondition,
-                        "the issuer " + opts_.issuer +
-                            " does not offer the device authorization grant (RFC 8628): its "
-                            "metadata has no device_authorization_endpoint");
+    if (e.device_authorization_endpoint.empty()) {
+      // Another of the issuer's metadata documents may list it (RFC 8414 vs OIDC discovery).
+      no_device = true;
+      tried += (tried.empty() ? "" : ", ") + url;
+      continue;
+    }
     if (e.token_endpoint.empty())
       return make_error(Errc::protocol, "issuer metadata at " + url + " has no token_endpoint");
     for (const auto* ep : {&e.device_authorization_endpoint, &e.token_endpoint})
@@ -131,6 +133,11 @@ Result<DeviceEndpoints> DeviceClient::discover() {
       e.revocation_endpoint.clear();  // optional: never send a refresh token over plain http
     return e;
   }
+  if (no_device)
+    return make_error(Errc::failed_precondition,
+                      "the issuer " + opts_.issuer +
+                          " does not offer the device authorization grant (RFC 8628): its "
+                          "metadata has no device_authorization_endpoint");
   return make_error(Errc::unavailable, "no issuer metadata found (tried " + tried + ")");
 }
 

@@ -333,9 +333,10 @@ TEST_F(TokenFileTest, DefaultPathFollowsXdgStateHome) {
   EXPECT_EQ(default_login_path().value(), "/x/state/dagmedic/login.json");
   ::unsetenv("XDG_STATE_HOME");
   const char* home = std::getenv("HOME");
-  if (home && *home)
+  if (home && *home) {
     EXPECT_EQ(default_login_path().value(),
               std::string(home) + "/.local/state/dagmedic/login.json");
+  }
   if (old_state) ::setenv("XDG_STATE_HOME", saved.c_str(), 1);
 }
 

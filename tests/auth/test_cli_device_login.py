@@ -11,7 +11,6 @@ its tokens in its own $XDG_STATE_HOME. docs/security.md has the attack table."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
@@ -224,7 +223,8 @@ def test_denying_at_keycloak_fails_the_login(kc, server_with_page, tmp_path):
     """The person presses No on Keycloak's consent page → Keycloak answers access_denied to the poll → login exits
     1 with "denied at the identity provider (access_denied)"; no token file."""
     s = server_with_page
-    login, rc, out, err = device_login(kc, s, tmp_path, "approver1", grant=False)
+    # approver2: a user with no device login yet (Keycloak may remember a consent once given).
+    login, rc, out, err = device_login(kc, s, tmp_path, "approver2", grant=False)
     assert rc == 1, out + err
     assert "denied at the identity provider (access_denied)" in err, err
     assert not token_file(login).exists()
