@@ -1,10 +1,14 @@
 #include "auth/device_login.h"
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "auth/token_verifier.h"
+#include "common/base64.h"
 
 namespace dm::auth {
 namespace {
@@ -156,9 +160,20 @@ Result<http::Response> DeviceClient::post_form(const std::string& url, const std
 }
 
 Result<DeviceCode> DeviceClient::start(const DeviceEndpoints& eps) {
-  auto r = post_form(
-      eps.device_authorization_endpoint,
-      "client_id=" + http::url_encode(opts_.client_id) + "&scope=" + http::url_encode(opts_.scope));
+  unsigned char rnd[32];
+  if (RAND_bytes(rnd, sizeof rnd) != 1)
+    return make_error(Errc::internal, "no random bytes for the PKCE verifier");
+  const std::string verifier =
+      base64url_encode(std::string_view(reinterpret_cast<const char*>(rnd), sizeof rnd));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_Digest(verifier.data(), verifier.size(), md, &md_len, EVP_sha256(), nullptr);
+  const std::string challenge =
+      base64url_encode(std::string_view(reinterpret_cast<const char*>(md), md_len));
+  auto r = post_form(eps.device_authorization_endpoint,
+                     "client_id=" + http::url_encode(opts_.client_id) +
+                         "&scope=" + http::url_encode(opts_.scope) +
+                         "&code_challenge=" + challenge + "&code_challenge_method=S256");
   if (!r)
     return make_error(Errc::unavailable, "device authorization endpoint: " + r.error().message);
   json b = json::parse(r->body, nullptr, false);
@@ -178,6 +193,7 @@ Result<DeviceCode> DeviceClient::start(const DeviceEndpoints& eps) {
                       "the device authorization endpoint answered something that "
                       "is not a JSON object");
   DeviceCode c;
+  c.code_verifier = verifier;
   auto str = [&](const char* k) {
     auto it = b.find(k);
     return it != b.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -237,9 +253,12 @@ Result<TokenSet> DeviceClient::token_answer(const http::Response& r) {
 Result<TokenSet> DeviceClient::poll(const DeviceEndpoints& eps, const DeviceCode& code) {
   const auto deadline = clock_->now() + code.expires_in;
   auto interval = code.interval;
-  const std::string body = "grant_type=" + http::url_encode(kDeviceGrant) +
-                           "&device_code=" + http::url_encode(code.device_code) +
-                           "&client_id=" + http::url_encode(opts_.client_id);
+  const std::string body =
+      "grant_type=" + http::url_encode(kDeviceGrant) +
+      "&device_code=" + http::url_encode(code.device_code) +
+      "&client_id=" + http::url_encode(opts_.client_id) +
+      (code.code_verifier.empty() ? std::string()
+                                  : "&code_verifier=" + http::url_encode(code.code_verifier));
   for (;;) {
     if (clock_->now() + interval > deadline)
       return make_error(Errc::timeout, "the login code expired before the sign-in was completed (" +

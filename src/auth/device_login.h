@@ -7,16 +7,18 @@
 //                  discovery); the metadata's "issuer" must equal the configured one; every
 //                  endpoint must be https (http only on a loopback host). failed_precondition
 //                  when the issuer offers no device authorization endpoint.
-//   start()     -> POST client_id and scope to the device authorization endpoint: the device
-//                  code, the user code, the verification URI(s), expires_in and interval
-//                  (default 5 s). The verification URIs must be http(s) (shown to a person).
+//   start()     -> POST client_id, scope and a PKCE S256 code_challenge (RFC 7636; Keycloak
+//                  requires it of a client with PKCE enforced) to the device authorization
+//                  endpoint: the device code, the user code, the verification URI(s), expires_in
+//                  and interval (default 5 s). The verification URIs must be http(s) (shown to a
+//                  person).
 //   poll()      -> POST grant_type=urn:ietf:params:oauth:grant-type:device_code to the token
-//                  endpoint every `interval` (Clock::sleep_for, so tests do not sleep) until:
-//                  tokens (ok); authorization_pending (wait again); slow_down (interval + 5 s,
-//                  RFC 8628 §3.5); access_denied (permission_denied); expired_token, or
-//                  expires_in passed on our side (timeout); any other answer (unauthenticated
-//                  for an OAuth error, protocol for something that is not a token answer,
-//                  unavailable for a transport failure or a 5xx). The first poll waits one
+//                  endpoint (with the PKCE code_verifier) every `interval` (Clock::sleep_for, so
+//                  tests do not sleep) until: tokens (ok); authorization_pending (wait again);
+//                  slow_down (interval + 5 s, RFC 8628 §3.5); access_denied (permission_denied);
+//                  expired_token, or expires_in passed on our side (timeout); any other answer
+//                  (unauthenticated for an OAuth error, protocol for something that is not a token
+//                  answer, unavailable for a transport failure or a 5xx). The first poll waits one
 //                  interval first (the person has not signed in yet).
 //   refresh()   -> grant_type=refresh_token; a new refresh token replaces the old one when given.
 //   revoke()    -> RFC 7009 with token_type_hint=refresh_token.
@@ -53,7 +55,8 @@ struct DeviceEndpoints {
 };
 
 struct DeviceCode {
-  std::string device_code;  // secret: never printed
+  std::string device_code;    // secret: never printed
+  std::string code_verifier;  // PKCE (RFC 7636) verifier sent with each poll; secret
   std::string user_code;
   std::string verification_uri;
   std::string verification_uri_complete;  // "" when the issuer gave none
