@@ -173,26 +173,16 @@ Result<OidcLogin::Completed> OidcLogin::finish(const Pending& p, std::string_vie
   if (!at) return make_error(at.error().code, "access token: " + at.error().message);
   if (str_claim(at->claims, "sub") != subject)
     return unauth("the access token and the ID token name different people (sub)");
-  auto id = auth::identity_of(*at, opts_.rules);
-  if (!id) return id.error();
-  auto principal = guard::normalize_principal(id->principal);
-  if (!principal)
-    return unauth("your " + opts_.rules.principal_claim +
-                  " cannot be a principal here: " + principal.error().message);
-  if (principal->rfind("agent:", 0) == 0)
-    return unauth("your " + opts_.rules.principal_claim + " is in the reserved agent: space");
+  auto who = approver_of(*at, subject);
+  if (!who) return who.error();
 
   auto sid = guard::random_hex(32);
   if (!sid) return make_error(Errc::unavailable, "no random bytes for a session");
   Completed c;
   c.session_id = *sid;
   c.return_path = p.return_path;
+  c.session = std::move(*who);
   c.session.approval_id = p.approval_id;
-  c.session.issuer = id->issuer;
-  c.session.subject = subject;
-  c.session.principal = *principal;
-  c.session.scopes = id->scopes;
-  c.session.environments = id->environments;
   const auto now = clock_->now();
   c.session.expires_at = now + opts_.session_ttl;
   std::lock_guard lk(mu_);
@@ -216,7 +206,16 @@ Result<ApproverSession> OidcLogin::bearer(std::string_view access_token) {
                   "); an agent's or another service's token cannot decide on approvals");
   const std::string subject = str_claim(at->claims, "sub");
   if (subject.empty()) return unauth("access token: no subject (sub)");
-  auto id = auth::identity_of(*at, opts_.rules);
+  auto s = approver_of(*at, subject);
+  if (!s) return s.error();
+  if (auto exp = at->claims.find("exp"); exp != at->claims.end() && exp->is_number())
+    s->expires_at = Clock::time_point(std::chrono::seconds(exp->get<int64_t>()));
+  return s;
+}
+
+Result<ApproverSession> OidcLogin::approver_of(const auth::VerifiedToken& at,
+                                               const std::string& subject) const {
+  auto id = auth::identity_of(at, opts_.rules);
   if (!id) return id.error();
   auto principal = guard::normalize_principal(id->principal);
   if (!principal)
@@ -230,8 +229,6 @@ Result<ApproverSession> OidcLogin::bearer(std::string_view access_token) {
   s.principal = *principal;
   s.scopes = id->scopes;
   s.environments = id->environments;
-  if (auto exp = at->claims.find("exp"); exp != at->claims.end() && exp->is_number())
-    s.expires_at = Clock::time_point(std::chrono::seconds(exp->get<int64_t>()));
   return s;
 }
 

@@ -127,6 +127,11 @@ class OidcLogin {
   };
   void purge_locked(Clock::time_point now);
   Result<Completed> finish(const Pending& p, std::string_view code);
+  // Who a verified access token names, as an approver (the same rules for a browser sign-in and
+  // a bearer decision): identity_of with opts_.rules, the principal normalized and outside the
+  // reserved agent: space. Fills issuer, subject, principal, scopes and environments.
+  Result<ApproverSession> approver_of(const auth::VerifiedToken& at,
+                                      const std::string& subject) const;
 
   OidcOptions opts_;
   std::shared_ptr<auth::TokenVerifier> verifier_;
