@@ -14,26 +14,29 @@ namespace {
 
 using json = nlohmann::json;
 
-Result<std::string> read_secret(const config::AuthIntrospection& io) {
-  if (!io.client_secret_env.empty()) {
-    const char* v = std::getenv(io.client_secret_env.c_str());
+Result<std::string> read_secret(const std::string& env_var, const std::string& file,
+                                const std::string& key) {
+  if (!env_var.empty()) {
+    const char* v = std::getenv(env_var.c_str());
     if (!v || !*v)
-      return make_error(Errc::failed_precondition, "auth.introspection.client_secret_env: $" +
-                                                       io.client_secret_env + " is not set");
+      return make_error(Errc::failed_precondition,
+                        key + ".client_secret_env: $" + env_var + " is not set");
     return std::string(v);
   }
-  std::ifstream in(io.client_secret_file);
-  if (!in)
-    return make_error(Errc::not_found, "auth.introspection.client_secret_file: cannot read " +
-                                           io.client_secret_file);
+  std::ifstream in(file);
+  if (!in) return make_error(Errc::not_found, key + ".client_secret_file: cannot read " + file);
   std::stringstream ss;
   ss << in.rdbuf();
   std::string s = ss.str();
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   if (s.empty())
-    return make_error(Errc::failed_precondition, "auth.introspection.client_secret_file: " +
-                                                     io.client_secret_file + " is empty");
+    return make_error(Errc::failed_precondition,
+                      key + ".client_secret_file: " + file + " is empty");
   return s;
+}
+
+Result<std::string> read_secret(const config::AuthIntrospection& io) {
+  return read_secret(io.client_secret_env, io.client_secret_file, "auth.introspection");
 }
 
 class Gate final : public mcp::http::BearerGate {
@@ -110,9 +113,9 @@ bool is_loopback_bind(const std::string& a) {
   return a == "localhost" || a == "::1" || a == "[::1]" || a.rfind("127.", 0) == 0;
 }
 
-Result<std::shared_ptr<mcp::http::BearerGate>> make_bearer_gate(
-    const config::Config& cfg, std::shared_ptr<const mcp::Server> server,
-    std::shared_ptr<http::HttpClient> http, std::shared_ptr<Clock> clock) {
+Result<std::unique_ptr<auth::TokenVerifier>> make_token_verifier(
+    const config::Config& cfg, std::shared_ptr<http::HttpClient> http,
+    std::shared_ptr<Clock> clock) {
   const auto& a = cfg.auth;
   if (!a.enabled) return make_error(Errc::invalid_argument, "auth: is not configured");
   auth::VerifierOptions o;
@@ -134,18 +137,76 @@ Result<std::shared_ptr<mcp::http::BearerGate>> make_bearer_gate(
   }
   if (auto st = auth::TokenVerifier::check_options(o); !st)
     return make_error(Errc::invalid_argument, "auth: " + st.error().message);
+  return std::make_unique<auth::TokenVerifier>(std::move(o), std::move(http), std::move(clock));
+}
+
+auth::IdentityRules identity_rules(const config::Config& cfg) {
   auth::IdentityRules rules;
-  rules.principal_claim = a.principal_claim;
-  rules.environments_claim = a.environments_claim;
-  for (const auto& [env, grants] : a.environments) rules.environments[env] = grants;
-  auto v = std::make_unique<auth::TokenVerifier>(std::move(o), std::move(http), std::move(clock));
+  rules.principal_claim = cfg.auth.principal_claim;
+  rules.environments_claim = cfg.auth.environments_claim;
+  for (const auto& [env, grants] : cfg.auth.environments) rules.environments[env] = grants;
+  return rules;
+}
+
+Result<std::shared_ptr<mcp::http::BearerGate>> make_bearer_gate(
+    const config::Config& cfg, std::shared_ptr<const mcp::Server> server,
+    std::shared_ptr<http::HttpClient> http, std::shared_ptr<Clock> clock) {
+  auto v = make_token_verifier(cfg, std::move(http), std::move(clock));
+  if (!v) return v.error();
   // Fetch the keys now, so a wrong issuer or jwks_uri shows at start (tokens are refused with
   // 503 until it works; the verifier keeps trying within its refetch budget).
-  if (auto st = v->warm_up(); !st)
+  if (auto st = (*v)->warm_up(); !st)
     std::fprintf(stderr, "dagmedic serve: auth: cannot fetch the issuer's signing keys yet: %s\n",
                  st.error().message.c_str());
   return std::shared_ptr<mcp::http::BearerGate>(
-      std::make_shared<Gate>(a, std::move(v), std::move(rules), std::move(server)));
+      std::make_shared<Gate>(cfg.auth, std::move(*v), identity_rules(cfg), std::move(server)));
+}
+
+Result<web::ApprovalWebOptions> approval_page_oidc_options(const config::Config& cfg,
+                                                           std::shared_ptr<http::HttpClient> http,
+                                                           std::shared_ptr<Clock> clock) {
+  const auto& a = cfg.auth;
+  if (!a.enabled) return make_error(Errc::invalid_argument, "auth: is not configured");
+  const auto& p = a.approval_page;
+  if (!p.enabled)
+    return make_error(Errc::invalid_argument,
+                      "auth: is configured, so approvers must sign in through the identity "
+                      "provider: add auth.approval_page (client_id, and client_secret_env or "
+                      "client_secret_file for a confidential client; docs/config.md). The token "
+                      "login of `approvers:` is off when auth: is set.");
+  std::string secret;
+  if (!p.client_secret_env.empty() || !p.client_secret_file.empty()) {
+    auto s = read_secret(p.client_secret_env, p.client_secret_file, "auth.approval_page");
+    if (!s) return s.error();
+    secret = std::move(*s);
+  }
+  auto v = make_token_verifier(cfg, http, clock);
+  if (!v) return v.error();
+  std::shared_ptr<auth::TokenVerifier> verifier = std::move(*v);
+  if (auto st = verifier->endpoints(); !st)
+    std::fprintf(stderr,
+                 "dagmedic serve: auth.approval_page: the issuer's endpoints are not known yet: "
+                 "%s\n",
+                 st.error().message.c_str());
+  web::OidcOptions o;
+  o.client_id = p.client_id;
+  o.client_secret = std::move(secret);
+  o.approve_scope = a.scopes.approve;
+  o.rules = identity_rules(cfg);
+  o.session_ttl = std::chrono::minutes(p.session_minutes);
+  web::ApprovalWebOptions w;
+  w.secure_cookies = p.public_url.rfind("https://", 0) == 0;
+  if (!p.public_url.empty()) {
+    std::string host = p.public_url.substr(p.public_url.find("://") + 3);
+    w.allowed_hosts.push_back(host);
+  }
+  w.oidc_factory =
+      [o, verifier, http, clock, public_url = p.public_url](
+          const std::string& base_url) mutable -> Result<std::shared_ptr<web::OidcLogin>> {
+    o.redirect_uri = (public_url.empty() ? base_url : public_url) + "/oidc/callback";
+    return std::make_shared<web::OidcLogin>(o, verifier, http, clock);
+  };
+  return w;
 }
 
 }  // namespace dm::app

@@ -7,10 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "app/auth_gate.h"
 #include "app/commands.h"
 #include "app/load_deps.h"
 #include "common/iso_time.h"
 #include "config/config.h"
+#include "http/curl_http_client.h"
 #include "runbook/deps.h"
 #include "web/approval_web.h"
 
@@ -21,11 +23,14 @@ using json = nlohmann::json;
 
 json record_json(const store::ApprovalRecord& a) {
   json decisions = json::array();
-  for (const auto& d : a.decisions)
-    decisions.push_back({{"principal", d.principal},
-                         {"decision", d.approve ? "approve" : "deny"},
-                         {"reason", d.reason},
-                         {"at", ms_to_iso(d.at_ms)}});
+  for (const auto& d : a.decisions) {
+    json j = {{"principal", d.principal},
+              {"decision", d.approve ? "approve" : "deny"},
+              {"reason", d.reason},
+              {"at", ms_to_iso(d.at_ms)}};
+    if (!d.idp_subject.empty()) j["idp"] = {{"issuer", d.idp_issuer}, {"subject", d.idp_subject}};
+    decisions.push_back(std::move(j));
+  }
   json params = json::parse(a.params_json, nullptr, false);
   return {{"approval_id", a.id},
           {"state", store::approval_state_name(a.state)},
@@ -153,7 +158,18 @@ int cmd_approvals(int argc, char** argv) {
     const auto& who = deps->operator_principal;
     auto r =
         *approve ? (*approvals)->approve(id, who, reason) : (*approvals)->deny(id, who, reason);
-    if (!r) return fail(r.error());
+    if (!r) {
+      if (*approve && deps->config.auth.enabled && r.error().code == Errc::permission_denied) {
+        std::fprintf(stderr,
+                     "dagmedic approvals: %s\n  With auth: configured the CLI cannot vouch for "
+                     "who you are (its config names you): open the approval page, sign in through "
+                     "the identity provider and approve there. (`dagmedic login` with the device "
+                     "flow is not built yet.)\n",
+                     r.error().message.c_str());
+        return 1;
+      }
+      return fail(r.error());
+    }
     std::printf("%s %s as %s: approval is now %s", *approve ? "approved" : "denied", r->id.c_str(),
                 who.id.c_str(), store::approval_state_name(r->state));
     if (r->state == store::ApprovalState::pending) {
@@ -170,6 +186,26 @@ int cmd_approvals(int argc, char** argv) {
     if (!audit) {
       std::fprintf(stderr, "dagmedic approvals web: %s\n", audit.error().message.c_str());
       return 1;
+    }
+    if (deps->config.auth.enabled) {
+      // auth: on — the page signs approvers in through the identity provider; no tokens.
+      auto o = approval_page_oidc_options(deps->config, std::make_shared<http::CurlHttpClient>(),
+                                          deps->clock);
+      if (!o) {
+        std::fprintf(stderr, "dagmedic approvals web: %s\n", o.error().message.c_str());
+        return 1;
+      }
+      o->bind_address = bind;
+      o->port = static_cast<uint16_t>(port);
+      o->audit = *audit;
+      o->clock = deps->clock;
+      auto w = web::start_approval_web(*approvals, std::move(*o));
+      if (!w) {
+        std::fprintf(stderr, "dagmedic approvals web: %s\n", w.error().message.c_str());
+        return 1;
+      }
+      (*w)->wait_for_shutdown_signal();
+      return 0;
     }
     return web::run_approval_web(*approvals, file, bind, port, *audit);
   }

@@ -93,9 +93,32 @@ int cmd_serve(int argc, char** argv) {
     auto approvals = deps->approvals();
     const std::string file = approvers_file.empty() ? deps->config.source : approvers_file;
     auto audit = deps->audit();
-    auto web = !approvals ? Result<std::unique_ptr<web::ApprovalWeb>>(approvals.error())
-               : !audit   ? Result<std::unique_ptr<web::ApprovalWeb>>(audit.error())
-                          : web::start_approval_web(*approvals, file, bind, approval_port, *audit);
+    Result<std::unique_ptr<web::ApprovalWeb>> web =
+        make_error(Errc::invalid_argument, "approval page not started");
+    if (!approvals) {
+      web = approvals.error();
+    } else if (!audit) {
+      web = audit.error();
+    } else if (deps->config.auth.enabled) {
+      // auth: on — approvers sign in through the identity provider; approver tokens are off.
+      if (!approvers_file.empty())
+        std::fprintf(stderr,
+                     "dagmedic serve: --approvers is ignored: with auth: configured approvers "
+                     "sign in through the identity provider (auth.approval_page)\n");
+      auto o = approval_page_oidc_options(deps->config, std::make_shared<http::CurlHttpClient>(),
+                                          deps->clock);
+      if (!o) {
+        web = o.error();
+      } else {
+        o->bind_address = bind;
+        o->port = static_cast<uint16_t>(approval_port);
+        o->audit = *audit;
+        o->clock = deps->clock;
+        web = web::start_approval_web(*approvals, std::move(*o));
+      }
+    } else {
+      web = web::start_approval_web(*approvals, file, bind, approval_port, *audit);
+    }
     if (!web) {
       std::fprintf(stderr, "dagmedic serve: %s\n", web.error().message.c_str());
       return 1;

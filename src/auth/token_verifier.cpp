@@ -192,10 +192,30 @@ Status TokenVerifier::discover_locked() {
       if (auto s = check_endpoint("introspection_endpoint", intro); !s)
         return unavailable(s.error().message);
     }
+    // A relying party's endpoints (endpoints()): kept when usable, else why not.
+    std::optional<Endpoints> eps;
+    std::string eps_error;
+    const std::string authz = m.value("authorization_endpoint", std::string());
+    const std::string token = m.value("token_endpoint", std::string());
+    if (authz.empty() || token.empty()) {
+      eps_error = "issuer metadata at " + url + " has no authorization_endpoint/token_endpoint";
+    } else if (auto s1 = check_endpoint("authorization_endpoint", authz); !s1) {
+      eps_error = s1.error().message;
+    } else if (auto s2 = check_endpoint("token_endpoint", token); !s2) {
+      eps_error = s2.error().message;
+    } else if (auto pk = m.find("code_challenge_methods_supported");
+               pk != m.end() &&
+               (!pk->is_array() || std::find(pk->begin(), pk->end(), "S256") == pk->end())) {
+      eps_error = "the issuer does not support PKCE with S256 (code_challenge_methods_supported)";
+    } else {
+      eps = Endpoints{authz, token};
+    }
     std::lock_guard lk(mu_);
     if (opts_.jwks_uri.empty()) jwks_uri_ = jwks;
     if (opts_.introspection && opts_.introspection->endpoint.empty())
       introspection_endpoint_ = intro;
+    endpoints_ = std::move(eps);
+    endpoints_error_ = std::move(eps_error);
     return Status::Ok();
   }
   return unavailable("no issuer metadata found (tried " + tried + ")");
@@ -260,7 +280,45 @@ const Jwk* find_key(const std::vector<Jwk>& keys, const std::string& kid, Alg al
 
 }  // namespace
 
+Result<TokenVerifier::Endpoints> TokenVerifier::endpoints() {
+  {
+    std::lock_guard lk(mu_);
+    if (endpoints_) return *endpoints_;
+  }
+  std::lock_guard flk(fetch_mu_);
+  {
+    std::lock_guard lk(mu_);
+    if (endpoints_) return *endpoints_;
+  }
+  // Discovery made for the keys (jwks_uri not configured) already read the endpoints: say why
+  // they were refused; else discover now, within its own budget.
+  const auto now = clock_->now();
+  if (last_discovery_ && now - *last_discovery_ < opts_.min_refetch_interval) {
+    std::lock_guard lk(mu_);
+    return unavailable(endpoints_error_.empty()
+                           ? "the issuer's metadata was fetched less than " +
+                                 std::to_string(opts_.min_refetch_interval.count()) + " s ago"
+                           : endpoints_error_);
+  }
+  last_discovery_ = now;
+  if (auto s = discover_locked(); !s) return s.error();
+  std::lock_guard lk(mu_);
+  if (!endpoints_) return unavailable(endpoints_error_);
+  return *endpoints_;
+}
+
 Result<VerifiedToken> TokenVerifier::verify(std::string_view token) {
+  return verify_impl(token, opts_.audience, opts_.introspection.has_value());
+}
+
+Result<VerifiedToken> TokenVerifier::verify_id_token(std::string_view token,
+                                                     std::string_view client_id) {
+  if (client_id.empty()) return unauth("no client id to check the ID token's audience against");
+  return verify_impl(token, client_id, false);
+}
+
+Result<VerifiedToken> TokenVerifier::verify_impl(std::string_view token, std::string_view audience,
+                                                 bool introspect_it) {
   auto jws = parse_compact(token, opts_.max_token_bytes);
   if (!jws) return unauth(jws.error().message);
   if (std::find(opts_.algorithms.begin(), opts_.algorithms.end(), jws->alg) ==
@@ -307,9 +365,10 @@ Result<VerifiedToken> TokenVerifier::verify(std::string_view token) {
     return unauth("wrong issuer (iss)");
   bool aud_ok = false;
   if (auto aud = c.find("aud"); aud != c.end()) {
-    if (aud->is_string()) aud_ok = *aud == opts_.audience;
+    if (aud->is_string()) aud_ok = aud->get_ref<const std::string&>() == audience;
     if (aud->is_array())
-      for (const auto& a : *aud) aud_ok = aud_ok || (a.is_string() && a == opts_.audience);
+      for (const auto& a : *aud)
+        aud_ok = aud_ok || (a.is_string() && a.get_ref<const std::string&>() == audience);
   }
   if (!aud_ok) return unauth("the token is not meant for this server (aud)");
   const double t = static_cast<double>(unix_seconds(now));
@@ -327,7 +386,7 @@ Result<VerifiedToken> TokenVerifier::verify(std::string_view token) {
     if (!iat) return unauth("iat is not a number");
     if (*iat > t + leeway) return unauth("the token was issued in the future (iat)");
   }
-  if (opts_.introspection)
+  if (introspect_it)
     if (auto s = introspect(token); !s) return s.error();
   return VerifiedToken{std::move(jws->header), std::move(jws->payload)};
 }

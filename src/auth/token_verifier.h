@@ -89,6 +89,22 @@ class TokenVerifier {
   // checked (the caller should answer 503, never let it through).
   Result<VerifiedToken> verify(std::string_view token);
 
+  // The same checks with another audience and without introspection: for an OpenID Connect ID
+  // token (audience = the relying party's client_id, which need not be a URL). The caller checks
+  // what is particular to ID tokens (nonce, azp). Same errors as verify().
+  Result<VerifiedToken> verify_id_token(std::string_view token, std::string_view client_id);
+
+  // The issuer's OAuth/OIDC endpoints for a relying party (authorization code flow), from its
+  // metadata (RFC 8414 / OIDC discovery, as for the keys; fetched at most once per
+  // min_refetch_interval until it succeeds, then kept). Both must be https (http on loopback);
+  // a metadata document that lists code_challenge_methods_supported without S256 is refused.
+  // Errors: unavailable (unreachable, garbage, refused as above).
+  struct Endpoints {
+    std::string authorization_endpoint;
+    std::string token_endpoint;
+  };
+  Result<Endpoints> endpoints();
+
   // Fetches the JWK set now (discovering it first when needed), within the refetch budget.
   // For start-up checks; verify() does it by itself when needed.
   Status warm_up();
@@ -105,6 +121,8 @@ class TokenVerifier {
   Result<std::string> get_document(const std::string& url, const char* what);
   Status discover_locked();
   Status introspect(std::string_view token);
+  Result<VerifiedToken> verify_impl(std::string_view token, std::string_view audience,
+                                    bool introspect);
 
   VerifierOptions opts_;
   std::shared_ptr<http::HttpClient> http_;
@@ -114,10 +132,13 @@ class TokenVerifier {
   std::shared_ptr<const Keys> keys_;
   std::string jwks_uri_;
   std::string introspection_endpoint_;
+  std::optional<Endpoints> endpoints_;
+  std::string endpoints_error_;  // why the metadata's endpoints were refused ("" = fine)
   std::size_t fetches_ = 0;
 
   std::mutex fetch_mu_;  // one fetch at a time; guards last_attempt_
   std::optional<Clock::time_point> last_attempt_;
+  std::optional<Clock::time_point> last_discovery_;  // endpoints() own attempts
 };
 
 // The endpoints, in order, where the metadata of `issuer` is looked for (RFC 8414 §3.1 and OIDC

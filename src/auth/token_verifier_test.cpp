@@ -42,6 +42,7 @@ struct Idp {
   bool introspection_active = true;
   int introspection_status = 200;
   std::string metadata_issuer = kIssuer;
+  json pkce_methods = json::array({"plain", "S256"});
   std::map<std::string, int> hits;
   std::vector<http::Request> introspections;
   std::mutex mu;
@@ -51,10 +52,14 @@ struct Idp {
       std::lock_guard lk(mu);
       ++hits[r.url];
       if (r.url == std::string(kIssuer) + "/.well-known/openid-configuration")
-        return FakeHttpClient::json(200, json({{"issuer", metadata_issuer},
-                                               {"jwks_uri", kJwks},
-                                               {"introspection_endpoint", kIntrospect}})
-                                             .dump());
+        return FakeHttpClient::json(
+            200, json({{"issuer", metadata_issuer},
+                       {"jwks_uri", kJwks},
+                       {"introspection_endpoint", kIntrospect},
+                       {"authorization_endpoint", std::string(kIssuer) + "/auth"},
+                       {"token_endpoint", std::string(kIssuer) + "/token"},
+                       {"code_challenge_methods_supported", pkce_methods}})
+                     .dump());
       if (r.url == kJwks) {
         if (jwks_down) return FakeHttpClient::refused();
         return FakeHttpClient::json(200, jwks.dump());
@@ -426,6 +431,50 @@ TEST(Identity, PrincipalScopesClientAndEnvironmentsComeFromClaims) {
   t.claims.erase("scope");
   t.claims["groups"] = 5;
   EXPECT_FALSE(identity_of(t, rules).ok());
+}
+
+TEST_F(Verifier, IdTokensAreCheckedAgainstTheClientIdAsAudience) {
+  make();
+  const std::string id_token = sign(rsa(), claims({{"aud", "dagmedic-approval-page"}}));
+  auto r = v->verify_id_token(id_token, "dagmedic-approval-page");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  // Not an access token for this server, and not an ID token for another client.
+  EXPECT_EQ(refusal(id_token), "the token is not meant for this server (aud)");
+  auto other = v->verify_id_token(id_token, "another-client");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().message, "the token is not meant for this server (aud)");
+  // Signature, issuer and expiry are checked as for access tokens.
+  auto expired = v->verify_id_token(
+      sign(rsa(), claims({{"aud", "dagmedic-approval-page"}, {"exp", secs(kStart) - 3600}})),
+      "dagmedic-approval-page");
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().message, "the token has expired");
+  EXPECT_FALSE(v->verify_id_token(id_token, "").ok());
+}
+
+TEST_F(Verifier, EndpointsComeFromDiscoveryAndNeedS256) {
+  make();
+  auto e = v->endpoints();
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->authorization_endpoint, std::string(kIssuer) + "/auth");
+  EXPECT_EQ(e->token_endpoint, std::string(kIssuer) + "/token");
+  const auto fetches = v->key_fetches();
+  ASSERT_TRUE(v->endpoints().ok());
+  EXPECT_EQ(v->key_fetches(), fetches) << "kept once known";
+
+  idp.pkce_methods = json::array({"plain"});
+  make();
+  auto no_s256 = v->endpoints();
+  ASSERT_FALSE(no_s256.ok());
+  EXPECT_EQ(no_s256.error().code, Errc::unavailable);
+  EXPECT_NE(no_s256.error().message.find("S256"), std::string::npos);
+  // Asked again at once: no new fetch (the budget), the same reason.
+  const auto before = v->key_fetches();
+  EXPECT_NE(v->endpoints().error().message.find("S256"), std::string::npos);
+  EXPECT_EQ(v->key_fetches(), before);
+  idp.pkce_methods = json::array({"S256"});
+  clock->advance(31s);
+  EXPECT_TRUE(v->endpoints().ok());
 }
 
 }  // namespace

@@ -14,6 +14,11 @@
 //       client_id: dagmedic-server
 //       client_secret_env: DAGMEDIC_INTROSPECTION_SECRET   # or client_secret_file
 //       endpoint: https://...                   # optional (discovered)
+//     approval_page:                            # approvers sign in (OIDC code + PKCE)
+//       client_id: dagmedic-approval-page
+//       client_secret_env: DAGMEDIC_APPROVAL_PAGE_SECRET   # or client_secret_file; or neither
+//       public_url: https://approvals.example.com          # optional: the page's origin
+//       session_minutes: 15
 #include "config/parser.h"
 
 namespace dm::config {
@@ -56,7 +61,7 @@ std::optional<Error> parse_auth_section(const Parser& p, const YAML::Node& n, Au
   if (auto e = p.check_keys(
           n, "auth",
           {"issuer", "audience", "jwks_uri", "algorithms", "leeway_seconds", "principal_claim",
-           "scopes", "environments_claim", "environments", "introspection"}))
+           "scopes", "environments_claim", "environments", "introspection", "approval_page"}))
     return e;
   out.enabled = true;
   for (auto [key, field] : std::initializer_list<std::pair<const char*, std::string*>>{
@@ -168,6 +173,55 @@ std::optional<Error> parse_auth_section(const Parser& p, const YAML::Node& n, Au
       const char* home = std::getenv("HOME");
       if (!home || !*home)
         return p.err("auth.introspection.client_secret_file", "cannot expand ~: $HOME is not set");
+      f = std::string(home) + f.substr(1);
+    }
+  }
+  if (const auto& ap = n["approval_page"]; ap) {
+    auto& o = out.approval_page;
+    if (!ap.IsMap())
+      return p.err("auth.approval_page", "must be a mapping (client_id, public_url, …)");
+    if (ap["client_secret"])
+      return p.err("auth.approval_page.client_secret",
+                   "literal secrets are not allowed in the config file; reference it with "
+                   "client_secret_env or client_secret_file");
+    if (auto err = p.check_keys(ap, "auth.approval_page",
+                                {"client_id", "client_secret_env", "client_secret_file",
+                                 "public_url", "session_minutes"}))
+      return err;
+    o.enabled = true;
+    for (auto [key, field] : std::initializer_list<std::pair<const char*, std::string*>>{
+             {"client_id", &o.client_id},
+             {"client_secret_env", &o.client_secret_env},
+             {"client_secret_file", &o.client_secret_file},
+             {"public_url", &o.public_url}})
+      if (auto err = get_str(p, ap, key, "auth.approval_page", *field)) return err;
+    if (o.client_id.empty())
+      return p.err("auth.approval_page.client_id",
+                   "missing (the approval page's client at the issuer)");
+    if (!o.client_secret_env.empty() && !o.client_secret_file.empty())
+      return p.err("auth.approval_page",
+                   "set at most one of client_secret_env and client_secret_file (neither: a "
+                   "public client)");
+    if (!o.public_url.empty()) {
+      if (auto err = check_url(p, "auth.approval_page.public_url", o.public_url, true)) return err;
+      const auto slash = o.public_url.find('/', o.public_url.find("://") + 3);
+      if (slash != std::string::npos && slash + 1 != o.public_url.size())
+        return p.err("auth.approval_page.public_url",
+                     "must be an origin without a path (e.g. https://approvals.example.com), "
+                     "got \"" +
+                         o.public_url + "\"");
+      if (slash != std::string::npos) o.public_url.pop_back();
+    }
+    if (ap["session_minutes"]) {
+      auto v = p.integer(ap["session_minutes"], "auth.approval_page.session_minutes", 1, 60);
+      if (!v) return v.error();
+      o.session_minutes = static_cast<int>(*v);
+    }
+    auto& f = o.client_secret_file;
+    if (f.rfind("~/", 0) == 0) {
+      const char* home = std::getenv("HOME");
+      if (!home || !*home)
+        return p.err("auth.approval_page.client_secret_file", "cannot expand ~: $HOME is not set");
       f = std::string(home) + f.substr(1);
     }
   }

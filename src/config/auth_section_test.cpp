@@ -116,12 +116,51 @@ TEST(AuthSection, ErrorsNameTheKey) {
       {both + "  introspection: {client_id: x, client_secret_env: A, endpoint: http://e.example}\n",
        "auth.introspection.endpoint: must use https"},
       {both + "  issuer_url: x\n", "auth.issuer_url: unknown key"},
+      {both + "  approval_page: x\n", "auth.approval_page: must be a mapping"},
+      {both + "  approval_page: {public_url: https://a.example}\n",
+       "auth.approval_page.client_id: missing"},
+      {both + "  approval_page: {client_id: p, client_secret: s}\n",
+       "auth.approval_page.client_secret: literal secrets are not allowed"},
+      {both + "  approval_page: {client_id: p, client_secret_env: A, client_secret_file: /f}\n",
+       "auth.approval_page: set at most one of client_secret_env and client_secret_file"},
+      {both + "  approval_page: {client_id: p, public_url: http://approvals.example.com}\n",
+       "auth.approval_page.public_url: must use https"},
+      {both + "  approval_page: {client_id: p, public_url: https://a.example/approvals}\n",
+       "auth.approval_page.public_url: must be an origin without a path"},
+      {both + "  approval_page: {client_id: p, session_minutes: 0}\n",
+       "auth.approval_page.session_minutes: must be between 1 and 60"},
+      {both + "  approval_page: {client_id: p, redirect_uri: x}\n",
+       "auth.approval_page.redirect_uri: unknown key"},
   };
   for (const auto& c : cases) {
     auto m = err(c.yaml);
     EXPECT_NE(m.find(std::string("cfg.yaml: ") + c.want), std::string::npos)
         << c.yaml << "\n got: " << m;
   }
+}
+
+TEST(AuthSection, ApprovalPageClient) {
+  const std::string both =
+      "auth:\n  issuer: https://sso.example.com\n  audience: https://dm.example.com/mcp\n";
+  auto c = parse(both);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c->auth.approval_page.enabled);
+  c = parse(both +
+            "  approval_page:\n    client_id: dagmedic-approval-page\n"
+            "    client_secret_env: PAGE_SECRET\n"
+            "    public_url: https://approvals.example.com/\n    session_minutes: 10\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const auto& p = c->auth.approval_page;
+  EXPECT_TRUE(p.enabled);
+  EXPECT_EQ(p.client_id, "dagmedic-approval-page");
+  EXPECT_EQ(p.client_secret_env, "PAGE_SECRET");
+  EXPECT_EQ(p.public_url, "https://approvals.example.com");
+  EXPECT_EQ(p.session_minutes, 10);
+  // A public client (no secret) on a loopback address, for development.
+  c = parse(both + "  approval_page: {client_id: p, public_url: 'http://127.0.0.1:8800'}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->auth.approval_page.client_secret_env.empty());
+  EXPECT_EQ(c->auth.approval_page.session_minutes, 15);
 }
 
 }  // namespace

@@ -181,6 +181,19 @@ struct AuthIntrospection {
   std::string client_secret_env;   // variable holding its secret
   std::string client_secret_file;  // or a file holding it (trailing newline ignored)
 };
+// `auth.approval_page:` — the approval page as an OpenID Connect relying party (authorization code
+// + PKCE S256): approvers sign in at the issuer, and only such decisions count (docs/security.md).
+struct AuthApprovalPage {
+  bool enabled = false;            // the block is present
+  std::string client_id;           // the page's client at the issuer
+  std::string client_secret_env;   // a confidential client's secret, from this variable,
+  std::string client_secret_file;  // or this file; neither = a public client (PKCE only)
+  // The page's origin as browsers reach it ("https://approvals.example.com"; http only on
+  // loopback); the redirect URI is public_url + "/oidc/callback". "" = the page's own address
+  // (http://<bind>:<port>, loopback development only).
+  std::string public_url;
+  int session_minutes = 15;  // a sign-in's lifetime (1-60)
+};
 struct AuthSettings {
   bool enabled = false;  // the section is present
   std::string issuer;    // exact `iss` of the tokens (https; http only on localhost)
@@ -195,6 +208,7 @@ struct AuthSettings {
   // Environment name (a key of environments:) -> claim values that grant it.
   std::map<std::string, std::vector<std::string>, std::less<>> environments;
   AuthIntrospection introspection;
+  AuthApprovalPage approval_page;
 };
 
 // `watch:` — the loop of `dagmedic watch` (docs/watch.md). Every environment is watched unless

@@ -1,6 +1,7 @@
 #include "guard/approval.h"
 
 #include <algorithm>
+#include <set>
 
 #include "guard/canonical.h"
 
@@ -204,6 +205,12 @@ Result<ApprovalRecord> Approvals::decide(const std::string& id, const Principal&
   if (approve && principal.is_agent)
     return make_error(Errc::permission_denied,
                       "agent identity " + *who + " cannot approve; a human must approve");
+  if (approve && policy_.require_idp_approvers &&
+      (principal.idp_subject.empty() || principal.idp_issuer.empty()))
+    return make_error(Errc::permission_denied,
+                      "with auth: configured, an approval counts only when the approver signed in "
+                      "through the identity provider: approve on the approval page "
+                      "(dagmedic serve --approval-port)");
   auto cur = store_->get_approval(id);
   if (!cur) return cur.error();
   // The requester is immutable once stored, so checking outside the store's transaction is safe.
@@ -214,7 +221,10 @@ Result<ApprovalRecord> Approvals::decide(const std::string& id, const Principal&
     return make_error(Errc::permission_denied,
                       *who + " cannot approve a request made by their own agent (" +
                           cur->requester + " acting for " + *who + ")");
-  return store_->record_decision(id, store::Decision{*who, approve, *why, now_ms()}, now_ms());
+  return store_->record_decision(
+      id,
+      store::Decision{*who, approve, *why, now_ms(), principal.idp_issuer, principal.idp_subject},
+      now_ms());
 }
 
 Result<ApprovalRecord> Approvals::approve(const std::string& id, const Principal& principal,
@@ -244,12 +254,14 @@ Result<ApprovalRecord> Approvals::do_consume(const std::string& id,
   auto cur = store_->get_approval(id);
   if (!cur) return cur.error();
   if (cur->state == ApprovalState::approved) {
-    int humans = 0;
+    // Distinct people: by IdP subject where the decision has one, else by principal.
+    std::set<std::string> humans;
     for (const auto& d : cur->decisions)
       if (d.approve && d.principal != cur->requester &&
           (cur->requester_for.empty() || d.principal != cur->requester_for))
-        ++humans;
-    if (humans < cur->required_approvals)
+        humans.insert(d.idp_subject.empty() ? "principal\n" + d.principal
+                                            : "idp\n" + d.idp_issuer + "\n" + d.idp_subject);
+    if (static_cast<int>(humans.size()) < cur->required_approvals)
       return make_error(Errc::failed_precondition,
                         "approval " + id + " does not carry enough distinct approvals");
   }

@@ -42,6 +42,11 @@ struct Principal {
   // For an agent: the human it acts for (from the caller's verified token). A request records
   // them with the requester (ApprovalRecord::requester_for): they can never approve it either.
   std::string acting_for{};
+  // The identity provider's word for a decider who signed in through it (the approval page's
+  // OIDC sign-in): issuer and subject, recorded with the decision. N-of-M counts distinct
+  // (idp_issuer, idp_subject). Both empty when the identity did not come from an IdP.
+  std::string idp_issuer{};
+  std::string idp_subject{};
 };
 
 // The parameters an approval is bound to (besides action and environment).
@@ -58,6 +63,10 @@ struct ApprovalPolicy {
   // Distinct human approvals needed per environment tier. Unknown tiers are refused.
   std::map<std::string, int, std::less<>> required_by_tier{{"dev", 1}, {"prod", 2}};
   std::chrono::seconds max_ttl{std::chrono::hours(24)};
+  // auth: configured: an approval counts only when its approver carries an IdP identity
+  // (Principal::idp_subject); approve() without one is permission_denied. Denials stay open to
+  // any identified principal (a denial only stops a write).
+  bool require_idp_approvers = false;
 };
 
 // {"action","conf","dag_id","environment","run_id","task_ids"} as canonical JSON (canonical.h);
@@ -89,7 +98,9 @@ class Approvals {
                                         std::chrono::seconds ttl = std::chrono::hours(1));
 
   // Records an approval by a human who is not the requester. Reaching the tier's threshold moves
-  // the approval to approved. The same principal counts once (a second decision is a conflict).
+  // the approval to approved. The same principal — or the same IdP subject under another
+  // principal — counts once (a second decision is a conflict). With
+  // policy.require_idp_approvers, a principal without idp_subject is permission_denied.
   Result<store::ApprovalRecord> approve(const std::string& id, const Principal& principal,
                                         std::string_view reason);
   // Denies (final). Anyone identified may deny, including the requester (withdrawal) and agents.

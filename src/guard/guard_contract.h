@@ -171,6 +171,47 @@ TEST_P(GuardContract, TheHumanAnAgentActsForCannotApproveItsRequest) {
   EXPECT_FALSE(bad.ok());
 }
 
+TEST_P(GuardContract, NOfMCountsDistinctIdpSubjects) {
+  auto a = approvals_->request("trigger_dag", trigger(), agent_, "rerun", "prod-eu", "prod");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  const std::string iss = "https://sso.example.com/realms/data";
+  Principal carol{"carol", false, "", iss, "sub-carol"};
+  ASSERT_TRUE(approvals_->approve(a->id, carol, "looked").ok());
+  // The same IdP subject under another principal spelling (a renamed account) counts once.
+  Principal renamed{"carol.renamed", false, "", iss, "sub-carol"};
+  auto again = approvals_->approve(a->id, renamed, "again");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::conflict);
+  EXPECT_NE(again.error().message.find("same person (IdP subject sub-carol)"), std::string::npos)
+      << again.error().message;
+  // The same subject at another issuer is another person.
+  Principal other_iss{"carol2", false, "", "https://other.example.com", "sub-carol"};
+  auto two = approvals_->approve(a->id, other_iss, "looked too");
+  ASSERT_TRUE(two.ok()) << two.error().message;
+  EXPECT_EQ(two->state, ApprovalState::approved);
+  auto stored = approvals_->get(a->id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->decisions.size(), 2u);
+  EXPECT_EQ(stored->decisions[0].idp_issuer, iss);
+  EXPECT_EQ(stored->decisions[0].idp_subject, "sub-carol");
+  EXPECT_EQ(stored->decisions[1].idp_issuer, "https://other.example.com");
+}
+
+TEST_P(GuardContract, WithRequiredIdpApproversOnlyVouchedApprovalsCount) {
+  ApprovalPolicy p;
+  p.require_idp_approvers = true;
+  Approvals strict(store_, clock_, p);
+  auto a = strict.request("trigger_dag", trigger(), agent_, "rerun", "dev", "dev");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto r = strict.approve(a->id, bob_, "from the CLI");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::permission_denied);
+  EXPECT_NE(r.error().message.find("signed in through the identity provider"), std::string::npos);
+  auto ok = strict.approve(a->id, Principal{"bob", false, "", "https://sso", "sub-bob"}, "page");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->state, ApprovalState::approved);
+}
+
 TEST_P(GuardContract, ProdNeedsTwoDistinctHumansDuplicateCountsOnce) {
   auto a = approvals_->request("trigger_dag", trigger(), agent_, "rerun", "prod-eu", "prod");
   ASSERT_TRUE(a.ok()) << a.error().message;

@@ -140,8 +140,12 @@ Result<std::shared_ptr<guard::Approvals>> Deps::approvals() const {
   auto s = shared_store();
   if (!s) return s.error();
   std::lock_guard lk(guard_mu_);
-  if (!approvals_)
-    approvals_ = std::make_shared<guard::Approvals>(*s, clock, policy->approval_policy(), *a);
+  if (!approvals_) {
+    auto ap = policy->approval_policy();
+    // auth: on — approvals count only with an identity the IdP vouched for (docs/security.md).
+    ap.require_idp_approvers = config.auth.enabled;
+    approvals_ = std::make_shared<guard::Approvals>(*s, clock, std::move(ap), *a);
+  }
   return approvals_;
 }
 

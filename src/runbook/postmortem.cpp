@@ -223,7 +223,7 @@ Status register_postmortem_tools(mcp::Server& server, const std::shared_ptr<cons
     t.title = "Build an incident timeline";
     t.description =
         "Postmortem: the time-ordered events of a DAG run's incident — run queued/started/ended, "
-        "each task try (\"try N of M\"; earlier tries that failed and were retried), later runs of "
+        "each task try (\"try N of M\"; a try after earlier ones, retried or cleared), later runs of "
         "the DAG (where recovery shows), the incident (opened, diagnosed, recovered/escalated) and "
         "approvals/writes from the audit. Read-only; all text redacted.";
     t.args = run_args("The DAG run of the incident");

@@ -60,11 +60,13 @@ void task_events(const airflow::TaskInstance& t, std::vector<Event>& out) {
   const std::string tries = try_text(t);
   const std::string& first_time = !t.start_date.empty() ? t.start_date : t.end_date;
   if (t.try_number > 1) {
+    // Airflow keeps only the latest try here: an earlier one may have been retried by Airflow or
+    // cleared by someone (a clear_failed_tasks of dagmedic shows as its own event), so say neither.
     int earlier = t.try_number - 1;
     add_if(out, first_time, "task_retried", subj,
-           tries + ": " + std::to_string(earlier) +
-               (earlier == 1 ? " earlier try" : " earlier tries") + " failed and " +
-               (earlier == 1 ? "was" : "were") + " retried");
+           tries + ": after " + std::to_string(earlier) +
+               (earlier == 1 ? " earlier try" : " earlier tries") +
+               " (retried by Airflow or cleared)");
   }
   add_if(out, t.start_date, "task_started", subj, tries);
   if (!t.end_date.empty()) {

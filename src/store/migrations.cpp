@@ -85,7 +85,12 @@ ALTER TABLE incidents ADD COLUMN diagnosed_at {i64} NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE approvals ADD COLUMN requester_for TEXT NOT NULL DEFAULT '';
 )sql",
-    // 5: watch mode (docs/watch.md): each environment's cursor and last cycle, and the failed
+    // 5: the identity provider's issuer and subject of a decision made through it ('' = none).
+    R"sql(
+ALTER TABLE approval_decisions ADD COLUMN idp_issuer TEXT NOT NULL DEFAULT '';
+ALTER TABLE approval_decisions ADD COLUMN idp_subject TEXT NOT NULL DEFAULT '';
+)sql",
+    // 6: watch mode (docs/watch.md): each environment's cursor and last cycle, and the failed
     // runs the watcher handled (de-duplication by (env, dag_id, run_id)).
     R"sql(
 CREATE TABLE watch_cursors(env TEXT PRIMARY KEY, cursor_at {i64} NOT NULL,

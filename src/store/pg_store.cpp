@@ -62,12 +62,13 @@ std::optional<ApprovalRecord> load(pqxx::transaction_base& w, const std::string&
   if (r.empty()) return std::nullopt;
   ApprovalRecord a = read_approval(r[0]);
   auto d = w.exec_params(
-      "SELECT principal, approve, reason, at FROM approval_decisions WHERE approval_id = $1 "
-      "ORDER BY ord",
+      "SELECT principal, approve, reason, at, idp_issuer, idp_subject FROM approval_decisions "
+      "WHERE approval_id = $1 ORDER BY ord",
       id);
   for (const auto& row : d)
     a.decisions.push_back(Decision{row[0].as<std::string>(), row[1].as<int>() != 0,
-                                   row[2].as<std::string>(), row[3].as<int64_t>()});
+                                   row[2].as<std::string>(), row[3].as<int64_t>(),
+                                   row[4].as<std::string>(), row[5].as<std::string>()});
   return a;
 }
 
@@ -176,10 +177,10 @@ class PgStore final : public Store {
           if (!a) return make_error(Errc::not_found, "approval " + id + " not found");
           if (auto st = check_decision(*a, d, now_ms); !st) return st.error();
           w.exec_params(
-              "INSERT INTO approval_decisions(approval_id, principal, approve, reason, at, ord) "
-              "VALUES($1,$2,$3,$4,$5,$6)",
+              "INSERT INTO approval_decisions(approval_id, principal, approve, reason, at, ord, "
+              "idp_issuer, idp_subject) VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
               id, d.principal, d.approve ? 1 : 0, d.reason, d.at_ms,
-              static_cast<int>(a->decisions.size() + 1));
+              static_cast<int>(a->decisions.size() + 1), d.idp_issuer, d.idp_subject);
           a->decisions.push_back(d);
           const std::optional<ApprovalState> next = state_after_decision(*a);
           if (next) {

@@ -226,10 +226,11 @@ class SqliteStore final : public Store {
     if (auto st = check_decision(*a, d, now_ms); !st) return st.error();
     {
       Stmt s(db_,
-             "INSERT INTO approval_decisions(approval_id, principal, approve, reason, at, ord) "
-             "VALUES(?,?,?,?,?,?)");
+             "INSERT INTO approval_decisions(approval_id, principal, approve, reason, at, ord, "
+             "idp_issuer, idp_subject) VALUES(?,?,?,?,?,?,?,?)");
       s.bind(1, id).bind(2, d.principal).bind(3, int64_t{d.approve}).bind(4, d.reason);
       s.bind(5, d.at_ms).bind(6, static_cast<int64_t>(a->decisions.size() + 1));
+      s.bind(7, d.idp_issuer).bind(8, d.idp_subject);
       if (auto st = s.run("record decision on " + id); !st) return st.error();
     }
     a->decisions.push_back(d);
@@ -574,12 +575,13 @@ class SqliteStore final : public Store {
       a = read_approval(s);
     }
     Stmt s(db_,
-           "SELECT principal, approve, reason, at FROM approval_decisions WHERE approval_id = ? "
-           "ORDER BY ord");
+           "SELECT principal, approve, reason, at, idp_issuer, idp_subject FROM approval_decisions "
+           "WHERE approval_id = ? ORDER BY ord");
     s.bind(1, id);
     int rc;
     while ((rc = s.step()) == SQLITE_ROW)
-      a.decisions.push_back(Decision{s.text(0), s.i64(1) != 0, s.text(2), s.i64(3)});
+      a.decisions.push_back(
+          Decision{s.text(0), s.i64(1) != 0, s.text(2), s.i64(3), s.text(4), s.text(5)});
     if (rc != SQLITE_DONE) return sq_error(db_, rc, "read decisions of " + id);
     return a;
   }

@@ -37,10 +37,16 @@ Status check_decision(const ApprovalRecord& a, const Decision& d, int64_t now_ms
                       "approval " + a.id + " is " + approval_state_name(a.state) + ", not pending");
   if (a.expires_at_ms <= now_ms)
     return make_error(Errc::failed_precondition, "approval " + a.id + " has expired");
-  for (const auto& prev : a.decisions)
+  for (const auto& prev : a.decisions) {
     if (prev.principal == d.principal)
       return make_error(Errc::conflict,
                         "principal " + d.principal + " already decided on approval " + a.id);
+    if (!d.idp_subject.empty() && prev.idp_subject == d.idp_subject &&
+        prev.idp_issuer == d.idp_issuer)
+      return make_error(Errc::conflict, "the same person (IdP subject " + d.idp_subject +
+                                            ") already decided on approval " + a.id + " as " +
+                                            prev.principal);
+  }
   return Status::Ok();
 }
 

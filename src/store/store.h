@@ -36,6 +36,11 @@ struct Decision {
   bool approve = false;     // false = deny
   std::string reason{};
   int64_t at_ms = 0;
+  // The identity provider's word for the decider (auth: on, the approval page's OIDC sign-in):
+  // its issuer and subject ("" when the decision was not made through the IdP). N-of-M counts
+  // distinct (idp_issuer, idp_subject): the same person under two principal spellings counts once.
+  std::string idp_issuer{};
+  std::string idp_subject{};
 };
 
 // A request to run one write with exactly these parameters.
@@ -272,7 +277,8 @@ const std::string& genesis_hash();
 
 // The rules of record_decision, shared by the implementations (inside their transaction):
 // check_decision refuses a decision on an approval that is not pending (failed_precondition), has
-// expired (failed_precondition) or that `d.principal` already decided (conflict);
+// expired (failed_precondition) or that `d.principal` — or the same IdP subject (idp_issuer,
+// idp_subject, when set) under another principal — already decided (conflict);
 // state_after_decision, given the record with the new decision appended, is denied on a denial,
 // approved once enough approvals are in, and nullopt while it stays pending.
 Status check_decision(const ApprovalRecord& a, const Decision& d, int64_t now_ms);

@@ -574,10 +574,10 @@ TEST_P(StoreContract, DiagnosedAtIsSetOnceByTheFirstSignature) {
   EXPECT_EQ((*all)[1].diagnosed_at_ms, 2000);
 }
 
-// What a test that goes back to an older schema removes of version 5 (watch mode).
-inline constexpr const char* kUndoVersion5 =
+// What a test that goes back to an older schema removes of version 6 (watch mode).
+inline constexpr const char* kUndoVersion6 =
     "DROP TABLE watch_runs; DROP TABLE watch_cursors; "
-    "DELETE FROM schema_version WHERE version >= 5; ";
+    "DELETE FROM schema_version WHERE version >= 6; ";
 
 TEST_P(StoreContract, WatchCursorRoundTripsAndIsPerEnvironment) {
   auto none = store_->get_watch_cursor("prod");
@@ -637,9 +637,9 @@ TEST_P(StoreContract, WatchedRunsDeduplicateListAndPrune) {
   EXPECT_EQ(dev->size(), 1u);
 }
 
-TEST_P(StoreContract, MigrationToVersion5AddsWatchTablesAndKeepsIncidents) {
+TEST_P(StoreContract, MigrationToVersion6AddsWatchTablesAndKeepsIncidents) {
   ASSERT_TRUE(store_->upsert_incident(incident("r1", 100)).ok());
-  ASSERT_TRUE(backend_->raw_exec(kUndoVersion5).ok());
+  ASSERT_TRUE(backend_->raw_exec(kUndoVersion6).ok());
   auto s = backend_->open();
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_TRUE((*s)->get_incident(incident_id_for("dev", "etl", "r1")).ok());
@@ -652,8 +652,10 @@ TEST_P(StoreContract, MigrationToVersion5AddsWatchTablesAndKeepsIncidents) {
 TEST_P(StoreContract, MigrationToVersion4KeepsApprovalsAndRecordsRequesterFor) {
   // Back to version 3 (no requester_for), with an approval an older dagmedic wrote.
   ASSERT_TRUE(backend_
-                  ->raw_exec(std::string(kUndoVersion5) +
+                  ->raw_exec(std::string(kUndoVersion6) +
                              "ALTER TABLE approvals DROP COLUMN requester_for; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
                              "DELETE FROM schema_version WHERE version >= 4")
                   .ok());
   ASSERT_TRUE(backend_
@@ -678,12 +680,51 @@ TEST_P(StoreContract, MigrationToVersion4KeepsApprovalsAndRecordsRequesterFor) {
   EXPECT_EQ(got->requester_for, "alice");
 }
 
+TEST_P(StoreContract, MigrationToVersion5KeepsDecisionsAndRecordsTheIdpIdentity) {
+  ApprovalRecord a;
+  a.id = "v4";
+  a.action = "trigger_dag";
+  a.env = a.tier = "dev";
+  a.params_json = "{}";
+  a.params_hash = "h";
+  a.requester = "agent:x";
+  a.reason = "r";
+  a.created_at_ms = 1;
+  a.expires_at_ms = 10'000;
+  a.required_approvals = 2;
+  ASSERT_TRUE(store_->create_approval(a).ok());
+  // Back to version 4 (no IdP columns), with a decision an older dagmedic wrote.
+  ASSERT_TRUE(backend_
+                  ->raw_exec(std::string(kUndoVersion6) +
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
+                             "DELETE FROM schema_version WHERE version >= 5; "
+                             "INSERT INTO approval_decisions(approval_id, principal, approve, "
+                             "reason, at, ord) VALUES('v4', 'bob', 1, 'ok', 2, 1)")
+                  .ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto old = (*s)->get_approval("v4");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  ASSERT_EQ(old->decisions.size(), 1u);
+  EXPECT_EQ(old->decisions[0].idp_subject, "");
+  auto r = (*s)->record_decision("v4", Decision{"carol", true, "ok", 3, "https://idp", "sub-c"}, 3);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->state, ApprovalState::approved);
+  auto got = (*s)->get_approval("v4");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->decisions[1].idp_issuer, "https://idp");
+  EXPECT_EQ(got->decisions[1].idp_subject, "sub-c");
+}
+
 TEST_P(StoreContract, MigrationToVersion3KeepsVersion2Incidents) {
   // Put the database back to version 2 (no diagnosed_at), with incidents an older dagmedic wrote.
   ASSERT_TRUE(backend_
-                  ->raw_exec(std::string(kUndoVersion5) +
+                  ->raw_exec(std::string(kUndoVersion6) +
                              "ALTER TABLE incidents DROP COLUMN diagnosed_at; "
                              "ALTER TABLE approvals DROP COLUMN requester_for; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
                              "DELETE FROM schema_version WHERE version >= 3")
                   .ok());
   const std::string diagnosed = incident_id_for("dev", "etl", "old1");
@@ -746,9 +787,11 @@ TEST_P(StoreContract, MigrationToVersion2DeduplicatesOccurrences) {
   // Put the database back to version 1 with duplicate sightings, as an older dagmedic wrote them.
   ASSERT_TRUE(
       backend_
-          ->raw_exec(std::string(kUndoVersion5) +
+          ->raw_exec(std::string(kUndoVersion6) +
                      "DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
                      "DROP TABLE incidents; ALTER TABLE approvals DROP COLUMN requester_for; "
+                     "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                     "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
                      "DELETE FROM schema_version WHERE version >= 2")
           .ok());
   ASSERT_TRUE(

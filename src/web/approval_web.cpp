@@ -128,8 +128,6 @@ class ApprovalWeb::Impl {
   Result<uint16_t> start() {
     std::lock_guard<std::mutex> lk(run_mu_);
     if (started_) return make_error(Errc::failed_precondition, "the approval page already started");
-    auto h = handler();
-    if (!h) return make_error(Errc::unavailable, "no random bytes for the form key");
     beast::error_code ec;
     auto addr = net::ip::make_address(opts_.bind_address, ec);
     if (ec)
@@ -148,6 +146,24 @@ class ApprovalWeb::Impl {
                                                ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
+    if (!opts_.oidc && opts_.oidc_factory) {
+      auto o = opts_.oidc_factory(base_url());
+      if (!o) {
+        beast::error_code ignored;
+        acceptor_.close(ignored);
+        port_ = 0;
+        return o.error();
+      }
+      std::lock_guard<std::mutex> hk(mu_);
+      opts_.oidc = std::move(*o);
+    }
+    auto h = handler();
+    if (!h) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      port_ = 0;
+      return make_error(Errc::unavailable, "no random bytes for the form key");
+    }
     started_ = true;
     accept();
     for (int i = 0; i < std::max(1, opts_.io_threads); ++i)
@@ -267,6 +283,22 @@ Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::A
   auto bound = web->start();
   if (!bound) return bound.error();
   std::fprintf(stderr, "dagmedic: approval page %s/approvals/\n", web->base_url().c_str());
+  return web;
+}
+
+Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::Approvals> approvals,
+                                                        ApprovalWebOptions opts) {
+  if (!approvals) return make_error(Errc::failed_precondition, "approval page: no approvals store");
+  if (!opts.audit) return make_error(Errc::failed_precondition, "approval page: no audit log");
+  if (!opts.oidc && !opts.oidc_factory)
+    return make_error(Errc::invalid_argument, "approval page: no sign-in configured");
+  auto web = std::make_unique<ApprovalWeb>(std::move(approvals), std::move(opts));
+  auto bound = web->start();
+  if (!bound) return bound.error();
+  std::fprintf(stderr,
+               "dagmedic: approval page %s/approvals/ (approvers sign in through the "
+               "identity provider)\n",
+               web->base_url().c_str());
   return web;
 }
 

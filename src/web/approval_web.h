@@ -7,6 +7,22 @@
 //   POST /approvals/{id}   form fields approver, token, reason, decision=approve|deny, csrf.
 //   GET  /                 the pending approvals, as links.   GET /healthz -> "ok".
 //
+// With `oidc` (auth: configured) approvers sign in through the identity provider instead:
+//   GET  /oidc/login?return=/approvals/{id}  -> 302 to the issuer (oidc_login.h), with the
+//        pre-login cookie dm_oidc (HttpOnly, SameSite=Lax: it must come back on the issuer's
+//        cross-site redirect to the callback; Path=/oidc/callback; 10 min; Secure on https).
+//        Any other return value is refused with 400 (no open redirect).
+//   GET  /oidc/callback?code&state  -> the session cookie dm_session (random id; HttpOnly;
+//        SameSite=Strict; Path=/approvals/{id}; Max-Age = the session's lifetime; Secure on
+//        https) and a page that refreshes to /approvals/{id} (a same-site navigation, so the
+//        Strict cookie is sent; a 302 at the end of the issuer's cross-site redirect chain would
+//        not carry it).
+//   POST /approvals/{id}  fields reason, decision, csrf — and the session cookie: the session
+//        must be the one started from this approval's page, hold the approve scope and the
+//        approval's environment; it ends after one recorded decision. Fields approver/token are
+//        refused (the token login is off). The decision carries the session's issuer, subject
+//        and principal into guard::Approvals (N-of-M counts distinct subjects).
+//
 // Security model:
 // - Approvers authenticate with a personal token; the server holds only SHA-256(token) per
 //   principal (ApproverMap, from the `approvers:` YAML mapping). The hash is compared in constant
@@ -37,6 +53,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +65,7 @@
 #include "guard/approval.h"
 #include "guard/audit.h"
 #include "web/login_limiter.h"
+#include "web/oidc_login.h"
 
 namespace dm::web {
 
@@ -81,6 +99,15 @@ struct ApprovalWebOptions {
   // audited, so every failed login is answered 503 (fail closed).
   std::shared_ptr<guard::AuditLog> audit;
   LoginLimits login_limits;
+  // auth: configured — approvers sign in through the identity provider (oidc_login.h) and the
+  // token login (`approvers:`) is refused. Null = the token login.
+  std::shared_ptr<OidcLogin> oidc;
+  // Called by start() once the port is bound, with base_url(), when `oidc` is null: makes the
+  // OIDC client whose redirect URI needs the page's address (a free port). An error stops start().
+  std::function<Result<std::shared_ptr<OidcLogin>>(const std::string& base_url)> oidc_factory;
+  // Cookies get the Secure attribute (the page is served as https, e.g. behind a TLS proxy).
+  // Plain http on loopback in development cannot use it (the browser would not send them back).
+  bool secure_cookies = false;
 };
 
 // One HTTP exchange, transport-free (the server and the tests both use it).
@@ -132,6 +159,12 @@ Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::A
                                                         const std::string& approvers_file,
                                                         const std::string& bind, int port,
                                                         std::shared_ptr<guard::AuditLog> audit);
+
+// The page with an OIDC sign-in (`opts.oidc` or `opts.oidc_factory` set; auth: configured) and
+// no token login; `opts.audit` required (failed_precondition otherwise), invalid_argument
+// without a sign-in. Starts it and prints the base URL on stderr.
+Result<std::unique_ptr<ApprovalWeb>> start_approval_web(std::shared_ptr<guard::Approvals> approvals,
+                                                        ApprovalWebOptions opts);
 
 // `dagmedic approvals web` / `serve --approval-port`: loads approvers from `approvers_file`,
 // serves on bind:port, prints the base URL on stderr and blocks until SIGINT/SIGTERM.

@@ -1,9 +1,11 @@
 #include "web/approval_web_handler.h"
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <cstdio>
 #include <functional>
+#include <optional>
 
 #include "guard/canonical.h"
 #include "http/http_client.h"
@@ -14,6 +16,8 @@ namespace {
 
 constexpr std::size_t kMaxFormBytes = 16 * 1024;
 constexpr const char* kCookie = "dm_csrf";
+constexpr const char* kLoginCookie = "dm_oidc";       // pre-login: binds the state to the browser
+constexpr const char* kSessionCookie = "dm_session";  // a signed-in approver (auth: on)
 
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -258,6 +262,14 @@ WebResponse Handler::handle(const WebRequest& req) const {
         return message(405, "Method not allowed", "Use GET.");
       return index();
     }
+    if (opts_.oidc && target == "/oidc/login") {
+      if (req.method != "GET") return message(405, "Method not allowed", "Use GET.");
+      return oidc_login(req);
+    }
+    if (opts_.oidc && target == "/oidc/callback") {
+      if (req.method != "GET") return message(405, "Method not allowed", "Use GET.");
+      return oidc_callback(req);
+    }
     if (target == "/healthz") {
       WebResponse ok;
       ok.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
@@ -270,7 +282,7 @@ WebResponse Handler::handle(const WebRequest& req) const {
     std::string id(target.substr(prefix.size()));
     if (!valid_id(id))
       return message(400, "Bad approval id", "Approval ids are letters, digits, '-' and '_'.");
-    if (req.method == "GET" || req.method == "HEAD") return get_approval(id);
+    if (req.method == "GET" || req.method == "HEAD") return get_approval(id, req);
     if (req.method == "POST") return post_approval(id, req);
     WebResponse m = message(405, "Method not allowed", "Use GET or POST.");
     m.headers.emplace_back("Allow", "GET, HEAD, POST");
@@ -303,7 +315,8 @@ namespace {
 // The approval page (with a fresh CSRF nonce and form while a decision is still possible).
 WebResponse approval_page(const store::ApprovalRecord& a, int64_t now, int status,
                           const Notice& notice,
-                          const std::function<std::string(const std::string&)>& csrf) {
+                          const std::function<std::string(const std::string&)>& csrf,
+                          const SignIn* signin, const std::string& cookie_attrs) {
   std::string token, nonce;
   if (a.state == store::ApprovalState::pending && a.expires_at_ms > now) {
     auto n = guard::random_hex(16);
@@ -312,24 +325,123 @@ WebResponse approval_page(const store::ApprovalRecord& a, int64_t now, int statu
       token = csrf(nonce);
     }
   }
-  WebResponse r = html(status, render_approval(a, now, token, notice));
+  WebResponse r = html(status, render_approval(a, now, token, notice, signin));
   if (!nonce.empty())
     r.headers.emplace_back("Set-Cookie", std::string(kCookie) + "=" + nonce + "; Path=/approvals/" +
-                                             a.id + "; HttpOnly; SameSite=Strict");
+                                             a.id + "; HttpOnly; SameSite=Strict" + cookie_attrs);
   return r;
 }
 
 }  // namespace
 
-WebResponse Handler::get_approval(const std::string& id) const {
+std::string Handler::cookie_attributes() const { return opts_.secure_cookies ? "; Secure" : ""; }
+
+namespace {
+
+std::string who_of(const ApproverSession& s) {
+  return s.principal + " (subject " + s.subject + " at " + s.issuer + ")";
+}
+
+}  // namespace
+
+std::optional<SignIn> Handler::sign_in_for(const std::string& id, const WebRequest& req) const {
+  if (!opts_.oidc) return std::nullopt;
+  SignIn si;
+  si.login_href = "/oidc/login?return=" + http::url_encode("/approvals/" + id, "/");
+  auto ck = req.headers.find("cookie");
+  auto s =
+      opts_.oidc->session(ck == req.headers.end() ? "" : cookie_value(ck->second, kSessionCookie));
+  if (s && s->approval_id == id) {
+    si.signed_in = true;
+    si.who = who_of(*s);
+  }
+  return si;
+}
+
+WebResponse Handler::get_approval(const std::string& id, const WebRequest& req) const {
   auto a = approvals_->get(id);
   if (!a) {
     if (a.error().code == Errc::not_found)
       return message(404, "Unknown approval", "There is no approval with id " + id + ".");
     return message(status_for(a.error().code), "Approval unavailable", a.error().message);
   }
-  return approval_page(*a, now_ms(), 200, {},
-                       [&](const std::string& nonce) { return csrf_for(id, nonce); });
+  auto si = sign_in_for(id, req);
+  return approval_page(
+      *a, now_ms(), 200, {}, [&](const std::string& nonce) { return csrf_for(id, nonce); },
+      si ? &*si : nullptr, cookie_attributes());
+}
+
+WebResponse Handler::oidc_login(const WebRequest& req) const {
+  const auto q = req.target.find('?');
+  auto query = parse_form(q == std::string::npos ? std::string_view()
+                                                 : std::string_view(req.target).substr(q + 1));
+  std::string ret;
+  if (query)
+    if (auto it = query->find("return"); it != query->end()) ret = it->second;
+  if (!query || !approval_id_of_return_path(ret))
+    return message(400, "Bad sign-in request",
+                   "Sign-in returns only to an approval of this page (/approvals/<id>); start from "
+                   "the approval's page.");
+  auto b = opts_.oidc->begin(ret);
+  if (!b) return message(status_for(b.error().code), "Cannot sign in", b.error().message);
+  WebResponse r;
+  r.status = 302;
+  r.headers.emplace_back("Location", b->authorize_url);
+  r.headers.emplace_back("Set-Cookie", std::string(kLoginCookie) + "=" + b->binding +
+                                           "; Path=/oidc/callback; Max-Age=" +
+                                           std::to_string(opts_.oidc->options().login_ttl.count()) +
+                                           "; HttpOnly; SameSite=Lax" + cookie_attributes());
+  return r;
+}
+
+WebResponse Handler::oidc_callback(const WebRequest& req) const {
+  const auto q = req.target.find('?');
+  auto query = parse_form(q == std::string::npos ? std::string_view()
+                                                 : std::string_view(req.target).substr(q + 1));
+  if (!query) return message(400, "Bad sign-in answer", query.error().message);
+  auto field = [&](const char* k) -> std::string {
+    auto it = query->find(k);
+    return it == query->end() ? std::string() : it->second;
+  };
+  auto ck = req.headers.find("cookie");
+  const std::string binding = ck == req.headers.end() ? "" : cookie_value(ck->second, kLoginCookie);
+  const std::string clear_login = std::string(kLoginCookie) +
+                                  "=; Path=/oidc/callback; Max-Age=0; HttpOnly; SameSite=Lax" +
+                                  cookie_attributes();
+  auto refused = [&](int status, const std::string& why) {
+    std::fprintf(stderr, "dagmedic approvals web: sign-in refused from %s: %s\n",
+                 req.remote_address.empty() ? "?" : req.remote_address.c_str(), why.c_str());
+    if (opts_.audit) {
+      guard::AuditEvent e;
+      e.tool = "approval_page.sign_in";
+      e.decision = "refused";
+      e.upstream_status = "sign_in_refused";
+      e.upstream_summary =
+          "source " +
+          (req.remote_address.empty() ? std::string("unknown") : audit_text(req.remote_address)) +
+          "; " + audit_text(why, 300);
+      if (!opts_.audit->append(e))
+        return message(503, "Sign-in refused", why + " (and the refusal could not be audited)");
+    }
+    // The pre-login cookie stays: a forged callback must not cancel this browser's real sign-in
+    // (it expires with the state anyway).
+    return message(status, "Sign-in refused", why);
+  };
+  if (!field("error").empty()) {
+    opts_.oidc->drop_state(field("state"), binding);
+    return refused(401, "The identity provider did not sign you in (" +
+                            audit_text(field("error"), 64) +
+                            "). Start again from the approval page.");
+  }
+  auto c = opts_.oidc->complete(field("state"), field("code"), binding);
+  if (!c) return refused(c.error().code == Errc::unavailable ? 503 : 401, c.error().message);
+  WebResponse r = html(200, render_signed_in(who_of(c->session), c->return_path));
+  r.headers.emplace_back("Set-Cookie", clear_login);
+  r.headers.emplace_back(
+      "Set-Cookie", std::string(kSessionCookie) + "=" + c->session_id + "; Path=" + c->return_path +
+                        "; Max-Age=" + std::to_string(opts_.oidc->options().session_ttl.count()) +
+                        "; HttpOnly; SameSite=Strict" + cookie_attributes());
+  return r;
 }
 
 WebResponse Handler::post_approval(const std::string& id, const WebRequest& req) const {
@@ -363,12 +475,15 @@ WebResponse Handler::post_approval(const std::string& id, const WebRequest& req)
   auto show = [&](int status, Notice n) -> WebResponse {
     auto a = approvals_->get(id);
     if (!a) return message(status, n.kind == Notice::Kind::ok ? "Done" : "Refused", n.text);
-    return approval_page(*a, now_ms(), status, n,
-                         [&](const std::string& nn) { return csrf_for(id, nn); });
+    auto si = sign_in_for(id, req);
+    return approval_page(
+        *a, now_ms(), status, n, [&](const std::string& nn) { return csrf_for(id, nn); },
+        si ? &*si : nullptr, cookie_attributes());
   };
   auto refuse = [&](int status, std::string text) {
     return show(status, {Notice::Kind::error, std::move(text)});
   };
+  if (opts_.oidc) return post_oidc_decision(id, req, *form, show);
 
   const std::string decision = field("decision");
   if (decision != "approve" && decision != "deny") return refuse(400, "Choose Approve or Deny.");
@@ -430,6 +545,75 @@ WebResponse Handler::post_approval(const std::string& id, const WebRequest& req)
                                std::to_string(r->required_approvals) + "); state is now " +
                                store::approval_state_name(r->state) + "."
                          : "Denied by " + *principal + "; this approval can no longer be used.";
+  return show(200, {Notice::Kind::ok, std::move(text)});
+}
+
+WebResponse Handler::post_oidc_decision(const std::string& id, const WebRequest& req,
+                                        const std::map<std::string, std::string, std::less<>>& form,
+                                        const std::function<WebResponse(int, Notice)>& show) const {
+  auto refuse = [&](int status, std::string text) {
+    return show(status, {Notice::Kind::error, std::move(text)});
+  };
+  auto field = [&](const char* k) -> std::string {
+    auto it = form.find(k);
+    return it == form.end() ? std::string() : it->second;
+  };
+  const std::string decision = field("decision");
+  const std::string unaudited =
+      " The refusal could not be written to the audit log, so the page refuses until it can.";
+  auto refused = [&](int status, const std::string& principal, std::string_view reason,
+                     std::string text) {
+    if (!audit_auth_failed(id, principal, req.remote_address, reason, decision, ""))
+      return refuse(503, text + unaudited);
+    return refuse(status, std::move(text));
+  };
+  if (form.count("token") || form.count("approver"))
+    return refused(400, field("approver"), "token_login_disabled",
+                   "Approver tokens are not accepted on this server: auth: is configured, so "
+                   "approvers sign in through the identity provider (the Sign in link on this "
+                   "page). Nothing was recorded.");
+  if (decision != "approve" && decision != "deny") return refuse(400, "Choose Approve or Deny.");
+  if (field("reason").find_first_not_of(" \t\r\n") == std::string::npos)
+    return refuse(400, "A reason is required.");
+  auto ck = req.headers.find("cookie");
+  const std::string sid = ck == req.headers.end() ? "" : cookie_value(ck->second, kSessionCookie);
+  auto s = opts_.oidc->session(sid);
+  if (!s)
+    return refused(401, "", "not_signed_in",
+                   "Sign in through your identity provider first (or your sign-in expired). "
+                   "Nothing was recorded.");
+  if (s->approval_id != id)
+    return refused(403, s->principal, "session_for_another_approval",
+                   "This sign-in was made for approval " + s->approval_id +
+                       ", not this one: sign in again from this approval's page. Nothing was "
+                       "recorded.");
+  const auto a = approvals_->get(id);
+  if (!a) return refuse(status_for(a.error().code), "Refused: " + a.error().message);
+  const std::string& scope = opts_.oidc->options().approve_scope;
+  if (!std::binary_search(s->scopes.begin(), s->scopes.end(), scope))
+    return refused(403, s->principal, "missing_scope",
+                   s->principal + " may not decide on approvals: the sign-in lacks the " + scope +
+                       " scope (an approver role at the identity provider). Nothing was recorded.");
+  if (!std::binary_search(s->environments.begin(), s->environments.end(), a->env)) {
+    std::string granted;
+    for (const auto& e : s->environments) granted += (granted.empty() ? "" : ", ") + e;
+    return refused(403, s->principal, "environment",
+                   s->principal + " may not decide in environment " + a->env +
+                       " (the sign-in grants: " + (granted.empty() ? "none" : granted) +
+                       "). Nothing was recorded.");
+  }
+  guard::Principal who{s->principal, false, "", s->issuer, s->subject};
+  auto r = decision == "approve" ? approvals_->approve(id, who, field("reason"))
+                                 : approvals_->deny(id, who, field("reason"));
+  if (!r) return refuse(status_for(r.error().code), "Refused: " + r.error().message);
+  opts_.oidc->end_session(sid);  // one decision per sign-in
+  int approvals = 0;
+  for (const auto& d : r->decisions) approvals += d.approve ? 1 : 0;
+  std::string text = decision == "approve"
+                         ? "Approved by " + s->principal + " (" + std::to_string(approvals) +
+                               " of " + std::to_string(r->required_approvals) + "); state is now " +
+                               store::approval_state_name(r->state) + "."
+                         : "Denied by " + s->principal + "; this approval can no longer be used.";
   return show(200, {Notice::Kind::ok, std::move(text)});
 }
 

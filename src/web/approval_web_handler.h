@@ -3,11 +3,15 @@
 // login limiter's (which locks itself).
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "web/approval_web.h"
+#include "web/approval_web_page.h"
 
 namespace dm::web::page {
 
@@ -19,9 +23,17 @@ class Handler {
   WebResponse handle(const WebRequest& req) const;
 
  private:
-  WebResponse get_approval(const std::string& id) const;
+  WebResponse get_approval(const std::string& id, const WebRequest& req) const;
   WebResponse post_approval(const std::string& id, const WebRequest& req) const;
   WebResponse index() const;
+  WebResponse oidc_login(const WebRequest& req) const;
+  WebResponse oidc_callback(const WebRequest& req) const;
+  WebResponse post_oidc_decision(const std::string& id, const WebRequest& req,
+                                 const std::map<std::string, std::string, std::less<>>& form,
+                                 const std::function<WebResponse(int, Notice)>& show) const;
+  // The sign-in state of the page of approval `id` (nullopt without auth:).
+  std::optional<SignIn> sign_in_for(const std::string& id, const WebRequest& req) const;
+  std::string cookie_attributes() const;
   bool host_allowed(std::string_view host) const;
   std::string csrf_for(const std::string& id, const std::string& nonce) const;
   int64_t now_ms() const;

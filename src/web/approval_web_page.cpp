@@ -72,7 +72,7 @@ std::string format_time_ms(int64_t ms) {
 }
 
 std::string render_approval(const store::ApprovalRecord& a, int64_t now_ms, const std::string& csrf,
-                            const Notice& notice) {
+                            const Notice& notice, const SignIn* signin) {
   // params_json is the canonical document the hash was computed over; show its parts. It was
   // written by the guard, but treat it as untrusted text all the same.
   nlohmann::json doc = nlohmann::json::parse(a.params_json, nullptr, false);
@@ -138,7 +138,27 @@ std::string render_approval(const store::ApprovalRecord& a, int64_t now_ms, cons
                  html_escape(d.reason) + "</li>";
   h += row("Decisions", decisions.empty() ? "none yet" : "<ul>" + decisions + "</ul>", "decisions");
   h += "</table>\n";
-  if (!csrf.empty()) {
+  const bool open_for_decisions =
+      a.state == store::ApprovalState::pending && a.expires_at_ms > now_ms;
+  if (signin && open_for_decisions && !signin->signed_in) {
+    h += "<p id=\"signin\">To approve or deny, <a id=\"signin-link\" href=\"" +
+         html_escape(signin->login_href) +
+         "\">sign in through your identity provider</a>. (Approver tokens are not accepted "
+         "on this server.)</p>\n";
+  } else if (signin && !csrf.empty()) {
+    h += "<p id=\"signed-in\">Signed in as " + code(signin->who) + "</p>\n";
+    h += "<form method=\"post\" action=\"/approvals/" + html_escape(http::url_encode(a.id)) +
+         "\" autocomplete=\"off\">\n"
+         "<input type=\"hidden\" name=\"csrf\" value=\"" +
+         html_escape(csrf) +
+         "\">\n"
+         "<label>Reason <textarea name=\"reason\" id=\"decision-reason\" required "
+         "maxlength=\"2000\" rows=\"3\"></textarea></label>\n"
+         "<button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve "
+         "exactly this</button>"
+         "<button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\">Deny</button>\n"
+         "</form>\n";
+  } else if (!csrf.empty()) {
     h += "<form method=\"post\" action=\"/approvals/" + html_escape(http::url_encode(a.id)) +
          "\" autocomplete=\"off\">\n"
          "<input type=\"hidden\" name=\"csrf\" value=\"" +
@@ -175,6 +195,17 @@ std::string render_index(const std::vector<store::ApprovalRecord>& pending, int6
   }
   h += shown ? "<ul>\n" + items + "</ul>\n" : "<p>None.</p>\n";
   h += "</body></html>\n";
+  return h;
+}
+
+std::string render_signed_in(std::string_view who, std::string_view path) {
+  std::string h =
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta http-equiv=\"refresh\" content=\"0;url=" +
+      html_escape(path) + "\"><title>Signed in</title><style>" + kStyle + "</style></head><body>\n";
+  h += "<h1>Signed in</h1>\n<p id=\"notice\" class=\"ok\">Signed in as " + code(who) +
+       ". <a id=\"continue\" href=\"" + html_escape(path) +
+       "\">Continue to the approval</a>.</p>\n</body></html>\n";
   return h;
 }
 

@@ -109,7 +109,8 @@ def forger(kc, test_key) -> Forger:
 
 class Recorder:
     """A socket on 127.0.0.1 that stands where Airflow would be: it records the raw bytes of every request that
-    reaches it and answers 503. It implements nothing of Airflow; it shows what dagmedic sends there."""
+    reaches it and answers 503 — except GET of DAG etl (200, for the approval-page tests' request_approval). It
+    implements nothing else of Airflow; it shows what dagmedic sends there."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
@@ -138,7 +139,13 @@ class Recorder:
                             break
                         data += chunk
                     self.requests.append(data)
-                    c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    if data.startswith(b"GET /api/v2/dags/etl "):
+                        # The one DAG the approval-page tests ask approvals for (request_approval reads it).
+                        body = b'{"dag_id":"etl","is_paused":false,"owners":["data"],"tags":[],"fileloc":"/dags/etl.py"}'
+                        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                                  + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                    else:
+                        c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 except OSError:
                     pass
 
@@ -162,6 +169,7 @@ class Served:
     config: Path
     env: dict
     log: Path
+    page: str = ""  # the approval page's base URL (approval_page=True), e.g. http://127.0.0.1:N
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(DAGMEDIC), *args, "--config", str(self.config)], env=self.env,
@@ -177,7 +185,8 @@ class Served:
 
 
 @contextmanager
-def serve(kc: K.Keycloak, tmp: Path, airflow_port: int, introspection: bool = False) -> Iterator[Served]:
+def serve(kc: K.Keycloak, tmp: Path, airflow_port: int, introspection: bool = False,
+          approval_page: bool = False) -> Iterator[Served]:
     tmp.mkdir(parents=True, exist_ok=True)
     home = tmp / "home"
     home.mkdir(exist_ok=True)
@@ -201,13 +210,19 @@ def serve(kc: K.Keycloak, tmp: Path, airflow_port: int, introspection: bool = Fa
     if introspection:
         lines += ["  introspection:", f"    client_id: {K.SERVER[0]}",
                   f"    client_secret_env: {INTROSPECTION_SECRET_ENV}"]
+    if approval_page:
+        lines.insert(lines.index("auth:"), "policy: {allow_dags: {prod: [etl]}}")
+        lines += ["  approval_page:", f"    client_id: {K.APPROVAL_PAGE[0]}",
+                  "    client_secret_env: DM_TEST_APPROVAL_PAGE_SECRET"]
     cfg.write_text("\n".join(lines) + "\n")
     env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
            "XDG_CACHE_HOME": str(home / "cache"), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           INTROSPECTION_SECRET_ENV: K.SERVER[1]}
+           INTROSPECTION_SECRET_ENV: K.SERVER[1], "DM_TEST_APPROVAL_PAGE_SECRET": K.APPROVAL_PAGE[1]}
     port = free_port()
     log = tmp / "serve.log"
     cmd = [str(DAGMEDIC), "serve", "--transport", "http", "--port", str(port), "--config", str(cfg)]
+    if approval_page:
+        cmd += ["--approval-port", "0"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     try:
@@ -222,7 +237,16 @@ def serve(kc: K.Keycloak, tmp: Path, airflow_port: int, introspection: bool = Fa
                 if time.monotonic() > deadline:
                     pytest.fail(f"dagmedic serve not listening after 60 s: {log.read_text(errors='replace')[-3000:]}")
                 time.sleep(0.1)
-        yield Served(f"http://127.0.0.1:{port}/mcp", port, cfg, env, log)
+        page = ""
+        if approval_page:
+            import re
+            m = None
+            while m is None and time.monotonic() < deadline:
+                m = re.search(r"approval page (http://127\.0\.0\.1:\d+)/approvals/", log.read_text(errors="replace"))
+                time.sleep(0.05)
+            assert m, log.read_text(errors="replace")[-3000:]
+            page = m.group(1)
+        yield Served(f"http://127.0.0.1:{port}/mcp", port, cfg, env, log, page)
     finally:
         stop(proc)
 
@@ -238,6 +262,12 @@ def server(kc, airflow_socket, tmp_path_factory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def server_introspecting(kc, airflow_socket, tmp_path_factory) -> Iterator[Served]:
     with serve(kc, tmp_path_factory.mktemp("serve-introspection"), airflow_socket.port, introspection=True) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def server_with_page(kc, airflow_socket, tmp_path_factory) -> Iterator[Served]:
+    with serve(kc, tmp_path_factory.mktemp("serve-page"), airflow_socket.port, approval_page=True) as s:
         yield s
 
 

@@ -45,7 +45,11 @@ PASSWORDS = {
     "operator": "operator-pw-test-realm-only",
     "approver1": "approver1-pw-test-realm-only",
     "approver2": "approver2-pw-test-realm-only",
+    "opsapprover": "opsapprover-pw-test-realm-only",
+    "approver3": "approver3-pw-test-realm-only",
 }
+# The approval page's confidential client (OIDC code + PKCE; redirect http://127.0.0.1/oidc/callback, any port).
+APPROVAL_PAGE = ("dagmedic-approval-page", "approval-page-secret-test-realm-only")
 
 
 def cache_dir() -> Path:
@@ -240,6 +244,38 @@ class Keycloak:
         status, _ = _post_form(f"{self.issuer}/protocol/openid-connect/logout",
                                {"client_id": PUBLIC_CLIENT, "refresh_token": refresh_token})
         return status
+
+    # Admin REST API (the bootstrap admin of the master realm), for tests that change a user.
+    def admin_token(self) -> str:
+        status, body = _post_form(f"{self.base}/realms/master/protocol/openid-connect/token",
+                                  {"grant_type": "password", "client_id": "admin-cli", "username": "admin",
+                                   "password": "admin-test-only"})
+        if status != 200:
+            raise RuntimeError(f"admin token: HTTP {status} {body}")
+        return body["access_token"]
+
+    def _admin(self, token: str, method: str, path: str, body: dict | None = None):
+        req = urllib.request.Request(f"{self.base}/admin/realms/{REALM}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Authorization", f"Bearer {token}")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            data = r.read()
+            return json.loads(data) if data else None
+
+    def admin_user_id(self, token: str, username: str) -> str:
+        users = self._admin(token, "GET", f"/users?exact=true&username={urllib.parse.quote(username)}")
+        return users[0]["id"]
+
+    def admin_rename(self, token: str, user_id: str, username: str) -> None:
+        """Changes a user's username (same subject), allowing it in the realm for the moment of the change."""
+        self._admin(token, "PUT", "", {"editUsernameAllowed": True})
+        try:
+            user = self._admin(token, "GET", f"/users/{user_id}")
+            user["username"] = username
+            self._admin(token, "PUT", f"/users/{user_id}", user)
+        finally:
+            self._admin(token, "PUT", "", {"editUsernameAllowed": False})
 
     def introspect(self, token: str) -> dict:
         status, body = _post_form(self.introspection_endpoint, {"token": token}, auth=SERVER)
