@@ -4,6 +4,7 @@
 // 1 otherwise (each failure named on stderr). A malformed `watch:` section stops start-up (exit 1,
 // the key named). `status` prints each environment's cursor, last cycle and incidents opened.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -28,7 +29,7 @@ class SignalWaiter final : public watch::Waiter {
   bool wait_until(Clock::time_point t) override {
     while (!g_stop && clock_->now() < t)
       std::this_thread::sleep_for(
-          std::min<Clock::duration>(std::chrono::milliseconds(200), t - clock_->now()));
+          std::min<Clock::time_point::duration>(std::chrono::milliseconds(200), t - clock_->now()));
     return !g_stop;
   }
 

@@ -488,7 +488,9 @@ class PgStore final : public Store {
                                  "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, "
                                  "incident_id) VALUES($1::text, $2::text, $3::text, $4::bigint, "
                                  "$5::bigint, $6::text) ON CONFLICT(env, dag_id, run_id) DO "
-                                 "NOTHING",
+                                 "UPDATE SET end_at = excluded.end_at, handled_at = "
+                                 "excluded.handled_at, incident_id = excluded.incident_id "
+                                 "WHERE excluded.end_at > watch_runs.end_at",
                                  r.env, r.dag_id, r.run_id, r.end_ms, r.handled_ms, r.incident_id);
                              w.commit();
                              return 0;

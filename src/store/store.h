@@ -261,8 +261,9 @@ class Store {
   virtual Result<std::vector<WatchCursor>> list_watch_cursors();
   // Inserts or replaces the row of c.env (every field).
   virtual Status put_watch_cursor(const WatchCursor& c);
-  // Records a handled run; idempotent per (env, dag_id, run_id) (a second call keeps the first
-  // row and succeeds).
+  // Records a handled run; one row per (env, dag_id, run_id). A second call with the same or an
+  // older end_ms keeps the row and succeeds (idempotent); one with a newer end_ms (the run failed
+  // again after a clear) replaces end_ms, handled_ms and incident_id.
   virtual Status mark_watched_run(const WatchedRun& r);
   // The handled runs of `env` whose end_ms >= from_end_ms, at most `limit`, newest end first.
   virtual Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env,

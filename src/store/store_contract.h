@@ -613,19 +613,31 @@ TEST_P(StoreContract, WatchedRunsDeduplicateListAndPrune) {
   ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 100, 1, "inc-a"}).ok());
   ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r2", 200, 2, "inc-b"}).ok());
   ASSERT_TRUE(store_->mark_watched_run({"dev", "etl", "r1", 300, 3, "inc-c"}).ok());
-  // Again: kept once, the first row stays.
-  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 999, 9, "inc-x"}).ok());
+  // Again with the same or an older end: kept once, the first row stays.
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 100, 9, "inc-x"}).ok());
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 50, 9, "inc-y"}).ok());
   auto runs = store_->list_watched_runs("prod", 0, 10);
   ASSERT_TRUE(runs.ok()) << runs.error().message;
   ASSERT_EQ(runs->size(), 2u);
   EXPECT_EQ((*runs)[0].run_id, "r2");
   EXPECT_EQ((*runs)[1].run_id, "r1");
   EXPECT_EQ((*runs)[1].end_ms, 100);
+  EXPECT_EQ((*runs)[1].handled_ms, 1);
   EXPECT_EQ((*runs)[1].incident_id, "inc-a");
+  // A newer end (failed again after a clear): still one row, with the newer end.
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r2", 400, 4, "inc-b"}).ok());
+  runs = store_->list_watched_runs("prod", 300, 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].run_id, "r2");
+  EXPECT_EQ((*runs)[0].end_ms, 400);
+  EXPECT_EQ((*runs)[0].handled_ms, 4);
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r2", 200, 2, "inc-b"}).ok());
   auto later = store_->list_watched_runs("prod", 150, 10);
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->size(), 1u);
   EXPECT_EQ((*later)[0].run_id, "r2");
+  EXPECT_EQ((*later)[0].end_ms, 400) << "an older end never replaces a newer one";
   auto pruned = store_->prune_watched_runs("prod", 150);
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(*pruned, 1);

@@ -1,7 +1,7 @@
 #include "watch/watch.h"
 
 #include <algorithm>
-#include <set>
+#include <map>
 #include <tuple>
 #include <utility>
 
@@ -127,8 +127,10 @@ EnvReport Watcher::run_env(const std::string& env) {
     finish(cursor);
     return rep;
   }
-  std::set<std::pair<std::string, std::string>> done;
-  for (const auto& w : *seen) done.insert({w.dag_id, w.run_id});
+  // (dag_id, run_id) -> the end of the failure handled. A listed run whose end is not newer is a
+  // duplicate; a newer end is the same run failing again after a clear: a new failure.
+  std::map<std::pair<std::string, std::string>, int64_t> done;
+  for (const auto& w : *seen) done[{w.dag_id, w.run_id}] = w.end_ms;
 
   // New failures, oldest end first, so that the cursor moves past handled runs only.
   std::vector<std::pair<int64_t, const airflow::DagRun*>> todo;
@@ -136,7 +138,7 @@ EnvReport Watcher::run_env(const std::string& env) {
   for (const auto& r : *runs) {
     const int64_t end = end_ms_of(r, from_ms);
     newest_listed = std::max(newest_listed, end);
-    if (done.count({r.dag_id, r.run_id})) {
+    if (auto d = done.find({r.dag_id, r.run_id}); d != done.end() && d->second >= end) {
       ++rep.already_handled;
       continue;
     }

@@ -169,6 +169,54 @@ TEST(Watch, LateWriteInsideTheOverlapIsFound) {
   EXPECT_EQ(c.envs[0].cursor_after_ms, *iso_to_ms(at(-1))) << "the cursor never moves back";
 }
 
+TEST(Watch, ALateWriteOlderThanTheOverlapIsNotFound) {
+  // The overlap is the bound on how late a write may be: documented in docs/watch.md.
+  config::WatchSettings ws;
+  ws.overlap_seconds = 600;
+  Rig r(ws);
+  r.failure("a", "r1", -1);
+  Watcher w(r.deps);
+  ASSERT_TRUE(w.run_once().ok());
+  r.failure("b", "too_late", -12);  // ended 11 min before the cursor
+  r.failure("c", "in_time", -10);   // ended 9 min before the cursor
+  CycleReport c = w.run_once();
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c.envs[0].handled.size(), 1u);
+  EXPECT_EQ(c.envs[0].handled[0].run_id, "in_time");
+}
+
+TEST(Watch, ARunThatFailsAgainAfterAClearIsANewFailureOfTheSameIncident) {
+  Rig r;
+  r.failure("a", "r1", -20);
+  Watcher w(r.deps);
+  CycleReport c1 = w.run_once();
+  ASSERT_EQ(c1.envs[0].handled.size(), 1u);
+  const std::string incident = c1.envs[0].handled[0].incident_id;
+  // Cleared and failed again: the same run, a newer end_date.
+  auto run = r.fake->get_dag_run("a", "r1");
+  ASSERT_TRUE(run.ok());
+  run->end_date = at(-2);
+  r.fake->update_run(*run);
+  r.clock->advance(std::chrono::minutes(1));
+  CycleReport c2 = w.run_once();
+  ASSERT_TRUE(c2.ok()) << c2.envs[0].error;
+  ASSERT_EQ(c2.envs[0].handled.size(), 1u);
+  EXPECT_EQ(c2.envs[0].handled[0].run_id, "r1");
+  EXPECT_FALSE(c2.envs[0].handled[0].opened);
+  EXPECT_EQ(c2.envs[0].handled[0].incident_id, incident);
+  EXPECT_EQ(c2.envs[0].opened, 0u);
+  EXPECT_EQ(c2.envs[0].cursor_after_ms, *iso_to_ms(at(-2)));
+  // Once: the next cycles see it as handled.
+  for (int i = 0; i < 3; ++i) {
+    r.clock->advance(std::chrono::minutes(1));
+    CycleReport again = w.run_once();
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again.envs[0].handled.size(), 0u) << "cycle " << i;
+    EXPECT_EQ(again.envs[0].already_handled, 1u);
+  }
+  EXPECT_EQ(r.incidents(), 1u);
+}
+
 TEST(Watch, InitialLookbackBoundsTheFirstCycle) {
   config::WatchSettings ws;
   ws.initial_lookback_minutes = 30;

@@ -35,6 +35,18 @@ class FakeAirflow final : public airflow::AirflowClient {
     if (!dags_.count(r.dag_id)) dags_[r.dag_id] = airflow::Dag{.dag_id = r.dag_id};
     runs_.push_back(std::move(r));
   }
+  // Replaces the run with r's (dag_id, run_id) (e.g. a run cleared and failed again: a new
+  // end_date); adds it when there is none.
+  void update_run(airflow::DagRun r) {
+    std::lock_guard lk(mu_);
+    for (auto& x : runs_)
+      if (x.dag_id == r.dag_id && x.run_id == r.run_id) {
+        x = std::move(r);
+        return;
+      }
+    if (!dags_.count(r.dag_id)) dags_[r.dag_id] = airflow::Dag{.dag_id = r.dag_id};
+    runs_.push_back(std::move(r));
+  }
   void add_task(airflow::TaskInstance t) {
     std::lock_guard lk(mu_);
     tis_.push_back(std::move(t));
