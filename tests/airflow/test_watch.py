@@ -1,4 +1,4 @@
-"""Watch mode on the REAL Airflow 3 rig (docs/watch.md): `dagmedic watch --once` detects every failed run of the
+"""Watch mode on the REAL Airflow 3 and Airflow 2 rigs (docs/watch.md): `dagmedic watch --once` detects every failed run of the
 zoo in one cycle, once; a second cycle opens nothing; the incidents are the ones the Triage and Diagnose tools
 would open (same ids, same signature), which `dagmedic serve` then finds and updates rather than duplicating.
 Plus the bad inputs: Airflow unreachable (exit 1, the environment named, the cursor kept) and a malformed `watch:`
@@ -49,8 +49,16 @@ def failed_runs(rest: RigRest) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def rig(airflow3):
-    return airflow3
+def rig(airflow_rig):
+    """Both rigs (ids af3, af2): every test below runs against Airflow 3 (/api/v2) and Airflow 2 (/api/v1)."""
+    return airflow_rig
+
+
+def expected_severity(tags: list[str]) -> str:
+    """runbook/triage_facts.h: sev1 for tier 1 or business critical, sev2 for tier 2, sev3 otherwise."""
+    if "tier=1" in tags or "business_critical" in tags:
+        return "sev1"
+    return "sev2" if "tier=2" in tags else "sev3"
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +107,7 @@ def test_one_cycle_detects_every_zoo_failure_once(cycles):
     for h in env["handled"]:
         exp = zoo.EXPECTATIONS[h["dag_id"]]
         assert h["first_failing_task"] == exp["first_failing"], h
-        assert h["severity"] in ("sev1", "sev2", "sev3"), h
+        assert h["severity"] == expected_severity(exp["tags"]), h
         if exp["errors"]:  # a failing task with a log: diagnosed
             assert h["signature"] and h["category"], h
 
