@@ -14,6 +14,10 @@ DM_NODE_TOOLS="$DM_CACHE/node-tools"    # npm packages: node@22, conformance sui
 export DM_ROOT DM_CACHE DM_BUILD DM_BUILD_ASAN DM_RESULTS DM_VENV DM_NODE_TOOLS
 export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$DM_CACHE"
+# Compiler cache outside the repo: a fresh clone (CI) recompiles only what changed. Paths are taken
+# relative to the clone and its folder is not hashed, so clones at other paths share the entries.
+export CCACHE_DIR="${CCACHE_DIR:-$DM_CACHE/ccache}" CCACHE_BASEDIR="${CCACHE_BASEDIR:-$DM_ROOT}"
+export CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-8G}"
 
 dm_log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 dm_die() { printf '[dev] error: %s\n' "$*" >&2; exit 1; }

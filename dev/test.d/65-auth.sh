@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `dagmedic serve --transport http` as an OAuth 2.1 resource server against a real Keycloak (tests/auth): the
-# official MCP Python SDK gets tokens from Keycloak and lists/calls tools; the attacks of docs/security.md each
-# assert the exact HTTP answer. Keycloak (dev/setup.d/60-keycloak.sh, run on Temurin 25) is started and stopped by
+# official MCP Python SDK lists/calls tools with tokens from Keycloak, and also does the OAuth itself (its
+# authorization-code + PKCE provider signing in through Keycloak's login form in headless Chromium, and its
+# client-credentials provider); the attacks of docs/security.md each assert the exact HTTP answer. Keycloak (dev/setup.d/60-keycloak.sh, run on Temurin 25) is started and stopped by
 # the pytest session itself (tests/auth/keycloak.py), bound to 127.0.0.1 with an in-memory database.
 source "$(dirname "$0")/../lib.sh"
 step=65-auth

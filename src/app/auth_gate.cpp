@@ -192,6 +192,7 @@ Result<web::ApprovalWebOptions> approval_page_oidc_options(const config::Config&
   o.client_id = p.client_id;
   o.client_secret = std::move(secret);
   o.approve_scope = a.scopes.approve;
+  o.cli_client_id = a.cli.client_id;  // the decision API takes `dagmedic login`'s tokens
   o.rules = identity_rules(cfg);
   o.session_ttl = std::chrono::minutes(p.session_minutes);
   web::ApprovalWebOptions w;

@@ -1,6 +1,8 @@
 // `dagmedic approvals list|show|approve|deny|web`: out-of-band decisions on pending approvals.
-// The deciding principal is the operator (config identity.principal, else the OS user), never a
-// command-line flag; the guard refuses the requester and agents. Every decision is audited.
+// Without auth: the deciding principal is the operator (config identity.principal, else the OS
+// user), never a command-line flag; the guard refuses the requester and agents. With auth:,
+// approve/deny send the decision to the server's decision API with the identity of
+// `dagmedic login` (cli_login.h). Every decision is audited.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -8,6 +10,7 @@
 #include <string>
 
 #include "app/auth_gate.h"
+#include "app/cli_login.h"
 #include "app/commands.h"
 #include "app/load_deps.h"
 #include "common/iso_time.h"
@@ -72,7 +75,7 @@ void print_record(const store::ApprovalRecord& a, const runbook::Deps& deps) {
 int cmd_approvals(int argc, char** argv) {
   CLI::App cli{"List, inspect and decide remediation approvals", "dagmedic approvals"};
   cli.require_subcommand(1);
-  std::string config_path, id, reason, state = "pending", approvers, bind = "127.0.0.1";
+  std::string config_path, id, reason, state = "pending", approvers, bind = "127.0.0.1", server;
   int port = 8766;
   bool as_json = false;
   auto add_common = [&](CLI::App* s) {
@@ -91,10 +94,16 @@ int cmd_approvals(int argc, char** argv) {
   auto* approve = cli.add_subcommand("approve", "approve exactly the parameters shown by `show`");
   approve->add_option("id", id, "approval id")->required();
   approve->add_option("--reason", reason, "why (required)")->required();
+  approve->add_option("--server", server,
+                      "with auth: the approval page's URL the decision is sent to (default "
+                      "auth.approval_page.public_url)");
   add_common(approve);
   auto* deny = cli.add_subcommand("deny", "deny (final)");
   deny->add_option("id", id, "approval id")->required();
   deny->add_option("--reason", reason, "why (required)")->required();
+  deny->add_option("--server", server,
+                   "with auth: the approval page's URL the decision is sent to (default "
+                   "auth.approval_page.public_url)");
   add_common(deny);
   auto* web = cli.add_subcommand("web", "serve the approval page");
   web->add_option("--port", port, "port (0 picks a free one)")->check(CLI::Range(0, 65535));
@@ -108,6 +117,24 @@ int cmd_approvals(int argc, char** argv) {
     return cli.exit(e) == 0 ? 0 : 2;
   }
 
+  if (*approve || *deny) {
+    // With auth: the decision is the server's to record, for the identity of `dagmedic login`
+    // (the CLI never writes it into the store itself).
+    auto cfg = config::load_config(config_path);
+    if (!cfg) {
+      std::fprintf(stderr, "dagmedic approvals: %s\n", cfg.error().message.c_str());
+      return 1;
+    }
+    if (cfg->auth.enabled)
+      return send_decision(*cfg, server, id, static_cast<bool>(*approve), reason,
+                           std::make_shared<http::CurlHttpClient>(), system_clock());
+    if (!server.empty()) {
+      std::fprintf(stderr,
+                   "dagmedic approvals: --server needs auth: in the config (without it the "
+                   "decision is recorded locally as the OS user)\n");
+      return 2;
+    }
+  }
   auto deps = load_deps(config_path, "approvals");
   if (!deps) return 1;
   const std::string cfg_source = deps->config.source;
@@ -159,15 +186,6 @@ int cmd_approvals(int argc, char** argv) {
     auto r =
         *approve ? (*approvals)->approve(id, who, reason) : (*approvals)->deny(id, who, reason);
     if (!r) {
-      if (*approve && deps->config.auth.enabled && r.error().code == Errc::permission_denied) {
-        std::fprintf(stderr,
-                     "dagmedic approvals: %s\n  With auth: configured the CLI cannot vouch for "
-                     "who you are (its config names you): open the approval page, sign in through "
-                     "the identity provider and approve there. (`dagmedic login` with the device "
-                     "flow is not built yet.)\n",
-                     r.error().message.c_str());
-        return 1;
-      }
       return fail(r.error());
     }
     std::printf("%s %s as %s: approval is now %s", *approve ? "approved" : "denied", r->id.c_str(),

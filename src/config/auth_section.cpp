@@ -19,6 +19,8 @@
 //       client_secret_env: DAGMEDIC_APPROVAL_PAGE_SECRET   # or client_secret_file; or neither
 //       public_url: https://approvals.example.com          # optional: the page's origin
 //       session_minutes: 15
+//     cli:                                      # `dagmedic login` (device grant, RFC 8628)
+//       client_id: dagmedic-cli                 # a public client; the default
 #include "config/parser.h"
 
 namespace dm::config {
@@ -58,10 +60,10 @@ std::optional<Error> get_str(const Parser& p, const YAML::Node& n, const char* k
 
 std::optional<Error> parse_auth_section(const Parser& p, const YAML::Node& n, AuthSettings& out) {
   if (!n.IsMap()) return p.err("auth", "must be a mapping (issuer, audience, …)");
-  if (auto e = p.check_keys(
-          n, "auth",
-          {"issuer", "audience", "jwks_uri", "algorithms", "leeway_seconds", "principal_claim",
-           "scopes", "environments_claim", "environments", "introspection", "approval_page"}))
+  if (auto e = p.check_keys(n, "auth",
+                            {"issuer", "audience", "jwks_uri", "algorithms", "leeway_seconds",
+                             "principal_claim", "scopes", "environments_claim", "environments",
+                             "introspection", "approval_page", "cli"}))
     return e;
   out.enabled = true;
   for (auto [key, field] : std::initializer_list<std::pair<const char*, std::string*>>{
@@ -224,6 +226,14 @@ std::optional<Error> parse_auth_section(const Parser& p, const YAML::Node& n, Au
         return p.err("auth.approval_page.client_secret_file", "cannot expand ~: $HOME is not set");
       f = std::string(home) + f.substr(1);
     }
+  }
+  if (const auto& c = n["cli"]; c) {
+    if (!c.IsMap()) return p.err("auth.cli", "must be a mapping (client_id)");
+    if (auto err = p.check_keys(c, "auth.cli", {"client_id"})) return err;
+    if (auto err = get_str(p, c, "client_id", "auth.cli", out.cli.client_id)) return err;
+    if (out.cli.client_id.empty())
+      return p.err("auth.cli.client_id",
+                   "must not be empty (the public client of `dagmedic login` at the issuer)");
   }
   return std::nullopt;
 }

@@ -131,12 +131,26 @@ TEST(AuthSection, ErrorsNameTheKey) {
        "auth.approval_page.session_minutes: must be between 1 and 60"},
       {both + "  approval_page: {client_id: p, redirect_uri: x}\n",
        "auth.approval_page.redirect_uri: unknown key"},
+      {both + "  cli: x\n", "auth.cli: must be a mapping"},
+      {both + "  cli: {client_id: ''}\n", "auth.cli.client_id: must not be empty"},
+      {both + "  cli: {client_secret: s}\n", "auth.cli.client_secret: unknown key"},
   };
   for (const auto& c : cases) {
     auto m = err(c.yaml);
     EXPECT_NE(m.find(std::string("cfg.yaml: ") + c.want), std::string::npos)
         << c.yaml << "\n got: " << m;
   }
+}
+
+TEST(AuthSection, CliClient) {
+  const std::string both =
+      "auth:\n  issuer: https://sso.example.com\n  audience: https://dm.example.com/mcp\n";
+  auto c = parse(both);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->auth.cli.client_id, "dagmedic-cli");
+  c = parse(both + "  cli: {client_id: team-cli}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->auth.cli.client_id, "team-cli");
 }
 
 TEST(AuthSection, ApprovalPageClient) {

@@ -194,6 +194,11 @@ struct AuthApprovalPage {
   std::string public_url;
   int session_minutes = 15;  // a sign-in's lifetime (1-60)
 };
+// `auth.cli:` — `dagmedic login` (device authorization grant, RFC 8628) and the decisions the CLI
+// sends to the approval page's decision API.
+struct AuthCli {
+  std::string client_id = "dagmedic-cli";  // a public client with the device grant enabled
+};
 struct AuthSettings {
   bool enabled = false;  // the section is present
   std::string issuer;    // exact `iss` of the tokens (https; http only on localhost)
@@ -209,6 +214,7 @@ struct AuthSettings {
   std::map<std::string, std::vector<std::string>, std::less<>> environments;
   AuthIntrospection introspection;
   AuthApprovalPage approval_page;
+  AuthCli cli;
 };
 
 // `watch:` — the loop of `dagmedic watch` (docs/watch.md). Every environment is watched unless

@@ -22,6 +22,18 @@
 //        approval's environment; it ends after one recorded decision. Fields approver/token are
 //        refused (the token login is off). The decision carries the session's issuer, subject
 //        and principal into guard::Approvals (N-of-M counts distinct subjects).
+//   POST /api/approvals/{id}/decision  the decision API for `dagmedic approvals approve|deny`
+//        after `dagmedic login` (auth: only; 404 without). Body application/json
+//        {"decision": "approve"|"deny", "reason": "…"} (other fields: 400), header
+//        `Authorization: Bearer <access token>`. The token is checked by OidcLogin::bearer()
+//        (verified as on the MCP side, issued to auth.cli.client_id, a subject, a principal),
+//        then the approve scope (403 insufficient_scope) and the approval's environment (403),
+//        and the decision goes through guard::Approvals as the page's does (requester and own
+//        agent refused 403, the same IdP subject twice 409, not pending 409, unknown 404).
+//        Cookies are never read here; a request with an Origin header (a browser) is refused
+//        403 and one without a bearer token 401 (WWW-Authenticate: Bearer), so there is no CSRF
+//        surface. Answers are JSON: {"error", "message"}, or the outcome with "message".
+//        Refused tokens, scopes and environments are audited like the page's failed sign-ins.
 //
 // Security model:
 // - Approvers authenticate with a personal token; the server holds only SHA-256(token) per

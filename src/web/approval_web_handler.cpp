@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "guard/canonical.h"
@@ -62,6 +63,39 @@ WebResponse html(int status, std::string body) {
   r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
   r.body = std::move(body);
   return r;
+}
+
+// The decision API's answers: {"error": code, "message": text} (or the outcome), as JSON.
+WebResponse api_json(int status, const nlohmann::json& body) {
+  WebResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = body.dump() + "\n";
+  return r;
+}
+WebResponse api_error(int status, std::string_view code, std::string_view text) {
+  return api_json(status, {{"error", code}, {"message", text}});
+}
+
+const char* api_code_for(Errc c) {
+  switch (c) {
+    case Errc::invalid_argument:
+      return "bad_request";
+    case Errc::unauthenticated:
+      return "invalid_token";
+    case Errc::permission_denied:
+      return "forbidden";
+    case Errc::not_found:
+      return "not_found";
+    case Errc::conflict:
+    case Errc::failed_precondition:
+      return "conflict";
+    case Errc::unavailable:
+    case Errc::timeout:
+      return "unavailable";
+    default:
+      return "internal";
+  }
 }
 
 WebResponse message(int status, std::string_view title, std::string_view text) {
@@ -275,6 +309,22 @@ WebResponse Handler::handle(const WebRequest& req) const {
       ok.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
       ok.body = "ok\n";
       return ok;
+    }
+    constexpr std::string_view api = "/api/approvals/";
+    constexpr std::string_view api_suffix = "/decision";
+    if (target.substr(0, api.size()) == api) {
+      if (target.size() < api.size() + api_suffix.size() ||
+          target.substr(target.size() - api_suffix.size()) != api_suffix)
+        return api_error(404, "not_found", "There is nothing here.");
+      std::string id(target.substr(api.size(), target.size() - api.size() - api_suffix.size()));
+      if (!valid_id(id))
+        return api_error(400, "bad_request", "Approval ids are letters, digits, '-' and '_'.");
+      if (req.method != "POST") {
+        WebResponse m = api_error(405, "method_not_allowed", "Use POST.");
+        m.headers.emplace_back("Allow", "POST");
+        return m;
+      }
+      return post_api_decision(id, req);
     }
     constexpr std::string_view prefix = "/approvals/";
     if (target.substr(0, prefix.size()) != prefix)
@@ -615,6 +665,132 @@ WebResponse Handler::post_oidc_decision(const std::string& id, const WebRequest&
                                store::approval_state_name(r->state) + "."
                          : "Denied by " + s->principal + "; this approval can no longer be used.";
   return show(200, {Notice::Kind::ok, std::move(text)});
+}
+
+WebResponse Handler::post_api_decision(const std::string& id, const WebRequest& req) const {
+  using json = nlohmann::json;
+  if (!opts_.oidc)
+    return api_error(404, "not_found",
+                     "This server has no decision API: it needs auth: (the identity provider). "
+                     "Without auth:, decide on the approval page or with `dagmedic approvals "
+                     "approve` where the store is.");
+  // Only a CLI with a bearer token: never a browser, never a cookie. A browser's cross-site
+  // fetch or form always carries Origin; this API has no use for one.
+  if (req.headers.count("origin"))
+    return api_error(403, "cross_site",
+                     "Requests sent by a browser (with an Origin header) are refused: this API "
+                     "takes a bearer token from `dagmedic login`. Nothing was recorded.");
+  auto unauthorized = [&](std::string_view code, std::string text, std::string_view reason,
+                          const std::string& principal) {
+    if (!audit_auth_failed(id, principal, req.remote_address, reason, "api decision", ""))
+      return api_error(503, "unavailable",
+                       text + " (and the refusal could not be written to the audit log)");
+    WebResponse r = api_error(401, code, text);
+    r.headers.emplace_back("WWW-Authenticate",
+                           code == "invalid_token" ? "Bearer error=\"invalid_token\"" : "Bearer");
+    return r;
+  };
+  auto auth = req.headers.find("authorization");
+  constexpr std::string_view scheme = "bearer ";
+  if (auth == req.headers.end() || auth->second.size() <= scheme.size() ||
+      lower(std::string_view(auth->second).substr(0, scheme.size())) != scheme)
+    return unauthorized("unauthorized",
+                        std::string("A bearer token is required (run `dagmedic login`)") +
+                            (req.headers.count("cookie") ? "; cookies are not accepted here" : "") +
+                            ". Nothing was recorded.",
+                        "no_bearer_token", "");
+  if (auth->second.size() > 16 * 1024)
+    return unauthorized("invalid_token", "The Authorization header is too large.",
+                        "oversized_token", "");
+  auto ct = req.headers.find("content-type");
+  if (ct == req.headers.end() || lower(ct->second).rfind("application/json", 0) != 0)
+    return api_error(415, "unsupported_media_type", "Send the decision as application/json.");
+  if (req.body.size() > kMaxFormBytes)
+    return api_error(413, "too_large", "The request body is too large.");
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object())
+    return api_error(400, "bad_request",
+                     "The body must be a JSON object {\"decision\": \"approve\"|\"deny\", "
+                     "\"reason\": \"…\"}.");
+  for (const auto& [k, v] : body.items())
+    if (k != "decision" && k != "reason")
+      return api_error(400, "bad_request",
+                       "Unknown field \"" + audit_text(k, 32) +
+                           "\": only decision and reason are read (who decides comes from the "
+                           "token).");
+  const std::string decision = body.contains("decision") && body["decision"].is_string()
+                                   ? body["decision"].get<std::string>()
+                                   : "";
+  const std::string reason = body.contains("reason") && body["reason"].is_string()
+                                 ? body["reason"].get<std::string>()
+                                 : "";
+  if (decision != "approve" && decision != "deny")
+    return api_error(400, "bad_request", "decision must be \"approve\" or \"deny\".");
+  if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
+    return api_error(400, "bad_request", "A reason is required.");
+
+  const std::string_view token = std::string_view(auth->second).substr(scheme.size());
+  auto who = opts_.oidc->bearer(token);
+  if (!who) {
+    if (who.error().code == Errc::unavailable || who.error().code == Errc::timeout)
+      return api_error(503, "unavailable",
+                       "The token could not be checked: " + who.error().message);
+    return unauthorized("invalid_token", who.error().message + ". Nothing was recorded.",
+                        "invalid_token", "");
+  }
+  const auto a = approvals_->get(id);
+  if (!a) {
+    if (a.error().code == Errc::not_found)
+      return api_error(404, "not_found", "There is no approval with id " + id + ".");
+    return api_error(status_for(a.error().code), api_code_for(a.error().code), a.error().message);
+  }
+  auto forbidden = [&](std::string_view reason_code, std::string text, bool scope) {
+    if (!audit_auth_failed(id, who->principal, req.remote_address, reason_code, decision, ""))
+      return api_error(503, "unavailable",
+                       text + " (and the refusal could not be written to the audit log)");
+    WebResponse r = api_error(403, scope ? "insufficient_scope" : "forbidden", text);
+    if (scope)
+      r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"" +
+                                                     opts_.oidc->options().approve_scope + "\"");
+    return r;
+  };
+  const std::string& scope = opts_.oidc->options().approve_scope;
+  if (!std::binary_search(who->scopes.begin(), who->scopes.end(), scope))
+    return forbidden("missing_scope",
+                     who->principal + " may not decide on approvals: the login lacks the " + scope +
+                         " scope (an approver role at the identity provider). Nothing "
+                         "was recorded.",
+                     true);
+  if (!std::binary_search(who->environments.begin(), who->environments.end(), a->env)) {
+    std::string granted;
+    for (const auto& e : who->environments) granted += (granted.empty() ? "" : ", ") + e;
+    return forbidden("environment",
+                     who->principal + " may not decide in environment " + a->env +
+                         " (the login grants: " + (granted.empty() ? "none" : granted) +
+                         "). Nothing was recorded.",
+                     false);
+  }
+  guard::Principal p{who->principal, false, "", who->issuer, who->subject};
+  auto r =
+      decision == "approve" ? approvals_->approve(id, p, reason) : approvals_->deny(id, p, reason);
+  if (!r)
+    return api_error(status_for(r.error().code), api_code_for(r.error().code),
+                     "Refused: " + r.error().message);
+  int approvals = 0;
+  for (const auto& d : r->decisions) approvals += d.approve ? 1 : 0;
+  std::string text = decision == "approve"
+                         ? "Approved by " + who->principal + " (" + std::to_string(approvals) +
+                               " of " + std::to_string(r->required_approvals) + "); state is now " +
+                               store::approval_state_name(r->state) + "."
+                         : "Denied by " + who->principal + "; this approval can no longer be used.";
+  return api_json(200, {{"approval_id", r->id},
+                        {"decision", decision},
+                        {"principal", who->principal},
+                        {"idp", {{"issuer", who->issuer}, {"subject", who->subject}}},
+                        {"state", store::approval_state_name(r->state)},
+                        {"approvals", approvals},
+                        {"required_approvals", r->required_approvals},
+                        {"message", text}});
 }
 
 }  // namespace dm::web::page

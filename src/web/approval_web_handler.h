@@ -26,6 +26,8 @@ class Handler {
   WebResponse get_approval(const std::string& id, const WebRequest& req) const;
   WebResponse post_approval(const std::string& id, const WebRequest& req) const;
   WebResponse index() const;
+  // POST /api/approvals/{id}/decision (approval_web.h): a decision with a bearer token.
+  WebResponse post_api_decision(const std::string& id, const WebRequest& req) const;
   WebResponse oidc_login(const WebRequest& req) const;
   WebResponse oidc_callback(const WebRequest& req) const;
   WebResponse post_oidc_decision(const std::string& id, const WebRequest& req,

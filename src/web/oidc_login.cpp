@@ -203,6 +203,38 @@ Result<OidcLogin::Completed> OidcLogin::finish(const Pending& p, std::string_vie
   return c;
 }
 
+Result<ApproverSession> OidcLogin::bearer(std::string_view access_token) {
+  if (opts_.cli_client_id.empty())
+    return unauth("decisions with a bearer token are not accepted here (no CLI client configured)");
+  auto at = verifier_->verify(access_token);
+  if (!at) return make_error(at.error().code, "access token: " + at.error().message);
+  std::string client = str_claim(at->claims, "azp");
+  if (client.empty()) client = str_claim(at->claims, "client_id");
+  if (client != opts_.cli_client_id)
+    return unauth("access token: issued to client \"" + client.substr(0, 64) +
+                  "\", not to dagmedic login's client (" + opts_.cli_client_id +
+                  "); an agent's or another service's token cannot decide on approvals");
+  const std::string subject = str_claim(at->claims, "sub");
+  if (subject.empty()) return unauth("access token: no subject (sub)");
+  auto id = auth::identity_of(*at, opts_.rules);
+  if (!id) return id.error();
+  auto principal = guard::normalize_principal(id->principal);
+  if (!principal)
+    return unauth("your " + opts_.rules.principal_claim +
+                  " cannot be a principal here: " + principal.error().message);
+  if (principal->rfind("agent:", 0) == 0)
+    return unauth("your " + opts_.rules.principal_claim + " is in the reserved agent: space");
+  ApproverSession s;
+  s.issuer = id->issuer;
+  s.subject = subject;
+  s.principal = *principal;
+  s.scopes = id->scopes;
+  s.environments = id->environments;
+  if (auto exp = at->claims.find("exp"); exp != at->claims.end() && exp->is_number())
+    s.expires_at = Clock::time_point(std::chrono::seconds(exp->get<int64_t>()));
+  return s;
+}
+
 std::optional<ApproverSession> OidcLogin::session(std::string_view id) {
   if (id.empty()) return std::nullopt;
   std::lock_guard lk(mu_);

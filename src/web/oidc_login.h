@@ -20,6 +20,7 @@
 //                          id bound to that one login and to the one approval it was started
 //                          for, valid session_ttl.
 //   session(id)         -> the session while it lasts.  end_session(id) ends it.
+//   bearer(token)       -> the approver behind an access token of `dagmedic login` (below).
 //
 // Endpoints come from the issuer's discovery (auth::TokenVerifier::endpoints()). Tokens are
 // never logged, stored or shown. Time from the Clock seam, HTTP from the HttpClient seam.
@@ -56,6 +57,9 @@ struct OidcOptions {
   std::chrono::seconds session_ttl{900};  // a session's lifetime
   std::size_t max_pending = 10000;        // sign-ins in progress (and sessions) kept at most
   std::chrono::milliseconds http_timeout{10000};
+  // The public client of `dagmedic login` (auth.cli.client_id): the one client whose access
+  // tokens bearer() accepts for decisions sent to the decision API. "" = none is accepted.
+  std::string cli_client_id{};
 };
 
 // Who signed in, as the issuer vouched for them.
@@ -100,6 +104,16 @@ class OidcLogin {
                              std::string_view binding);
   // Forgets a state (the issuer answered an error to the callback). Returns whether it existed.
   bool drop_state(std::string_view state, std::string_view binding);
+
+  // A decision sent with a bearer token (`dagmedic approvals approve` after `dagmedic login`):
+  // the access token is verified as verify() does on the MCP side (signature, iss, aud = the
+  // server's audience, exp/nbf/iat, introspection when configured); it must have been issued to
+  // `cli_client_id` (azp, else client_id: an agent's or another service's token never decides),
+  // carry a subject, and give a principal outside the agent: space (auth::identity_of, the same
+  // rules). The result has an empty approval_id and expires with the token. The caller checks
+  // scope and environment. Errors: unauthenticated (safe to show), unavailable (the issuer's
+  // keys or introspection could not be reached).
+  Result<ApproverSession> bearer(std::string_view access_token);
 
   std::optional<ApproverSession> session(std::string_view id);
   void end_session(std::string_view id);

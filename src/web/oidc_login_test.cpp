@@ -85,6 +85,7 @@ class OidcTest : public ::testing::Test {
     o.client_id = kClient;
     o.redirect_uri = kRedirect;
     o.rules.environments = {{"dev", {"env:dev"}}, {"prod", {"env:prod"}}};
+    o.cli_client_id = "dagmedic-cli";
     login_ = std::make_shared<OidcLogin>(o, verifier, http_, clock_);
   }
 
@@ -425,6 +426,167 @@ TEST_F(OidcPageTest, ReturnUrlsOutsideThePageAreRefusedAndCallbacksChecked) {
   EXPECT_NE(cb.body.find("started in another browser"), std::string::npos);
   EXPECT_EQ(set_cookie(cb, "dm_session"), "");
   EXPECT_TRUE(audit_->verify()->ok);
+}
+
+// The decision API (POST /api/approvals/{id}/decision) with `dagmedic login`'s bearer tokens.
+class DecisionApiTest : public OidcPageTest {
+ protected:
+  // An access token of the CLI client for `user`.
+  std::string cli_token(const std::string& user, const std::string& sub,
+                        json groups = json::array({"env:dev"}),
+                        std::string scope = "openid dagmedic:approve",
+                        std::string azp = "dagmedic-cli") {
+    return auth::testing::sign(key(), {{"iss", kIssuer},
+                                       {"aud", json::array({kAudience, "account"})},
+                                       {"sub", sub},
+                                       {"azp", azp},
+                                       {"exp", now_s() + 300},
+                                       {"iat", now_s()},
+                                       {"preferred_username", user},
+                                       {"scope", scope},
+                                       {"groups", groups}});
+  }
+
+  WebResponse api(const std::string& id, const std::string& token,
+                  std::string body = R"({"decision":"approve","reason":"checked the conf"})",
+                  std::map<std::string, std::string> extra = {}) {
+    WebRequest r;
+    r.method = "POST";
+    r.target = "/api/approvals/" + id + "/decision";
+    r.headers["host"] = "127.0.0.1:8800";
+    r.headers["content-type"] = "application/json";
+    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
+    for (auto& [k, v] : extra) r.headers[k] = v;
+    r.body = std::move(body);
+    return web_->handle(r);
+  }
+
+  static json body_of(const WebResponse& r) { return json::parse(r.body, nullptr, false); }
+};
+
+TEST_F(DecisionApiTest, ABearerTokenOfTheCliRecordsTheIdpIdentity) {
+  const std::string id = request();
+  auto r = api(id, cli_token("Carol", "sub-carol"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("Content-Type"), "application/json");
+  auto b = body_of(r);
+  EXPECT_EQ(b["principal"], "carol");
+  EXPECT_EQ(b["state"], "approved");
+  EXPECT_EQ(b["idp"]["subject"], "sub-carol");
+  auto a = approvals_->get(id);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->decisions.size(), 1u);
+  EXPECT_EQ(a->decisions[0].principal, "carol");
+  EXPECT_EQ(a->decisions[0].idp_issuer, kIssuer);
+  EXPECT_EQ(a->decisions[0].idp_subject, "sub-carol");
+  // Deny works the same way (another approval).
+  const std::string other = request();
+  auto d = api(other, cli_token("dave", "sub-dave"), R"({"decision":"deny","reason":"no"})");
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_EQ(approvals_->get(other)->state, store::ApprovalState::denied);
+  EXPECT_TRUE(audit_->verify()->ok);
+}
+
+TEST_F(DecisionApiTest, NoTokenCookiesOriginAndBadBodiesAreRefused) {
+  const std::string id = request();
+  auto none = api(id, "");
+  EXPECT_EQ(none.status, 401) << none.body;
+  EXPECT_EQ(none.header("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(body_of(none)["error"], "unauthorized");
+  // A browser's session cookie is no credential here.
+  const std::string session = sign_in(id, "carol", "sub-carol");
+  auto cookie_only = api(id, "", R"({"decision":"approve","reason":"x"})", {{"cookie", session}});
+  EXPECT_EQ(cookie_only.status, 401);
+  EXPECT_NE(body_of(cookie_only)["message"].get<std::string>().find("cookies are not accepted"),
+            std::string::npos);
+  // A browser (Origin), even with a good token.
+  auto cross = api(id, cli_token("carol", "sub-carol"), R"({"decision":"approve","reason":"x"})",
+                   {{"origin", "https://evil.example"}});
+  EXPECT_EQ(cross.status, 403);
+  EXPECT_EQ(body_of(cross)["error"], "cross_site");
+  // Not JSON (a form a browser could send without a preflight), unknown fields, bad values.
+  auto form = api(id, cli_token("carol", "sub-carol"), "decision=approve&reason=x",
+                  {{"content-type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(form.status, 415);
+  EXPECT_EQ(api(id, cli_token("carol", "sub-carol"), "[]").status, 400);
+  auto claimed = api(id, cli_token("carol", "sub-carol"),
+                     R"({"decision":"approve","reason":"x","principal":"bob"})");
+  EXPECT_EQ(claimed.status, 400);
+  EXPECT_EQ(api(id, cli_token("carol", "sub-carol"), R"({"decision":"maybe","reason":"x"})").status,
+            400);
+  EXPECT_EQ(
+      api(id, cli_token("carol", "sub-carol"), R"({"decision":"approve","reason":" "})").status,
+      400);
+  // Bad tokens: garbage, another client's (an agent's service account), expired.
+  auto garbage = api(id, "not-a-jwt");
+  EXPECT_EQ(garbage.status, 401);
+  EXPECT_EQ(garbage.header("WWW-Authenticate"), "Bearer error=\"invalid_token\"");
+  auto agent = api(id, cli_token("service-account-dagmedic-agent", "sub-agent",
+                                 json::array({"env:dev"}), "dagmedic:approve", "dagmedic-agent"));
+  EXPECT_EQ(agent.status, 401);
+  EXPECT_NE(body_of(agent)["message"].get<std::string>().find("not to dagmedic login's client"),
+            std::string::npos);
+  auto old = cli_token("carol", "sub-carol");
+  clock_->advance(std::chrono::seconds(400));
+  EXPECT_EQ(api(id, old).status, 401);
+  // Unknown approval, and the page's routes for GET.
+  EXPECT_EQ(api("nope", cli_token("carol", "sub-carol")).status, 404);
+  EXPECT_EQ(get("/api/approvals/" + id + "/decision").status, 405);
+  EXPECT_TRUE(approvals_->get(id)->decisions.empty());
+  EXPECT_TRUE(audit_->verify()->ok);
+}
+
+TEST_F(DecisionApiTest, ScopeEnvironmentRequesterAndTheSameSubjectTwice) {
+  const std::string dev = request("dev");
+  auto reader = api(dev, cli_token("reader", "sub-r", json::array({"env:dev"}), "openid"));
+  EXPECT_EQ(reader.status, 403);
+  EXPECT_EQ(body_of(reader)["error"], "insufficient_scope");
+  EXPECT_NE(reader.header("WWW-Authenticate").find("scope=\"dagmedic:approve\""),
+            std::string::npos);
+  auto wrong_env = api(dev, cli_token("dave", "sub-d", json::array({"env:prod"})));
+  EXPECT_EQ(wrong_env.status, 403);
+  EXPECT_NE(body_of(wrong_env)["message"].get<std::string>().find(
+                "may not decide in environment dev (the login grants: prod)"),
+            std::string::npos);
+  // The human the requesting agent acts for.
+  auto own = api(dev, cli_token("alice", "sub-alice"));
+  EXPECT_EQ(own.status, 403);
+  EXPECT_NE(body_of(own)["message"].get<std::string>().find(
+                "cannot approve a request made by their own agent"),
+            std::string::npos);
+  EXPECT_TRUE(approvals_->get(dev)->decisions.empty());
+  // prod needs 2 (the default policy): the same subject under two usernames counts once.
+  const std::string prod = request("prod");
+  auto first = api(prod, cli_token("carol", "sub-carol", json::array({"env:prod"})));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(body_of(first)["state"], "pending");
+  auto again = api(prod, cli_token("carol2", "sub-carol", json::array({"env:prod"})));
+  EXPECT_EQ(again.status, 409) << again.body;
+  EXPECT_NE(
+      body_of(again)["message"].get<std::string>().find("same person (IdP subject sub-carol)"),
+      std::string::npos);
+  EXPECT_EQ(approvals_->get(prod)->decisions.size(), 1u);
+  auto second = api(prod, cli_token("dave", "sub-dave", json::array({"env:prod"})));
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(body_of(second)["state"], "approved");
+  // Decided already: 409.
+  EXPECT_EQ(api(prod, cli_token("erin", "sub-erin", json::array({"env:prod"}))).status, 409);
+  EXPECT_TRUE(audit_->verify()->ok);
+}
+
+TEST_F(DecisionApiTest, WithoutAuthThereIsNoDecisionApi) {
+  ApprovalWebOptions o;
+  o.clock = clock_;
+  o.audit = audit_;
+  ApprovalWeb plain(approvals_, o);
+  WebRequest r;
+  r.method = "POST";
+  r.target = "/api/approvals/" + request() + "/decision";
+  r.headers["host"] = "127.0.0.1:8800";
+  r.headers["content-type"] = "application/json";
+  r.headers["authorization"] = "Bearer " + cli_token("carol", "sub-carol");
+  r.body = R"({"decision":"approve","reason":"x"})";
+  EXPECT_EQ(plain.handle(r).status, 404);
 }
 
 }  // namespace

@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -269,6 +271,29 @@ def server_introspecting(kc, airflow_socket, tmp_path_factory) -> Iterator[Serve
 def server_with_page(kc, airflow_socket, tmp_path_factory) -> Iterator[Served]:
     with serve(kc, tmp_path_factory.mktemp("serve-page"), airflow_socket.port, approval_page=True) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by selenium (as in tests/guard), one profile per test module."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_bin = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    profile = tempfile.mkdtemp(prefix="dm-chromium-oidc-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+              "--disable-extensions", "--disable-background-networking", f"--user-data-dir={profile}"):
+        opts.add_argument(a)
+    d = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    d.set_page_load_timeout(60)
+    try:
+        yield d
+    finally:
+        d.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ docs/security.md has the table."""
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import urllib.parse
 
 import httpx
@@ -113,28 +111,6 @@ def notice(r: httpx.Response) -> str:
 
 
 # --- Chromium through Keycloak's real login form -------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    driver_bin = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    profile = tempfile.mkdtemp(prefix="dm-chromium-oidc-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-              "--disable-extensions", "--disable-background-networking", f"--user-data-dir={profile}"):
-        opts.add_argument(a)
-    d = webdriver.Chrome(service=Service(driver_bin), options=opts)
-    d.set_page_load_timeout(60)
-    try:
-        yield d
-    finally:
-        d.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
 
 def test_chromium_signs_in_through_keycloak_and_approves(kc, server_with_page, browser):
     from selenium.common.exceptions import WebDriverException
@@ -298,16 +274,18 @@ def test_a_user_without_the_approve_role_cannot_decide(kc, server_with_page, han
 
 
 def test_approver_tokens_and_the_cli_do_not_count_with_auth(kc, server_with_page, hand):
-    """With auth: the token login is refused on the page (400) and `dagmedic approvals approve` is refused
-    (permission_denied, pointing to the page)."""
+    """With auth: the token login is refused on the page (400) and `dagmedic approvals approve` without a
+    `dagmedic login` is refused (it says to pass --server, then to log in) and records nothing."""
     s = server_with_page
     a = request_approval(kc, s)
     assert hand.sign_in(a, "approver1").status_code == 200
     r = hand.decide(a, extra={"approver": "approver1", "token": "t"})
     assert r.status_code == 400 and "Approver tokens are not accepted on this server" in notice(r), r.text
+    # The CLI sends decisions to the server (tests/auth/test_cli_device_login.py): never into the store itself.
     cli = s.cli("approvals", "approve", a, "--reason", "from the CLI")
-    assert cli.returncode == 1
-    assert "signed in through the identity provider" in cli.stderr and "approval page" in cli.stderr, cli.stderr
+    assert cli.returncode == 1 and "pass --server URL" in cli.stderr, cli.stderr
+    cli = s.cli("approvals", "approve", a, "--reason", "from the CLI", "--server", s.page)
+    assert cli.returncode == 1 and "not logged in: run `dagmedic login` first" in cli.stderr, cli.stderr
     assert_unchanged_and_nothing_ran(s, a)
 
 
