@@ -7,6 +7,7 @@
 #   /usr/share/doc/dagmedic/                README, docs, examples/config.yaml (docs/config.md's example)
 #   /usr/share/man/man1/dagmedic*.1.gz      generated from the CLI's own --help (packaging/gen-manpages.py)
 #   /lib/systemd/system/dagmedic.service    `serve --transport http` as user dagmedic, sandboxed
+#   /lib/systemd/system/dagmedic-watch.service  `watch` (docs/watch.md), same user, state and sandbox
 #   /etc/dagmedic/config.yaml               the service's config (conffile, root:dagmedic 0640)
 # Dependencies: dpkg-shlibdeps on the binary (CPACK_DEBIAN_PACKAGE_SHLIBDEPS) plus adduser.
 find_program(DM_OBJCOPY NAMES objcopy REQUIRED)
@@ -55,7 +56,8 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/packaging/RE
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs
         FILES_MATCHING PATTERN "*.md" PATTERN "benchmarks" EXCLUDE)
-install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/dagmedic.service DESTINATION /lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/dagmedic.service
+              ${PROJECT_SOURCE_DIR}/packaging/systemd/dagmedic-watch.service DESTINATION /lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/config.yaml DESTINATION /etc/dagmedic)
 
 set(CPACK_GENERATOR DEB)

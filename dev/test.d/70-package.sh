@@ -101,13 +101,14 @@ assert cmds and not bad, bad[:5]
 PY
 fi
 number binary_bytes "$(stat -c %s "$bin")"
-for f in /usr/bin/dagmedic /lib/systemd/system/dagmedic.service /etc/dagmedic/config.yaml \
+for f in /usr/bin/dagmedic /lib/systemd/system/dagmedic.service /lib/systemd/system/dagmedic-watch.service \
+         /etc/dagmedic/config.yaml \
          /usr/share/dagmedic/rules/redaction.yaml /usr/share/dagmedic/rules/categories.yaml \
          /usr/share/doc/dagmedic/examples/config.yaml /usr/share/doc/dagmedic/README.Debian \
          /usr/share/man/man1/dagmedic.1.gz; do
   check "package has $f" grep -qx "$f" "$work/files"
 done
-for c in serve logs doctor approvals audit mcp-config version; do
+for c in serve logs doctor approvals audit mcp-config version watch login logout; do
   check "man page for $c" grep -qx "/usr/share/man/man1/dagmedic-$c.1.gz" "$work/files"
 done
 depends=$(sed -n 's/^Depends: //p' "$work/control")
@@ -201,16 +202,18 @@ check "store created in /var/lib/dagmedic" in_root test -f /var/lib/dagmedic/dag
 check "audit key 0600 dagmedic" [ "$(in_root stat -c '%a %U' /var/lib/dagmedic/audit.key 2>/dev/null)" = "600 dagmedic" ]
 check "audit verify OK as dagmedic" grep -q "^audit OK" "$work/verify.out"
 
-# The unit.
-# --man=no: a fresh root has no man-db to look up Documentation=man:dagmedic-serve(1); its file is checked above.
-in_root systemd-analyze verify --man=no /lib/systemd/system/dagmedic.service >"$work/verify-unit.out" 2>&1 && ok \
-  || { ko "systemd-analyze verify dagmedic.service"; cat "$work/verify-unit.out" >&2; }
-check "systemd-analyze verify said nothing" [ ! -s "$work/verify-unit.out" ]
-in_root systemd-analyze security --offline=yes --no-pager /lib/systemd/system/dagmedic.service >"$work/security.out" 2>&1 || true
-exposure=$(sed -n 's/.*Overall exposure level for dagmedic.service: \([0-9.]*\).*/\1/p' "$work/security.out")
-number systemd_exposure "${exposure:-none}"
-check "systemd exposure below 2.0 (got ${exposure:-none})" python3 -c "import sys; sys.exit(0 if '${exposure}' and float('${exposure:-99}') < 2.0 else 1)"
-for c in serve logs doctor approvals audit mcp-config version; do
+# The units.
+# --man=no: a fresh root has no man-db to look up Documentation=man:dagmedic-*(1); their files are checked above.
+for unit in dagmedic dagmedic-watch; do
+  in_root systemd-analyze verify --man=no /lib/systemd/system/$unit.service >"$work/verify-$unit.out" 2>&1 && ok \
+    || { ko "systemd-analyze verify $unit.service"; cat "$work/verify-$unit.out" >&2; }
+  check "systemd-analyze verify $unit.service said nothing" [ ! -s "$work/verify-$unit.out" ]
+  in_root systemd-analyze security --offline=yes --no-pager /lib/systemd/system/$unit.service >"$work/security-$unit.out" 2>&1 || true
+  exposure=$(sed -n "s/.*Overall exposure level for $unit.service: \([0-9.]*\).*/\1/p" "$work/security-$unit.out")
+  number "systemd_exposure_$unit" "${exposure:-none}"
+  check "$unit.service exposure below 2.0 (got ${exposure:-none})" python3 -c "import sys; sys.exit(0 if '${exposure}' and float('${exposure:-99}') < 2.0 else 1)"
+done
+for c in serve logs doctor approvals audit mcp-config version watch login logout; do
   check "man page dagmedic-$c is roff" bash -c "zcat '$root/usr/share/man/man1/dagmedic-$c.1.gz' | head -1 | grep -q '^\.TH DAGMEDIC'"
 done
 

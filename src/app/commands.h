@@ -13,6 +13,7 @@ int cmd_doctor(int argc, char** argv);      // doctor [--env NAME] [--config FIL
 int cmd_approvals(int argc, char** argv);   // approvals list|show|approve|deny|web
 int cmd_audit(int argc, char** argv);       // audit verify|export|checkpoint
 int cmd_mcp_config(int argc, char** argv);  // mcp-config CLIENT [--http URL] [--write]
+int cmd_watch(int argc, char** argv);       // watch [--once] [--env NAME] | watch status
 int cmd_login(int argc, char** argv);       // login [--config FILE] (device grant; auth:)
 int cmd_logout(int argc, char** argv);      // logout [--config FILE]
 

@@ -16,6 +16,7 @@ constexpr const char* kUsage =
     "  doctor   check config, reachability, auth and API version of environments\n"
     "  approvals list | show ID | approve ID --reason R | deny ID --reason R | web\n"
     "  audit    verify | export [--out F] | checkpoint\n"
+    "  watch    [--once] [--env NAME] [--json] | status: find new failed runs, open incidents\n"
     "  login    sign in at the identity provider of auth: (device code in a browser)\n"
     "  logout   forget (and revoke) that login\n"
     "  mcp-config claude-code | claude-desktop | vscode | cursor [--http URL] [--write]\n"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (cmd == "login") return dm::app::cmd_login(argc - 1, argv + 1);
   if (cmd == "logout") return dm::app::cmd_logout(argc - 1, argv + 1);
   if (cmd == "mcp-config") return dm::app::cmd_mcp_config(argc - 1, argv + 1);
+  if (cmd == "watch") return dm::app::cmd_watch(argc - 1, argv + 1);
   std::fprintf(stderr, "dagmedic: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

@@ -217,6 +217,22 @@ struct AuthSettings {
   AuthCli cli;
 };
 
+// `watch:` — the loop of `dagmedic watch` (docs/watch.md). Every environment is watched unless
+// watch.environments.NAME.enabled is false.
+struct WatchEnvironmentSettings {
+  bool enabled = true;
+};
+struct WatchSettings {
+  int interval_seconds = 60;          // between the starts of two cycles (1..86400)
+  int overlap_seconds = 300;          // re-read this far behind the cursor (late writes; 0..86400)
+  int initial_lookback_minutes = 60;  // first cycle of an environment (no cursor yet; 1..527040)
+  int max_runs_per_cycle = 100;       // new failures handled per environment per cycle (1..10000)
+  // Keyed by environment name (each a key of environments:).
+  std::map<std::string, WatchEnvironmentSettings, std::less<>> environments;
+  // false only when watch.environments.NAME.enabled is false.
+  bool enabled_for(std::string_view env) const;
+};
+
 struct Config {
   std::string source;  // file it came from, "" for the built-in empty config
   Defaults defaults;
@@ -230,6 +246,7 @@ struct Config {
   ServerSettings server;
   RulesSettings rules;
   AuthSettings auth;
+  WatchSettings watch;
 
   // The recovery rule for a DAG: the first whose glob matches, else the default rule.
   RecoveryRule recovery_for(std::string_view dag_id) const;

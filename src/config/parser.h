@@ -38,6 +38,9 @@ std::optional<Error> parse_auth_section(const Parser& p, const YAML::Node& n, Au
 // rules_section.cpp: `rules:`.
 std::optional<Error> parse_rules_section(const Parser& p, const YAML::Node& n, RulesSettings& out);
 
+// watch_section.cpp: `watch:` (environment names are checked against environments: by parse()).
+std::optional<Error> parse_watch_section(const Parser& p, const YAML::Node& n, WatchSettings& out);
+
 namespace detail {
 
 // Keys that would hold a secret in clear: refused with a pointer to the reference form.
@@ -343,10 +346,10 @@ class Parser {
     if (root.IsNull()) return cfg;  // empty file
     if (!root.IsMap()) return err("", "top level must be a mapping (environments, defaults, caps)");
     try {
-      if (auto e =
-              check_keys(root, "",
-                         {"environments", "defaults", "caps", "version", "store", "recovery",
-                          "policy", "identity", "audit", "approvers", "rules", "server", "auth"}))
+      if (auto e = check_keys(
+              root, "",
+              {"environments", "defaults", "caps", "version", "store", "recovery", "policy",
+               "identity", "audit", "approvers", "rules", "server", "auth", "watch"}))
         return *e;
       if (root["version"]) {
         auto v = integer(root["version"], "version", 1, 1);
@@ -401,6 +404,9 @@ class Parser {
       if (root["auth"]) {
         if (auto e = parse_auth_section(*this, root["auth"], cfg.auth)) return *e;
       }
+      if (root["watch"]) {
+        if (auto e = parse_watch_section(*this, root["watch"], cfg.watch)) return *e;
+      }
       if (root["environments"]) {
         const auto& envs = root["environments"];
         if (!envs.IsMap() && !envs.IsNull())
@@ -420,6 +426,10 @@ class Parser {
     for (const auto& [env, grants] : cfg.auth.environments)
       if (!cfg.find(env))
         return err("auth.environments." + env,
+                   "names an environment that is not under environments:");
+    for (const auto& [env, w] : cfg.watch.environments)
+      if (!cfg.find(env))
+        return err("watch.environments." + env,
                    "names an environment that is not under environments:");
     if (!cfg.defaults.environment.empty() && !cfg.find(cfg.defaults.environment))
       return err("defaults.environment",

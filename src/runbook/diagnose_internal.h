@@ -56,6 +56,12 @@ struct TryRef {
   int latest_try = 0;    // the task instance's latest try (0: unknown)
 };
 
+// The latest try of a task instance (try_number may be 0: it never ran, and has no log).
+inline TryRef latest_try_of(const airflow::TaskInstance& ti) {
+  return TryRef{ti.dag_id, ti.run_id,   ti.task_id, ti.map_index, ti.try_number,
+                true,      ti.end_date, ti.state,   ti.try_number};
+}
+
 // A failed try that a later try of the same task recovered (the task instance, at its latest
 // try, succeeded): history worth keeping, not an open incident, nothing to rerun.
 inline bool recovered_by_later_try(const TryRef& t) { return !t.latest && t.state == "success"; }

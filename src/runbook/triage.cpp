@@ -18,18 +18,12 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::size_t kFrequencyCap = 500;  // runs examined for frequency
-constexpr std::size_t kFactsListCap = 20;   // task ids kept in an incident's summary
-constexpr std::size_t kTaskIdsMax = 1000;   // task_ids accepted by get_task_states
+constexpr std::size_t kFactsListCap = kIncidentFactsListCap;
+constexpr std::size_t kTaskIdsMax = 1000;  // task_ids accepted by get_task_states
 
 std::vector<std::string> ids_of(const std::vector<const airflow::TaskInstance*>& tis,
                                 std::size_t cap = SIZE_MAX) {
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  for (const auto* t : tis) {
-    if (out.size() >= cap) break;
-    if (seen.insert(t->task_id).second) out.push_back(t->task_id);
-  }
-  return out;
+  return task_ids_of(tis, cap);
 }
 
 std::string counts_text(const std::map<std::string, int>& counts) {
@@ -196,17 +190,8 @@ Result<Reply<RunSummaryOut>> get_run_summary(const Deps& deps, const RunIn& a) {
   else
     text += "Next: nothing failed here; list_failed_runs shows failures of this DAG.";
 
-  json incident_facts = {{"source", "get_run_summary"},
-                         {"state", run->state},
-                         {"end_date", iso_utc(run->end_date)},
-                         {"severity", severity},
-                         {"tier", tier},
-                         {"business_critical", critical},
-                         {"first_failing_task", first_id},
-                         {"failed_tasks", ids_of(facts.failed, kFactsListCap)},
-                         {"upstream_failed", facts.upstream_failed.size()},
-                         {"retries_used", facts.retries_used},
-                         {"failed_runs_lately", frequency.failed_runs}};
+  json incident_facts = run_triage_facts("get_run_summary", *run, facts, dag.tags);
+  incident_facts["failed_runs_lately"] = frequency.failed_runs;
   out.incident_id = incident_for(deps, env, *run, first_id, std::move(incident_facts), text);
   out.run = std::move(*run);
   out.environment = env;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <tuple>
 
 #include "common/iso_time.h"
@@ -91,6 +92,33 @@ std::string severity_for(const std::string& tier, bool business_critical) {
   if (business_critical || tier == "1") return "sev1";
   if (tier == "2") return "sev2";
   return "sev3";
+}
+
+std::vector<std::string> task_ids_of(const std::vector<const airflow::TaskInstance*>& tis,
+                                     std::size_t cap) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto* t : tis) {
+    if (out.size() >= cap) break;
+    if (seen.insert(t->task_id).second) out.push_back(t->task_id);
+  }
+  return out;
+}
+
+nlohmann::json run_triage_facts(std::string_view source, const airflow::DagRun& run,
+                                const TaskFacts& facts, const std::vector<std::string>& dag_tags) {
+  const std::string tier = tier_from_tags(dag_tags);
+  const bool critical = business_critical_from_tags(dag_tags);
+  return {{"source", std::string(source)},
+          {"state", run.state},
+          {"end_date", iso_utc(run.end_date)},
+          {"severity", severity_for(tier, critical)},
+          {"tier", tier},
+          {"business_critical", critical},
+          {"first_failing_task", facts.first_failing ? facts.first_failing->task_id : ""},
+          {"failed_tasks", task_ids_of(facts.failed, kIncidentFactsListCap)},
+          {"upstream_failed", facts.upstream_failed.size()},
+          {"retries_used", facts.retries_used}};
 }
 
 }  // namespace dm::runbook

@@ -2,8 +2,12 @@
 // counts, retries used/left, and the tier / business-critical / severity read from DAG tags.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "airflow/types.h"
@@ -37,5 +41,19 @@ std::string tier_from_tags(const std::vector<std::string>& tags);
 bool business_critical_from_tags(const std::vector<std::string>& tags);
 // "sev1" for tier 1 or business critical, "sev2" for tier 2, "sev3" otherwise.
 std::string severity_for(const std::string& tier, bool business_critical);
+
+// Distinct task ids of `tis`, in order, at most `cap`.
+std::vector<std::string> task_ids_of(const std::vector<const airflow::TaskInstance*>& tis,
+                                     std::size_t cap = SIZE_MAX);
+
+// Task ids kept in an incident's summary.
+inline constexpr std::size_t kIncidentFactsListCap = 20;
+
+// The facts a failed run's triage records on its incident (summary_json "triage"; open_incident):
+// {source, state, end_date, severity, tier, business_critical, first_failing_task, failed_tasks
+// (≤ kIncidentFactsListCap), upstream_failed (a count), retries_used}, tier and severity from the
+// DAG's tags. Used by get_run_summary and the watcher (runbook/failure.h), so both record the same.
+nlohmann::json run_triage_facts(std::string_view source, const airflow::DagRun& run,
+                                const TaskFacts& facts, const std::vector<std::string>& dag_tags);
 
 }  // namespace dm::runbook

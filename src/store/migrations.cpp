@@ -90,6 +90,17 @@ ALTER TABLE approvals ADD COLUMN requester_for TEXT NOT NULL DEFAULT '';
 ALTER TABLE approval_decisions ADD COLUMN idp_issuer TEXT NOT NULL DEFAULT '';
 ALTER TABLE approval_decisions ADD COLUMN idp_subject TEXT NOT NULL DEFAULT '';
 )sql",
+    // 6: watch mode (docs/watch.md): each environment's cursor and last cycle, and the failed
+    // runs the watcher handled (de-duplication by (env, dag_id, run_id)).
+    R"sql(
+CREATE TABLE watch_cursors(env TEXT PRIMARY KEY, cursor_at {i64} NOT NULL,
+  last_cycle_at {i64} NOT NULL, last_outcome TEXT NOT NULL, last_message TEXT NOT NULL,
+  cycles {i64} NOT NULL, incidents_opened {i64} NOT NULL, last_opened {i64} NOT NULL);
+CREATE TABLE watch_runs(env TEXT NOT NULL, dag_id TEXT NOT NULL, run_id TEXT NOT NULL,
+  end_at {i64} NOT NULL, handled_at {i64} NOT NULL, incident_id TEXT NOT NULL,
+  PRIMARY KEY(env, dag_id, run_id));
+CREATE INDEX watch_runs_by_end ON watch_runs(env, end_at);
+)sql",
 };
 
 // `text` with every `{name}` replaced by its substitution in `d`. An unknown name is a bug in the

@@ -427,6 +427,105 @@ class PgStore final : public Store {
     });
   }
 
+  // ---- watch mode ----
+  static constexpr const char* kCursorCols =
+      "env, cursor_at, last_cycle_at, last_outcome, last_message, cycles, incidents_opened, "
+      "last_opened";
+  static WatchCursor read_cursor(const pqxx::row& r) {
+    return WatchCursor{r[0].as<std::string>(), r[1].as<int64_t>(),     r[2].as<int64_t>(),
+                       r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(),
+                       r[6].as<int64_t>(),     r[7].as<int64_t>()};
+  }
+
+  Result<std::optional<WatchCursor>> get_watch_cursor(const std::string& env) override {
+    using V = std::optional<WatchCursor>;
+    return run<V>("read watch cursor of " + env, [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(
+          std::string("SELECT ") + kCursorCols + " FROM watch_cursors WHERE env = $1", env);
+      if (r.empty()) return V();
+      return V(read_cursor(r[0]));
+    });
+  }
+
+  Result<std::vector<WatchCursor>> list_watch_cursors() override {
+    using V = std::vector<WatchCursor>;
+    return run<V>("list watch cursors", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec(std::string("SELECT ") + kCursorCols + " FROM watch_cursors ORDER BY env");
+      V out;
+      for (const auto& row : r) out.push_back(read_cursor(row));
+      return out;
+    });
+  }
+
+  Status put_watch_cursor(const WatchCursor& wc) override {
+    if (wc.env.empty())
+      return make_error(Errc::invalid_argument, "postgres store: watch cursor without env");
+    return status(
+        run<int>("write watch cursor of " + wc.env, [&](pqxx::connection& c) -> Result<int> {
+          pqxx::work w(c);
+          w.exec_params(
+              "INSERT INTO watch_cursors(env, cursor_at, last_cycle_at, last_outcome, "
+              "last_message, cycles, incidents_opened, last_opened) VALUES($1::text, $2::bigint, "
+              "$3::bigint, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint) "
+              "ON CONFLICT(env) DO UPDATE SET cursor_at = excluded.cursor_at, "
+              "last_cycle_at = excluded.last_cycle_at, last_outcome = excluded.last_outcome, "
+              "last_message = excluded.last_message, cycles = excluded.cycles, "
+              "incidents_opened = excluded.incidents_opened, last_opened = excluded.last_opened",
+              wc.env, wc.cursor_ms, wc.last_cycle_ms, wc.last_outcome, wc.last_message, wc.cycles,
+              wc.incidents_opened, wc.last_opened);
+          w.commit();
+          return 0;
+        }));
+  }
+
+  Status mark_watched_run(const WatchedRun& r) override {
+    return status(run<int>("record watched run " + r.dag_id + "/" + r.run_id,
+                           [&](pqxx::connection& c) -> Result<int> {
+                             pqxx::work w(c);
+                             w.exec_params(
+                                 "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, "
+                                 "incident_id) VALUES($1::text, $2::text, $3::text, $4::bigint, "
+                                 "$5::bigint, $6::text) ON CONFLICT(env, dag_id, run_id) DO "
+                                 "UPDATE SET end_at = excluded.end_at, handled_at = "
+                                 "excluded.handled_at, incident_id = excluded.incident_id "
+                                 "WHERE excluded.end_at > watch_runs.end_at",
+                                 r.env, r.dag_id, r.run_id, r.end_ms, r.handled_ms, r.incident_id);
+                             w.commit();
+                             return 0;
+                           }));
+  }
+
+  Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env, int64_t from_end_ms,
+                                                    size_t limit) override {
+    using V = std::vector<WatchedRun>;
+    return run<V>("list watched runs", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(
+          "SELECT env, dag_id, run_id, end_at, handled_at, incident_id FROM watch_runs "
+          "WHERE env = $1::text AND end_at >= $2::bigint ORDER BY end_at DESC, dag_id, run_id "
+          "LIMIT $3::bigint",
+          env, from_end_ms, clamp_limit(limit));
+      V out;
+      for (const auto& row : r)
+        out.push_back(WatchedRun{row[0].as<std::string>(), row[1].as<std::string>(),
+                                 row[2].as<std::string>(), row[3].as<int64_t>(),
+                                 row[4].as<int64_t>(), row[5].as<std::string>()});
+      return out;
+    });
+  }
+
+  Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms) override {
+    return run<int64_t>("prune watched runs", [&](pqxx::connection& c) -> Result<int64_t> {
+      pqxx::work w(c);
+      auto r = w.exec_params("DELETE FROM watch_runs WHERE env = $1::text AND end_at < $2::bigint",
+                             env, before_end_ms);
+      w.commit();
+      return static_cast<int64_t>(r.affected_rows());
+    });
+  }
+
  private:
   static int64_t clamp_limit(size_t limit) {
     return limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);

@@ -480,6 +480,89 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // ---- watch mode ----
+  static constexpr const char* kCursorCols =
+      "env, cursor_at, last_cycle_at, last_outcome, last_message, cycles, incidents_opened, "
+      "last_opened";
+  static WatchCursor read_cursor(Stmt& s) {
+    return WatchCursor{s.text(0), s.i64(1), s.i64(2), s.text(3),
+                       s.text(4), s.i64(5), s.i64(6), s.i64(7)};
+  }
+
+  Result<std::optional<WatchCursor>> get_watch_cursor(const std::string& env) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           (std::string("SELECT ") + kCursorCols + " FROM watch_cursors WHERE env = ?").c_str());
+    s.bind(1, env);
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<WatchCursor>();
+    if (rc != SQLITE_ROW) return sq_error(db_, rc, "read watch cursor of " + env);
+    return std::optional<WatchCursor>(read_cursor(s));
+  }
+
+  Result<std::vector<WatchCursor>> list_watch_cursors() override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           (std::string("SELECT ") + kCursorCols + " FROM watch_cursors ORDER BY env").c_str());
+    std::vector<WatchCursor> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_cursor(s));
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "list watch cursors");
+    return out;
+  }
+
+  Status put_watch_cursor(const WatchCursor& c) override {
+    if (c.env.empty())
+      return make_error(Errc::invalid_argument, "sqlite store: watch cursor without env");
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "INSERT INTO watch_cursors(env, cursor_at, last_cycle_at, last_outcome, last_message, "
+           "cycles, incidents_opened, last_opened) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+           "ON CONFLICT(env) DO UPDATE SET cursor_at = excluded.cursor_at, "
+           "last_cycle_at = excluded.last_cycle_at, last_outcome = excluded.last_outcome, "
+           "last_message = excluded.last_message, cycles = excluded.cycles, "
+           "incidents_opened = excluded.incidents_opened, last_opened = excluded.last_opened");
+    s.bind(1, c.env).bind(2, c.cursor_ms).bind(3, c.last_cycle_ms).bind(4, c.last_outcome);
+    s.bind(5, c.last_message).bind(6, c.cycles).bind(7, c.incidents_opened);
+    s.bind(8, c.last_opened);
+    return s.run("write watch cursor of " + c.env);
+  }
+
+  Status mark_watched_run(const WatchedRun& r) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, incident_id) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(env, dag_id, run_id) DO UPDATE SET "
+           "end_at = excluded.end_at, handled_at = excluded.handled_at, "
+           "incident_id = excluded.incident_id WHERE excluded.end_at > watch_runs.end_at");
+    s.bind(1, r.env).bind(2, r.dag_id).bind(3, r.run_id).bind(4, r.end_ms).bind(5, r.handled_ms);
+    s.bind(6, r.incident_id);
+    return s.run("record watched run " + r.dag_id + "/" + r.run_id);
+  }
+
+  Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env, int64_t from_end_ms,
+                                                    size_t limit) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "SELECT env, dag_id, run_id, end_at, handled_at, incident_id FROM watch_runs "
+           "WHERE env = ?1 AND end_at >= ?2 ORDER BY end_at DESC, dag_id, run_id LIMIT ?3");
+    s.bind(1, env).bind(2, from_end_ms).bind(3, clamp_limit(limit));
+    std::vector<WatchedRun> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      out.push_back(WatchedRun{s.text(0), s.text(1), s.text(2), s.i64(3), s.i64(4), s.text(5)});
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "list watched runs");
+    return out;
+  }
+
+  Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "DELETE FROM watch_runs WHERE env = ?1 AND end_at < ?2");
+    s.bind(1, env).bind(2, before_end_ms);
+    if (auto st = s.run("prune watched runs"); !st) return st.error();
+    return static_cast<int64_t>(sqlite3_changes(db_));
+  }
+
  private:
   // Caller holds mu_.
   Result<ApprovalRecord> load(const std::string& id) {

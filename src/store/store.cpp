@@ -108,6 +108,22 @@ Result<Incident> Store::get_incident(const std::string&) {
 Result<std::vector<Incident>> Store::list_incidents(const IncidentQuery&, size_t) {
   return unsupported(*this, "list_incidents");
 }
+Result<std::optional<WatchCursor>> Store::get_watch_cursor(const std::string&) {
+  return unsupported(*this, "get_watch_cursor");
+}
+Result<std::vector<WatchCursor>> Store::list_watch_cursors() {
+  return unsupported(*this, "list_watch_cursors");
+}
+Status Store::put_watch_cursor(const WatchCursor&) {
+  return unsupported(*this, "put_watch_cursor");
+}
+Status Store::mark_watched_run(const WatchedRun&) { return unsupported(*this, "mark_watched_run"); }
+Result<std::vector<WatchedRun>> Store::list_watched_runs(const std::string&, int64_t, size_t) {
+  return unsupported(*this, "list_watched_runs");
+}
+Result<int64_t> Store::prune_watched_runs(const std::string&, int64_t) {
+  return unsupported(*this, "prune_watched_runs");
+}
 
 std::string incident_id_for(const std::string& env, const std::string& dag_id,
                             const std::string& run_id) {

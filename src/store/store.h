@@ -162,6 +162,30 @@ struct IncidentQuery {
   int64_t updated_from_ms = 0;
 };
 
+// Watch mode (src/watch/, docs/watch.md): one row per environment with the loop's durable cursor
+// and what its last cycle did. Times as everywhere in the store: ms since the epoch, from the
+// caller. cursor_ms is on AIRFLOW's clock (the newest end_date handled), last_cycle_ms on
+// dagmedic's.
+struct WatchCursor {
+  std::string env{};
+  int64_t cursor_ms = 0;         // newest failed-run end time handled; 0 = no cycle read yet
+  int64_t last_cycle_ms = 0;     // when the last cycle finished (0 = never)
+  std::string last_outcome{};    // "ok" | "error" ("" = never)
+  std::string last_message{};    // what the last cycle said (an error's message when "error")
+  int64_t cycles = 0;            // cycles run
+  int64_t incidents_opened = 0;  // incidents opened by the watcher, all cycles
+  int64_t last_opened = 0;       // of those, by the last cycle
+};
+// A failed run the watcher has handled (its de-duplication key is (env, dag_id, run_id)).
+struct WatchedRun {
+  std::string env{};
+  std::string dag_id{};
+  std::string run_id{};
+  int64_t end_ms = 0;      // the run's end (Airflow's clock)
+  int64_t handled_ms = 0;  // when the watcher handled it (dagmedic's clock)
+  std::string incident_id{};
+};
+
 // "inc-" + the first 16 hex digits of SHA-256(env "\0" dag_id "\0" run_id).
 std::string incident_id_for(const std::string& env, const std::string& dag_id,
                             const std::string& run_id);
@@ -229,6 +253,24 @@ class Store {
   virtual Result<Incident> get_incident(const std::string& id);
   // Most recently updated first, at most `limit`.
   virtual Result<std::vector<Incident>> list_incidents(const IncidentQuery& q, size_t limit);
+
+  // ---- watch mode ----
+  // The environment's cursor row; nullopt when the watcher never recorded a cycle for it.
+  virtual Result<std::optional<WatchCursor>> get_watch_cursor(const std::string& env);
+  // Every environment's row, by env.
+  virtual Result<std::vector<WatchCursor>> list_watch_cursors();
+  // Inserts or replaces the row of c.env (every field).
+  virtual Status put_watch_cursor(const WatchCursor& c);
+  // Records a handled run; one row per (env, dag_id, run_id). A second call with the same or an
+  // older end_ms keeps the row and succeeds (idempotent); one with a newer end_ms (the run failed
+  // again after a clear) replaces end_ms, handled_ms and incident_id.
+  virtual Status mark_watched_run(const WatchedRun& r);
+  // The handled runs of `env` whose end_ms >= from_end_ms, at most `limit`, newest end first.
+  virtual Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env,
+                                                            int64_t from_end_ms, size_t limit);
+  // Forgets the handled runs of `env` that ended before `before_end_ms` (the cursor has moved
+  // past them by more than the overlap, so no cycle asks for them again). Returns how many.
+  virtual Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms);
 };
 
 // Hex string of 64 '0': prev_hash of the first audit row and hash of the empty chain.

@@ -574,10 +574,98 @@ TEST_P(StoreContract, DiagnosedAtIsSetOnceByTheFirstSignature) {
   EXPECT_EQ((*all)[1].diagnosed_at_ms, 2000);
 }
 
+// What a test that goes back to an older schema removes of version 6 (watch mode).
+inline constexpr const char* kUndoVersion6 =
+    "DROP TABLE watch_runs; DROP TABLE watch_cursors; "
+    "DELETE FROM schema_version WHERE version >= 6; ";
+
+TEST_P(StoreContract, WatchCursorRoundTripsAndIsPerEnvironment) {
+  auto none = store_->get_watch_cursor("prod");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+  WatchCursor c{"prod", 1000, 2000, "ok", "3 new failures", 1, 3, 3};
+  ASSERT_TRUE(store_->put_watch_cursor(c).ok());
+  ASSERT_TRUE(store_->put_watch_cursor({"dev", 5, 6, "error", "down", 1, 0, 0}).ok());
+  c.cursor_ms = 1500;
+  c.last_outcome = "error";
+  c.last_message = "Airflow down";
+  c.cycles = 2;
+  c.last_opened = 0;
+  ASSERT_TRUE(store_->put_watch_cursor(c).ok());
+  auto got = store_->get_watch_cursor("prod");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->cursor_ms, 1500);
+  EXPECT_EQ((*got)->last_cycle_ms, 2000);
+  EXPECT_EQ((*got)->last_outcome, "error");
+  EXPECT_EQ((*got)->last_message, "Airflow down");
+  EXPECT_EQ((*got)->cycles, 2);
+  EXPECT_EQ((*got)->incidents_opened, 3);
+  EXPECT_EQ((*got)->last_opened, 0);
+  auto all = store_->list_watch_cursors();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].env, "dev");
+  EXPECT_EQ((*all)[1].env, "prod");
+  EXPECT_FALSE(store_->put_watch_cursor(WatchCursor{}).ok());
+}
+
+TEST_P(StoreContract, WatchedRunsDeduplicateListAndPrune) {
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 100, 1, "inc-a"}).ok());
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r2", 200, 2, "inc-b"}).ok());
+  ASSERT_TRUE(store_->mark_watched_run({"dev", "etl", "r1", 300, 3, "inc-c"}).ok());
+  // Again with the same or an older end: kept once, the first row stays.
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 100, 9, "inc-x"}).ok());
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 50, 9, "inc-y"}).ok());
+  auto runs = store_->list_watched_runs("prod", 0, 10);
+  ASSERT_TRUE(runs.ok()) << runs.error().message;
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].run_id, "r2");
+  EXPECT_EQ((*runs)[1].run_id, "r1");
+  EXPECT_EQ((*runs)[1].end_ms, 100);
+  EXPECT_EQ((*runs)[1].handled_ms, 1);
+  EXPECT_EQ((*runs)[1].incident_id, "inc-a");
+  // A newer end (failed again after a clear): still one row, with the newer end.
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r2", 400, 4, "inc-b"}).ok());
+  runs = store_->list_watched_runs("prod", 300, 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].run_id, "r2");
+  EXPECT_EQ((*runs)[0].end_ms, 400);
+  EXPECT_EQ((*runs)[0].handled_ms, 4);
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r2", 200, 2, "inc-b"}).ok());
+  auto later = store_->list_watched_runs("prod", 150, 10);
+  ASSERT_TRUE(later.ok());
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ((*later)[0].run_id, "r2");
+  EXPECT_EQ((*later)[0].end_ms, 400) << "an older end never replaces a newer one";
+  auto pruned = store_->prune_watched_runs("prod", 150);
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(*pruned, 1);
+  runs = store_->list_watched_runs("prod", 0, 10);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), 1u);
+  auto dev = store_->list_watched_runs("dev", 0, 10);
+  ASSERT_TRUE(dev.ok());
+  EXPECT_EQ(dev->size(), 1u);
+}
+
+TEST_P(StoreContract, MigrationToVersion6AddsWatchTablesAndKeepsIncidents) {
+  ASSERT_TRUE(store_->upsert_incident(incident("r1", 100)).ok());
+  ASSERT_TRUE(backend_->raw_exec(kUndoVersion6).ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE((*s)->get_incident(incident_id_for("dev", "etl", "r1")).ok());
+  ASSERT_TRUE((*s)->put_watch_cursor({"dev", 1, 2, "ok", "", 1, 0, 0}).ok());
+  auto c = (*s)->get_watch_cursor("dev");
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->cursor_ms, 1);
+}
+
 TEST_P(StoreContract, MigrationToVersion4KeepsApprovalsAndRecordsRequesterFor) {
   // Back to version 3 (no requester_for), with an approval an older dagmedic wrote.
   ASSERT_TRUE(backend_
-                  ->raw_exec("ALTER TABLE approvals DROP COLUMN requester_for; "
+                  ->raw_exec(std::string(kUndoVersion6) +
+                             "ALTER TABLE approvals DROP COLUMN requester_for; "
                              "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
                              "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
                              "DELETE FROM schema_version WHERE version >= 4")
@@ -619,7 +707,8 @@ TEST_P(StoreContract, MigrationToVersion5KeepsDecisionsAndRecordsTheIdpIdentity)
   ASSERT_TRUE(store_->create_approval(a).ok());
   // Back to version 4 (no IdP columns), with a decision an older dagmedic wrote.
   ASSERT_TRUE(backend_
-                  ->raw_exec("ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
+                  ->raw_exec(std::string(kUndoVersion6) +
+                             "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
                              "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
                              "DELETE FROM schema_version WHERE version >= 5; "
                              "INSERT INTO approval_decisions(approval_id, principal, approve, "
@@ -643,7 +732,8 @@ TEST_P(StoreContract, MigrationToVersion5KeepsDecisionsAndRecordsTheIdpIdentity)
 TEST_P(StoreContract, MigrationToVersion3KeepsVersion2Incidents) {
   // Put the database back to version 2 (no diagnosed_at), with incidents an older dagmedic wrote.
   ASSERT_TRUE(backend_
-                  ->raw_exec("ALTER TABLE incidents DROP COLUMN diagnosed_at; "
+                  ->raw_exec(std::string(kUndoVersion6) +
+                             "ALTER TABLE incidents DROP COLUMN diagnosed_at; "
                              "ALTER TABLE approvals DROP COLUMN requester_for; "
                              "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
                              "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "
@@ -709,7 +799,8 @@ TEST_P(StoreContract, MigrationToVersion2DeduplicatesOccurrences) {
   // Put the database back to version 1 with duplicate sightings, as an older dagmedic wrote them.
   ASSERT_TRUE(
       backend_
-          ->raw_exec("DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
+          ->raw_exec(std::string(kUndoVersion6) +
+                     "DROP INDEX occurrences_key; DROP INDEX occurrences_by_task; "
                      "DROP TABLE incidents; ALTER TABLE approvals DROP COLUMN requester_for; "
                      "ALTER TABLE approval_decisions DROP COLUMN idp_issuer; "
                      "ALTER TABLE approval_decisions DROP COLUMN idp_subject; "

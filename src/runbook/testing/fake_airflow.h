@@ -35,6 +35,18 @@ class FakeAirflow final : public airflow::AirflowClient {
     if (!dags_.count(r.dag_id)) dags_[r.dag_id] = airflow::Dag{.dag_id = r.dag_id};
     runs_.push_back(std::move(r));
   }
+  // Replaces the run with r's (dag_id, run_id) (e.g. a run cleared and failed again: a new
+  // end_date); adds it when there is none.
+  void update_run(airflow::DagRun r) {
+    std::lock_guard lk(mu_);
+    for (auto& x : runs_)
+      if (x.dag_id == r.dag_id && x.run_id == r.run_id) {
+        x = std::move(r);
+        return;
+      }
+    if (!dags_.count(r.dag_id)) dags_[r.dag_id] = airflow::Dag{.dag_id = r.dag_id};
+    runs_.push_back(std::move(r));
+  }
   void add_task(airflow::TaskInstance t) {
     std::lock_guard lk(mu_);
     tis_.push_back(std::move(t));
@@ -75,6 +87,17 @@ class FakeAirflow final : public airflow::AirflowClient {
     std::lock_guard lk(mu_);
     auto it = calls_.find(method);
     return it == calls_.end() ? 0 : it->second;
+  }
+  // Requests a REST client would send for the calls seen so far: one per call, and for
+  // list_dag_runs one per page of `page_size` runs (Airflow pages its lists; the REST client pages
+  // to the end). Set the page size with set_page_size (default 100, caps.page_size's default).
+  int requests() const {
+    std::lock_guard lk(mu_);
+    return requests_;
+  }
+  void set_page_size(std::size_t n) {
+    std::lock_guard lk(mu_);
+    page_size_ = n == 0 ? 1 : n;
   }
   std::vector<airflow::TriggerRequest> triggered() const {
     std::lock_guard lk(mu_);
@@ -118,6 +141,7 @@ class FakeAirflow final : public airflow::AirflowClient {
     std::stable_sort(out.begin(), out.end(),
                      [](const auto& a, const auto& b) { return a.run_after > b.run_after; });
     if (q.limit && out.size() > q.limit) out.resize(q.limit);
+    if (out.size() > page_size_) requests_ += static_cast<int>((out.size() - 1) / page_size_);
     return out;
   }
   Result<airflow::DagRun> get_dag_run(const std::string& dag, const std::string& run) override {
@@ -255,6 +279,7 @@ class FakeAirflow final : public airflow::AirflowClient {
  private:
   std::optional<Error> fault(const std::string& m) {
     ++calls_[m];
+    ++requests_;
     auto it = faults_.find(m);
     if (it == faults_.end()) return std::nullopt;
     return it->second;
@@ -277,6 +302,8 @@ class FakeAirflow final : public airflow::AirflowClient {
       line_logs_;
   std::map<std::string, Error> faults_;
   std::map<std::string, int> calls_;
+  int requests_ = 0;
+  std::size_t page_size_ = 100;
   std::vector<airflow::TriggerRequest> triggered_;
   std::vector<airflow::ClearRequest> cleared_;
 };

@@ -1,0 +1,308 @@
+#include "watch/watch.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "common/iso_time.h"
+#include "runbook/failure.h"
+
+namespace dm::watch {
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+
+// Handled-run rows read back per cycle to de-duplicate (more than any overlap window holds).
+constexpr std::size_t kWatchedRowsMax = 1'000'000;
+// Handled-run rows are kept this long behind cursor − overlap (a later, larger overlap setting
+// still finds them).
+constexpr int64_t kPruneMarginMs = 24LL * 3600 * 1000;
+
+int64_t end_ms_of(const airflow::DagRun& r, int64_t fallback) {
+  if (auto e = iso_to_ms(r.end_date)) return *e;
+  return fallback;
+}
+
+int64_t to_ms(Clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string iso_or_none(int64_t ms) { return ms > 0 ? ms_to_iso(ms) : std::string("none"); }
+
+}  // namespace
+
+bool CycleReport::ok() const {
+  return std::all_of(envs.begin(), envs.end(), [](const EnvReport& e) { return e.ok; });
+}
+
+Watcher::Watcher(std::shared_ptr<const runbook::Deps> deps) : deps_(std::move(deps)) {}
+
+CycleReport Watcher::run_once() {
+  CycleReport c;
+  for (const auto& env : deps_->config.environments)
+    if (deps_->config.watch.enabled_for(env.name)) c.envs.push_back(run_env(env.name));
+  return c;
+}
+
+EnvReport Watcher::run_env(const std::string& env) {
+  const runbook::Deps& deps = *deps_;
+  const config::WatchSettings& ws = deps.config.watch;
+  EnvReport rep;
+  rep.env = env;
+  auto fail = [&](std::string why) {
+    rep.ok = false;
+    rep.error = std::move(why);
+  };
+
+  auto st = deps.store();
+  if (!st) {
+    fail("store unavailable: " + st.error().message);
+    return rep;
+  }
+  store::Store& s = **st;
+  auto row = s.get_watch_cursor(env);
+  if (!row) {
+    fail("watch cursor unreadable: " + row.error().message);
+    return rep;
+  }
+  store::WatchCursor cur = row->value_or(store::WatchCursor{.env = env});
+  const int64_t now_ms = to_ms(deps.clock->now());
+  const int64_t overlap_ms = int64_t{ws.overlap_seconds} * 1000;
+  // No cursor yet: start initial_lookback_minutes back (on dagmedic's clock, far enough back that
+  // skew against Airflow's does not matter). Afterwards the cursor is on Airflow's clock.
+  const int64_t cursor =
+      cur.cursor_ms > 0 ? cur.cursor_ms : now_ms - int64_t{ws.initial_lookback_minutes} * 60'000;
+  const int64_t from_ms = cursor - overlap_ms;
+  rep.cursor_before_ms = cur.cursor_ms;
+  int64_t next_cursor = cursor;
+
+  auto finish = [&](int64_t new_cursor) {
+    cur.cursor_ms = std::max(cursor, new_cursor);
+    rep.cursor_after_ms = cur.cursor_ms;
+    cur.last_cycle_ms = to_ms(deps.clock->now());
+    cur.last_outcome = rep.ok ? "ok" : "error";
+    cur.last_message =
+        rep.ok ? std::to_string(rep.handled.size()) + " new failure(s), " +
+                     std::to_string(rep.opened) + " incident(s) opened" +
+                     (rep.deferred ? ", " + std::to_string(rep.deferred) + " deferred" : "")
+               : rep.error;
+    cur.cycles += 1;
+    cur.incidents_opened += static_cast<int64_t>(rep.opened);
+    cur.last_opened = static_cast<int64_t>(rep.opened);
+    if (auto w = s.put_watch_cursor(cur); !w) {
+      // Nothing is lost: the handled runs are recorded, and the old cursor only re-lists them.
+      rep.notes.push_back("cursor not saved: " + w.error().message);
+    } else if (rep.ok) {
+      if (auto p = s.prune_watched_runs(env, cur.cursor_ms - overlap_ms - kPruneMarginMs); p)
+        rep.pruned = *p;
+    }
+  };
+
+  auto target = deps.clients->get(env);
+  if (!target) {
+    fail(target.error().message);
+    finish(cursor);
+    return rep;
+  }
+  airflow::AirflowClient& client = *target->client;
+
+  // Every failed run that ended since cursor − overlap: one listing, paged by the client.
+  airflow::RunQuery q;
+  q.dag_id = "~";
+  q.states = {"failed"};
+  q.ended_since = Clock::time_point(milliseconds(from_ms));
+  auto runs = client.list_dag_runs(q);
+  if (!runs) {
+    fail("Airflow could not be read: " + runs.error().message);
+    finish(cursor);
+    return rep;
+  }
+  rep.listed = runs->size();
+
+  auto seen = s.list_watched_runs(env, from_ms, kWatchedRowsMax);
+  if (!seen) {
+    fail("handled runs unreadable: " + seen.error().message);
+    finish(cursor);
+    return rep;
+  }
+  // (dag_id, run_id) -> the end of the failure handled. A listed run whose end is not newer is a
+  // duplicate; a newer end is the same run failing again after a clear: a new failure.
+  std::map<std::pair<std::string, std::string>, int64_t> done;
+  for (const auto& w : *seen) done[{w.dag_id, w.run_id}] = w.end_ms;
+
+  // New failures, oldest end first, so that the cursor moves past handled runs only.
+  std::vector<std::pair<int64_t, const airflow::DagRun*>> todo;
+  int64_t newest_listed = cursor;
+  for (const auto& r : *runs) {
+    const int64_t end = end_ms_of(r, from_ms);
+    newest_listed = std::max(newest_listed, end);
+    if (auto d = done.find({r.dag_id, r.run_id}); d != done.end() && d->second >= end) {
+      ++rep.already_handled;
+      continue;
+    }
+    todo.emplace_back(end, &r);
+  }
+  std::sort(todo.begin(), todo.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first, a.second->dag_id, a.second->run_id) <
+           std::tie(b.first, b.second->dag_id, b.second->run_id);
+  });
+
+  const std::size_t cap = static_cast<std::size_t>(std::max(1, ws.max_runs_per_cycle));
+  std::size_t i = 0;
+  for (; i < todo.size() && i < cap; ++i) {
+    const auto& [end, run] = todo[i];
+    auto h = runbook::handle_failed_run(deps, env, client, *run, "watch");
+    if (!h) {
+      fail("run " + run->dag_id + "/" + run->run_id + " not handled: " + h.error().message);
+      break;
+    }
+    const store::WatchedRun mark{
+        env, run->dag_id, run->run_id, end, to_ms(deps.clock->now()), h->incident_id};
+    if (auto m = s.mark_watched_run(mark); !m) {
+      fail("run " + run->dag_id + "/" + run->run_id +
+           " handled but not marked: " + m.error().message);
+      break;
+    }
+    if (h->opened) ++rep.opened;
+    rep.handled.push_back(HandledRun{run->dag_id, run->run_id, run->end_date, h->incident_id,
+                                     h->opened, h->first_failing_task, h->severity, h->signature,
+                                     h->category, std::move(h->notes)});
+  }
+  rep.deferred = todo.size() - rep.handled.size();
+  if (rep.deferred > 0) {
+    // Stop just before the oldest run not handled: the next cycle lists it again.
+    next_cursor = std::min(newest_listed, todo[rep.handled.size()].first);
+    if (rep.ok)
+      rep.notes.push_back(std::to_string(rep.deferred) +
+                          " new failure(s) left for the next cycle (watch.max_runs_per_cycle " +
+                          std::to_string(cap) + ")");
+  } else {
+    next_cursor = newest_listed;
+  }
+  finish(next_cursor);
+  return rep;
+}
+
+void run_loop(Watcher& w, const runbook::Deps& deps, Waiter& waiter,
+              const std::function<void(const CycleReport&)>& on_cycle) {
+  const auto interval = std::chrono::seconds(std::max(1, deps.config.watch.interval_seconds));
+  auto next = deps.clock->now();
+  for (;;) {
+    on_cycle(w.run_once());
+    next += interval;
+    const auto now = deps.clock->now();
+    if (next < now) next = now;  // a cycle longer than the interval: the next one starts at once
+    if (!waiter.wait_until(next)) return;
+  }
+}
+
+Result<std::vector<EnvStatus>> watch_status(const runbook::Deps& deps) {
+  auto st = deps.store();
+  if (!st) return st.error();
+  auto rows = (*st)->list_watch_cursors();
+  if (!rows) return rows.error();
+  std::vector<EnvStatus> out;
+  for (const auto& env : deps.config.environments) {
+    EnvStatus e{env.name, deps.config.watch.enabled_for(env.name), std::nullopt};
+    for (const auto& r : *rows)
+      if (r.env == env.name) e.cursor = r;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::string format_cycle(const CycleReport& c) {
+  std::string out;
+  if (c.envs.empty()) return "no environment to watch (none configured, or all disabled)\n";
+  for (const auto& e : c.envs) {
+    if (!e.ok) {
+      out += e.env + ": error: " + e.error + " (cursor kept at " + iso_or_none(e.cursor_after_ms) +
+             ")\n";
+    } else {
+      out += e.env + ": ok, " + std::to_string(e.handled.size()) + " new failure(s), " +
+             std::to_string(e.opened) + " incident(s) opened, " +
+             std::to_string(e.already_handled) + " already handled, cursor " +
+             iso_or_none(e.cursor_after_ms) + "\n";
+    }
+    for (const auto& h : e.handled) {
+      out += "  " + std::string(h.opened ? "+ " : "~ ") + h.dag_id + " / " + h.run_id + " -> " +
+             h.incident_id + " (" + h.severity;
+      if (!h.first_failing_task.empty()) out += ", first failing " + h.first_failing_task;
+      if (!h.category.empty()) out += ", " + h.category + " " + h.signature;
+      out += ")\n";
+      for (const auto& n : h.notes) out += "    note: " + n + "\n";
+    }
+    for (const auto& n : e.notes) out += "  note: " + n + "\n";
+  }
+  return out;
+}
+
+std::string format_status(const std::vector<EnvStatus>& s) {
+  if (s.empty()) return "no environment configured\n";
+  std::string out;
+  for (const auto& e : s) {
+    out += e.env + (e.enabled ? "" : " (disabled)") + ": ";
+    if (!e.cursor) {
+      out += "never watched\n";
+      continue;
+    }
+    const auto& c = *e.cursor;
+    out += "cursor " + iso_or_none(c.cursor_ms) + ", last cycle " + iso_or_none(c.last_cycle_ms) +
+           " " + c.last_outcome + " (" + c.last_message + "), " + std::to_string(c.cycles) +
+           " cycle(s), " + std::to_string(c.incidents_opened) + " incident(s) opened\n";
+  }
+  return out;
+}
+
+json cycle_json(const CycleReport& c) {
+  json envs = json::array();
+  for (const auto& e : c.envs) {
+    json handled = json::array();
+    for (const auto& h : e.handled)
+      handled.push_back({{"dag_id", h.dag_id},
+                         {"run_id", h.run_id},
+                         {"end_date", iso_utc(h.end_date)},
+                         {"incident_id", h.incident_id},
+                         {"opened", h.opened},
+                         {"first_failing_task", h.first_failing_task},
+                         {"severity", h.severity},
+                         {"signature", h.signature},
+                         {"category", h.category},
+                         {"notes", h.notes}});
+    envs.push_back({{"environment", e.env},
+                    {"ok", e.ok},
+                    {"error", e.error},
+                    {"listed", e.listed},
+                    {"already_handled", e.already_handled},
+                    {"deferred", e.deferred},
+                    {"opened", e.opened},
+                    {"cursor_before", e.cursor_before_ms > 0 ? ms_to_iso(e.cursor_before_ms) : ""},
+                    {"cursor_after", e.cursor_after_ms > 0 ? ms_to_iso(e.cursor_after_ms) : ""},
+                    {"handled", handled},
+                    {"notes", e.notes}});
+  }
+  return {{"ok", c.ok()}, {"environments", envs}};
+}
+
+json status_json(const std::vector<EnvStatus>& s) {
+  json envs = json::array();
+  for (const auto& e : s) {
+    json j = {{"environment", e.env}, {"enabled", e.enabled}, {"watched", e.cursor.has_value()}};
+    if (e.cursor) {
+      const auto& c = *e.cursor;
+      j["cursor"] = c.cursor_ms > 0 ? ms_to_iso(c.cursor_ms) : "";
+      j["last_cycle"] = c.last_cycle_ms > 0 ? ms_to_iso(c.last_cycle_ms) : "";
+      j["last_outcome"] = c.last_outcome;
+      j["last_message"] = c.last_message;
+      j["cycles"] = c.cycles;
+      j["incidents_opened"] = c.incidents_opened;
+      j["last_opened"] = c.last_opened;
+    }
+    envs.push_back(std::move(j));
+  }
+  return {{"environments", envs}};
+}
+
+}  // namespace dm::watch

@@ -1,0 +1,110 @@
+// Watch mode, first slice (docs/watch.md): for each enabled environment, find the failed DAG runs
+// that ended since a durable cursor (minus an overlap window for late writes), skip the ones
+// handled before (de-duplication by (env, dag_id, run_id), kept in the store), and handle each
+// new one with the runbook's logic (runbook/failure.h: triage, diagnosis of the first failing
+// try, the incident, the occurrence). `dagmedic watch` runs cycles in a loop; `--once` one cycle.
+//
+// Cost: one list_dag_runs (state=failed, end_date_gte) per environment per cycle, whose pages
+// grow with the failures in [cursor − overlap, now]; then a constant number of calls per NEW
+// failure (runbook/failure.h). Nothing lists DAGs, or runs that did not fail.
+//
+// Guarantees: a run is handled at least once, and marked handled only after its incident and
+// diagnosis are recorded; the cursor never passes a failed run that was not handled; handling is
+// idempotent (same incident id, occurrences unique), so a crash between the two only repeats
+// work. Airflow or the store down: that environment's cycle reports the error and keeps its cursor.
+// Not thread-safe per Watcher; one cycle at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "runbook/deps.h"
+#include "store/store.h"
+
+namespace dm::watch {
+
+// One new failure a cycle handled.
+struct HandledRun {
+  std::string dag_id, run_id, end_date;  // end_date as Airflow sent it
+  std::string incident_id;
+  bool opened = false;  // the incident is new (not opened by a tool or an earlier cycle)
+  std::string first_failing_task, severity, signature, category;
+  std::vector<std::string> notes;
+};
+
+// What one cycle did for one environment.
+struct EnvReport {
+  std::string env;
+  bool ok = true;
+  std::string error;                // why the cycle failed for this environment (ok == false)
+  std::size_t listed = 0;           // failed runs Airflow returned for [cursor − overlap, …)
+  std::size_t already_handled = 0;  // of those, handled by an earlier cycle
+  std::size_t deferred = 0;         // new ones left for the next cycle (cap or error)
+  std::size_t opened = 0;           // incidents opened
+  int64_t cursor_before_ms = 0, cursor_after_ms = 0;
+  int64_t pruned = 0;  // handled-run rows forgotten (behind the cursor by more than the overlap)
+  std::vector<HandledRun> handled;
+  std::vector<std::string> notes;
+};
+
+struct CycleReport {
+  std::vector<EnvReport> envs;  // the enabled environments, in config order
+  // Every environment was read (an environment with an error makes it false).
+  bool ok() const;
+};
+
+// One environment's row for `dagmedic watch status`.
+struct EnvStatus {
+  std::string env;
+  bool enabled = true;
+  std::optional<store::WatchCursor> cursor;  // nullopt: never watched
+};
+
+class Watcher {
+ public:
+  // `deps` must outlive the Watcher; its config's `watch:` section and clock are used.
+  explicit Watcher(std::shared_ptr<const runbook::Deps> deps);
+
+  // One cycle over every environment watch.environments does not disable. Never fails as a
+  // whole: each environment's errors are in its report.
+  CycleReport run_once();
+  // One cycle for one configured environment (enabled or not).
+  EnvReport run_env(const std::string& env);
+
+ private:
+  std::shared_ptr<const runbook::Deps> deps_;
+};
+
+// What the loop waits with. wait_until returns false when the loop must stop (a signal, a test's
+// budget) instead of waiting longer.
+class Waiter {
+ public:
+  virtual ~Waiter() = default;
+  virtual bool wait_until(Clock::time_point t) = 0;
+};
+
+// Runs a cycle, hands its report to `on_cycle`, waits until the next start (the previous start +
+// watch.interval_seconds; a cycle longer than the interval is followed at once), and again, until
+// the waiter says stop. Cycles never overlap.
+void run_loop(Watcher& w, const runbook::Deps& deps, Waiter& waiter,
+              const std::function<void(const CycleReport&)>& on_cycle);
+
+// Every configured environment with its cursor row. Errors: the store's.
+Result<std::vector<EnvStatus>> watch_status(const runbook::Deps& deps);
+
+// Human-readable lines: a cycle (one line per environment, one per handled run) and the status.
+std::string format_cycle(const CycleReport& c);
+std::string format_status(const std::vector<EnvStatus>& s);
+// The JSON form of both (`--json`).
+nlohmann::json cycle_json(const CycleReport& c);
+nlohmann::json status_json(const std::vector<EnvStatus>& s);
+
+}  // namespace dm::watch

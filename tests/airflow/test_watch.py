@@ -1,0 +1,189 @@
+"""Watch mode on the REAL Airflow 3 and Airflow 2 rigs (docs/watch.md): `dagmedic watch --once` detects every failed run of the
+zoo in one cycle, once; a second cycle opens nothing; the incidents are the ones the Triage and Diagnose tools
+would open (same ids, same signature), which `dagmedic serve` then finds and updates rather than duplicating.
+Plus the bad inputs: Airflow unreachable (exit 1, the environment named, the cursor kept) and a malformed `watch:`
+section (exit 1 before anything runs, the key named).
+
+The rig is shared by the session: other test files may have cleared or triggered zoo runs before this one runs, so
+the reference is Airflow's own list of failed runs (REST, state=failed), read just before and just after the cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import zoo
+from mcpsession import DAGMEDIC, McpSession, rig_config
+from rigrest import RigRest
+
+FAILED_DAGS = sorted(d for d, e in zoo.EXPECTATIONS.items() if e["state"] == "failed")
+WATCH_YAML = """watch:
+  interval_seconds: 60
+  overlap_seconds: 300
+  initial_lookback_minutes: 10080
+  max_runs_per_cycle: 1000
+"""
+
+
+def run_dagmedic(home: Path, env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    home.mkdir(parents=True, exist_ok=True)
+    full_env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    return subprocess.run([str(DAGMEDIC), *args], capture_output=True, text=True, timeout=timeout, env=full_env,
+                          stdin=subprocess.DEVNULL)
+
+
+def failed_runs(rest: RigRest) -> set[tuple[str, str]]:
+    out, offset = set(), 0
+    while True:
+        page = rest.get("/dags/~/dagRuns", state="failed", limit=100, offset=offset)
+        out |= {(r["dag_id"], r["dag_run_id"]) for r in page["dag_runs"]}
+        offset += len(page["dag_runs"])
+        if not page["dag_runs"] or offset >= page["total_entries"]:
+            return out
+
+
+@pytest.fixture(scope="module")
+def rig(airflow_rig):
+    """Both rigs (ids af3, af2): every test below runs against Airflow 3 (/api/v2) and Airflow 2 (/api/v1)."""
+    return airflow_rig
+
+
+def expected_severity(tags: list[str]) -> str:
+    """runbook/triage_facts.h: sev1 for tier 1 or business critical, sev2 for tier 2, sev3 otherwise."""
+    if "tier=1" in tags or "business_critical" in tags:
+        return "sev1"
+    return "sev2" if "tier=2" in tags else "sev3"
+
+
+@pytest.fixture(scope="module")
+def setup(rig, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("watch")
+    env = rig_config(rig, tmp / "config.yaml", tmp / "store.db", WATCH_YAML)
+    return {"tmp": tmp, "env": env, "config": tmp / "config.yaml"}
+
+
+@pytest.fixture(scope="module")
+def cycles(rig, setup):
+    """Two `watch --once` cycles, with Airflow's failed runs read before and after the first."""
+    rest = RigRest(rig)
+    try:
+        before = failed_runs(rest)
+        first = run_dagmedic(setup["tmp"] / "home", setup["env"], "watch", "--once", "--json",
+                             "--config", str(setup["config"]))
+        after = failed_runs(rest)
+        second = run_dagmedic(setup["tmp"] / "home", setup["env"], "watch", "--once", "--json",
+                              "--config", str(setup["config"]))
+    finally:
+        rest.close()
+    return {"before": before, "after": after, "first": first, "second": second}
+
+
+def report(p: subprocess.CompletedProcess) -> dict:
+    assert p.returncode == 0, f"watch --once exit {p.returncode}\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}"
+    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stdout
+    r = json.loads(lines[0])
+    assert r["ok"] is True and len(r["environments"]) == 1, r
+    env = r["environments"][0]
+    assert env["environment"] == "rig" and env["ok"] is True, env
+    return env
+
+
+def test_one_cycle_detects_every_zoo_failure_once(cycles):
+    env = report(cycles["first"])
+    handled = [(h["dag_id"], h["run_id"]) for h in env["handled"]]
+    assert len(handled) == len(set(handled)), "a run was handled twice in one cycle"
+    assert cycles["before"] <= set(handled) <= cycles["after"], (
+        f"missed: {sorted(cycles['before'] - set(handled))}; not failed: {sorted(set(handled) - cycles['after'])}")
+    assert {d for d, _ in handled} >= set(FAILED_DAGS), sorted(set(FAILED_DAGS) - {d for d, _ in handled})
+    assert env["opened"] == sum(1 for h in env["handled"] if h["opened"]) == len(handled)
+    assert env["deferred"] == 0 and env["cursor_after"], env
+    for h in env["handled"]:
+        exp = zoo.EXPECTATIONS[h["dag_id"]]
+        assert h["first_failing_task"] == exp["first_failing"], h
+        assert h["severity"] == expected_severity(exp["tags"]), h
+        if exp["errors"]:  # a failing task with a log: diagnosed
+            assert h["signature"] and h["category"], h
+
+
+def test_second_cycle_opens_nothing(cycles):
+    first = report(cycles["first"])
+    env = report(cycles["second"])
+    assert env["handled"] == [] and env["opened"] == 0, env
+    assert env["already_handled"] >= 1
+    assert env["cursor_after"] >= first["cursor_after"]
+
+
+def test_incidents_are_the_triage_tools_own(rig, setup, cycles):
+    env = report(cycles["first"])
+    by_run = {(h["dag_id"], h["run_id"]): h for h in env["handled"]}
+    one_per_dag = {}
+    for (dag, run), h in sorted(by_run.items()):
+        one_per_dag.setdefault(dag, h)
+    with McpSession(setup["config"], setup["tmp"] / "home-serve", env=setup["env"]) as s:
+        for dag, h in one_per_dag.items():
+            summary = s.call("get_run_summary", {"dag_id": dag, "run_id": h["run_id"]})
+            assert summary["incident_id"] == h["incident_id"], (dag, summary.text)
+            assert summary["severity"] == h["severity"], dag
+            if h["signature"]:
+                x = s.call("extract_task_errors", {"dag_id": dag, "run_id": h["run_id"],
+                                                   "task_id": h["first_failing_task"]})
+                assert x["signature"] == h["signature"] and x["category"] == h["category"], (dag, x.text)
+                assert x["incident_id"] == h["incident_id"]
+        doc = json.loads(s.read_resource("dagmedic://incidents"))
+    ids = {i["id"] for i in doc["incidents"]}
+    if doc["count"] < 100:  # the resource lists the 100 most recently updated
+        assert {h["incident_id"] for h in env["handled"]} <= ids
+    # The tools updated the watcher's incidents; a third cycle still opens nothing.
+    third = report(run_dagmedic(setup["tmp"] / "home", setup["env"], "watch", "--once", "--json",
+                                "--config", str(setup["config"])))
+    assert third["opened"] == 0 and third["handled"] == [], third
+
+
+def test_status_shows_cursor_last_cycle_and_incidents_opened(setup, cycles):
+    env = report(cycles["first"])
+    p = run_dagmedic(setup["tmp"] / "home", setup["env"], "watch", "status", "--json",
+                     "--config", str(setup["config"]))
+    assert p.returncode == 0, p.stderr
+    st = json.loads(p.stdout)["environments"]
+    assert len(st) == 1 and st[0]["environment"] == "rig" and st[0]["watched"] is True, st
+    assert st[0]["cycles"] >= 2 and st[0]["last_outcome"] == "ok", st
+    assert st[0]["incidents_opened"] == env["opened"], st
+    assert st[0]["cursor"] >= env["cursor_after"]
+    text = run_dagmedic(setup["tmp"] / "home", setup["env"], "watch", "status", "--config", str(setup["config"]))
+    assert text.returncode == 0 and text.stdout.startswith("rig: cursor "), text.stdout
+
+
+def test_airflow_down_reports_the_environment_and_keeps_the_cursor(rig, setup, cycles, tmp_path):
+    report(cycles["first"])
+    down = dict(rig, url="http://127.0.0.1:9")  # discard port: nothing listens
+    cfg = tmp_path / "down.yaml"
+    env = rig_config(down, cfg, setup["tmp"] / "store.db", WATCH_YAML)  # the same store
+    before = json.loads(run_dagmedic(setup["tmp"] / "home", env, "watch", "status", "--json",
+                                     "--config", str(cfg)).stdout)["environments"][0]
+    p = run_dagmedic(setup["tmp"] / "home", env, "watch", "--once", "--config", str(cfg), timeout=300)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "dagmedic watch: environment rig:" in p.stderr and "Airflow could not be read" in p.stderr, p.stderr
+    after = json.loads(run_dagmedic(setup["tmp"] / "home", env, "watch", "status", "--json",
+                                    "--config", str(cfg)).stdout)["environments"][0]
+    assert after["cursor"] == before["cursor"] and after["last_outcome"] == "error", after
+    assert after["incidents_opened"] == before["incidents_opened"]
+
+
+@pytest.mark.parametrize("yaml_text,key", [
+    ("watch: {interval_seconds: 0}\n", "watch.interval_seconds"),
+    ("watch: {overlap: 60}\n", "watch.overlap"),
+    ("watch: {environments: {nowhere: {enabled: true}}}\n", "watch.environments.nowhere"),
+])
+def test_malformed_watch_section_stops_start_up(rig, tmp_path, yaml_text, key):
+    env = rig_config(rig, tmp_path / "bad.yaml", tmp_path / "store.db", yaml_text)
+    p = run_dagmedic(tmp_path / "home", env, "watch", "--once", "--config", str(tmp_path / "bad.yaml"), timeout=60)
+    assert p.returncode == 1 and p.stdout == "", p.stdout
+    assert p.stderr.startswith("dagmedic watch: ") and key in p.stderr, p.stderr
+    assert not (tmp_path / "store.db").exists(), "nothing may run before the config is checked"
