@@ -52,6 +52,7 @@ Result<HandledFailure> handle_failed_run(const Deps& deps, const std::string& en
   nlohmann::json triage = run_triage_facts(source, run, facts, dag.tags);
   out.severity = triage.value("severity", "sev3");
   out.first_failing_task = facts.first_failing ? facts.first_failing->task_id : "";
+  out.first_failing_map_index = facts.first_failing ? facts.first_failing->map_index : -1;
 
   // Diagnose, as extract_task_errors on the first failing task's latest try. Every Airflow read
   // comes before the first store write: Airflow going away in between leaves nothing half done.

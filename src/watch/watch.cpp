@@ -168,7 +168,8 @@ EnvReport Watcher::run_env(const std::string& env) {
     if (h->opened) ++rep.opened;
     rep.handled.push_back(HandledRun{run->dag_id, run->run_id, run->end_date, h->incident_id,
                                      h->opened, h->first_failing_task, h->severity, h->signature,
-                                     h->category, std::move(h->notes)});
+                                     h->category, std::move(h->notes),
+                                     h->first_failing_map_index});
   }
   rep.deferred = todo.size() - rep.handled.size();
   if (rep.deferred > 0) {
@@ -229,7 +230,11 @@ std::string format_cycle(const CycleReport& c) {
     for (const auto& h : e.handled) {
       out += "  " + std::string(h.opened ? "+ " : "~ ") + h.dag_id + " / " + h.run_id + " -> " +
              h.incident_id + " (" + h.severity;
-      if (!h.first_failing_task.empty()) out += ", first failing " + h.first_failing_task;
+      if (!h.first_failing_task.empty()) {
+        out += ", first failing " + h.first_failing_task;
+        if (h.first_failing_map_index >= 0)
+          out += "[" + std::to_string(h.first_failing_map_index) + "]";
+      }
       if (!h.category.empty()) out += ", " + h.category + " " + h.signature;
       out += ")\n";
       for (const auto& n : h.notes) out += "    note: " + n + "\n";
@@ -267,6 +272,7 @@ json cycle_json(const CycleReport& c) {
                          {"incident_id", h.incident_id},
                          {"opened", h.opened},
                          {"first_failing_task", h.first_failing_task},
+                         {"first_failing_map_index", h.first_failing_map_index},
                          {"severity", h.severity},
                          {"signature", h.signature},
                          {"category", h.category},

@@ -38,6 +38,7 @@ struct HandledRun {
   bool opened = false;  // the incident is new (not opened by a tool or an earlier cycle)
   std::string first_failing_task, severity, signature, category;
   std::vector<std::string> notes;
+  int first_failing_map_index = -1;  // -1 when the first failing task is not mapped
 };
 
 // What one cycle did for one environment.

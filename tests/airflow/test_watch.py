@@ -131,9 +131,13 @@ def test_incidents_are_the_triage_tools_own(rig, setup, cycles):
             summary = s.call("get_run_summary", {"dag_id": dag, "run_id": h["run_id"]})
             assert summary["incident_id"] == h["incident_id"], (dag, summary.text)
             assert summary["severity"] == h["severity"], dag
+            if dag == "zoo_mapped":  # its failing task is mapped: diagnosed per map index
+                assert h["first_failing_map_index"] >= 0, h
             if h["signature"]:
-                x = s.call("extract_task_errors", {"dag_id": dag, "run_id": h["run_id"],
-                                                   "task_id": h["first_failing_task"]})
+                args = {"dag_id": dag, "run_id": h["run_id"], "task_id": h["first_failing_task"]}
+                if h["first_failing_map_index"] >= 0:  # a mapped task: the failed try's own index
+                    args["map_index"] = h["first_failing_map_index"]
+                x = s.call("extract_task_errors", args)
                 assert x["signature"] == h["signature"] and x["category"] == h["category"], (dag, x.text)
                 assert x["incident_id"] == h["incident_id"]
         doc = json.loads(s.read_resource("dagmedic://incidents"))
