@@ -9,6 +9,7 @@
 #include "app/auth_gate.h"
 #include "app/commands.h"
 #include "app/load_deps.h"
+#include "app/serve_watch.h"
 #include "app/wiring.h"
 #include "config/config.h"
 #include "http/curl_http_client.h"
@@ -55,6 +56,10 @@ int cmd_serve(int argc, char** argv) {
   cli.add_flag("--read-only", read_only,
                "serve only the tools that read (also `server.read_only: true` in the config): no "
                "approval requests, postmortems or writes are listed or callable");
+  bool watch_mode = false;
+  cli.add_flag("--watch", watch_mode,
+               "also run watch mode (docs/watch.md) inside the server; subscribed clients get "
+               "notifications/resources/updated for dagmedic://incidents");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -154,10 +159,25 @@ int cmd_serve(int argc, char** argv) {
     std::fprintf(stderr, "dagmedic serve: read-only: not serving %s\n", names.c_str());
   }
 
+  // Declared after the server, so it stops (and joins) before the server goes away.
+  std::unique_ptr<watch::BackgroundWatch> watcher;
+  if (watch_mode) {
+    if (deps->config.environments.empty()) {
+      std::fprintf(stderr,
+                   "dagmedic serve: --watch: no Airflow environment is configured; add one under "
+                   "environments: (docs/config.md)\n");
+      return 1;
+    }
+    watcher = start_serve_watch(deps, server);
+    std::fprintf(stderr, "dagmedic serve: watching, a cycle every %d s\n",
+                 deps->config.watch.interval_seconds);
+  }
+
   if (transport == "stdio") {
     std::signal(SIGPIPE, SIG_IGN);  // a vanished client is an EPIPE write error, not a kill
     mcp::StdioTransport stdio(server);
     Status st = stdio.run();
+    if (watcher) watcher->stop();
     server->shutdown();
     if (!st) {
       std::fprintf(stderr, "dagmedic serve: %s\n", st.error().message.c_str());
@@ -201,6 +221,7 @@ int cmd_serve(int argc, char** argv) {
                bind.find(':') != std::string::npos ? ("[" + bind + "]").c_str() : bind.c_str(),
                static_cast<unsigned>(*bound));
   http.wait_for_shutdown_signal();
+  if (watcher) watcher->stop();
   server->shutdown();
   return 0;
 }

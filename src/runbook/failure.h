@@ -21,12 +21,12 @@
 namespace dm::runbook {
 
 struct HandledFailure {
-  std::string incident_id;         // store::incident_id_for(env, run.dag_id, run.run_id)
-  bool opened = false;             // the incident did not exist before this call
-  std::string first_failing_task;  // "" when no task failed on its own
+  std::string incident_id;           // store::incident_id_for(env, run.dag_id, run.run_id)
+  bool opened = false;               // the incident did not exist before this call
+  std::string first_failing_task;    // "" when no task failed on its own
   int first_failing_map_index = -1;  // its map index when the task is mapped, else -1
-  std::string severity;            // sev1 | sev2 | sev3 (from the DAG's tags)
-  std::string signature;           // "" when not diagnosed (no failing task, no error found)
+  std::string severity;              // sev1 | sev2 | sev3 (from the DAG's tags)
+  std::string signature;             // "" when not diagnosed (no failing task, no error found)
   std::string category;
   std::vector<std::string> notes;  // what could not be read or recorded (the run still counts)
 };

@@ -142,7 +142,6 @@ std::string render_markdown(const Facts& f, const Impact& impact,
 // ---- incident JSON (resources) ----
 // The incident as JSON (summary_json parsed when it is a JSON object), with its resource URIs.
 nlohmann::json incident_json(const store::Incident& inc, bool full);
-std::string incident_uri(const std::string& incident_id);
 std::string postmortem_uri(const std::string& incident_id);
 // "inc-" + 16 lowercase hex digits.
 bool valid_incident_id(const std::string& id);

@@ -5,6 +5,7 @@
 
 #include "common/iso_time.h"
 #include "runbook/postmortem_internal.h"
+#include "runbook/resources.h"
 #include "runbook/tool_kit.h"
 
 namespace dm::runbook::postmortem {
@@ -321,7 +322,6 @@ std::string render_markdown(const Facts& f, const Impact& im,
   return out;
 }
 
-std::string incident_uri(const std::string& id) { return "dagmedic://incidents/" + id; }
 std::string postmortem_uri(const std::string& id) { return "dagmedic://postmortems/" + id; }
 
 bool valid_incident_id(const std::string& id) {
@@ -347,7 +347,7 @@ json incident_json(const store::Incident& inc, bool full) {
             {"updated_at", inc.updated_at_ms > 0 ? ms_to_iso(inc.updated_at_ms) : ""},
             {"diagnosed_at", inc.diagnosed_at_ms > 0 ? ms_to_iso(inc.diagnosed_at_ms) : ""},
             {"has_postmortem", !inc.postmortem_md.empty()},
-            {"uri", incident_uri(inc.id)},
+            {"uri", incident_resource_uri(inc.id)},
             {"postmortem_uri", inc.postmortem_md.empty() ? "" : postmortem_uri(inc.id)}};
   if (full) {
     json summary = json::parse(inc.summary_json, nullptr, false);

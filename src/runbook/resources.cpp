@@ -89,9 +89,13 @@ Result<std::vector<mcp::ResourceContents>> read_postmortem(const Deps& deps, con
 
 }  // namespace
 
+std::string incident_resource_uri(const std::string& incident_id) {
+  return std::string(kIncidentsUri) + "/" + incident_id;
+}
+
 Status register_resources(mcp::Server& server, const std::shared_ptr<const Deps>& deps) {
   mcp::Resource list;
-  list.uri = "dagmedic://incidents";
+  list.uri = kIncidentsUri;
   list.name = "incidents";
   list.title = "Incidents";
   list.description =

@@ -7,12 +7,18 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "common/result.h"
 #include "mcp/server.h"
 #include "runbook/deps.h"
 
 namespace dm::runbook {
+
+// The list resource's URI, and one incident's. Whoever changes incidents outside a tool call
+// (serve --watch) sends notifications/resources/updated for these.
+inline constexpr const char* kIncidentsUri = "dagmedic://incidents";
+std::string incident_resource_uri(const std::string& incident_id);
 
 // Registers the three resources on `server`. Called by register_postmortem_tools.
 Status register_resources(mcp::Server& server, const std::shared_ptr<const Deps>& deps);

@@ -168,8 +168,7 @@ EnvReport Watcher::run_env(const std::string& env) {
     if (h->opened) ++rep.opened;
     rep.handled.push_back(HandledRun{run->dag_id, run->run_id, run->end_date, h->incident_id,
                                      h->opened, h->first_failing_task, h->severity, h->signature,
-                                     h->category, std::move(h->notes),
-                                     h->first_failing_map_index});
+                                     h->category, std::move(h->notes), h->first_failing_map_index});
   }
   rep.deferred = todo.size() - rep.handled.size();
   if (rep.deferred > 0) {

@@ -89,8 +89,10 @@ class McpSession:
     default file is found). `env`: extra variables for the server. Always close() (or use `with`)."""
 
     def __init__(self, config: Path | None, home: Path, env: dict[str, str] | None = None,
-                 binary: Path | None = None, sampling=None, argv: list[str] | None = None):
-        """`argv` runs another stdio MCP server instead of dagmedic (bench/journey); `config` is then ignored."""
+                 binary: Path | None = None, sampling=None, argv: list[str] | None = None,
+                 serve_args: list[str] | None = None):
+        """`argv` runs another stdio MCP server instead of dagmedic (bench/journey); `config` is then ignored.
+        `serve_args`: more arguments for `dagmedic serve` (e.g. ["--watch"])."""
         self.binary = Path(argv[0] if argv else (binary or DAGMEDIC))
         if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):
             raise AssertionError(f"{self.binary} is missing" +
@@ -99,7 +101,8 @@ class McpSession:
         if argv:
             self.args = list(argv[1:])
         else:
-            self.args = ["serve", "--transport", "stdio"] + (["--config", str(config)] if config else [])
+            self.args = (["serve", "--transport", "stdio"] + (["--config", str(config)] if config else [])
+                         + list(serve_args or []))
         self.env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
                     "XDG_CACHE_HOME": str(home / "cache"), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                     **(env or {})}
@@ -107,6 +110,8 @@ class McpSession:
         self.sampling = sampling
         self.outputs: list[tuple[str, str]] = []
         self.calls: list[Call] = []
+        self.notifications: list[tuple[str, dict]] = []  # (method, params) of every server notification
+        self._notified = threading.Condition()
         self.init = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-client", daemon=True)
@@ -148,6 +153,17 @@ class McpSession:
 
         params = StdioServerParameters(command=str(self.binary), args=self.args, env=self.env)
         kwargs: dict[str, Any] = {"read_timeout_seconds": CALL_TIMEOUT_S}
+
+        async def on_message(m) -> None:
+            if isinstance(m, Exception) or not hasattr(m, "method"):
+                return
+            params = getattr(m, "params", None)
+            p = params.model_dump(mode="json", by_alias=True, exclude_none=True) if params is not None else {}
+            with self._notified:
+                self.notifications.append((m.method, p))
+                self._notified.notify_all()
+
+        kwargs["message_handler"] = on_message
         if self.sampling is not None:
             async def on_sample(ctx, p: types.CreateMessageRequestParams):
                 return self.sampling(p)
@@ -211,6 +227,23 @@ class McpSession:
         raw = r.model_dump(mode="json", by_alias=True, exclude_none=True)
         self._keep(f"resources/read {uri}", json.dumps(raw, ensure_ascii=False))
         return "\n".join(c.get("text", "") for c in raw.get("contents", []))
+
+    def subscribe(self, uri: str) -> None:
+        """resources/subscribe (2025-11-25)."""
+        self._do(lambda s: s.subscribe_resource(uri))
+
+    def wait_notification(self, pred, timeout: float, since: int = 0) -> tuple[str, dict] | None:
+        """The first notification (method, params) from self.notifications[since:] for which pred(method, params)
+        holds, waiting up to `timeout` seconds for it; None if none came."""
+        with self._notified:
+            found: list = []
+
+            def match() -> bool:
+                found[:] = [n for n in self.notifications[since:] if pred(*n)][:1]
+                return bool(found)
+
+            self._notified.wait_for(match, timeout)
+            return found[0] if found else None
 
     def list_resources(self) -> list:
         r = self._do(lambda s: s.list_resources())

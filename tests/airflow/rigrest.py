@@ -31,6 +31,12 @@ class RigRest:
         assert r.status_code == 200, f"GET {path} -> {r.status_code}: {r.text[:300]}"
         return r.json()
 
+    def trigger(self, dag_id: str, run_id: str, logical_date: str) -> dict:
+        r = self.http.post(f"{self.base}/dags/{dag_id}/dagRuns",
+                           json={"dag_run_id": run_id, "logical_date": logical_date, "conf": {}})
+        assert r.status_code in (200, 201), f"POST /dags/{dag_id}/dagRuns -> {r.status_code}: {r.text[:300]}"
+        return r.json()
+
     def dag(self, dag_id: str) -> dict:
         return self.get(f"/dags/{dag_id}")
 

@@ -191,3 +191,44 @@ def test_malformed_watch_section_stops_start_up(rig, tmp_path, yaml_text, key):
     assert p.returncode == 1 and p.stdout == "", p.stdout
     assert p.stderr.startswith("dagmedic watch: ") and key in p.stderr, p.stderr
     assert not (tmp_path / "store.db").exists(), "nothing may run before the config is checked"
+
+
+def test_serve_watch_notifies_a_subscribed_client_of_a_new_failure(rig, tmp_path):
+    """`serve --watch`: the loop runs inside the MCP server; a client subscribed to dagmedic://incidents (the official
+    Python SDK, resources/subscribe) is told when the watcher opens the incident of a run that failed after it
+    subscribed, and the list it then reads holds that run's incident."""
+    import datetime
+    import uuid
+
+    cfg = tmp_path / "config.yaml"
+    env = rig_config(rig, cfg, tmp_path / "store.db", WATCH_YAML.replace("interval_seconds: 60", "interval_seconds: 5"))
+    rest = RigRest(rig)
+    dag = "zoo_permission_denied"  # fails on its first try, quickly
+    run_id = "serve_watch_" + uuid.uuid4().hex[:12]
+    try:
+        with McpSession(cfg, tmp_path / "home", env=env, serve_args=["--watch"]) as s:
+            s.subscribe("dagmedic://incidents")
+            # The first cycle handles the zoo's earlier failures (maybe before the subscription). The new run's
+            # failure comes later, so its incident must reach the client through a notification.
+            mark = len(s.notifications)
+            rest.trigger(dag, run_id, datetime.datetime.now(datetime.timezone.utc).isoformat())
+
+            def listed() -> dict | None:
+                doc = json.loads(s.read_resource("dagmedic://incidents"))
+                return next((i for i in doc["incidents"] if i["dag_id"] == dag and i["run_id"] == run_id), None)
+
+            deadline = 600.0
+            got = None
+            while deadline > 0 and got is None:
+                n = s.wait_notification(lambda m, p: m == "notifications/resources/updated"
+                                        and p.get("uri") == "dagmedic://incidents", 30, since=mark)
+                deadline -= 30
+                if n is not None:
+                    got = listed()
+                    mark = len(s.notifications)
+            assert got is not None, f"no incident of {dag}/{run_id} announced; stderr: {s.stderr()[-2000:]}"
+            assert got["state"] == "open" and got["signature"], got
+            assert got["category"] == "permissions", got  # as the zoo run of this DAG (test_signatures.py)
+            assert "dagmedic serve: watching" in s.stderr()
+    finally:
+        rest.close()

@@ -1,0 +1,28 @@
+// `dagmedic serve --watch`: watch mode inside the MCP server. The loop runs on a thread of its own
+// (watch::BackgroundWatch) with the server's Deps, and every incident a cycle opens or updates
+// becomes notifications/resources/updated for its resource and for the list (dagmedic://incidents):
+// resources/subscribe on 2025-11-25 sessions, subscriptions/listen on 2026-07-28 (mcp::Server
+// delivers to whichever a client used).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mcp/server.h"
+#include "runbook/deps.h"
+#include "watch/background.h"
+
+namespace dm::app {
+
+// The incident resources a cycle changed: the list's URI first when any run was handled, then
+// each handled run's incident once, in report order. Empty when nothing was handled.
+std::vector<std::string> incident_uris_changed(const watch::CycleReport& c);
+
+// Starts the loop. Requires: at least one configured environment. Each cycle that handled runs or
+// failed for an environment prints its report (format_cycle) on stderr; stdout stays the MCP
+// stream's. The server must outlive the returned object (destroy or stop() it first).
+std::unique_ptr<watch::BackgroundWatch> start_serve_watch(std::shared_ptr<const runbook::Deps> deps,
+                                                          std::shared_ptr<mcp::Server> server);
+
+}  // namespace dm::app
