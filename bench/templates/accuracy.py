@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Grouping accuracy of `dagmedic logs templates` and drain3 on labelled Loghub lines.
 
-Usage: accuracy.py DAGMEDIC [DATA_DIR] [--json OUT] [--label NAME]
+Usage: accuracy.py DAGMEDIC [DATA_DIR] [--json OUT]   (DM_ACC_NO_DRAIN3=1: dagmedic only)
 DATA_DIR (default tests/logs/loghub2k) holds per set NAME.log (raw lines) and NAME.labels
 ("LineId EventId" per line, same order). For each set both tools mine (1) the raw lines and (2)
 the message part alone, cut from each raw line by the set's Loghub log format (the benchmark's own
@@ -104,11 +104,12 @@ def main():
     binary = args[0]
     data = args[1] if len(args) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "logs", "loghub2k")
-    try:
-        import drain3  # noqa: F401
-        have_drain = True
-    except ImportError:
-        have_drain = False
+    have_drain = not os.environ.get("DM_ACC_NO_DRAIN3")
+    if have_drain:
+        try:
+            import drain3  # noqa: F401
+        except ImportError:
+            have_drain = False
     rows = []
     for name in sorted(FORMATS):
         logf, labf = os.path.join(data, name + ".log"), os.path.join(data, name + ".labels")
