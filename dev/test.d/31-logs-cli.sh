@@ -183,5 +183,27 @@ check "templates on a /proc file" $PY -c 'import sys, re; n = int(re.match(r"# (
 "$BIN" logs templates "$work/t.log" >"$work/t.txt"
 check "templates text output" grep -q "^# 601 lines, 3 templates" "$work/t.txt"
 
+# logs templates grouping accuracy on labelled Loghub lines (tests/logs/loghub2k, corrected
+# labels), raw lines and message part alone: must not regress. Floors are the figures reached
+# (bench/templates/accuracy.py; docs/benchmarks/templates.md) minus a small margin. Accuracy
+# only: nothing here is timed. drain3 is not needed for this check.
+if DM_ACC_NO_DRAIN3=1 $PY "$DM_ROOT/bench/templates/accuracy.py" "$BIN" "$DM_ROOT/tests/logs/loghub2k" \
+  --json "$work/acc.json" >"$work/acc.md" 2>"$work/acc.err"; then
+  ok
+  check "templates accuracy floors" $PY - "$work/acc.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+mean, sets = d["mean"], d["sets"]
+MEAN_RAW, MEAN_MSG, SET_FLOOR = 0.80, 0.86, 0.25
+assert len(sets) == 16, len(sets)
+assert mean["dm_raw"] >= MEAN_RAW, ("raw mean", mean["dm_raw"])
+assert mean["dm_msg"] >= MEAN_MSG, ("message mean", mean["dm_msg"])
+low = [(s["set"], k, s[k]) for s in sets for k in ("dm_raw", "dm_msg") if s[k] < SET_FLOOR]
+assert not low, low
+PYEOF
+else
+  ko "templates accuracy harness: $(tail -3 "$work/acc.err")"
+fi
+
 dm_record "$STEP" "$passed" "$failed"
 [ "$failed" -eq 0 ]

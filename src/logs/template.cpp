@@ -126,8 +126,180 @@ bool header_token(std::string_view t) {
   return letters == 3 && (word.starts_with("UTC") || word.starts_with("GMT"));
 }
 
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// The token without leading/trailing punctuation ("[notice]" -> "notice", "<time>," -> "<time>").
+std::string_view trim_punct(std::string_view t) {
+  auto punct = [](char c) {
+    return c == '[' || c == ']' || c == '(' || c == ')' || c == '{' || c == '}' || c == ',' ||
+           c == ':' || c == ';' || c == '|' || c == '"' || c == '\'';
+  };
+  while (!t.empty() && punct(t.front())) t.remove_prefix(1);
+  while (!t.empty() && punct(t.back())) t.remove_suffix(1);
+  return t;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    char x = a[k], y = b[k];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// A severity word as loggers print it: upper case ("INFO"), capitalised ("Info"), or in
+// brackets/angle form in any case ("[notice]"). A single letter (logcat "D", "W") only when
+// `letter_ok`. Returns the level's index into kLevels + 1, 0 if none.
+constexpr std::string_view kLevels[] = {"TRACE",   "DEBUG",  "INFO",  "NOTICE",   "WARN",
+                                        "WARNING", "ERROR",  "ERR",   "CRITICAL", "CRIT",
+                                        "FATAL",   "SEVERE", "ALERT", "EMERG",    "VERBOSE"};
+int level_word(std::string_view t, bool letter_ok) {
+  const bool bracketed = !t.empty() && (t.front() == '[' || t.front() == '<');
+  std::string_view w = trim_punct(t);
+  if (w.empty() || !std::all_of(w.begin(), w.end(), is_alpha)) return 0;
+  if (w.size() == 1) {
+    static constexpr std::string_view kLetters = "VDIWEF";
+    return letter_ok && kLetters.find(w[0]) != std::string_view::npos ? 100 : 0;
+  }
+  const bool upper = std::all_of(w.begin(), w.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  const bool capital = w[0] >= 'A' && w[0] <= 'Z' &&
+                       std::all_of(w.begin() + 1, w.end(), [](char c) { return c >= 'a'; });
+  if (!upper && !capital && !bracketed) return 0;
+  for (std::size_t k = 0; k < std::size(kLevels); ++k) {
+    if (iequals(w, kLevels[k])) return static_cast<int>(k) + 1;
+  }
+  return 0;
+}
+
+// Month and weekday names (syslog's "Jun 14", Apache's "[Sun Dec 04 …]").
+bool calendar_word(std::string_view t) {
+  std::string_view w = trim_punct(t);
+  if (w.size() != 3) return false;
+  static constexpr std::string_view kNames[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+                                                "Aug", "Sep", "Oct", "Nov", "Dec", "Mon", "Tue",
+                                                "Wed", "Thu", "Fri", "Sat", "Sun"};
+  return std::find(std::begin(kNames), std::end(kNames), w) != std::end(kNames);
+}
+
+// A token that names a place rather than says something: it holds a placeholder or a digit, or
+// is an identifier with a path/host separator ("node-12", "dn228/dn228", "unix.hw",
+// "local@tbird-admin1"). Plain words and quoted text are not.
+bool place_token(std::string_view t) {
+  bool sep = false;
+  for (char c : t) {
+    if (c == '<' || (c >= '0' && c <= '9')) return true;
+    if (c == '"' || c == '\'' || c == '=') return false;
+    if (c == '.' || c == '-' || c == '/' || c == '@' || c == '_' || c == '#' || c == '$')
+      sep = true;
+  }
+  return sep;
+}
+
 bool has_digit(std::string_view t) {
   return std::any_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Leading masked-timestamp tokens, at most 4 (Airflow's "[<date>, <time> UTC]").
+std::size_t timestamp_run(const std::vector<std::string_view>& toks) {
+  std::size_t h = 0;
+  while (h < toks.size() && h < 4 && h + 1 < toks.size() && header_token(toks[h])) ++h;
+  return h;
+}
+
+// Index past the bracketed span ("[...]" or "{...}", possibly over several tokens) that starts
+// at toks[k]; k if it does not close before `limit`.
+std::size_t span_end(const std::vector<std::string_view>& toks, std::size_t k, std::size_t limit) {
+  const char open = toks[k][0], close = open == '[' ? ']' : '}';
+  int depth = 0;
+  for (std::size_t j = k; j < limit; ++j) {
+    for (char c : toks[j]) {
+      if (c == open) ++depth;
+      if (c == close) --depth;
+    }
+    if (depth <= 0) return j + 1;
+  }
+  return k;
+}
+
+bool opens_span(std::string_view t) { return !t.empty() && (t[0] == '[' || t[0] == '{'); }
+
+// Past a severity word at toks[j]: the bracketed thread/logger spans, then a component token
+// ending in ':' (or a component followed by a bracketed context span), then a lone '-'.
+std::size_t past_level(const std::vector<std::string_view>& toks, std::size_t j,
+                       std::size_t limit) {
+  std::size_t e = j + 1;
+  while (e < limit && opens_span(toks[e])) {
+    std::size_t f = span_end(toks, e, limit);
+    if (f == e) break;
+    e = f;
+  }
+  if (e < limit && toks[e].size() > 1 && toks[e].back() == ':') {
+    ++e;
+  } else if (e + 1 < limit && place_token(toks[e]) && opens_span(toks[e + 1])) {
+    std::size_t f = span_end(toks, e + 1, limit);
+    if (f > e + 1) e = f;
+  }
+  if (e < limit && toks[e] == "-") ++e;
+  return e;
+}
+
+// Record header of a log line: the leading tokens that say when, where and how severe rather
+// than what happened. Found per line from token shapes only (no rule names a product):
+//   1. a leading run of header tokens: masked timestamps/dates/numbers, month and weekday
+//      names, place tokens (hosts, node ids, paths); it must hold a timestamp-like or calendar
+//      token to count ("anchored");
+//   2. after it, within a short window: a severity word ends the header together with the
+//      thread/logger spans, the "component:" and the '-' after it; without one, a token ending
+//      in ':' reached through at most one plain word (syslog's "host program[pid]:") or a lone
+//      '-' ends it;
+//   3. otherwise the anchored run itself, or the leading masked-timestamp tokens.
+// Always < toks.size(): a line keeps at least one token of message.
+std::size_t record_header(const std::vector<std::string_view>& toks) {
+  const std::size_t n = toks.size();
+  const std::size_t legacy = timestamp_run(toks);
+  if (n < 2) return legacy;
+  const std::size_t limit = std::min<std::size_t>(n - 1, 20);
+  std::size_t i = 0;
+  bool anchored = false;
+  while (i < limit) {
+    std::string_view t = toks[i];
+    if (t == "-" && i > 0) {
+      if (i + 1 < limit && level_word(toks[i + 1], false) != 0) {
+        ++i;
+        continue;
+      }
+      return anchored ? i + 1 : legacy;
+    }
+    if (header_token(t) || calendar_word(t)) {
+      anchored = true;
+    } else if (!(t == "-" || (place_token(t) && t.back() != ':' && level_word(t, false) == 0))) {
+      break;
+    }
+    ++i;
+  }
+  if (!anchored) return legacy;
+  std::size_t plain = 0;
+  for (std::size_t j = i; j < std::min(limit, i + 10);) {
+    std::string_view t = toks[j];
+    if (level_word(t, j > 0 && header_token(toks[j - 1])) != 0) {
+      return std::min(past_level(toks, j, limit), n - 1);
+    }
+    if (t.find_first_of("\"=") != std::string_view::npos) break;  // quoted text, key=value
+    if (t.size() > 1 && t.back() == ':') return plain <= 1 ? j + 1 : std::max(legacy, i);
+    if (t == "-") return plain <= 1 ? j + 1 : std::max(legacy, i);
+    if (opens_span(t)) {
+      std::size_t f = span_end(toks, j, limit);
+      if (f == j) break;
+      j = f;
+      continue;
+    }
+    if (!place_token(t) && !calendar_word(t) && !header_token(t) && ++plain > 3) break;
+    ++j;
+  }
+  return std::max(legacy, i);
 }
 
 }  // namespace
@@ -220,6 +392,7 @@ struct TemplateMiner::Impl {
     std::vector<std::string> tokens;
     std::string text;
     std::uint64_t leaf = 0;
+    std::size_t hdr = 0;                       // record-header tokens at the front of `tokens`
     std::uint32_t prev = kNone, next = kNone;  // LRU list, most recent at head
   };
 
@@ -266,7 +439,9 @@ struct TemplateMiner::Impl {
   std::size_t header = 0;
 
   std::uint64_t leaf_key() const {
-    std::uint64_t h = 1469598103934665603ull ^ toks.size();
+    // By the message's token count: lines whose headers differ in length (a thread name of
+    // several words, an optional "[pid]") still meet.
+    std::uint64_t h = 1469598103934665603ull ^ (toks.size() - header);
     h *= 1099511628211ull;
     // drain3: max_node_depth = depth - 2 counts the length level, so depth - 3 token levels; a
     // line is never routed by all of its tokens.
@@ -318,6 +493,7 @@ struct TemplateMiner::Impl {
     c.id = next_id++;
     c.count = 0;
     c.tokens.assign(toks.begin(), toks.end());
+    c.hdr = header;
     c.leaf = leaf;
     rebuild_text(c);
     leaves[leaf].push_back(s);
@@ -334,12 +510,13 @@ struct TemplateMiner::Impl {
     std::size_t best_params = 0;
     for (std::uint32_t s : it->second) {
       const Cl& c = cls[s];
-      if (c.tokens.size() != toks.size()) continue;
+      if (c.tokens.size() - c.hdr != toks.size() - header) continue;
       std::size_t same = 0, params = 0;
       for (std::size_t k = header; k < toks.size(); ++k) {
-        if (c.tokens[k] == kWild) {
+        const std::string& ct = c.tokens[k - header + c.hdr];
+        if (ct == kWild) {
           ++params;
-        } else if (c.tokens[k] == toks[k]) {
+        } else if (ct == toks[k]) {
           ++same;
         }
       }
@@ -387,11 +564,7 @@ struct TemplateMiner::Impl {
       if (j > i) toks.emplace_back(masked.data() + i, j - i);
       i = j;
     }
-    header = 0;
-    while (header < toks.size() && header < 4 && header + 1 < toks.size() &&
-           header_token(toks[header])) {
-      ++header;
-    }
+    header = opt.record_header ? record_header(toks) : timestamp_run(toks);
     std::uint64_t leaf = leaf_key();
     std::uint32_t s = tree_match(leaf);
     if (s == kNone) {
@@ -399,10 +572,22 @@ struct TemplateMiner::Impl {
     } else {
       Cl& c = cls[s];
       bool changed = false;
-      for (std::size_t k = 0; k < toks.size(); ++k) {
-        if (c.tokens[k] != toks[k] && c.tokens[k] != kWild) {
-          c.tokens[k].assign(kWild);
-          changed = true;
+      if (c.hdr != header) {
+        // Headers of different lengths: the cluster's header becomes one "<*>".
+        c.tokens.erase(c.tokens.begin(), c.tokens.begin() + static_cast<std::ptrdiff_t>(c.hdr));
+        c.tokens.insert(c.tokens.begin(), std::string(kWild));
+        c.hdr = 1;
+        changed = true;
+        for (std::size_t k = header; k < toks.size(); ++k) {
+          std::string& ct = c.tokens[k - header + 1];
+          if (ct != toks[k] && ct != kWild) ct.assign(kWild);
+        }
+      } else {
+        for (std::size_t k = 0; k < toks.size(); ++k) {
+          if (c.tokens[k] != toks[k] && c.tokens[k] != kWild) {
+            c.tokens[k].assign(kWild);
+            changed = true;
+          }
         }
       }
       if (changed) rebuild_text(c);

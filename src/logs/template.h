@@ -12,9 +12,13 @@
 //      takes the stored result instead (line_shape.h: exact, same output);
 //   2. an exact cache maps an already-seen masked line straight to its cluster (most lines of a
 //      real log repeat a masked shape), skipping the tree;
-//   3. record headers: leading tokens that are only masked timestamps/dates and punctuation
-//      (Airflow's "[<date>, <time> UTC]", log4j's "<n>/<n>/<n> <time>") are skipped for routing and
-//      similarity — Drain expects them cut off beforehand, which real logs don't do;
+//   3. record headers: each line's leading date/time/host/level/component tokens (Airflow's
+//      "[<date>, <time> UTC] {file.py:<n>} INFO -", syslog's "Jun <n> <time> host prog[<n>]:",
+//      log4j's "<date> <time> INFO [thread] a.b.C:") are found per line from token shapes
+//      (template.cpp record_header; no per-format rules) and skipped for routing and similarity —
+//      Drain expects them cut off beforehand, which real logs don't do. Lines are matched on the
+//      message's tokens, so headers of different lengths meet (the cluster's header then shows
+//      as one "<*>"); the template text keeps the header;
 //   4. bounded memory: at most max_clusters clusters (the least recently used is evicted, as
 //      drain3 does with max_clusters), lines cut at max_line_bytes, cache cleared past a byte cap.
 // Cluster ids are 1-based, in order of creation, never reused.
@@ -39,6 +43,10 @@ struct TemplateOptions {
   std::size_t max_line_bytes = 4096;
   std::size_t cache_bytes = 32u << 20;
   bool premask = true;
+  // Detect each line's record header (timestamp, host, level, component…; template.cpp
+  // record_header) and leave it out of routing and similarity. Off: only leading masked
+  // timestamps are (as before header detection).
+  bool record_header = true;
   // Shape memo in front of the masker (line_shape.h), per MaskedBatch: skeleton -> masked line.
   // Same output with or without it (exact; only speed changes). 0 turns it off.
   std::size_t shape_memo_bytes = 32u << 20;
