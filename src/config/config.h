@@ -248,10 +248,10 @@ struct NotifyTarget {
 struct NotifySettings {
   // Incident links: base_url + "/incidents/" + id ("" = no link). http:// or https://.
   std::string base_url;
-  int backoff_initial_seconds = 10;  // the first retry waits up to this (1..86400)
-  int backoff_max_seconds = 3600;    // cap of the exponential backoff (1..604800)
-  int max_attempts = 8;              // default per target (1..100)
-  int max_per_cycle = 100;           // deliveries attempted per cycle (1..10000)
+  int backoff_initial_seconds = 10;   // the first retry waits up to this (1..86400)
+  int backoff_max_seconds = 3600;     // cap of the exponential backoff (1..604800)
+  int max_attempts = 8;               // default per target (1..100)
+  int max_per_cycle = 100;            // deliveries attempted per cycle (1..10000)
   std::vector<NotifyTarget> targets;  // in file order
   const NotifyTarget* find(std::string_view name) const;
 };

@@ -35,8 +35,7 @@ std::string url_problem(const std::string& url) {
     return "must be an http:// or https:// URL, got \"" + url + "\"";
   const auto end = rest.find_first_of("/?#");
   const std::string authority = rest.substr(0, end);
-  if (authority.empty() || authority.find('@') != std::string::npos ||
-      authority.front() == ':')
+  if (authority.empty() || authority.find('@') != std::string::npos || authority.front() == ':')
     return "must name a host (and no user:password@), got \"" + url + "\"";
   for (unsigned char c : url)
     if (std::isspace(c) || std::iscntrl(c) || c == '"' || c == '<' || c == '>' || c == '\\')
@@ -93,15 +92,15 @@ std::optional<Error> parse_notify_section(const Parser& p, const YAML::Node& n,
     out.base_url = *u;
     while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
   }
-  if (auto e = set_int(n, "notify", "backoff_initial_seconds", 1, 86400,
-                       out.backoff_initial_seconds))
+  if (auto e =
+          set_int(n, "notify", "backoff_initial_seconds", 1, 86400, out.backoff_initial_seconds))
     return e;
   if (auto e = set_int(n, "notify", "backoff_max_seconds", 1, 604800, out.backoff_max_seconds))
     return e;
   if (out.backoff_max_seconds < out.backoff_initial_seconds)
-    return p.err("notify.backoff_max_seconds",
-                 "must be at least notify.backoff_initial_seconds (" +
-                     std::to_string(out.backoff_initial_seconds) + ")");
+    return p.err("notify.backoff_max_seconds", "must be at least notify.backoff_initial_seconds (" +
+                                                   std::to_string(out.backoff_initial_seconds) +
+                                                   ")");
   if (auto e = set_int(n, "notify", "max_attempts", 1, 100, out.max_attempts)) return e;
   if (auto e = set_int(n, "notify", "max_per_cycle", 1, 10000, out.max_per_cycle)) return e;
 
@@ -126,9 +125,9 @@ std::optional<Error> parse_notify_section(const Parser& p, const YAML::Node& n,
       return p.err(path + ".secret",
                    "literal secrets are not allowed in the config file; name the environment "
                    "variable that holds it with secret_env");
-    if (auto e = p.check_keys(v, path,
-                              {"kind", "url", "secret_env", "routing_key_env", "timeout_seconds",
-                               "max_attempts"}))
+    if (auto e = p.check_keys(
+            v, path,
+            {"kind", "url", "secret_env", "routing_key_env", "timeout_seconds", "max_attempts"}))
       return e;
     if (!v["kind"]) return p.err(path + ".kind", "is required (slack, pagerduty, teams or json)");
     auto kind = p.str(v["kind"], path + ".kind");
@@ -142,16 +141,16 @@ std::optional<Error> parse_notify_section(const Parser& p, const YAML::Node& n,
     if (!url) return url.error();
     if (auto why = url_problem(*url); !why.empty()) return p.err(path + ".url", why);
     t.url = *url;
-    for (const auto& [key, field] : {std::pair<const char*, std::string*>{"secret_env",
-                                                                           &t.secret_env},
-                                     {"routing_key_env", &t.routing_key_env}}) {
+    for (const auto& [key, field] :
+         {std::pair<const char*, std::string*>{"secret_env", &t.secret_env},
+          {"routing_key_env", &t.routing_key_env}}) {
       if (!v[key]) continue;
       auto s = p.str(v[key], path + "." + key);
       if (!s) return s.error();
       if (!env_name_ok(*s))
-        return p.err(path + "." + key,
-                     "must be an environment variable name (letters, digits, _), got \"" + *s +
-                         "\"");
+        return p.err(
+            path + "." + key,
+            "must be an environment variable name (letters, digits, _), got \"" + *s + "\"");
       *field = *s;
     }
     if (t.kind == "json" && t.secret_env.empty())

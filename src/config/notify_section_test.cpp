@@ -26,21 +26,22 @@ TEST(NotifySection, DefaultsWhenAbsent) {
 }
 
 TEST(NotifySection, EveryKindAndKey) {
-  auto c = parse_config(std::string(kEnvs) +
-                            "notify:\n"
-                            "  base_url: https://dagmedic.example.com/\n"
-                            "  backoff_initial_seconds: 2\n"
-                            "  backoff_max_seconds: 60\n"
-                            "  max_attempts: 4\n"
-                            "  max_per_cycle: 9\n"
-                            "  targets:\n"
-                            "    s: {kind: slack, url: 'https://hooks.slack.com/services/T/B/x'}\n"
-                            "    pd: {kind: pagerduty, url: 'https://events.pagerduty.com/v2/enqueue',"
-                            " routing_key_env: PD_KEY}\n"
-                            "    t: {kind: teams, url: 'http://127.0.0.1:9000/teams'}\n"
-                            "    j: {kind: json, url: 'http://[::1]:8080/x', secret_env: HOOK_KEY,"
-                            " timeout_seconds: 3, max_attempts: 2}\n",
-                        "cfg.yaml");
+  auto c =
+      parse_config(std::string(kEnvs) +
+                       "notify:\n"
+                       "  base_url: https://dagmedic.example.com/\n"
+                       "  backoff_initial_seconds: 2\n"
+                       "  backoff_max_seconds: 60\n"
+                       "  max_attempts: 4\n"
+                       "  max_per_cycle: 9\n"
+                       "  targets:\n"
+                       "    s: {kind: slack, url: 'https://hooks.slack.com/services/T/B/x'}\n"
+                       "    pd: {kind: pagerduty, url: 'https://events.pagerduty.com/v2/enqueue',"
+                       " routing_key_env: PD_KEY}\n"
+                       "    t: {kind: teams, url: 'http://127.0.0.1:9000/teams'}\n"
+                       "    j: {kind: json, url: 'http://[::1]:8080/x', secret_env: HOOK_KEY,"
+                       " timeout_seconds: 3, max_attempts: 2}\n",
+                   "cfg.yaml");
   ASSERT_TRUE(c.ok()) << c.error().message;
   const auto& n = c->notify;
   EXPECT_EQ(n.base_url, "https://dagmedic.example.com");
@@ -64,8 +65,8 @@ TEST(NotifySection, EveryKindAndKey) {
 TEST(NotifySection, BadUrlsAreRefusedNamingTheKey) {
   for (const char* url : {"ftp://x/y", "hooks.slack.com/x", "https://", "http:///path",
                           "https://user:pw@host/x", "http://host:99999/x", "http://ho st/x"}) {
-    auto e = parse_err(std::string("notify:\n  targets:\n    s: {kind: slack, url: '") + url +
-                       "'}\n");
+    auto e =
+        parse_err(std::string("notify:\n  targets:\n    s: {kind: slack, url: '") + url + "'}\n");
     EXPECT_NE(e.message.find("cfg.yaml: notify.targets.s.url: "), std::string::npos)
         << url << ": " << e.message;
   }

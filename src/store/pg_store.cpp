@@ -531,9 +531,9 @@ class PgStore final : public Store {
       "id, idempotency_key, target, kind, incident_id, event, payload, state, attempts, "
       "next_attempt_at, last_error, created_at, done_at";
   static OutboxMessage read_message(const pqxx::row& r) {
-    return OutboxMessage{r[0].as<int64_t>(),     r[1].as<std::string>(), r[2].as<std::string>(),
-                         r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
-                         r[6].as<std::string>(), r[7].as<std::string>(), r[8].as<int64_t>(),
+    return OutboxMessage{r[0].as<int64_t>(),     r[1].as<std::string>(),  r[2].as<std::string>(),
+                         r[3].as<std::string>(), r[4].as<std::string>(),  r[5].as<std::string>(),
+                         r[6].as<std::string>(), r[7].as<std::string>(),  r[8].as<int64_t>(),
                          r[9].as<int64_t>(),     r[10].as<std::string>(), r[11].as<int64_t>(),
                          r[12].as<int64_t>()};
   }
@@ -600,9 +600,8 @@ class PgStore final : public Store {
       }
       auto q = w.exec_params("SELECT state FROM outbox WHERE id = $1::bigint", id);
       if (q.empty()) return make_error(Errc::not_found, "no outbox message " + std::to_string(id));
-      return make_error(Errc::failed_precondition,
-                        "outbox message " + std::to_string(id) + " is " +
-                            q[0][0].as<std::string>());
+      return make_error(Errc::failed_precondition, "outbox message " + std::to_string(id) + " is " +
+                                                       q[0][0].as<std::string>());
     }));
   }
 
@@ -622,8 +621,7 @@ class PgStore final : public Store {
     });
   }
 
-  Result<std::vector<OutboxMessage>> list_outbox(const std::string& state,
-                                                 size_t limit) override {
+  Result<std::vector<OutboxMessage>> list_outbox(const std::string& state, size_t limit) override {
     using V = std::vector<OutboxMessage>;
     return run<V>("list outbox messages", [&](pqxx::connection& c) -> Result<V> {
       pqxx::read_transaction w(c);
@@ -648,8 +646,8 @@ class PgStore final : public Store {
           "attempts, next_attempt_at, last_error, created_at, done_at) VALUES($1::text, $2::text, "
           "$3::text, $4::text, $5::text, $6::text, 'pending', 0, $7::bigint, '', $8::bigint, 0) "
           "ON CONFLICT(idempotency_key) DO NOTHING",
-          m.idempotency_key, m.target, m.kind, m.incident_id, m.event, m.payload,
-          m.next_attempt_ms, m.created_ms);
+          m.idempotency_key, m.target, m.kind, m.incident_id, m.event, m.payload, m.next_attempt_ms,
+          m.created_ms);
       n += static_cast<int64_t>(r.affected_rows());
     }
     return n;

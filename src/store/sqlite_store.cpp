@@ -568,8 +568,8 @@ class SqliteStore final : public Store {
       "id, idempotency_key, target, kind, incident_id, event, payload, state, attempts, "
       "next_attempt_at, last_error, created_at, done_at";
   static OutboxMessage read_message(Stmt& s) {
-    return OutboxMessage{s.i64(0),  s.text(1), s.text(2), s.text(3),  s.text(4),
-                         s.text(5), s.text(6), s.text(7), s.i64(8),   s.i64(9),
+    return OutboxMessage{s.i64(0),   s.text(1), s.text(2), s.text(3), s.text(4),
+                         s.text(5),  s.text(6), s.text(7), s.i64(8),  s.i64(9),
                          s.text(10), s.i64(11), s.i64(12)};
   }
 
@@ -649,8 +649,7 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<std::vector<OutboxMessage>> list_outbox(const std::string& state,
-                                                 size_t limit) override {
+  Result<std::vector<OutboxMessage>> list_outbox(const std::string& state, size_t limit) override {
     std::lock_guard lk(mu_);
     Stmt s(db_, (std::string("SELECT ") + kOutboxCols +
                  " FROM outbox WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2")

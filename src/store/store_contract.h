@@ -639,11 +639,11 @@ TEST_P(StoreContract, OutboxEnqueueIsIdempotentPerKeyAndAtomicWithTheMark) {
 }
 
 TEST_P(StoreContract, OutboxDueAttemptsAndCounts) {
-  ASSERT_TRUE(store_
-                  ->enqueue_messages({outbox_message("a", "slack", 100),
-                                      outbox_message("b", "slack", 300),
-                                      outbox_message("c", "pd", 200)})
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->enqueue_messages({outbox_message("a", "slack", 100), outbox_message("b", "slack", 300),
+                              outbox_message("c", "pd", 200)})
+          .ok());
   auto due = store_->due_messages(250, 10);
   ASSERT_TRUE(due.ok()) << due.error().message;
   ASSERT_EQ(due->size(), 2u);

@@ -37,8 +37,8 @@ IncidentFacts redacted(const IncidentFacts& f, const logs::Redactor& r) {
 std::string title(const IncidentFacts& f) {
   if (f.event_action == "resolve")
     return "Recovered: " + f.dag_id + " in " + f.env + " (" + f.incident_id + ")";
-  std::string s = "[" + (f.severity.empty() ? std::string("sev?") : f.severity) + "] " +
-                  f.dag_id + " failed in " + f.env;
+  std::string s = "[" + (f.severity.empty() ? std::string("sev?") : f.severity) + "] " + f.dag_id +
+                  " failed in " + f.env;
   if (!f.first_failing_task.empty()) s += " at " + f.first_failing_task;
   return s;
 }
@@ -69,7 +69,8 @@ json slack(const IncidentFacts& f) {
     fields.push_back({{"type", "mrkdwn"}, {"text", "*" + k + "*\n" + cut(v, 1900)}});
   if (fields.size() > 10) fields.erase(fields.begin() + 10, fields.end());  // Slack's limit
   json blocks = json::array();
-  blocks.push_back({{"type", "header"}, {"text", {{"type", "plain_text"}, {"text", cut(title(f), 150)}}}});
+  blocks.push_back(
+      {{"type", "header"}, {"text", {{"type", "plain_text"}, {"text", cut(title(f), 150)}}}});
   blocks.push_back({{"type", "section"}, {"fields", fields}});
   if (!f.notes.empty()) {
     std::string n;
@@ -104,7 +105,8 @@ json pagerduty(const IncidentFacts& f) {
   json links = json::array();
   if (!f.incident_url.empty())
     links.push_back({{"href", f.incident_url}, {"text", "dagmedic incident " + f.incident_id}});
-  if (!f.approval_url.empty()) links.push_back({{"href", f.approval_url}, {"text", "Approval page"}});
+  if (!f.approval_url.empty())
+    links.push_back({{"href", f.approval_url}, {"text", "Approval page"}});
   std::string summary = title(f);
   if (!f.error.empty()) summary += ": " + f.error;
   json j = {{"routing_key", ""},
@@ -139,19 +141,20 @@ json teams(const IncidentFacts& f) {
     body.push_back({{"type", "TextBlock"}, {"text", n}, {"isSubtle", true}, {"wrap", true}});
   json actions = json::array();
   if (!f.incident_url.empty())
-    actions.push_back({{"type", "Action.OpenUrl"}, {"title", "Open incident"}, {"url", f.incident_url}});
+    actions.push_back(
+        {{"type", "Action.OpenUrl"}, {"title", "Open incident"}, {"url", f.incident_url}});
   if (!f.approval_url.empty())
-    actions.push_back({{"type", "Action.OpenUrl"}, {"title", "Approval page"}, {"url", f.approval_url}});
+    actions.push_back(
+        {{"type", "Action.OpenUrl"}, {"title", "Approval page"}, {"url", f.approval_url}});
   json card = {{"type", "AdaptiveCard"},
                {"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
                {"version", "1.4"},
                {"body", body}};
   if (!actions.empty()) card["actions"] = actions;
   return {{"type", "message"},
-          {"attachments",
-           json::array({{{"contentType", "application/vnd.microsoft.card.adaptive"},
-                         {"contentUrl", nullptr},
-                         {"content", card}}})}};
+          {"attachments", json::array({{{"contentType", "application/vnd.microsoft.card.adaptive"},
+                                        {"contentUrl", nullptr},
+                                        {"content", card}}})}};
 }
 
 json generic(const IncidentFacts& f) {

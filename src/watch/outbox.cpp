@@ -44,8 +44,8 @@ Status Outbox::check_secrets() const {
       return make_error(Errc::failed_precondition,
                         "notify.targets." + t.name + "." + key + ": no way to read $" + var);
     if (auto v = d_.secret(var); !v || v->empty())
-      return make_error(Errc::failed_precondition,
-                        "notify.targets." + t.name + "." + key + ": $" + var + " is unset or empty");
+      return make_error(Errc::failed_precondition, "notify.targets." + t.name + "." + key + ": $" +
+                                                       var + " is unset or empty");
   }
   return {};
 }
@@ -111,7 +111,10 @@ DeliveryReport Outbox::deliver_due(store::Store& s) {
       const std::string& var = t->kind == "pagerduty" ? t->routing_key_env : t->secret_env;
       std::string secret;
       if (!var.empty()) {
-        auto v = d_.secret ? d_.secret(var) : Result<std::string>(make_error(Errc::failed_precondition, "no secret source"));
+        auto v =
+            d_.secret
+                ? d_.secret(var)
+                : Result<std::string>(make_error(Errc::failed_precondition, "no secret source"));
         if (!v || v->empty()) {
           err = "$" + var + " is unset or empty";
           retry = true;
@@ -227,9 +230,14 @@ json outbox_status_json(const OutboxStatus& o) {
 }
 
 json delivery_json(const DeliveryReport& r) {
-  return {{"ok", r.ok},           {"error", r.error},     {"attempted", r.attempted},
-          {"delivered", r.delivered}, {"retried", r.retried}, {"dead", r.dead},
-          {"deferred", r.deferred},   {"notes", r.notes}};
+  return {{"ok", r.ok},
+          {"error", r.error},
+          {"attempted", r.attempted},
+          {"delivered", r.delivered},
+          {"retried", r.retried},
+          {"dead", r.dead},
+          {"deferred", r.deferred},
+          {"notes", r.notes}};
 }
 
 }  // namespace dm::watch

@@ -49,7 +49,7 @@ struct OutboxDeps {
 
 // What one delivery pass did.
 struct DeliveryReport {
-  bool ok = true;     // false when the store could not be read (error says why)
+  bool ok = true;  // false when the store could not be read (error says why)
   std::string error;
   std::size_t attempted = 0, delivered = 0, retried = 0, dead = 0;
   std::size_t deferred = 0;  // due, but their target failed earlier in this pass
@@ -58,8 +58,8 @@ struct DeliveryReport {
 
 // `dagmedic watch status`'s outbox part.
 struct OutboxStatus {
-  std::vector<store::OutboxCounts> targets;   // every configured target, then any other name
-  std::vector<store::OutboxMessage> dead;     // newest first, at most 100 (payload omitted)
+  std::vector<store::OutboxCounts> targets;  // every configured target, then any other name
+  std::vector<store::OutboxMessage> dead;    // newest first, at most 100 (payload omitted)
 };
 
 class Outbox {

@@ -101,8 +101,8 @@ TEST(NotifyPayload, PagerDutyEventsV2Fields) {
   EXPECT_EQ(j["event_action"], "trigger");
   EXPECT_EQ(j["dedup_key"], "inc-0123456789abcdef");
   const json& pl = j["payload"];
-  for (const char* k : {"summary", "source", "severity", "timestamp", "component", "group",
-                        "class", "custom_details"})
+  for (const char* k : {"summary", "source", "severity", "timestamp", "component", "group", "class",
+                        "custom_details"})
     EXPECT_TRUE(pl.contains(k)) << k;
   EXPECT_LE(pl["summary"].get<std::string>().size(), 1024u);
   EXPECT_EQ(pl["severity"], "critical");
@@ -261,11 +261,10 @@ TEST(OutboxDelivery, A2xxIsDeliveredOnceWithTheIdempotencyKey) {
   ASSERT_EQ(reqs.size(), 1u);
   http::Response h{0, reqs[0].headers, ""};
   EXPECT_EQ(h.header("Idempotency-Key"), m.idempotency_key);
-  EXPECT_EQ(m.idempotency_key,
-            idempotency_key(facts().incident_id, event_of(facts()), "hook"));
-  EXPECT_EQ(h.header("X-Dagmedic-Signature"),
-            "sha256=" + hmac_hex("hook-secret", h.header("X-Dagmedic-Timestamp") + "." +
-                                                    reqs[0].body));
+  EXPECT_EQ(m.idempotency_key, idempotency_key(facts().incident_id, event_of(facts()), "hook"));
+  EXPECT_EQ(
+      h.header("X-Dagmedic-Signature"),
+      "sha256=" + hmac_hex("hook-secret", h.header("X-Dagmedic-Timestamp") + "." + reqs[0].body));
   // Nothing due any more.
   EXPECT_EQ(r.outbox->deliver_due(*r.store).attempted, 0u);
   EXPECT_EQ(r.http->request_count(), 1u);
@@ -294,8 +293,7 @@ TEST(OutboxDelivery, A4xxIsDeadAtOnceBut408And429AreRetried) {
   EXPECT_EQ(st->targets[0].dead, 1);
   EXPECT_EQ(st->targets[1].pending, 1);
   ASSERT_EQ(st->dead.size(), 1u);
-  EXPECT_NE(format_outbox_status(*st).find("a: 0 pending, 0 delivered, 1 dead"),
-            std::string::npos)
+  EXPECT_NE(format_outbox_status(*st).find("a: 0 pending, 0 delivered, 1 dead"), std::string::npos)
       << format_outbox_status(*st);
   EXPECT_EQ(outbox_status_json(*st)["dead"][0]["last_error"], "HTTP 404: no such hook");
 }
@@ -419,7 +417,8 @@ TEST(WatchOutbox, EachNewFailureIsNotifiedOncePerTargetAndDelivered) {
   ASSERT_TRUE(deps.ok()) << deps.error().message;
   auto http = std::make_shared<FakeHttpClient>();
   http->set_handler([](const http::Request&) { return FakeHttpClient::ok(200, "ok"); });
-  OutboxDeps od{http, clock, [](const std::string&) -> Result<std::string> { return std::string("k"); },
+  OutboxDeps od{http, clock,
+                [](const std::string&) -> Result<std::string> { return std::string("k"); },
                 [] { return 0.5; }};
   auto outbox = std::make_shared<Outbox>((*deps)->config.notify, (*deps)->redactor, od);
 

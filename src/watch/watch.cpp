@@ -210,8 +210,7 @@ EnvReport Watcher::run_env(const std::string& env) {
     if (h->opened) ++rep.opened;
     rep.handled.push_back(HandledRun{run->dag_id, run->run_id, run->end_date, h->incident_id,
                                      h->opened, h->first_failing_task, h->severity, h->signature,
-                                     h->category, std::move(h->notes),
-                                     h->first_failing_map_index});
+                                     h->category, std::move(h->notes), h->first_failing_map_index});
   }
   rep.deferred = todo.size() - rep.handled.size();
   if (rep.deferred > 0) {
@@ -288,9 +287,9 @@ std::string format_cycle(const CycleReport& c) {
     if (!d.ok)
       out += "outbox: error: " + d.error + "\n";
     else if (d.attempted > 0 || d.deferred > 0 || d.dead > 0)
-      out += "outbox: " + std::to_string(d.delivered) + " delivered, " +
-             std::to_string(d.retried) + " to retry, " + std::to_string(d.dead) + " dead, " +
-             std::to_string(d.deferred) + " deferred\n";
+      out += "outbox: " + std::to_string(d.delivered) + " delivered, " + std::to_string(d.retried) +
+             " to retry, " + std::to_string(d.dead) + " dead, " + std::to_string(d.deferred) +
+             " deferred\n";
     for (const auto& n : d.notes) out += "  note: " + n + "\n";
   }
   return out;
