@@ -373,7 +373,9 @@ TEST(OutboxDelivery, AHangingReceiverCostsOneTimeoutNotTheLoop) {
   int charged = 0;
   for (const auto& m : *pending) {
     charged += static_cast<int>(m.attempts);
-    if (m.attempts == 1) EXPECT_NE(m.last_error.find("timeout"), std::string::npos) << m.last_error;
+    if (m.attempts == 1) {
+      EXPECT_NE(m.last_error.find("timeout"), std::string::npos) << m.last_error;
+    }
   }
   EXPECT_EQ(charged, 1) << "deferred messages are not charged an attempt";
 }
