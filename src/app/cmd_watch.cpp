@@ -9,11 +9,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
 #include "app/commands.h"
 #include "app/load_deps.h"
+#include "http/curl_http_client.h"
+#include "watch/outbox.h"
 #include "watch/watch.h"
 
 namespace dm::app {
@@ -36,6 +39,21 @@ class SignalWaiter final : public watch::Waiter {
  private:
   std::shared_ptr<Clock> clock_;
 };
+
+// The outbox of notify: (docs/watch.md "Notifications"): real HTTP, the Deps' clock, secrets from
+// the process environment.
+std::shared_ptr<watch::Outbox> make_outbox(const runbook::Deps& deps) {
+  watch::OutboxDeps od;
+  od.http = std::make_shared<http::CurlHttpClient>();
+  od.clock = deps.clock;
+  od.secret = [](const std::string& var) -> Result<std::string> {
+    const char* v = std::getenv(var.c_str());
+    if (v == nullptr || *v == '\0')
+      return make_error(Errc::failed_precondition, "$" + var + " is unset or empty");
+    return std::string(v);
+  };
+  return std::make_shared<watch::Outbox>(deps.config.notify, deps.redactor, std::move(od));
+}
 
 void print_cycle(const watch::CycleReport& c, bool as_json) {
   if (as_json)
@@ -75,10 +93,24 @@ int cmd_watch(int argc, char** argv) {
       std::fprintf(stderr, "dagmedic watch status: %s\n", st.error().message.c_str());
       return 1;
     }
-    if (as_json)
-      std::printf("%s\n", watch::status_json(*st).dump(2).c_str());
-    else
+    auto store = deps->store();
+    if (!store) {
+      std::fprintf(stderr, "dagmedic watch status: %s\n", store.error().message.c_str());
+      return 1;
+    }
+    auto ob = watch::outbox_status(**store, deps->config.notify);
+    if (!ob) {
+      std::fprintf(stderr, "dagmedic watch status: outbox: %s\n", ob.error().message.c_str());
+      return 1;
+    }
+    if (as_json) {
+      auto j = watch::status_json(*st);
+      j["outbox"] = watch::outbox_status_json(*ob);
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
       std::fputs(watch::format_status(*st).c_str(), stdout);
+      std::fputs(watch::format_outbox_status(*ob).c_str(), stdout);
+    }
     return 0;
   }
 
@@ -93,10 +125,18 @@ int cmd_watch(int argc, char** argv) {
                  env.c_str());
     return 2;
   }
-  watch::Watcher watcher(deps);
+  auto outbox = make_outbox(*deps);
+  if (auto sec = outbox->check_secrets(); !sec) {
+    std::fprintf(stderr, "dagmedic watch: %s: %s\n", deps->config.source.c_str(),
+                 sec.error().message.c_str());
+    return 1;
+  }
+  watch::Watcher watcher(deps, outbox);
   auto one_cycle = [&]() -> watch::CycleReport {
     if (env.empty()) return watcher.run_once();
-    return watch::CycleReport{{watcher.run_env(env)}};
+    watch::CycleReport c{{watcher.run_env(env)}, std::nullopt};
+    c.delivery = watcher.deliver();
+    return c;
   };
 
   if (once) {

@@ -233,6 +233,29 @@ struct WatchSettings {
   bool enabled_for(std::string_view env) const;
 };
 
+// `notify:` — the outbox of watch mode (docs/watch.md "Notifications"): where messages about the
+// incidents the watcher opens are sent, and how they are retried. Secrets are never in the file:
+// secret_env / routing_key_env name environment variables read when a message is sent.
+struct NotifyTarget {
+  std::string name;             // the key under notify.targets
+  std::string kind;             // slack | pagerduty | teams | json
+  std::string url;              // http:// or https:// (checked at parse)
+  std::string secret_env;       // json: the variable holding the HMAC-SHA256 key (required)
+  std::string routing_key_env;  // pagerduty: the variable holding the routing key (required)
+  int timeout_seconds = 10;     // one attempt, whole transfer (1..300)
+  int max_attempts = 0;         // 0 = notify.max_attempts; after that many tries: dead (1..100)
+};
+struct NotifySettings {
+  // Incident links: base_url + "/incidents/" + id ("" = no link). http:// or https://.
+  std::string base_url;
+  int backoff_initial_seconds = 10;   // the first retry waits up to this (1..86400)
+  int backoff_max_seconds = 3600;     // cap of the exponential backoff (1..604800)
+  int max_attempts = 8;               // default per target (1..100)
+  int max_per_cycle = 100;            // deliveries attempted per cycle (1..10000)
+  std::vector<NotifyTarget> targets;  // in file order
+  const NotifyTarget* find(std::string_view name) const;
+};
+
 struct Config {
   std::string source;  // file it came from, "" for the built-in empty config
   Defaults defaults;
@@ -247,6 +270,7 @@ struct Config {
   RulesSettings rules;
   AuthSettings auth;
   WatchSettings watch;
+  NotifySettings notify;
 
   // The recovery rule for a DAG: the first whose glob matches, else the default rule.
   RecoveryRule recovery_for(std::string_view dag_id) const;

@@ -40,6 +40,9 @@ std::optional<Error> parse_rules_section(const Parser& p, const YAML::Node& n, R
 
 // watch_section.cpp: `watch:` (environment names are checked against environments: by parse()).
 std::optional<Error> parse_watch_section(const Parser& p, const YAML::Node& n, WatchSettings& out);
+// notify_section.cpp: `notify:` (targets' kinds and URLs checked here).
+std::optional<Error> parse_notify_section(const Parser& p, const YAML::Node& n,
+                                          NotifySettings& out);
 
 namespace detail {
 
@@ -349,7 +352,7 @@ class Parser {
       if (auto e = check_keys(
               root, "",
               {"environments", "defaults", "caps", "version", "store", "recovery", "policy",
-               "identity", "audit", "approvers", "rules", "server", "auth", "watch"}))
+               "identity", "audit", "approvers", "rules", "server", "auth", "watch", "notify"}))
         return *e;
       if (root["version"]) {
         auto v = integer(root["version"], "version", 1, 1);
@@ -406,6 +409,9 @@ class Parser {
       }
       if (root["watch"]) {
         if (auto e = parse_watch_section(*this, root["watch"], cfg.watch)) return *e;
+      }
+      if (root["notify"]) {
+        if (auto e = parse_notify_section(*this, root["notify"], cfg.notify)) return *e;
       }
       if (root["environments"]) {
         const auto& envs = root["environments"];

@@ -101,6 +101,17 @@ CREATE TABLE watch_runs(env TEXT NOT NULL, dag_id TEXT NOT NULL, run_id TEXT NOT
   PRIMARY KEY(env, dag_id, run_id));
 CREATE INDEX watch_runs_by_end ON watch_runs(env, end_at);
 )sql",
+    // 7: watch mode's notification outbox (docs/watch.md "Notifications"): one row per
+    // (message, target), unique by idempotency key.
+    R"sql(
+CREATE TABLE outbox(id {serial} PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,
+  target TEXT NOT NULL, kind TEXT NOT NULL, incident_id TEXT NOT NULL, event TEXT NOT NULL,
+  payload TEXT NOT NULL, state TEXT NOT NULL, attempts {i64} NOT NULL,
+  next_attempt_at {i64} NOT NULL, last_error TEXT NOT NULL, created_at {i64} NOT NULL,
+  done_at {i64} NOT NULL);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_by_target ON outbox(target, state);
+)sql",
 };
 
 // `text` with every `{name}` replaced by its substitution in `d`. An unknown name is a bug in the

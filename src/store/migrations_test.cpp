@@ -32,6 +32,7 @@ const std::vector<std::string> kShippedSqlite = {
     "dde6053418df60454b6361548f630a3f01447d4267e884c4f1a60d27df45bec8",
     "f7f4cea5c9b792180a6f1f0123227d6217e5dc95be9b7db30f31227675b69cdc",
     "6c4fe688427df79b3cd35427c084a84997963c8013cb0283d4d193de25c428d2",
+    "ba9756d522c1e628b4a56dc31be98f20386337e42076dcf88c9e569eefdf6620",
 };
 const std::vector<std::string> kShippedPostgres = {
     "8a440f702e52b0738648ba148ff6c0ed884c8d0a78d2e009c7c33e6fb1717738",
@@ -40,6 +41,7 @@ const std::vector<std::string> kShippedPostgres = {
     "dde6053418df60454b6361548f630a3f01447d4267e884c4f1a60d27df45bec8",
     "f7f4cea5c9b792180a6f1f0123227d6217e5dc95be9b7db30f31227675b69cdc",
     "04afc11bd4e1e3c74709dfd567242130b7f779e555330738aeb7206be54a5bab",
+    "9a5b39528b8d482792c7c5ab1ab8825aefe49e87b39025c17cc026e345d6b264",
 };
 
 TEST(Migrations, ShippedVersionsKeepTheirExactText) {

@@ -526,7 +526,133 @@ class PgStore final : public Store {
     });
   }
 
+  // ---- watch mode: the notification outbox ----
+  static constexpr const char* kOutboxCols =
+      "id, idempotency_key, target, kind, incident_id, event, payload, state, attempts, "
+      "next_attempt_at, last_error, created_at, done_at";
+  static OutboxMessage read_message(const pqxx::row& r) {
+    return OutboxMessage{r[0].as<int64_t>(),     r[1].as<std::string>(),  r[2].as<std::string>(),
+                         r[3].as<std::string>(), r[4].as<std::string>(),  r[5].as<std::string>(),
+                         r[6].as<std::string>(), r[7].as<std::string>(),  r[8].as<int64_t>(),
+                         r[9].as<int64_t>(),     r[10].as<std::string>(), r[11].as<int64_t>(),
+                         r[12].as<int64_t>()};
+  }
+
+  Status mark_watched_run_and_enqueue(const WatchedRun& r,
+                                      const std::vector<OutboxMessage>& messages) override {
+    for (const auto& m : messages)
+      if (m.idempotency_key.empty())
+        return make_error(Errc::invalid_argument, "postgres store: outbox message without key");
+    return status(run<int>("record watched run " + r.dag_id + "/" + r.run_id + " and its messages",
+                           [&](pqxx::connection& c) -> Result<int> {
+                             pqxx::work w(c);
+                             w.exec_params(
+                                 "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, "
+                                 "incident_id) VALUES($1::text, $2::text, $3::text, $4::bigint, "
+                                 "$5::bigint, $6::text) ON CONFLICT(env, dag_id, run_id) DO "
+                                 "UPDATE SET end_at = excluded.end_at, handled_at = "
+                                 "excluded.handled_at, incident_id = excluded.incident_id "
+                                 "WHERE excluded.end_at > watch_runs.end_at",
+                                 r.env, r.dag_id, r.run_id, r.end_ms, r.handled_ms, r.incident_id);
+                             insert_messages(w, messages);
+                             w.commit();
+                             return 0;
+                           }));
+  }
+
+  Result<int64_t> enqueue_messages(const std::vector<OutboxMessage>& messages) override {
+    for (const auto& m : messages)
+      if (m.idempotency_key.empty())
+        return make_error(Errc::invalid_argument, "postgres store: outbox message without key");
+    return run<int64_t>("enqueue messages", [&](pqxx::connection& c) -> Result<int64_t> {
+      pqxx::work w(c);
+      const int64_t n = insert_messages(w, messages);
+      w.commit();
+      return n;
+    });
+  }
+
+  Result<std::vector<OutboxMessage>> due_messages(int64_t now_ms, size_t limit) override {
+    using V = std::vector<OutboxMessage>;
+    return run<V>("list due messages", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(std::string("SELECT ") + kOutboxCols +
+                                 " FROM outbox WHERE state = 'pending' AND next_attempt_at <= "
+                                 "$1::bigint ORDER BY next_attempt_at, id LIMIT $2::bigint",
+                             now_ms, clamp_limit(limit));
+      V out;
+      for (const auto& row : r) out.push_back(read_message(row));
+      return out;
+    });
+  }
+
+  Status record_outbox_attempt(int64_t id, const OutboxAttempt& a) override {
+    return status(run<int>("record delivery attempt", [&](pqxx::connection& c) -> Result<int> {
+      pqxx::work w(c);
+      auto r = w.exec_params(
+          "UPDATE outbox SET attempts = attempts + 1, state = $2::text, next_attempt_at = "
+          "$3::bigint, last_error = $4::text, done_at = CASE WHEN $2::text = 'pending' THEN 0 "
+          "ELSE $5::bigint END WHERE id = $1::bigint AND state = 'pending'",
+          id, a.state, a.next_attempt_ms, a.last_error, a.at_ms);
+      if (r.affected_rows() == 1) {
+        w.commit();
+        return 0;
+      }
+      auto q = w.exec_params("SELECT state FROM outbox WHERE id = $1::bigint", id);
+      if (q.empty()) return make_error(Errc::not_found, "no outbox message " + std::to_string(id));
+      return make_error(Errc::failed_precondition, "outbox message " + std::to_string(id) + " is " +
+                                                       q[0][0].as<std::string>());
+    }));
+  }
+
+  Result<std::vector<OutboxCounts>> outbox_counts() override {
+    using V = std::vector<OutboxCounts>;
+    return run<V>("count outbox messages", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec(
+          "SELECT target, COUNT(*) FILTER (WHERE state = 'pending'), "
+          "COUNT(*) FILTER (WHERE state = 'delivered'), COUNT(*) FILTER (WHERE state = 'dead') "
+          "FROM outbox GROUP BY target ORDER BY target");
+      V out;
+      for (const auto& row : r)
+        out.push_back(OutboxCounts{row[0].as<std::string>(), row[1].as<int64_t>(),
+                                   row[2].as<int64_t>(), row[3].as<int64_t>()});
+      return out;
+    });
+  }
+
+  Result<std::vector<OutboxMessage>> list_outbox(const std::string& state, size_t limit) override {
+    using V = std::vector<OutboxMessage>;
+    return run<V>("list outbox messages", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec_params(std::string("SELECT ") + kOutboxCols +
+                                 " FROM outbox WHERE ($1::text = '' OR state = $1::text) "
+                                 "ORDER BY id DESC LIMIT $2::bigint",
+                             state, clamp_limit(limit));
+      V out;
+      for (const auto& row : r) out.push_back(read_message(row));
+      return out;
+    });
+  }
+
  private:
+  // Inside the caller's transaction. New rows inserted (existing keys are skipped).
+  static int64_t insert_messages(pqxx::transaction_base& w,
+                                 const std::vector<OutboxMessage>& messages) {
+    int64_t n = 0;
+    for (const auto& m : messages) {
+      auto r = w.exec_params(
+          "INSERT INTO outbox(idempotency_key, target, kind, incident_id, event, payload, state, "
+          "attempts, next_attempt_at, last_error, created_at, done_at) VALUES($1::text, $2::text, "
+          "$3::text, $4::text, $5::text, $6::text, 'pending', 0, $7::bigint, '', $8::bigint, 0) "
+          "ON CONFLICT(idempotency_key) DO NOTHING",
+          m.idempotency_key, m.target, m.kind, m.incident_id, m.event, m.payload, m.next_attempt_ms,
+          m.created_ms);
+      n += static_cast<int64_t>(r.affected_rows());
+    }
+    return n;
+  }
+
   static int64_t clamp_limit(size_t limit) {
     return limit > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(limit);
   }

@@ -563,7 +563,125 @@ class SqliteStore final : public Store {
     return static_cast<int64_t>(sqlite3_changes(db_));
   }
 
+  // ---- watch mode: the notification outbox ----
+  static constexpr const char* kOutboxCols =
+      "id, idempotency_key, target, kind, incident_id, event, payload, state, attempts, "
+      "next_attempt_at, last_error, created_at, done_at";
+  static OutboxMessage read_message(Stmt& s) {
+    return OutboxMessage{s.i64(0),   s.text(1), s.text(2), s.text(3), s.text(4),
+                         s.text(5),  s.text(6), s.text(7), s.i64(8),  s.i64(9),
+                         s.text(10), s.i64(11), s.i64(12)};
+  }
+
+  Status mark_watched_run_and_enqueue(const WatchedRun& r,
+                                      const std::vector<OutboxMessage>& messages) override {
+    std::lock_guard lk(mu_);
+    Tx tx(db_);
+    if (auto st = tx.begin(); !st) return st;
+    {
+      Stmt s(db_,
+             "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, incident_id) "
+             "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(env, dag_id, run_id) DO UPDATE SET "
+             "end_at = excluded.end_at, handled_at = excluded.handled_at, "
+             "incident_id = excluded.incident_id WHERE excluded.end_at > watch_runs.end_at");
+      s.bind(1, r.env).bind(2, r.dag_id).bind(3, r.run_id).bind(4, r.end_ms);
+      s.bind(5, r.handled_ms).bind(6, r.incident_id);
+      if (auto st = s.run("record watched run " + r.dag_id + "/" + r.run_id); !st) return st;
+    }
+    if (auto n = insert_messages(messages); !n) return n.error();
+    return tx.commit();
+  }
+
+  Result<int64_t> enqueue_messages(const std::vector<OutboxMessage>& messages) override {
+    std::lock_guard lk(mu_);
+    Tx tx(db_);
+    if (auto st = tx.begin(); !st) return st.error();
+    auto n = insert_messages(messages);
+    if (!n) return n.error();
+    if (auto st = tx.commit(); !st) return st.error();
+    return *n;
+  }
+
+  Result<std::vector<OutboxMessage>> due_messages(int64_t now_ms, size_t limit) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kOutboxCols +
+                 " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 "
+                 "ORDER BY next_attempt_at, id LIMIT ?2")
+                    .c_str());
+    s.bind(1, now_ms).bind(2, clamp_limit(limit));
+    std::vector<OutboxMessage> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_message(s));
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "list due messages");
+    return out;
+  }
+
+  Status record_outbox_attempt(int64_t id, const OutboxAttempt& a) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "UPDATE outbox SET attempts = attempts + 1, state = ?2, next_attempt_at = ?3, "
+           "last_error = ?4, done_at = CASE WHEN ?2 = 'pending' THEN 0 ELSE ?5 END "
+           "WHERE id = ?1 AND state = 'pending'");
+    s.bind(1, id).bind(2, a.state).bind(3, a.next_attempt_ms).bind(4, a.last_error);
+    s.bind(5, a.at_ms);
+    if (auto st = s.run("record delivery attempt"); !st) return st;
+    if (sqlite3_changes(db_) == 1) return {};
+    Stmt q(db_, "SELECT state FROM outbox WHERE id = ?1");
+    q.bind(1, id);
+    int rc = q.step();
+    if (rc == SQLITE_DONE)
+      return make_error(Errc::not_found, "no outbox message " + std::to_string(id));
+    if (rc != SQLITE_ROW) return sq_error(db_, rc, "read outbox message");
+    return make_error(Errc::failed_precondition,
+                      "outbox message " + std::to_string(id) + " is " + q.text(0));
+  }
+
+  Result<std::vector<OutboxCounts>> outbox_counts() override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "SELECT target, SUM(state = 'pending'), SUM(state = 'delivered'), SUM(state = 'dead') "
+           "FROM outbox GROUP BY target ORDER BY target");
+    std::vector<OutboxCounts> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      out.push_back(OutboxCounts{s.text(0), s.i64(1), s.i64(2), s.i64(3)});
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "count outbox messages");
+    return out;
+  }
+
+  Result<std::vector<OutboxMessage>> list_outbox(const std::string& state, size_t limit) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kOutboxCols +
+                 " FROM outbox WHERE (?1 = '' OR state = ?1) ORDER BY id DESC LIMIT ?2")
+                    .c_str());
+    s.bind(1, state).bind(2, clamp_limit(limit));
+    std::vector<OutboxMessage> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_message(s));
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "list outbox messages");
+    return out;
+  }
+
  private:
+  // Caller holds mu_ and an open transaction. New rows inserted (existing keys are skipped).
+  Result<int64_t> insert_messages(const std::vector<OutboxMessage>& messages) {
+    int64_t n = 0;
+    for (const auto& m : messages) {
+      if (m.idempotency_key.empty())
+        return make_error(Errc::invalid_argument, "sqlite store: outbox message without key");
+      Stmt s(db_,
+             "INSERT INTO outbox(idempotency_key, target, kind, incident_id, event, payload, "
+             "state, attempts, next_attempt_at, last_error, created_at, done_at) "
+             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, '', ?8, 0) "
+             "ON CONFLICT(idempotency_key) DO NOTHING");
+      s.bind(1, m.idempotency_key).bind(2, m.target).bind(3, m.kind).bind(4, m.incident_id);
+      s.bind(5, m.event).bind(6, m.payload).bind(7, m.next_attempt_ms).bind(8, m.created_ms);
+      if (auto st = s.run("enqueue message " + m.idempotency_key); !st) return st.error();
+      n += sqlite3_changes(db_);
+    }
+    return n;
+  }
+
   // Caller holds mu_.
   Result<ApprovalRecord> load(const std::string& id) {
     ApprovalRecord a;

@@ -124,6 +124,24 @@ Result<std::vector<WatchedRun>> Store::list_watched_runs(const std::string&, int
 Result<int64_t> Store::prune_watched_runs(const std::string&, int64_t) {
   return unsupported(*this, "prune_watched_runs");
 }
+Status Store::mark_watched_run_and_enqueue(const WatchedRun&, const std::vector<OutboxMessage>&) {
+  return unsupported(*this, "mark_watched_run_and_enqueue");
+}
+Result<int64_t> Store::enqueue_messages(const std::vector<OutboxMessage>&) {
+  return unsupported(*this, "enqueue_messages");
+}
+Result<std::vector<OutboxMessage>> Store::due_messages(int64_t, size_t) {
+  return unsupported(*this, "due_messages");
+}
+Status Store::record_outbox_attempt(int64_t, const OutboxAttempt&) {
+  return unsupported(*this, "record_outbox_attempt");
+}
+Result<std::vector<OutboxCounts>> Store::outbox_counts() {
+  return unsupported(*this, "outbox_counts");
+}
+Result<std::vector<OutboxMessage>> Store::list_outbox(const std::string&, size_t) {
+  return unsupported(*this, "list_outbox");
+}
 
 std::string incident_id_for(const std::string& env, const std::string& dag_id,
                             const std::string& run_id) {

@@ -186,6 +186,37 @@ struct WatchedRun {
   std::string incident_id{};
 };
 
+// Watch mode's notification outbox (schema 7; docs/watch.md "Notifications"): one row per
+// (message, target). The payload is stored already redacted and without secrets (a PagerDuty
+// routing key, a signature are added when the message is sent).
+struct OutboxMessage {
+  int64_t id = 0;                 // assigned by the store
+  std::string idempotency_key{};  // unique: enqueueing the same key again is a no-op
+  std::string target{};           // notify.targets name
+  std::string kind{};             // slack | pagerduty | teams | json
+  std::string incident_id{};
+  std::string event{};            // what the message says, e.g. "trigger:<end ms>", "resolve"
+  std::string payload{};          // the body, redacted, without secrets
+  std::string state = "pending";  // pending | delivered | dead
+  int64_t attempts = 0;           // attempts made
+  int64_t next_attempt_ms = 0;    // a pending message is due at or after this (dagmedic's clock)
+  std::string last_error{};       // why the last attempt failed ("" = none yet)
+  int64_t created_ms = 0;
+  int64_t done_ms = 0;  // when it was delivered or dead-lettered (0 while pending)
+};
+// The outcome of one delivery attempt (record_outbox_attempt).
+struct OutboxAttempt {
+  std::string state{};  // pending (retry at next_attempt_ms) | delivered | dead
+  int64_t next_attempt_ms = 0;
+  std::string last_error{};
+  int64_t at_ms = 0;
+};
+// Per target: how many messages are in each state.
+struct OutboxCounts {
+  std::string target{};
+  int64_t pending = 0, delivered = 0, dead = 0;
+};
+
 // "inc-" + the first 16 hex digits of SHA-256(env "\0" dag_id "\0" run_id).
 std::string incident_id_for(const std::string& env, const std::string& dag_id,
                             const std::string& run_id);
@@ -271,6 +302,27 @@ class Store {
   // Forgets the handled runs of `env` that ended before `before_end_ms` (the cursor has moved
   // past them by more than the overlap, so no cycle asks for them again). Returns how many.
   virtual Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms);
+
+  // ---- watch mode: the notification outbox ----
+  // In ONE transaction: mark_watched_run(r) and insert each message (state pending, attempts 0;
+  // its id ignored). A message whose idempotency_key is already stored is skipped (whatever its
+  // state), so repeating the call after a crash neither loses nor duplicates a message. Either
+  // everything is written or nothing (error).
+  virtual Status mark_watched_run_and_enqueue(const WatchedRun& r,
+                                              const std::vector<OutboxMessage>& messages);
+  // Inserts messages like mark_watched_run_and_enqueue, without a run. Returns how many were new.
+  virtual Result<int64_t> enqueue_messages(const std::vector<OutboxMessage>& messages);
+  // Pending messages with next_attempt_ms <= now_ms, oldest (next_attempt_ms, id) first, at most
+  // `limit`.
+  virtual Result<std::vector<OutboxMessage>> due_messages(int64_t now_ms, size_t limit);
+  // Records an attempt on a PENDING message: attempts + 1, and a.state / next_attempt_ms /
+  // last_error (done_ms = a.at_ms when delivered or dead). failed_precondition when the message is
+  // not pending any more (another sender finished it), not_found when there is no such id.
+  virtual Status record_outbox_attempt(int64_t id, const OutboxAttempt& a);
+  // Per target (by name), the number of messages in each state.
+  virtual Result<std::vector<OutboxCounts>> outbox_counts();
+  // Messages in `state` ("" = any), newest (id) first, at most `limit`.
+  virtual Result<std::vector<OutboxMessage>> list_outbox(const std::string& state, size_t limit);
 };
 
 // Hex string of 64 '0': prev_hash of the first audit row and hash of the empty chain.

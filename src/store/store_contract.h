@@ -574,10 +574,134 @@ TEST_P(StoreContract, DiagnosedAtIsSetOnceByTheFirstSignature) {
   EXPECT_EQ((*all)[1].diagnosed_at_ms, 2000);
 }
 
-// What a test that goes back to an older schema removes of version 6 (watch mode).
+// What a test that goes back to an older schema removes of version 7 (the outbox) and 6 (watch
+// mode; it removes version 7 too).
+inline constexpr const char* kUndoVersion7 =
+    "DROP TABLE outbox; DELETE FROM schema_version WHERE version >= 7; ";
 inline constexpr const char* kUndoVersion6 =
-    "DROP TABLE watch_runs; DROP TABLE watch_cursors; "
+    "DROP TABLE outbox; DROP TABLE watch_runs; DROP TABLE watch_cursors; "
     "DELETE FROM schema_version WHERE version >= 6; ";
+
+inline OutboxMessage outbox_message(const std::string& key, const std::string& target,
+                                    int64_t due = 100) {
+  OutboxMessage m;
+  m.idempotency_key = key;
+  m.target = target;
+  m.kind = "json";
+  m.incident_id = "inc-1";
+  m.event = "trigger:1";
+  m.payload = "{\"k\":\"" + key + "\"}";
+  m.next_attempt_ms = due;
+  m.created_ms = 50;
+  return m;
+}
+
+TEST_P(StoreContract, OutboxEnqueueIsIdempotentPerKeyAndAtomicWithTheMark) {
+  const WatchedRun run{"prod", "etl", "r1", 100, 1, "inc-1"};
+  ASSERT_TRUE(store_
+                  ->mark_watched_run_and_enqueue(
+                      run, {outbox_message("k1", "slack"), outbox_message("k2", "pd")})
+                  .ok());
+  // The same call again (a crash between handling and marking, then a restart): no duplicate.
+  ASSERT_TRUE(store_
+                  ->mark_watched_run_and_enqueue(
+                      run, {outbox_message("k1", "slack"), outbox_message("k2", "pd")})
+                  .ok());
+  auto runs = store_->list_watched_runs("prod", 0, 10);
+  ASSERT_TRUE(runs.ok()) << runs.error().message;
+  EXPECT_EQ(runs->size(), 1u);
+  auto all = store_->list_outbox("", 10);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].idempotency_key, "k2");  // newest first
+  EXPECT_EQ((*all)[1].idempotency_key, "k1");
+  EXPECT_EQ((*all)[1].state, "pending");
+  EXPECT_EQ((*all)[1].attempts, 0);
+  EXPECT_EQ((*all)[1].payload, "{\"k\":\"k1\"}");
+  EXPECT_EQ((*all)[1].target, "slack");
+  EXPECT_EQ((*all)[1].incident_id, "inc-1");
+  EXPECT_EQ((*all)[1].created_ms, 50);
+  EXPECT_GT((*all)[0].id, (*all)[1].id);
+  auto n = store_->enqueue_messages({outbox_message("k1", "slack"), outbox_message("k3", "pd")});
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 1);
+  // A message without a key writes nothing, not even the run's mark.
+  const WatchedRun run2{"prod", "etl", "r2", 200, 2, "inc-2"};
+  EXPECT_FALSE(
+      store_->mark_watched_run_and_enqueue(run2, {outbox_message("k4", "pd"), OutboxMessage{}})
+          .ok());
+  runs = store_->list_watched_runs("prod", 0, 10);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), 1u) << "the mark and the messages are one transaction";
+  all = store_->list_outbox("", 10);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
+}
+
+TEST_P(StoreContract, OutboxDueAttemptsAndCounts) {
+  ASSERT_TRUE(
+      store_
+          ->enqueue_messages({outbox_message("a", "slack", 100), outbox_message("b", "slack", 300),
+                              outbox_message("c", "pd", 200)})
+          .ok());
+  auto due = store_->due_messages(250, 10);
+  ASSERT_TRUE(due.ok()) << due.error().message;
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].idempotency_key, "a");
+  EXPECT_EQ((*due)[1].idempotency_key, "c");
+  EXPECT_EQ(store_->due_messages(250, 1)->size(), 1u);
+  const int64_t a = (*due)[0].id, c = (*due)[1].id;
+  // a: a 503, retried later; c: delivered.
+  ASSERT_TRUE(store_->record_outbox_attempt(a, {"pending", 1000, "HTTP 503", 250}).ok());
+  ASSERT_TRUE(store_->record_outbox_attempt(c, {"delivered", 0, "", 260}).ok());
+  EXPECT_EQ(store_->record_outbox_attempt(c, {"dead", 0, "x", 270}).error().code,
+            Errc::failed_precondition)
+      << "a delivered message is final";
+  EXPECT_EQ(store_->record_outbox_attempt(9999, {"dead", 0, "x", 270}).error().code,
+            Errc::not_found);
+  due = store_->due_messages(999, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].idempotency_key, "b");
+  due = store_->due_messages(1000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].idempotency_key, "b");
+  EXPECT_EQ((*due)[1].idempotency_key, "a");
+  EXPECT_EQ((*due)[1].attempts, 1);
+  EXPECT_EQ((*due)[1].last_error, "HTTP 503");
+  ASSERT_TRUE(store_->record_outbox_attempt(a, {"dead", 0, "HTTP 404", 1100}).ok());
+  auto dead = store_->list_outbox("dead", 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].idempotency_key, "a");
+  EXPECT_EQ((*dead)[0].attempts, 2);
+  EXPECT_EQ((*dead)[0].last_error, "HTTP 404");
+  EXPECT_EQ((*dead)[0].done_ms, 1100);
+  auto counts = store_->outbox_counts();
+  ASSERT_TRUE(counts.ok()) << counts.error().message;
+  ASSERT_EQ(counts->size(), 2u);
+  EXPECT_EQ((*counts)[0].target, "pd");
+  EXPECT_EQ((*counts)[0].delivered, 1);
+  EXPECT_EQ((*counts)[0].pending, 0);
+  EXPECT_EQ((*counts)[1].target, "slack");
+  EXPECT_EQ((*counts)[1].pending, 1);
+  EXPECT_EQ((*counts)[1].dead, 1);
+  EXPECT_EQ((*counts)[1].delivered, 0);
+}
+
+TEST_P(StoreContract, MigrationToVersion7AddsTheOutboxAndKeepsWatchRows) {
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 100, 1, "inc-a"}).ok());
+  ASSERT_TRUE(backend_->raw_exec(kUndoVersion7).ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto runs = (*s)->list_watched_runs("prod", 0, 10);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), 1u);
+  auto n = (*s)->enqueue_messages({outbox_message("k", "slack")});
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 1);
+}
 
 TEST_P(StoreContract, WatchCursorRoundTripsAndIsPerEnvironment) {
   auto none = store_->get_watch_cursor("prod");

@@ -37,13 +37,27 @@ bool CycleReport::ok() const {
   return std::all_of(envs.begin(), envs.end(), [](const EnvReport& e) { return e.ok; });
 }
 
-Watcher::Watcher(std::shared_ptr<const runbook::Deps> deps) : deps_(std::move(deps)) {}
+Watcher::Watcher(std::shared_ptr<const runbook::Deps> deps, std::shared_ptr<Outbox> outbox)
+    : deps_(std::move(deps)), outbox_(std::move(outbox)) {}
 
 CycleReport Watcher::run_once() {
   CycleReport c;
   for (const auto& env : deps_->config.environments)
     if (deps_->config.watch.enabled_for(env.name)) c.envs.push_back(run_env(env.name));
+  c.delivery = deliver();
   return c;
+}
+
+std::optional<DeliveryReport> Watcher::deliver() {
+  if (!outbox_ || !outbox_->enabled()) return std::nullopt;
+  auto st = deps_->store();
+  if (!st) {
+    DeliveryReport r;
+    r.ok = false;
+    r.error = "store unavailable: " + st.error().message;
+    return r;
+  }
+  return outbox_->deliver_due(**st);
 }
 
 EnvReport Watcher::run_env(const std::string& env) {
@@ -160,7 +174,35 @@ EnvReport Watcher::run_env(const std::string& env) {
     }
     const store::WatchedRun mark{
         env, run->dag_id, run->run_id, end, to_ms(deps.clock->now()), h->incident_id};
-    if (auto m = s.mark_watched_run(mark); !m) {
+    // The run's messages (one per notify target), enqueued with its mark: both or neither.
+    std::vector<store::OutboxMessage> messages;
+    if (outbox_ && outbox_->enabled()) {
+      IncidentFacts f;
+      f.incident_id = h->incident_id;
+      f.env = env;
+      f.dag_id = run->dag_id;
+      f.run_id = run->run_id;
+      f.severity = h->severity;
+      f.first_failing_task = h->first_failing_task;
+      if (h->first_failing_map_index >= 0)
+        f.first_failing_task += "[" + std::to_string(h->first_failing_map_index) + "]";
+      f.signature = h->signature;
+      f.category = h->category;
+      f.notes = h->notes;
+      f.failed_at_ms = end;
+      f.opened = h->opened;
+      if (auto inc = s.get_incident(h->incident_id); inc) f.error = inc->error;
+      auto m = outbox_->messages_for(std::move(f));
+      if (!m) {
+        fail("run " + run->dag_id + "/" + run->run_id +
+             " handled but its messages not built: " + m.error().message);
+        break;
+      }
+      messages = std::move(*m);
+    }
+    if (auto m = messages.empty() ? s.mark_watched_run(mark)
+                                  : s.mark_watched_run_and_enqueue(mark, messages);
+        !m) {
       fail("run " + run->dag_id + "/" + run->run_id +
            " handled but not marked: " + m.error().message);
       break;
@@ -240,6 +282,16 @@ std::string format_cycle(const CycleReport& c) {
     }
     for (const auto& n : e.notes) out += "  note: " + n + "\n";
   }
+  if (c.delivery) {
+    const auto& d = *c.delivery;
+    if (!d.ok)
+      out += "outbox: error: " + d.error + "\n";
+    else if (d.attempted > 0 || d.deferred > 0 || d.dead > 0)
+      out += "outbox: " + std::to_string(d.delivered) + " delivered, " + std::to_string(d.retried) +
+             " to retry, " + std::to_string(d.dead) + " dead, " + std::to_string(d.deferred) +
+             " deferred\n";
+    for (const auto& n : d.notes) out += "  note: " + n + "\n";
+  }
   return out;
 }
 
@@ -288,7 +340,9 @@ json cycle_json(const CycleReport& c) {
                     {"handled", handled},
                     {"notes", e.notes}});
   }
-  return {{"ok", c.ok()}, {"environments", envs}};
+  json j = {{"ok", c.ok()}, {"environments", envs}};
+  if (c.delivery) j["delivery"] = delivery_json(*c.delivery);
+  return j;
 }
 
 json status_json(const std::vector<EnvStatus>& s) {

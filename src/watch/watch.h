@@ -28,6 +28,7 @@
 #include "common/result.h"
 #include "runbook/deps.h"
 #include "store/store.h"
+#include "watch/outbox.h"
 
 namespace dm::watch {
 
@@ -58,6 +59,8 @@ struct EnvReport {
 
 struct CycleReport {
   std::vector<EnvReport> envs;  // the enabled environments, in config order
+  // The outbox's delivery pass after the environments (nullopt: no notify target configured).
+  std::optional<DeliveryReport> delivery;
   // Every environment was read (an environment with an error makes it false).
   bool ok() const;
 };
@@ -72,16 +75,23 @@ struct EnvStatus {
 class Watcher {
  public:
   // `deps` must outlive the Watcher; its config's `watch:` section and clock are used.
-  explicit Watcher(std::shared_ptr<const runbook::Deps> deps);
+  // With an `outbox` that has targets, each handled run's messages are enqueued in the same
+  // store transaction that marks the run (Store::mark_watched_run_and_enqueue), and run_once
+  // ends with a delivery pass.
+  explicit Watcher(std::shared_ptr<const runbook::Deps> deps,
+                   std::shared_ptr<Outbox> outbox = nullptr);
 
-  // One cycle over every environment watch.environments does not disable. Never fails as a
-  // whole: each environment's errors are in its report.
+  // One cycle over every environment watch.environments does not disable, then the outbox's
+  // delivery pass. Never fails as a whole: each environment's errors are in its report.
   CycleReport run_once();
-  // One cycle for one configured environment (enabled or not).
+  // One cycle for one configured environment (enabled or not); no delivery pass.
   EnvReport run_env(const std::string& env);
+  // The outbox's delivery pass (nullopt without an outbox with targets).
+  std::optional<DeliveryReport> deliver();
 
  private:
   std::shared_ptr<const runbook::Deps> deps_;
+  std::shared_ptr<Outbox> outbox_;
 };
 
 // What the loop waits with. wait_until returns false when the loop must stop (a signal, a test's
