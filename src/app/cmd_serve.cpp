@@ -168,7 +168,12 @@ int cmd_serve(int argc, char** argv) {
                    "environments: (docs/config.md)\n");
       return 1;
     }
-    watcher = start_serve_watch(deps, server);
+    auto w = start_serve_watch(deps, server);
+    if (!w) {
+      std::fprintf(stderr, "dagmedic serve: --watch: %s\n", w.error().message.c_str());
+      return 1;
+    }
+    watcher = std::move(*w);
     std::fprintf(stderr, "dagmedic serve: watching, a cycle every %d s\n",
                  deps->config.watch.interval_seconds);
   }

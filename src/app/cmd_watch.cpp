@@ -15,7 +15,7 @@
 
 #include "app/commands.h"
 #include "app/load_deps.h"
-#include "http/curl_http_client.h"
+#include "app/serve_watch.h"
 #include "watch/outbox.h"
 #include "watch/watch.h"
 
@@ -39,21 +39,6 @@ class SignalWaiter final : public watch::Waiter {
  private:
   std::shared_ptr<Clock> clock_;
 };
-
-// The outbox of notify: (docs/watch.md "Notifications"): real HTTP, the Deps' clock, secrets from
-// the process environment.
-std::shared_ptr<watch::Outbox> make_outbox(const runbook::Deps& deps) {
-  watch::OutboxDeps od;
-  od.http = std::make_shared<http::CurlHttpClient>();
-  od.clock = deps.clock;
-  od.secret = [](const std::string& var) -> Result<std::string> {
-    const char* v = std::getenv(var.c_str());
-    if (v == nullptr || *v == '\0')
-      return make_error(Errc::failed_precondition, "$" + var + " is unset or empty");
-    return std::string(v);
-  };
-  return std::make_shared<watch::Outbox>(deps.config.notify, deps.redactor, std::move(od));
-}
 
 void print_cycle(const watch::CycleReport& c, bool as_json) {
   if (as_json)
@@ -126,12 +111,11 @@ int cmd_watch(int argc, char** argv) {
     return 2;
   }
   auto outbox = make_outbox(*deps);
-  if (auto sec = outbox->check_secrets(); !sec) {
-    std::fprintf(stderr, "dagmedic watch: %s: %s\n", deps->config.source.c_str(),
-                 sec.error().message.c_str());
+  if (!outbox) {
+    std::fprintf(stderr, "dagmedic watch: %s\n", outbox.error().message.c_str());
     return 1;
   }
-  watch::Watcher watcher(deps, outbox);
+  watch::Watcher watcher(deps, *outbox);
   auto one_cycle = [&]() -> watch::CycleReport {
     if (env.empty()) return watcher.run_once();
     watch::CycleReport c{{watcher.run_env(env)}, std::nullopt};

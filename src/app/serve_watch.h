@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "mcp/server.h"
 #include "runbook/deps.h"
 #include "watch/background.h"
+#include "watch/outbox.h"
 
 namespace dm::app {
 
@@ -19,10 +21,16 @@ namespace dm::app {
 // each handled run's incident once, in report order. Empty when nothing was handled.
 std::vector<std::string> incident_uris_changed(const watch::CycleReport& c);
 
-// Starts the loop. Requires: at least one configured environment. Each cycle that handled runs or
+// The outbox of notify: (docs/watch.md "Notifications") for `dagmedic watch` and `serve --watch`:
+// real HTTP, the Deps' clock, secrets from the process environment. Errors: a variable a target
+// names is unset or empty (failed_precondition, the config file and the key named).
+Result<std::shared_ptr<watch::Outbox>> make_outbox(const runbook::Deps& deps);
+
+// Starts the loop, with make_outbox's outbox (its errors stop it from starting). Requires: at
+// least one configured environment. Each cycle that handled runs or
 // failed for an environment prints its report (format_cycle) on stderr; stdout stays the MCP
 // stream's. The server must outlive the returned object (destroy or stop() it first).
-std::unique_ptr<watch::BackgroundWatch> start_serve_watch(std::shared_ptr<const runbook::Deps> deps,
-                                                          std::shared_ptr<mcp::Server> server);
+Result<std::unique_ptr<watch::BackgroundWatch>> start_serve_watch(
+    std::shared_ptr<const runbook::Deps> deps, std::shared_ptr<mcp::Server> server);
 
 }  // namespace dm::app

@@ -66,7 +66,9 @@ TEST(ServeWatch, SubscribedSessionLearnsOfTheIncidentTheWatcherOpened) {
     ASSERT_TRUE(r && r->contains("result")) << (r ? r->dump() : "no answer");
   }
 
-  auto w = start_serve_watch(rig.deps, server);
+  auto started = start_serve_watch(rig.deps, server);  // no notify: targets, no secrets needed
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  auto& w = *started;
   auto list = peer.wait_for([](const auto& m) { return is_update_of(m, "dagmedic://incidents"); },
                             std::chrono::seconds(30));
   auto single =

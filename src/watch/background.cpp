@@ -29,18 +29,20 @@ class BackgroundWatch::StopWaiter final : public Waiter {
 };
 
 BackgroundWatch::BackgroundWatch(std::shared_ptr<const runbook::Deps> deps,
+                                 std::shared_ptr<Outbox> outbox,
                                  std::function<void(const CycleReport&)> on_cycle) {
-  thread_ = std::thread([this, deps = std::move(deps), on_cycle = std::move(on_cycle)] {
-    Watcher watcher(deps);
-    StopWaiter waiter(*this, deps->clock);
-    run_loop(watcher, *deps, waiter, [&](const CycleReport& c) {
-      {
-        std::lock_guard lock(mu_);
-        if (stop_) return;  // stopped during the cycle: its report has nobody left to tell
-      }
-      on_cycle(c);
-    });
-  });
+  thread_ = std::thread(
+      [this, deps = std::move(deps), outbox = std::move(outbox), on_cycle = std::move(on_cycle)] {
+        Watcher watcher(deps, outbox);
+        StopWaiter waiter(*this, deps->clock);
+        run_loop(watcher, *deps, waiter, [&](const CycleReport& c) {
+          {
+            std::lock_guard lock(mu_);
+            if (stop_) return;  // stopped during the cycle: its report has nobody left to tell
+          }
+          on_cycle(c);
+        });
+      });
 }
 
 BackgroundWatch::~BackgroundWatch() { stop(); }

@@ -18,7 +18,8 @@ class BackgroundWatch {
   // deps->clock). `on_cycle` runs on the loop's thread after each cycle, never concurrently with
   // itself; it must be safe against the owner's other threads. Requires: `deps` with at least one
   // environment (a loop over none would only spin idle; the caller says so instead).
-  BackgroundWatch(std::shared_ptr<const runbook::Deps> deps,
+  // `outbox` may be null (no notifications), as for Watcher.
+  BackgroundWatch(std::shared_ptr<const runbook::Deps> deps, std::shared_ptr<Outbox> outbox,
                   std::function<void(const CycleReport&)> on_cycle);
   // stop().
   ~BackgroundWatch();

@@ -33,7 +33,7 @@ TEST(BackgroundWatch, FirstCycleRunsAtOnceAndStopEndsTheWait) {
   testing::OneFailure rig(/*interval_seconds=*/86400);
   Reports r;
   {
-    BackgroundWatch w(rig.deps, [&](const CycleReport& c) { r.add(c); });
+    BackgroundWatch w(rig.deps, nullptr, [&](const CycleReport& c) { r.add(c); });
     ASSERT_TRUE(r.wait_for(1));
     // The loop now waits a day on a clock that never moves: stop() must end that wait.
     w.stop();
@@ -53,7 +53,7 @@ TEST(BackgroundWatch, FirstCycleRunsAtOnceAndStopEndsTheWait) {
 TEST(BackgroundWatch, NextCycleRunsWhenTheIntervalHasPassed) {
   testing::OneFailure rig(/*interval_seconds=*/60);
   Reports r;
-  BackgroundWatch w(rig.deps, [&](const CycleReport& c) { r.add(c); });
+  BackgroundWatch w(rig.deps, nullptr, [&](const CycleReport& c) { r.add(c); });
   ASSERT_TRUE(r.wait_for(1));
   rig.clock->advance(std::chrono::seconds(61));
   ASSERT_TRUE(r.wait_for(2));
