@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import zoo
+from webhook_receiver import Receiver
 from mcpsession import DAGMEDIC, McpSession, rig_config
 from rigrest import RigRest
 
@@ -232,3 +233,86 @@ def test_serve_watch_notifies_a_subscribed_client_of_a_new_failure(rig, tmp_path
             assert "dagmedic serve: watching" in s.stderr()
     finally:
         rest.close()
+
+
+def test_every_failure_is_notified_once_to_every_kind_and_a_receiver_back_up_gets_the_rest(rig, tmp_path):
+    """The outbox on the real rig (docs/watch.md "Notifications"): one `watch --once` on a fresh store handles every
+    zoo failure and sends one message per failure to each target (Slack, PagerDuty, Teams, signed JSON), with each
+    format's documented fields; a receiver answering 503 gets nothing delivered, then everything once it is back."""
+    import hashlib
+    import hmac
+    import time
+
+    rx = Receiver()
+    rx.status["/down"] = 503
+    u = rx.url
+    notify = f"""notify:
+  base_url: https://dagmedic.example.com
+  backoff_initial_seconds: 1
+  backoff_max_seconds: 2
+  max_per_cycle: 10000
+  targets:
+    chat: {{kind: slack, url: '{u}/slack'}}
+    pd: {{kind: pagerduty, url: '{u}/pd', routing_key_env: DM_TEST_PD_KEY}}
+    teams: {{kind: teams, url: '{u}/teams'}}
+    hook: {{kind: json, url: '{u}/json', secret_env: DM_TEST_HOOK_KEY}}
+    down: {{kind: json, url: '{u}/down', secret_env: DM_TEST_HOOK_KEY, max_attempts: 10}}
+"""
+    cfg = tmp_path / "config.yaml"
+    env = rig_config(rig, cfg, tmp_path / "store.db", WATCH_YAML + notify)
+    env.update(DM_TEST_PD_KEY="pd-key", DM_TEST_HOOK_KEY="hook-key")
+    try:
+        first = report(run_dagmedic(tmp_path / "home", env, "watch", "--once", "--json", "--config", str(cfg)))
+        incidents = {h["incident_id"] for h in first["handled"]}
+        assert {h["dag_id"] for h in first["handled"]} >= set(FAILED_DAGS)
+
+        def by_incident(path: str, key) -> dict:
+            got: dict = {}
+            for r in rx.at(path):
+                got.setdefault(key(json.loads(r["body"])), []).append(r)
+            return got
+
+        slack = by_incident("/slack", lambda b: next(i for i in incidents if i in b["text"]))
+        pd = by_incident("/pd", lambda b: b["dedup_key"])
+        teams = by_incident("/teams", lambda b: next(i for i in incidents if i in json.dumps(b)))
+        hook = by_incident("/json", lambda b: b["incident_id"])
+        for name, got in (("slack", slack), ("pagerduty", pd), ("teams", teams), ("json", hook)):
+            assert set(got) == incidents and all(len(v) == 1 for v in got.values()), name  # once each
+        for inc, (r,) in pd.items():
+            b = json.loads(r["body"])
+            assert b["routing_key"] == "pd-key" and b["event_action"] == "trigger"
+            assert set(b["payload"]) >= {"summary", "source", "severity", "timestamp", "custom_details"}
+            assert b["payload"]["severity"] in {"critical", "error", "warning", "info"}
+            assert len(b["payload"]["summary"]) <= 1024
+            assert b["links"][0]["href"] == f"https://dagmedic.example.com/incidents/{inc}"
+        for (r,) in teams.values():
+            att = json.loads(r["body"])["attachments"][0]
+            assert att["contentType"] == "application/vnd.microsoft.card.adaptive"
+            assert att["content"]["type"] == "AdaptiveCard" and att["content"]["body"]
+        for (r,) in hook.values():
+            ts = r["headers"]["X-Dagmedic-Timestamp"]
+            want = "sha256=" + hmac.new(b"hook-key", ts.encode() + b"." + r["body"], hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(r["headers"]["X-Dagmedic-Signature"], want)
+        # The leaky zoo DAG's secrets never leave redaction.
+        for r in rx.requests:
+            for secret in (zoo.FAKE_AWS_KEY_ID, zoo.FAKE_AWS_SECRET, zoo.FAKE_DB_PASSWORD, zoo.FAKE_BEARER):
+                assert secret.encode() not in r["body"], r["path"]
+        assert rx.at("/down"), "the receiver that is down was tried"
+
+        # The receiver comes back; after the backoff, the next cycle delivers everything it missed, once each.
+        tried = {json.loads(r["body"])["incident_id"] for r in rx.at("/down")}
+        rx.status["/down"] = 200
+        time.sleep(3)  # the backoff (at most backoff_max_seconds), not a timing assertion
+        again = run_dagmedic(tmp_path / "home", env, "watch", "--once", "--json", "--config", str(cfg))
+        assert again.returncode == 0, again.stderr
+        delivered_down = [json.loads(r["body"])["incident_id"] for r in rx.at("/down")]
+        assert set(delivered_down) == incidents and tried <= incidents
+        st = json.loads(run_dagmedic(tmp_path / "home", env, "watch", "status", "--json",
+                                     "--config", str(cfg)).stdout)["outbox"]
+        counts = {t["target"]: (t["pending"], t["delivered"], t["dead"]) for t in st["targets"]}
+        n = len(incidents)
+        assert counts == {k: (0, n, 0) for k in ("chat", "pd", "teams", "hook", "down")}, counts
+        for path in ("/slack", "/pd", "/teams", "/json"):
+            assert len(rx.at(path)) == n, path  # nothing sent twice
+    finally:
+        rx.stop()

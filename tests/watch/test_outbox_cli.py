@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -30,6 +31,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from webhook_receiver import Receiver  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("DM_BUILD", ROOT / "build")) / "dagmedic"
@@ -111,53 +115,6 @@ class FakeAirflow:
         self.logs[(dag, run)] = log
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Receiver:
-    """Records every POST; `answer(path)` gives (status, body) or blocks while `hang` is set."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        self.status: dict[str, int] = {}
-        self.hang = threading.Event()       # set: /hang requests block until released
-        self.release = threading.Event()
-        self.hung = threading.Event()       # a request is blocked right now
-        rec = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with rec.lock:
-                    rec.requests.append({"path": self.path, "headers": dict(self.headers.items()),
-                                         "body": body})
-                if self.path == "/hang" and rec.hang.is_set():
-                    rec.hung.set()
-                    rec.release.wait(60)
-                    return
-                status = rec.status.get(self.path, 200)
-                out = b"ok" if status < 300 else b"nope"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def at(self, path: str) -> list[dict]:
-        with self.lock:
-            return [r for r in self.requests if r["path"] == path]
-
-    def stop(self) -> None:
-        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
