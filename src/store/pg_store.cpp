@@ -481,20 +481,7 @@ class PgStore final : public Store {
   }
 
   Status mark_watched_run(const WatchedRun& r) override {
-    return status(run<int>("record watched run " + r.dag_id + "/" + r.run_id,
-                           [&](pqxx::connection& c) -> Result<int> {
-                             pqxx::work w(c);
-                             w.exec_params(
-                                 "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, "
-                                 "incident_id) VALUES($1::text, $2::text, $3::text, $4::bigint, "
-                                 "$5::bigint, $6::text) ON CONFLICT(env, dag_id, run_id) DO "
-                                 "UPDATE SET end_at = excluded.end_at, handled_at = "
-                                 "excluded.handled_at, incident_id = excluded.incident_id "
-                                 "WHERE excluded.end_at > watch_runs.end_at",
-                                 r.env, r.dag_id, r.run_id, r.end_ms, r.handled_ms, r.incident_id);
-                             w.commit();
-                             return 0;
-                           }));
+    return mark_watched_run_and_enqueue(r, {});  // one upsert statement, in one place
   }
 
   Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env, int64_t from_end_ms,

@@ -529,15 +529,7 @@ class SqliteStore final : public Store {
   }
 
   Status mark_watched_run(const WatchedRun& r) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_,
-           "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, incident_id) "
-           "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(env, dag_id, run_id) DO UPDATE SET "
-           "end_at = excluded.end_at, handled_at = excluded.handled_at, "
-           "incident_id = excluded.incident_id WHERE excluded.end_at > watch_runs.end_at");
-    s.bind(1, r.env).bind(2, r.dag_id).bind(3, r.run_id).bind(4, r.end_ms).bind(5, r.handled_ms);
-    s.bind(6, r.incident_id);
-    return s.run("record watched run " + r.dag_id + "/" + r.run_id);
+    return mark_watched_run_and_enqueue(r, {});  // one upsert statement, in one place
   }
 
   Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env, int64_t from_end_ms,
