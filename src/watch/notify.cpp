@@ -4,6 +4,7 @@
 
 #include "common/iso_time.h"
 #include "guard/canonical.h"
+#include "logs/tail.h"
 
 namespace dm::watch {
 namespace {
@@ -13,13 +14,10 @@ using json = nlohmann::json;
 // PagerDuty's summary limit.
 constexpr std::size_t kSummaryMax = 1024;
 
-std::string cut(std::string s, std::size_t n) {
+// At most `n` bytes, "..." included when cut, never ending inside a UTF-8 sequence.
+std::string cut(const std::string& s, std::size_t n) {
   if (s.size() <= n) return s;
-  s.resize(n - 3);
-  // Do not end in the middle of a UTF-8 sequence.
-  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
-  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
-  return s + "...";
+  return std::string(logs::utf8_prefix(s, n - 3)) + "...";
 }
 
 // The facts with every free text redacted.
@@ -60,6 +58,20 @@ std::vector<std::pair<std::string, std::string>> facts_list(const IncidentFacts&
   return v;
 }
 
+// The incident's facts by name: PagerDuty's custom_details and the generic JSON body.
+json incident_fields(const IncidentFacts& f) {
+  return {{"incident_id", f.incident_id},
+          {"environment", f.env},
+          {"dag_id", f.dag_id},
+          {"run_id", f.run_id},
+          {"severity", f.severity},
+          {"first_failing_task", f.first_failing_task},
+          {"signature", f.signature},
+          {"category", f.category},
+          {"error", f.error},
+          {"notes", f.notes}};
+}
+
 json slack(const IncidentFacts& f) {
   std::string text = title(f);
   if (!f.error.empty()) text += ": " + f.error;
@@ -92,16 +104,6 @@ json slack(const IncidentFacts& f) {
 }
 
 json pagerduty(const IncidentFacts& f) {
-  json custom = {{"incident_id", f.incident_id},
-                 {"environment", f.env},
-                 {"dag_id", f.dag_id},
-                 {"run_id", f.run_id},
-                 {"severity", f.severity},
-                 {"first_failing_task", f.first_failing_task},
-                 {"signature", f.signature},
-                 {"category", f.category},
-                 {"error", f.error},
-                 {"notes", f.notes}};
   json links = json::array();
   if (!f.incident_url.empty())
     links.push_back({{"href", f.incident_url}, {"text", "dagmedic incident " + f.incident_id}});
@@ -121,7 +123,7 @@ json pagerduty(const IncidentFacts& f) {
                   {"component", f.dag_id},
                   {"group", f.env},
                   {"class", f.category.empty() ? std::string("dag_run_failed") : f.category},
-                  {"custom_details", custom}};
+                  {"custom_details", incident_fields(f)}};
   if (f.failed_at_ms > 0) j["payload"]["timestamp"] = when(f);
   j["links"] = links;
   return j;
@@ -158,20 +160,11 @@ json teams(const IncidentFacts& f) {
 }
 
 json generic(const IncidentFacts& f) {
-  json j = {{"event", f.event_action == "resolve" ? "incident.resolved" : "incident.failure"},
-            {"incident_id", f.incident_id},
-            {"opened", f.opened},
-            {"environment", f.env},
-            {"dag_id", f.dag_id},
-            {"run_id", f.run_id},
-            {"severity", f.severity},
-            {"first_failing_task", f.first_failing_task},
-            {"signature", f.signature},
-            {"category", f.category},
-            {"error", f.error},
-            {"notes", f.notes},
-            {"failed_at", when(f)},
-            {"incident_url", f.incident_url}};
+  json j = incident_fields(f);
+  j["event"] = f.event_action == "resolve" ? "incident.resolved" : "incident.failure";
+  j["opened"] = f.opened;
+  j["failed_at"] = when(f);
+  j["incident_url"] = f.incident_url;
   if (!f.approval_url.empty()) j["approval_url"] = f.approval_url;
   return j;
 }

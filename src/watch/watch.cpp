@@ -29,6 +29,11 @@ int64_t to_ms(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
+// A task as the report names it: "task", or "task[i]" for map index i of a mapped task.
+std::string task_label(const std::string& task_id, int map_index) {
+  return map_index >= 0 ? task_id + "[" + std::to_string(map_index) + "]" : task_id;
+}
+
 std::string iso_or_none(int64_t ms) { return ms > 0 ? ms_to_iso(ms) : std::string("none"); }
 
 }  // namespace
@@ -183,9 +188,7 @@ EnvReport Watcher::run_env(const std::string& env) {
       f.dag_id = run->dag_id;
       f.run_id = run->run_id;
       f.severity = h->severity;
-      f.first_failing_task = h->first_failing_task;
-      if (h->first_failing_map_index >= 0)
-        f.first_failing_task += "[" + std::to_string(h->first_failing_map_index) + "]";
+      f.first_failing_task = task_label(h->first_failing_task, h->first_failing_map_index);
       f.signature = h->signature;
       f.category = h->category;
       f.notes = h->notes;
@@ -271,11 +274,8 @@ std::string format_cycle(const CycleReport& c) {
     for (const auto& h : e.handled) {
       out += "  " + std::string(h.opened ? "+ " : "~ ") + h.dag_id + " / " + h.run_id + " -> " +
              h.incident_id + " (" + h.severity;
-      if (!h.first_failing_task.empty()) {
-        out += ", first failing " + h.first_failing_task;
-        if (h.first_failing_map_index >= 0)
-          out += "[" + std::to_string(h.first_failing_map_index) + "]";
-      }
+      if (!h.first_failing_task.empty())
+        out += ", first failing " + task_label(h.first_failing_task, h.first_failing_map_index);
       if (!h.category.empty()) out += ", " + h.category + " " + h.signature;
       out += ")\n";
       for (const auto& n : h.notes) out += "    note: " + n + "\n";
