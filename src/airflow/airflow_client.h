@@ -40,6 +40,11 @@ struct RunQuery {
   std::optional<Clock::time_point> ended_until{};
 };
 
+// list_dags: every DAG (paged to the end), or those carrying any of `tags`.
+struct DagQuery {
+  std::vector<std::string> tags{};  // empty = any; else DAGs with at least one of them
+};
+
 struct LogRequest {
   std::string dag_id{};
   std::string run_id{};
@@ -127,6 +132,17 @@ class AirflowClient {
       const std::string& dag_id, const std::string& run_id,
       const std::vector<std::string>& states) = 0;
 
+  // Task instances in any of `states` (e.g. running, queued) across every DAG and run, all pages:
+  // what is running now. Ordered by dag_id, run_id, task_id, map_index.
+  virtual Result<std::vector<TaskInstance>> list_task_instances_in(
+      const std::vector<std::string>& states) = 0;
+  // Successful instances of one task of a DAG (every run) that ended since `since`, at most
+  // `limit` (a page or two): its recent durations.
+  virtual Result<std::vector<TaskInstance>> recent_successes(const std::string& dag_id,
+                                                             const std::string& task_id,
+                                                             Clock::time_point since,
+                                                             std::size_t limit) = 0;
+
   // Streams a task try's log line by line into `sink`, following continuation tokens; never
   // holds the whole log in memory. `stats` (optional) receives counts. The read goes to the log's
   // end unless the sink stops it, the transfer's time runs out (an error), or the next line would
@@ -149,6 +165,8 @@ class AirflowClient {
   }
 
   virtual Result<Dag> get_dag(const std::string& dag_id) = 0;
+  // DAGs, paged to the end (one request per page_size DAGs), with their timetable facts.
+  virtual Result<std::vector<Dag>> list_dags(const DagQuery& q) = 0;
   virtual Result<std::vector<ImportError>> list_import_errors() = 0;
 
   // Writes (never retried blindly). trigger: Errc::conflict if the run id exists.

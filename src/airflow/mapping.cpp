@@ -124,13 +124,14 @@ Result<TaskInstance> map_task_instance(const json& j, Dialect) {
   t.end_date = r.str("end_date");
   t.duration = r.real("duration");
   t.hostname = r.str("hostname");
+  t.queued_at = r.str("queued_when");
   if (!r.bad.empty()) return r.error("a task instance");
   if (t.task_id.empty())
     return make_error(Errc::protocol, "unexpected JSON for a task instance: no task_id");
   return t;
 }
 
-Result<Dag> map_dag(const json& j, Dialect) {
+Result<Dag> map_dag(const json& j, Dialect d) {
   if (!j.is_object()) return not_object("a DAG");
   Reader r{j, {}};
   Dag out;
@@ -141,6 +142,20 @@ Result<Dag> map_dag(const json& j, Dialect) {
   out.description = r.str("description");
   out.fileloc = r.str("fileloc");
   out.has_import_errors = r.boolean("has_import_errors", false);
+  if (d == Dialect::v2) {
+    // timetable_summary: null (or "None" on some 3.x) without a schedule.
+    out.timetable = r.str("timetable_summary");
+    out.scheduled = !out.timetable.empty() && out.timetable != "None";
+    out.next_run_after = r.str("next_dagrun_run_after");
+    out.next_logical_date = r.str("next_dagrun_logical_date");
+  } else {
+    // schedule_interval: null without a schedule, else a {__type: …} object.
+    auto s = j.find("schedule_interval");
+    out.scheduled = s != j.end() && !s->is_null();
+    out.timetable = r.str("timetable_description");
+    out.next_run_after = r.str("next_dagrun_create_after");
+    out.next_logical_date = r.str("next_dagrun");
+  }
   if (!r.bad.empty()) return r.error("a DAG");
   if (out.dag_id.empty()) return make_error(Errc::protocol, "unexpected JSON for a DAG: no dag_id");
   return out;

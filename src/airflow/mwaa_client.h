@@ -71,7 +71,18 @@ class MwaaAirflowClient final : public AirflowClient {
   // Memory: the pages read.
   Status read_task_log_tail(const LogRequest& req, std::size_t lines, const LogSink& sink,
                             LogStats* stats = nullptr) override;
+  Result<std::vector<TaskInstance>> list_task_instances_in(
+      const std::vector<std::string>& states) override {
+    return rest_->list_task_instances_in(states);
+  }
+  Result<std::vector<TaskInstance>> recent_successes(const std::string& dag_id,
+                                                     const std::string& task_id,
+                                                     Clock::time_point since,
+                                                     std::size_t limit) override {
+    return rest_->recent_successes(dag_id, task_id, since, limit);
+  }
   Result<Dag> get_dag(const std::string& dag_id) override { return rest_->get_dag(dag_id); }
+  Result<std::vector<Dag>> list_dags(const DagQuery& q) override { return rest_->list_dags(q); }
   Result<std::vector<ImportError>> list_import_errors() override {
     return rest_->list_import_errors();
   }

@@ -50,7 +50,14 @@ class RestAirflowClient final : public AirflowClient {
       const std::vector<std::string>& states) override;
   Status read_task_log(const LogRequest& req, const LogSink& sink,
                        LogStats* stats = nullptr) override;
+  Result<std::vector<TaskInstance>> list_task_instances_in(
+      const std::vector<std::string>& states) override;
+  Result<std::vector<TaskInstance>> recent_successes(const std::string& dag_id,
+                                                     const std::string& task_id,
+                                                     Clock::time_point since,
+                                                     std::size_t limit) override;
   Result<Dag> get_dag(const std::string& dag_id) override;
+  Result<std::vector<Dag>> list_dags(const DagQuery& q) override;
   Result<std::vector<ImportError>> list_import_errors() override;
   Result<DagRun> trigger_dag_run(const TriggerRequest& req) override;
   Result<std::vector<ClearedTask>> clear_task_instances(const ClearRequest& req) override;

@@ -401,6 +401,96 @@ TEST(RestClient, GetDagNormalizesTags) {
   EXPECT_EQ(d->owners, std::vector<std::string>{"data"});
 }
 
+TEST(RestClient, ListDagsMapsTheTimetableFactsOfBothDialects) {
+  FakeAirflow v2;
+  std::vector<std::string> urls;
+  v2.routes["GET /api/v2/dags"] = paged("dags",
+                                        {json{{"dag_id", "hourly"},
+                                              {"is_paused", true},
+                                              {"tags", json::array({json{{"name", "tier=1"}}})},
+                                              {"timetable_summary", "0 * * * *"},
+                                              {"next_dagrun_run_after", "2026-06-01T01:00:00Z"},
+                                              {"next_dagrun_logical_date", "2026-06-01T00:00:00Z"}},
+                                         json{{"dag_id", "manual"},
+                                              {"timetable_summary", nullptr},
+                                              {"next_dagrun_run_after", nullptr}}},
+                                        true, &urls);
+  DagQuery q;
+  q.tags = {"tier=1", "nightly"};
+  auto d = v2.client()->list_dags(q);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  ASSERT_EQ(d->size(), 2u);
+  EXPECT_TRUE((*d)[0].scheduled);
+  EXPECT_TRUE((*d)[0].is_paused);
+  EXPECT_EQ((*d)[0].next_run_after, "2026-06-01T01:00:00Z");
+  EXPECT_EQ((*d)[0].next_logical_date, "2026-06-01T00:00:00Z");
+  EXPECT_FALSE((*d)[1].scheduled);
+  EXPECT_EQ((*d)[1].next_run_after, "");
+  EXPECT_EQ(params(urls[0])["tags"], (std::vector<std::string>{"tier=1", "nightly"}));
+
+  FakeAirflow v1(Dialect::v1);
+  v1.routes["GET /api/v1/dags"] =
+      paged("dags",
+            {json{{"dag_id", "hourly"},
+                  {"schedule_interval", {{"__type", "CronExpression"}, {"value", "0 * * * *"}}},
+                  {"timetable_description", "At minute 0"},
+                  {"next_dagrun", "2026-06-01T00:00:00+00:00"},
+                  {"next_dagrun_create_after", "2026-06-01T01:00:00+00:00"}},
+             json{{"dag_id", "manual"}, {"schedule_interval", nullptr}}},
+            true);
+  auto d1 = v1.client()->list_dags({});
+  ASSERT_TRUE(d1.ok()) << d1.error().message;
+  ASSERT_EQ(d1->size(), 2u);
+  EXPECT_TRUE((*d1)[0].scheduled);
+  EXPECT_EQ((*d1)[0].next_run_after, "2026-06-01T01:00:00+00:00");
+  EXPECT_EQ((*d1)[0].next_logical_date, "2026-06-01T00:00:00+00:00");
+  EXPECT_FALSE((*d1)[1].scheduled);
+}
+
+TEST(RestClient, RunningTaskInstancesOfEveryDagAndATasksRecentSuccesses) {
+  FakeAirflow v1(Dialect::v1);
+  std::vector<std::string> urls;
+  v1.routes["GET /api/v1/dags/~/dagRuns/~/taskInstances"] =
+      paged("task_instances",
+            {json{{"dag_id", "b"},
+                  {"dag_run_id", "r"},
+                  {"task_id", "t"},
+                  {"state", "queued"},
+                  {"queued_when", "2026-06-01T00:00:00+00:00"}},
+             json{{"dag_id", "a"},
+                  {"dag_run_id", "r"},
+                  {"task_id", "t"},
+                  {"state", "running"},
+                  {"start_date", "2026-06-01T00:00:00+00:00"}}},
+            true, &urls);
+  auto c = v1.client();
+  auto active = c->list_task_instances_in({"running", "queued"});
+  ASSERT_TRUE(active.ok()) << active.error().message;
+  ASSERT_EQ(active->size(), 2u);
+  EXPECT_EQ((*active)[0].dag_id, "a");  // ordered
+  EXPECT_EQ((*active)[1].queued_at, "2026-06-01T00:00:00+00:00");
+  EXPECT_EQ(params(urls[0])["state"], (std::vector<std::string>{"running", "queued"}));
+
+  std::vector<std::string> hist_urls;
+  v1.routes["GET /api/v1/dags/etl/dagRuns/~/taskInstances"] = paged(
+      "task_instances",
+      {json{{"dag_id", "etl"},
+            {"dag_run_id", "r1"},
+            {"task_id", "load"},
+            {"state", "success"},
+            {"duration", 61.5}},
+       json{{"dag_id", "etl"}, {"dag_run_id", "r1"}, {"task_id", "other"}, {"state", "success"}}},
+      true, &hist_urls);
+  auto hist = c->recent_successes("etl", "load", kT0 - 24h, 50);
+  ASSERT_TRUE(hist.ok()) << hist.error().message;
+  ASSERT_EQ(hist->size(), 1u) << "the DAG's other tasks are filtered out";
+  EXPECT_EQ((*hist)[0].duration, 61.5);
+  auto p = params(hist_urls[0]);
+  EXPECT_EQ(p["state"], std::vector<std::string>{"success"});
+  EXPECT_EQ(p.count("end_date_gte"), 1u);
+  EXPECT_EQ(p.count("task_id"), 0u) << "/api/v1 refuses unknown parameters";
+}
+
 TEST(RestClient, ImportErrors) {
   FakeAirflow af;
   af.routes["GET /api/v2/importErrors"] =

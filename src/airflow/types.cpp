@@ -26,7 +26,11 @@ nlohmann::json to_json(const Dag& d) {
           {"owners", d.owners},
           {"description", d.description},
           {"fileloc", d.fileloc},
-          {"has_import_errors", d.has_import_errors}};
+          {"has_import_errors", d.has_import_errors},
+          {"scheduled", d.scheduled},
+          {"timetable", d.timetable},
+          {"next_run_after", d.next_run_after},
+          {"next_logical_date", d.next_logical_date}};
 }
 
 nlohmann::json to_json(const ImportError& e) {

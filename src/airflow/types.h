@@ -63,6 +63,7 @@ struct TaskInstance {
   std::string end_date{};
   std::optional<double> duration{};
   std::string hostname{};
+  std::string queued_at{};  // queued_when ("" when never queued)
 };
 
 struct Dag {
@@ -73,6 +74,14 @@ struct Dag {
   std::string description{};
   std::string fileloc{};
   bool has_import_errors = false;
+  // The timetable's facts (both dialects): whether the DAG has a schedule, its summary, and when
+  // the scheduler expects to create the next run (v2 next_dagrun_run_after; v1
+  // next_dagrun_create_after) for which logical date (v2 next_dagrun_logical_date; v1
+  // next_dagrun). "" when Airflow gives none (no schedule, or not computed yet).
+  bool scheduled = false;
+  std::string timetable{};
+  std::string next_run_after{};
+  std::string next_logical_date{};
 };
 
 struct ImportError {

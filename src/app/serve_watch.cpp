@@ -14,12 +14,15 @@ namespace dm::app {
 std::vector<std::string> incident_uris_changed(const watch::CycleReport& c) {
   std::vector<std::string> uris;
   std::set<std::string> seen;
-  for (const auto& e : c.envs)
-    for (const auto& h : e.handled) {
-      if (uris.empty()) uris.emplace_back(runbook::kIncidentsUri);
-      if (seen.insert(h.incident_id).second)
-        uris.push_back(runbook::incident_resource_uri(h.incident_id));
-    }
+  auto changed = [&](const std::string& id) {
+    if (uris.empty()) uris.emplace_back(runbook::kIncidentsUri);
+    if (seen.insert(id).second) uris.push_back(runbook::incident_resource_uri(id));
+  };
+  for (const auto& e : c.envs) {
+    for (const auto& h : e.handled) changed(h.incident_id);
+    for (const auto& id : e.recovered) changed(id);
+    for (const auto& id : e.escalated) changed(id);
+  }
   return uris;
 }
 

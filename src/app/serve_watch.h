@@ -17,8 +17,9 @@
 
 namespace dm::app {
 
-// The incident resources a cycle changed: the list's URI first when any run was handled, then
-// each handled run's incident once, in report order. Empty when nothing was handled.
+// The incident resources a cycle changed: the list's URI first when any incident was opened,
+// updated, recovered or escalated, then each such incident once, in report order (handled, then
+// recovered, then escalated, per environment). Empty when nothing changed.
 std::vector<std::string> incident_uris_changed(const watch::CycleReport& c);
 
 // The outbox of notify: (docs/watch.md "Notifications") for `dagmedic watch` and `serve --watch`:

@@ -37,6 +37,17 @@ TEST(ServeWatch, IncidentUrisChangedListsTheListOnceThenEachIncidentOnce) {
   EXPECT_EQ(incident_uris_changed(c),
             (std::vector<std::string>{"dagmedic://incidents", "dagmedic://incidents/inc-a",
                                       "dagmedic://incidents/inc-b"}));
+  // A recovery changes its incident too.
+  c.envs[1].recovered.push_back("inc-c");
+  c.envs[1].escalated.push_back("inc-a");
+  EXPECT_EQ(incident_uris_changed(c),
+            (std::vector<std::string>{"dagmedic://incidents", "dagmedic://incidents/inc-a",
+                                      "dagmedic://incidents/inc-b", "dagmedic://incidents/inc-c"}));
+  watch::CycleReport only_recovered;
+  only_recovered.envs.push_back(env("dev"));
+  only_recovered.envs[0].recovered.push_back("inc-d");
+  EXPECT_EQ(incident_uris_changed(only_recovered),
+            (std::vector<std::string>{"dagmedic://incidents", "dagmedic://incidents/inc-d"}));
 }
 
 bool is_update_of(const mcp::OutboundMessage& m, const std::string& uri) {

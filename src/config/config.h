@@ -222,11 +222,46 @@ struct AuthSettings {
 struct WatchEnvironmentSettings {
   bool enabled = true;
 };
+// watch.freshness: which DAGs may be late (docs/watch.md "Late DAGs"). The first rule that
+// matches a DAG applies; a DAG no rule matches is never late.
+struct FreshnessRule {
+  std::string dag = "*";   // glob over DAG ids ('*' and '?')
+  std::string tag{};       // "" = any DAG; else only DAGs carrying this tag
+  int grace_minutes = 30;  // late this long after the scheduler should have made the run (0..10080)
+  bool include_paused = true;  // a paused DAG with a schedule becomes late too (its runs stop)
+};
+struct FreshnessSettings {
+  int interval_seconds = 300;        // between two freshness passes of an environment (1..86400)
+  std::vector<FreshnessRule> rules;  // empty: no freshness pass (no DAG listing)
+  // The rule for a DAG with these id and tags; nullptr when none matches.
+  const FreshnessRule* rule_for(std::string_view dag_id,
+                                const std::vector<std::string>& tags) const;
+};
+
+// watch.stuck: task instances running or queued for too long (docs/watch.md "Other kinds").
+struct StuckSettings {
+  bool enabled = true;
+  int factor = 3;             // running longer than factor × p95 of its recent successes (1..100)
+  int min_seconds = 600;      // never stuck before this long (0..604800)
+  int max_seconds = 43200;    // stuck after this long whatever its history (0 = none; ..604800)
+  int queued_seconds = 1800;  // queued this long is stuck (0 = off; ..604800)
+  int history_days = 7;       // "recent" successes ended within this many days (1..90)
+};
+
 struct WatchSettings {
   int interval_seconds = 60;          // between the starts of two cycles (1..86400)
   int overlap_seconds = 300;          // re-read this far behind the cursor (late writes; 0..86400)
   int initial_lookback_minutes = 60;  // first cycle of an environment (no cursor yet; 1..527040)
   int max_runs_per_cycle = 100;       // new failures handled per environment per cycle (1..10000)
+  // Open incidents checked for recovery per environment per cycle, least recently checked first
+  // (0..10000; 0 = no recovery checks, so no resolve messages from the watcher's own checks).
+  int recovery_checks_per_cycle = 20;
+  bool import_errors = true;  // DAG files that fail to import open incidents of their own
+  // A DAG whose last N finished runs all failed opens a "not_succeeding" incident (0 = off;
+  // 2..1000).
+  int failed_runs_in_a_row = 3;
+  FreshnessSettings freshness{};
+  StuckSettings stuck{};
   // Keyed by environment name (each a key of environments:).
   std::map<std::string, WatchEnvironmentSettings, std::less<>> environments;
   // false only when watch.environments.NAME.enabled is false.

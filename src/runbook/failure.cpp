@@ -11,16 +11,11 @@
 #include "runbook/triage_incident.h"
 
 namespace dm::runbook {
-namespace {
-
-// Airflow could not be asked at all (as opposed to: it answered that something is missing).
-bool unreachable(const Error& e) {
+bool airflow_unreachable(const Error& e) {
   return e.code == Errc::unavailable || e.code == Errc::timeout ||
          e.code == Errc::unauthenticated || e.code == Errc::permission_denied ||
          e.code == Errc::cancelled;
 }
-
-}  // namespace
 
 Result<HandledFailure> handle_failed_run(const Deps& deps, const std::string& env,
                                          airflow::AirflowClient& client, const airflow::DagRun& run,
@@ -34,7 +29,7 @@ Result<HandledFailure> handle_failed_run(const Deps& deps, const std::string& en
   std::vector<airflow::TaskInstance> tis;
   if (auto got = client.list_task_instances(run.dag_id, run.run_id, {}); got) {
     tis = std::move(*got);
-  } else if (unreachable(got.error())) {
+  } else if (airflow_unreachable(got.error())) {
     return airflow_error(got.error());
   } else {
     out.notes.push_back("task instances could not be read: " + got.error().message);
@@ -43,7 +38,7 @@ Result<HandledFailure> handle_failed_run(const Deps& deps, const std::string& en
   airflow::Dag dag{.dag_id = run.dag_id};
   if (auto d = client.get_dag(run.dag_id); d) {
     dag = std::move(*d);
-  } else if (unreachable(d.error())) {
+  } else if (airflow_unreachable(d.error())) {
     return airflow_error(d.error());
   } else {
     out.notes.push_back("DAG details (tags) could not be read: " + d.error().message +
@@ -71,7 +66,7 @@ Result<HandledFailure> handle_failed_run(const Deps& deps, const std::string& en
     diagnose::LogRead read;
     auto d = diagnose::diagnose_try(deps, client, *t, tail, nullptr, &read);
     if (!d) {
-      if (unreachable(d.error())) return d.error();
+      if (airflow_unreachable(d.error())) return d.error();
       out.notes.push_back("log of " + t->task_id + " unreadable: " + d.error().message);
     } else {
       if (read.capped)

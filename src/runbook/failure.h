@@ -31,6 +31,10 @@ struct HandledFailure {
   std::vector<std::string> notes;  // what could not be read or recorded (the run still counts)
 };
 
+// Airflow could not be asked at all or refused to answer (unavailable, timeout, unauthenticated,
+// permission_denied, cancelled), as opposed to answering that something does not exist.
+bool airflow_unreachable(const Error& e);
+
 // Triages and diagnoses `run` (a FAILED run of `env`, read through `client`) and records it.
 // `source` names the caller in the incident's triage facts (e.g. "watch").
 // Errors — the run is NOT handled and the caller should try again later: the store's (the incident

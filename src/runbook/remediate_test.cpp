@@ -55,6 +55,19 @@ class HookedAirflow final : public airflow::AirflowClient {
     return f_->read_task_log(q, s, st);
   }
   Result<airflow::Dag> get_dag(const std::string& d) override { return f_->get_dag(d); }
+  Result<std::vector<airflow::TaskInstance>> list_task_instances_in(
+      const std::vector<std::string>& s) override {
+    return f_->list_task_instances_in(s);
+  }
+  Result<std::vector<airflow::TaskInstance>> recent_successes(const std::string& d,
+                                                              const std::string& t,
+                                                              Clock::time_point since,
+                                                              std::size_t limit) override {
+    return f_->recent_successes(d, t, since, limit);
+  }
+  Result<std::vector<airflow::Dag>> list_dags(const airflow::DagQuery& q) override {
+    return f_->list_dags(q);
+  }
   Result<std::vector<airflow::ImportError>> list_import_errors() override {
     return f_->list_import_errors();
   }

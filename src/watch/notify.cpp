@@ -32,11 +32,25 @@ IncidentFacts redacted(const IncidentFacts& f, const logs::Redactor& r) {
   return o;
 }
 
+std::string when(const IncidentFacts& f);
+
 std::string title(const IncidentFacts& f) {
+  const bool import_error = f.kind == "import_error";
+  const bool not_succeeding = f.kind == "not_succeeding";
+  const std::string what = import_error ? "DAG file " + f.run_id : f.dag_id;
   if (f.event_action == "resolve")
-    return "Recovered: " + f.dag_id + " in " + f.env + " (" + f.incident_id + ")";
-  std::string s = "[" + (f.severity.empty() ? std::string("sev?") : f.severity) + "] " + f.dag_id +
-                  " failed in " + f.env;
+    return std::string(import_error        ? "Imports again: "
+                       : not_succeeding    ? "Succeeding again: "
+                       : f.kind == "late"  ? "On time again: "
+                       : f.kind == "stuck" ? "No longer stuck: "
+                                           : "Recovered: ") +
+           what + " in " + f.env + " (" + f.incident_id + ")";
+  std::string s = "[" + (f.severity.empty() ? std::string("sev?") : f.severity) + "] " + what;
+  if (import_error) return s + " fails to import in " + f.env;
+  if (not_succeeding) return s + " keeps failing in " + f.env + ": no success in its last runs";
+  if (f.kind == "late") return s + " is late in " + f.env + ": no run since " + when(f);
+  if (f.kind == "stuck") return s + " is stuck in " + f.env + " at " + f.first_failing_task;
+  s += " failed in " + f.env;
   if (!f.first_failing_task.empty()) s += " at " + f.first_failing_task;
   return s;
 }
@@ -47,20 +61,34 @@ std::string when(const IncidentFacts& f) {
 
 // "key: value" lines of what is known.
 std::vector<std::pair<std::string, std::string>> facts_list(const IncidentFacts& f) {
-  std::vector<std::pair<std::string, std::string>> v = {
-      {"Incident", f.incident_id}, {"Environment", f.env}, {"DAG", f.dag_id}, {"Run", f.run_id}};
+  std::vector<std::pair<std::string, std::string>> v = {{"Incident", f.incident_id},
+                                                        {"Environment", f.env}};
+  if (f.kind == "import_error") {
+    v.emplace_back("DAG file", f.run_id);
+  } else if (f.kind == "late") {
+    v.emplace_back("DAG", f.dag_id);
+  } else {
+    v.emplace_back("DAG", f.dag_id);
+    v.emplace_back("Run", f.run_id);
+  }
   if (!f.severity.empty()) v.emplace_back("Severity", f.severity);
-  if (!f.first_failing_task.empty()) v.emplace_back("First failing task", f.first_failing_task);
+  if (!f.first_failing_task.empty())
+    v.emplace_back(f.kind == "stuck" ? "Stuck task" : "First failing task", f.first_failing_task);
   if (!f.category.empty()) v.emplace_back("Category", f.category);
   if (!f.signature.empty()) v.emplace_back("Signature", f.signature);
   if (!f.error.empty()) v.emplace_back("Error", f.error);
-  if (f.failed_at_ms > 0) v.emplace_back("Failed at", when(f));
+  if (f.failed_at_ms > 0)
+    v.emplace_back(f.kind == "late"    ? "Run expected at"
+                   : f.kind == "stuck" ? "Running since"
+                                       : "Failed at",
+                   when(f));
   return v;
 }
 
 // The incident's facts by name: PagerDuty's custom_details and the generic JSON body.
 json incident_fields(const IncidentFacts& f) {
   return {{"incident_id", f.incident_id},
+          {"kind", f.kind},
           {"environment", f.env},
           {"dag_id", f.dag_id},
           {"run_id", f.run_id},
@@ -120,7 +148,7 @@ json pagerduty(const IncidentFacts& f) {
   j["payload"] = {{"summary", cut(summary, kSummaryMax)},
                   {"source", "airflow/" + f.env},
                   {"severity", pagerduty_severity(f.severity)},
-                  {"component", f.dag_id},
+                  {"component", f.kind == "import_error" ? f.run_id : f.dag_id},
                   {"group", f.env},
                   {"class", f.category.empty() ? std::string("dag_run_failed") : f.category},
                   {"custom_details", incident_fields(f)}};
@@ -172,8 +200,8 @@ json generic(const IncidentFacts& f) {
 }  // namespace
 
 std::string event_of(const IncidentFacts& f) {
-  if (f.event_action == "resolve") return "resolve";
-  return "trigger:" + std::to_string(f.failed_at_ms);
+  const int64_t at = f.occurrence_ms != 0 ? f.occurrence_ms : f.failed_at_ms;
+  return (f.event_action == "resolve" ? "resolve:" : "trigger:") + std::to_string(at);
 }
 
 std::string idempotency_key(const std::string& incident_id, const std::string& event,

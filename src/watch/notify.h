@@ -23,17 +23,29 @@ namespace dm::watch {
 // What a message says about one incident (built by the watcher from the handled run).
 struct IncidentFacts {
   std::string event_action = "trigger";  // trigger | resolve
+  // What failed: "dag_run" (dag_id/run_id name a failed run), "import_error" (run_id holds the
+  // DAG file that fails to import; dag_id is "") or "not_succeeding" (the DAG's last runs all
+  // failed; run_id is the newest of them) or "late" (no run of dag_id since failed_at_ms, when
+  // its schedule expected one) or "stuck" (first_failing_task of run_id has been running or
+  // queued far longer than usual since failed_at_ms).
+  std::string kind = "dag_run";
   std::string incident_id, env, dag_id, run_id;
   std::string severity;  // sev1 | sev2 | sev3 ("" = unknown)
   std::string first_failing_task, signature, category, error;
   std::vector<std::string> notes;
   int64_t failed_at_ms = 0;  // the run's end (Airflow's clock); 0 = unknown
+  // Which failure of the incident this message is about, in its idempotency key (see event_of);
+  // 0 = failed_at_ms. Set when failed_at_ms is not stable across retries (an import error's
+  // timestamp moves at every parse of its file).
+  int64_t occurrence_ms = 0;
   bool opened = false;       // the incident is new
   std::string incident_url;  // notify.base_url + "/incidents/" + id ("" = none)
   std::string approval_url;  // the approval page of a pending approval ("" = none)
 };
 
-// The event a message is about, unique per handled failure ("trigger:<end ms>") or "resolve".
+// The event a message is about: "trigger:<ms>" or "resolve:<ms>", with ms = occurrence_ms, else
+// failed_at_ms. So each failure of an incident (a run failing again after a clear, an import
+// error coming back) is announced once and resolved once.
 std::string event_of(const IncidentFacts& f);
 
 // Lowercase hex SHA-256 of incident_id "\0" event "\0" target: the same for every attempt and

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/iso_time.h"
+#include "http/retrying_http_client.h"
 
 namespace dm::watch {
 namespace {
@@ -104,6 +105,7 @@ DeliveryReport Outbox::deliver_due(store::Store& s) {
     const int64_t attempt_no = m.attempts + 1;
     store::OutboxAttempt a;
     bool delivered = false, retry = false;
+    std::chrono::milliseconds retry_after{0};  // the receiver's Retry-After (429, 503)
     std::string err;
     if (t == nullptr) {
       err = "target " + m.target + " is no longer configured under notify.targets";
@@ -140,6 +142,14 @@ DeliveryReport Outbox::deliver_due(store::Store& s) {
             std::string body = redactor_->redact(resp->body.substr(0, 200));
             err = "HTTP " + std::to_string(resp->status) + (body.empty() ? "" : ": " + body);
             retry = retryable_status(resp->status);
+            if (auto ra = http::parse_retry_after(resp->header("Retry-After"), d_.clock->now());
+                retry && ra) {
+              // The receiver says when to come back: no earlier (up to backoff_max), and its
+              // other messages wait too.
+              retry_after = std::min<std::chrono::milliseconds>(
+                  *ra, std::chrono::seconds(settings_.backoff_max_seconds));
+              down.insert(m.target);
+            }
           }
         }
       }
@@ -150,7 +160,7 @@ DeliveryReport Outbox::deliver_due(store::Store& s) {
       a.state = "delivered";
     } else if (retry && t != nullptr && attempt_no < t->max_attempts) {
       a.state = "pending";
-      a.next_attempt_ms = now + backoff(attempt_no).count();
+      a.next_attempt_ms = now + std::max(backoff(attempt_no), retry_after).count();
       a.last_error = err;
     } else {
       a.state = "dead";

@@ -10,7 +10,9 @@
 // - Retries: 5xx, 408, 429 and transport errors (refused, timeout, reset) are retried with
 //   exponential backoff and full jitter: the n-th retry waits uniform[0, min(backoff_max,
 //   backoff_initial * 2^(n-1))). After the target's max_attempts attempts the message is dead.
-//   Any other status (4xx, 3xx: redirects are not followed) is dead at once.
+//   Any other status (4xx, 3xx: redirects are not followed) is dead at once. A Retry-After header
+//   on a retried answer (delta-seconds or HTTP-date) delays the next attempt at least that long
+//   (at most backoff_max), and the target's other due messages wait for a later pass.
 // - A receiver that hangs costs one timeout (the target's timeout_seconds) per delivery pass:
 //   after a timeout or a transport error, the target's other due messages wait for the next pass
 //   (they are not charged an attempt).

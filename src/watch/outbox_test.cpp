@@ -298,6 +298,38 @@ TEST(OutboxDelivery, A4xxIsDeadAtOnceBut408And429AreRetried) {
   EXPECT_EQ(outbox_status_json(*st)["dead"][0]["last_error"], "HTTP 404: no such hook");
 }
 
+TEST(OutboxDelivery, RetryAfterDelaysTheNextAttemptAndTheTargetsOtherMessages) {
+  OutboxRig r({target("hook", "json")});
+  r.jitter = 0.0;  // the backoff alone would allow an attempt at once
+  IncidentFacts second = facts();
+  second.incident_id = "inc-second";
+  r.enqueue(facts());
+  r.enqueue(second);
+  r.http->push(FakeHttpClient::too_many("30"));
+  auto rep = r.outbox->deliver_due(*r.store);
+  EXPECT_EQ(rep.attempted, 1u);
+  EXPECT_EQ(rep.retried, 1u);
+  EXPECT_EQ(rep.deferred, 1u) << "the receiver asked to slow down: its other message waits";
+  auto pending = r.store->list_outbox("pending", 10);
+  ASSERT_TRUE(pending.ok());
+  bool waited = false;
+  for (const auto& m : *pending)
+    if (m.attempts == 1) {
+      EXPECT_EQ(m.next_attempt_ms, ms(t0()) + 30'000) << "Retry-After: 30";
+      waited = true;
+    }
+  EXPECT_TRUE(waited);
+  // A Retry-After beyond backoff_max (60 s) is capped there.
+  r.clock->advance(std::chrono::seconds(31));
+  r.http->push(FakeHttpClient::too_many("86400"));
+  r.outbox->deliver_due(*r.store);
+  auto later = r.store->list_outbox("pending", 10);
+  ASSERT_TRUE(later.ok());
+  int64_t newest = 0;
+  for (const auto& m : *later) newest = std::max(newest, m.next_attempt_ms);
+  EXPECT_EQ(newest, ms(t0()) + 31'000 + 60'000);
+}
+
 TEST(OutboxDelivery, A5xxIsRetriedWithGrowingBackoffUntilDeadAtMaxAttempts) {
   OutboxRig r({target("pd", "pagerduty", 5)});
   r.enqueue(facts());

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 #include <utility>
 
 #include "common/iso_time.h"
 #include "runbook/failure.h"
+#include "runbook/triage_incident.h"
+#include "watch/followup.h"
 
 namespace dm::watch {
 namespace {
@@ -32,6 +35,17 @@ int64_t to_ms(Clock::time_point t) {
 // A task as the report names it: "task", or "task[i]" for map index i of a mapped task.
 std::string task_label(const std::string& task_id, int map_index) {
   return map_index >= 0 ? task_id + "[" + std::to_string(map_index) + "]" : task_id;
+}
+
+// What a handled entry is about, as the cycle's text names it.
+std::string subject_of(const HandledRun& h) {
+  if (h.kind == kImportErrorKind) return "import error " + h.run_id;
+  if (h.kind == kNotSucceedingKind) return h.dag_id + " keeps failing (newest " + h.run_id + ")";
+  if (h.kind == kLateKind) return h.dag_id + " is late (run expected at " + h.end_date + ")";
+  if (h.kind == kStuckKind)
+    return h.dag_id + " / " + h.run_id + " task " +
+           task_label(h.first_failing_task, h.first_failing_map_index) + " is stuck";
+  return h.dag_id + " / " + h.run_id;
 }
 
 std::string iso_or_none(int64_t ms) { return ms > 0 ? ms_to_iso(ms) : std::string("none"); }
@@ -179,6 +193,19 @@ EnvReport Watcher::run_env(const std::string& env) {
     }
     const store::WatchedRun mark{
         env, run->dag_id, run->run_id, end, to_ms(deps.clock->now()), h->incident_id};
+    auto inc = s.get_incident(h->incident_id);
+    // A new failure of an incident that had recovered (its run cleared, then failing again)
+    // reopens it: it is open until a check says recovered again (and sends a new resolve).
+    if (inc && inc->state == "recovered") {
+      nlohmann::json facts = {{"verdict", "reopened"},
+                              {"reason", "the run failed again at " + ms_to_iso(end)},
+                              {"checked_at", ms_to_iso(to_ms(deps.clock->now()))}};
+      if (auto st = runbook::set_incident_state(deps, *inc, "open", std::move(facts)); !st) {
+        fail("run " + run->dag_id + "/" + run->run_id +
+             " handled but its incident not reopened: " + st.error().message);
+        break;
+      }
+    }
     // The run's messages (one per notify target), enqueued with its mark: both or neither.
     std::vector<store::OutboxMessage> messages;
     if (outbox_ && outbox_->enabled()) {
@@ -194,7 +221,7 @@ EnvReport Watcher::run_env(const std::string& env) {
       f.notes = h->notes;
       f.failed_at_ms = end;
       f.opened = h->opened;
-      if (auto inc = s.get_incident(h->incident_id); inc) f.error = inc->error;
+      if (inc) f.error = inc->error;
       auto m = outbox_->messages_for(std::move(f));
       if (!m) {
         fail("run " + run->dag_id + "/" + run->run_id +
@@ -211,9 +238,10 @@ EnvReport Watcher::run_env(const std::string& env) {
       break;
     }
     if (h->opened) ++rep.opened;
-    rep.handled.push_back(HandledRun{run->dag_id, run->run_id, run->end_date, h->incident_id,
-                                     h->opened, h->first_failing_task, h->severity, h->signature,
-                                     h->category, std::move(h->notes), h->first_failing_map_index});
+    rep.handled.push_back(HandledRun{"dag_run", run->dag_id, run->run_id, run->end_date,
+                                     h->incident_id, h->opened, h->first_failing_task, h->severity,
+                                     h->signature, h->category, std::move(h->notes),
+                                     h->first_failing_map_index});
   }
   rep.deferred = todo.size() - rep.handled.size();
   if (rep.deferred > 0) {
@@ -225,6 +253,30 @@ EnvReport Watcher::run_env(const std::string& env) {
                           std::to_string(cap) + ")");
   } else {
     next_cursor = newest_listed;
+  }
+  if (rep.ok) {
+    // Airflow answered the listing: the rest of the cycle (errors here are notes, never lose
+    // anything, and never hold the cursor back).
+    // What happened since the previous cycle (with the overlap and a minute more, for late
+    // writes and clock skew; on the first cycle, the initial lookback).
+    const int64_t since = cur.last_cycle_ms > 0
+                              ? cur.last_cycle_ms - overlap_ms - 60'000
+                              : now_ms - int64_t{ws.initial_lookback_minutes} * 60'000;
+    std::set<std::string> handled_ids;
+    for (const auto& h : rep.handled) handled_ids.insert(h.incident_id);
+    watch_streaks(deps, env, client, s, outbox_.get(), rep);
+    if (!ws.freshness.rules.empty()) {
+      int64_t& last = freshness_at_[env];
+      if (last == 0 || now_ms - last >= int64_t{ws.freshness.interval_seconds} * 1000) {
+        last = now_ms;
+        watch_freshness(deps, env, client, s, outbox_.get(), rep);
+      }
+    }
+    watch_stuck(deps, env, client, s, outbox_.get(), durations_[env], rep);
+    check_recoveries(deps, env, client, s, since, handled_ids, rep);
+    watch_import_errors(deps, env, client, s, outbox_.get(), rep);
+    // Resolves: enqueueing one again is a no-op, so an hour's margin costs nothing.
+    if (outbox_) enqueue_resolves(env, s, *outbox_, since - 3'600'000, rep);
   }
   finish(next_cursor);
   return rep;
@@ -272,14 +324,16 @@ std::string format_cycle(const CycleReport& c) {
              iso_or_none(e.cursor_after_ms) + "\n";
     }
     for (const auto& h : e.handled) {
-      out += "  " + std::string(h.opened ? "+ " : "~ ") + h.dag_id + " / " + h.run_id + " -> " +
-             h.incident_id + " (" + h.severity;
+      out += "  " + std::string(h.opened ? "+ " : "~ ") + subject_of(h) + " -> " + h.incident_id +
+             " (" + h.severity;
       if (!h.first_failing_task.empty())
         out += ", first failing " + task_label(h.first_failing_task, h.first_failing_map_index);
       if (!h.category.empty()) out += ", " + h.category + " " + h.signature;
       out += ")\n";
       for (const auto& n : h.notes) out += "    note: " + n + "\n";
     }
+    for (const auto& id : e.recovered) out += "  recovered " + id + "\n";
+    for (const auto& id : e.escalated) out += "  escalated " + id + "\n";
     for (const auto& n : e.notes) out += "  note: " + n + "\n";
   }
   if (c.delivery) {
@@ -317,7 +371,8 @@ json cycle_json(const CycleReport& c) {
   for (const auto& e : c.envs) {
     json handled = json::array();
     for (const auto& h : e.handled)
-      handled.push_back({{"dag_id", h.dag_id},
+      handled.push_back({{"kind", h.kind},
+                         {"dag_id", h.dag_id},
                          {"run_id", h.run_id},
                          {"end_date", iso_utc(h.end_date)},
                          {"incident_id", h.incident_id},
@@ -338,6 +393,13 @@ json cycle_json(const CycleReport& c) {
                     {"cursor_before", e.cursor_before_ms > 0 ? ms_to_iso(e.cursor_before_ms) : ""},
                     {"cursor_after", e.cursor_after_ms > 0 ? ms_to_iso(e.cursor_after_ms) : ""},
                     {"handled", handled},
+                    {"recovery_checked", e.recovery_checked},
+                    {"recovered", e.recovered},
+                    {"escalated", e.escalated},
+                    {"import_errors", e.import_errors},
+                    {"freshness_checked", e.freshness_checked},
+                    {"stuck_checked", e.stuck_checked},
+                    {"resolves_enqueued", e.resolves},
                     {"notes", e.notes}});
   }
   json j = {{"ok", c.ok()}, {"environments", envs}};

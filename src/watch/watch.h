@@ -1,12 +1,16 @@
-// Watch mode, first slice (docs/watch.md): for each enabled environment, find the failed DAG runs
-// that ended since a durable cursor (minus an overlap window for late writes), skip the ones
-// handled before (de-duplication by (env, dag_id, run_id), kept in the store), and handle each
-// new one with the runbook's logic (runbook/failure.h: triage, diagnosis of the first failing
-// try, the incident, the occurrence). `dagmedic watch` runs cycles in a loop; `--once` one cycle.
+// Watch mode (docs/watch.md): for each enabled environment, find the failed DAG runs that ended
+// since a durable cursor (minus an overlap window for late writes), skip the ones handled before
+// (de-duplication by (env, dag_id, run_id), kept in the store), and handle each new one with the
+// runbook's logic (runbook/failure.h: triage, diagnosis of the first failing try, the incident,
+// the occurrence). Then (watch/followup.h) check open incidents for recovery, turn import errors
+// into incidents, and enqueue resolve messages. `dagmedic watch` runs cycles in a loop; `--once`
+// one cycle.
 //
 // Cost: one list_dag_runs (state=failed, end_date_gte) per environment per cycle, whose pages
 // grow with the failures in [cursor − overlap, now]; then a constant number of calls per NEW
-// failure (runbook/failure.h). Nothing lists DAGs, or runs that did not fail.
+// failure (runbook/failure.h); one list_import_errors; one listing of the successful runs that
+// ended since the last cycle, and check_recovery's few calls for each open incident whose DAG ran
+// again (at most watch.recovery_checks_per_cycle). Nothing lists DAGs, or old runs.
 //
 // Guarantees: a run is handled at least once, and marked handled only after its incident and
 // diagnosis are recorded; the cursor never passes a failed run that was not handled; handling is
@@ -18,10 +22,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -32,9 +38,10 @@
 
 namespace dm::watch {
 
-// One new failure a cycle handled.
+// One new failure a cycle handled: a failed run, or a DAG file that fails to import.
 struct HandledRun {
-  std::string dag_id, run_id, end_date;  // end_date as Airflow sent it
+  std::string kind = "dag_run";          // dag_run | import_error (run_id: the file; dag_id "")
+  std::string dag_id, run_id, end_date;  // end_date as Airflow sent it (import error: its time)
   std::string incident_id;
   bool opened = false;  // the incident is new (not opened by a tool or an earlier cycle)
   std::string first_failing_task, severity, signature, category;
@@ -53,7 +60,13 @@ struct EnvReport {
   std::size_t opened = 0;           // incidents opened
   int64_t cursor_before_ms = 0, cursor_after_ms = 0;
   int64_t pruned = 0;  // handled-run rows forgotten (behind the cursor by more than the overlap)
-  std::vector<HandledRun> handled;
+  std::vector<HandledRun> handled;                // failed runs, then new import errors
+  std::size_t recovery_checked = 0;               // open incidents checked for recovery
+  std::vector<std::string> recovered, escalated;  // incidents this cycle moved to that state
+  std::size_t import_errors = 0;                  // DAG files Airflow lists as failing to import
+  std::size_t freshness_checked = 0;  // scheduled DAGs a freshness rule selects (0: no pass)
+  std::size_t stuck_checked = 0;      // running tries old enough to be compared with their p95
+  std::size_t resolves = 0;           // resolve messages enqueued (new ones)
   std::vector<std::string> notes;
 };
 
@@ -71,6 +84,16 @@ struct EnvStatus {
   bool enabled = true;
   std::optional<store::WatchCursor> cursor;  // nullopt: never watched
 };
+
+// A task's recent successful durations (for stuck tasks): their p95 (seconds; nullopt under 5
+// samples), how many, and when they were read (dagmedic's clock; 0 = never). Keyed by
+// (dag_id, task_id).
+struct DurationStats {
+  std::optional<double> p95;
+  std::size_t samples = 0;
+  int64_t read_at_ms = 0;
+};
+using DurationCache = std::map<std::pair<std::string, std::string>, DurationStats>;
 
 class Watcher {
  public:
@@ -92,6 +115,8 @@ class Watcher {
  private:
   std::shared_ptr<const runbook::Deps> deps_;
   std::shared_ptr<Outbox> outbox_;
+  std::map<std::string, int64_t> freshness_at_;     // env -> when its last freshness pass ran
+  std::map<std::string, DurationCache> durations_;  // env -> recent durations (stuck tasks)
 };
 
 // What the loop waits with. wait_until returns false when the loop must stop (a signal, a test's

@@ -4,88 +4,20 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "common/iso_time.h"
-#include "runbook/testing/fake_airflow.h"
 #include "runbook/triage_incident.h"
-#include "store/sqlite_store.h"
+#include "watch/testing/watch_rig.h"
 
 namespace dm::watch {
 namespace {
 
-using runbook::testing::FakeAirflow;
-using runbook::testing::FakeProvider;
-
-Clock::time_point t0() { return *parse_iso8601("2026-11-26T12:00:00Z"); }
-// Airflow's form of t0() + `minutes`.
-std::string at(int minutes) {
-  std::string z = format_iso8601(t0() + std::chrono::minutes(minutes));
-  return z.substr(0, z.size() - 1) + ".000000+00:00";
-}
-
-constexpr const char* kLog =
-    "[2026-11-26T11:50:00] INFO - Running load\n"
-    "Traceback (most recent call last):\n"
-    "  File \"/opt/airflow/dags/etl.py\", line 12, in load\n"
-    "    raise FileNotFoundError(\"s3://lake/orders/dt=2026-11-26 does not exist\")\n"
-    "FileNotFoundError: s3://lake/orders/dt=2026-11-26 does not exist\n";
-
-struct Rig {
-  std::shared_ptr<FakeAirflow> fake = std::make_shared<FakeAirflow>("prod");
-  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>(t0());
-  std::shared_ptr<store::Store> store;
-  std::shared_ptr<runbook::Deps> deps;
-
-  explicit Rig(config::WatchSettings ws = {}) {
-    auto s = store::open_sqlite_store({.path = ":memory:"});
-    EXPECT_TRUE(s.ok());
-    store = std::move(*s);
-    auto provider = std::make_shared<FakeProvider>(std::vector<std::shared_ptr<FakeAirflow>>{fake});
-    config::Config cfg = provider->config();
-    cfg.watch = std::move(ws);
-    runbook::DepsOverrides ov{.clock = clock, .clients = provider, .store = store};
-    ov.audit_key = std::string(64, 'k');
-    auto d = runbook::make_deps(std::move(cfg), std::move(ov));
-    EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message);
-    deps = std::move(*d);
-  }
-
-  // A failed run of `dag` that ended at t0 + end_min, whose task "load" failed with kLog.
-  void failure(const std::string& dag, const std::string& run, int end_min,
-               const std::vector<std::string>& tags = {}) {
-    fake->add_dag(airflow::Dag{.dag_id = dag, .tags = tags});
-    fake->add_run(airflow::DagRun{.dag_id = dag,
-                                  .run_id = run,
-                                  .state = "failed",
-                                  .run_type = "scheduled",
-                                  .logical_date = at(end_min - 5),
-                                  .run_after = at(end_min - 5),
-                                  .start_date = at(end_min - 5),
-                                  .end_date = at(end_min)});
-    fake->add_task(airflow::TaskInstance{.dag_id = dag,
-                                         .run_id = run,
-                                         .task_id = "load",
-                                         .try_number = 1,
-                                         .state = "failed",
-                                         .start_date = at(end_min - 4),
-                                         .end_date = at(end_min)});
-    fake->add_task(airflow::TaskInstance{.dag_id = dag,
-                                         .run_id = run,
-                                         .task_id = "publish",
-                                         .state = "upstream_failed",
-                                         .start_date = at(end_min),
-                                         .end_date = at(end_min)});
-    fake->set_log(dag, run, "load", 1, kLog);
-  }
-
-  std::size_t incidents() {
-    auto l = store->list_incidents({}, 100000);
-    EXPECT_TRUE(l.ok());
-    return l.ok() ? l->size() : 0;
-  }
-};
+using testing::at;
+using testing::Rig;
+using testing::t0;
 
 TEST(Watch, HandlesEachNewFailureOnceAcrossCyclesAndRestarts) {
   Rig r;
@@ -230,7 +162,9 @@ TEST(Watch, InitialLookbackBoundsTheFirstCycle) {
 }
 
 TEST(Watch, AirflowDownKeepsTheCursorAndLosesNothing) {
-  Rig r;
+  config::WatchSettings ws;
+  ws.failed_runs_in_a_row = 0;  // three failures of one DAG: only the failed runs matter here
+  Rig r(ws);
   r.failure("a", "r1", -20);
   Watcher w(r.deps);
   ASSERT_TRUE(w.run_once().ok());
@@ -383,7 +317,9 @@ Cost cost_of_cycles(int dags, int runs_per_dag, int new_failures) {
   Cost c;
   CycleReport one = w.run_once();
   EXPECT_TRUE(one.ok());
-  EXPECT_EQ(one.envs[0].handled.size(), static_cast<std::size_t>(new_failures));
+  EXPECT_EQ(std::count_if(one.envs[0].handled.begin(), one.envs[0].handled.end(),
+                          [](const HandledRun& h) { return h.kind == "dag_run"; }),
+            new_failures);
   c.first = r.fake->requests();
   r.clock->advance(std::chrono::minutes(1));
   CycleReport two = w.run_once();
@@ -396,19 +332,22 @@ Cost cost_of_cycles(int dags, int runs_per_dag, int new_failures) {
 TEST(WatchCost, ThousandDagsHundredThousandRunsCostWhatTenDagsDo) {
   const Cost small = cost_of_cycles(10, 10, 5);
   const Cost big = cost_of_cycles(1000, 100, 5);
-  // 1 listing + 3 per new failure (task instances, DAG tags, the failed try's log).
-  EXPECT_EQ(big.first, 1 + 3 * 5);
-  EXPECT_EQ(big.second, 1);
+  // 1 listing of failed runs + 3 per new failure (task instances, DAG tags, the failed try's
+  // log) + 1 per DAG that failed (its last runs: failed N in a row?), 1 listing of running and
+  // queued tasks (stuck?), 1 of recent successes (recovery), 1 of import errors. No incident's
+  // DAG ran again: no recovery check.
+  EXPECT_EQ(big.first, 1 + 3 * 5 + 5 + 3);
+  EXPECT_EQ(big.second, 1 + 3);
   EXPECT_EQ(small.first, big.first);
   EXPECT_EQ(small.second, big.second);
   std::printf(
       "watch cost: 1000 DAGs / 100000 runs / 5 new failures: %d requests (1st cycle), "
       "%d (2nd cycle); 10 DAGs / 100 runs: %d, %d\n",
       big.first, big.second, small.first, small.second);
-  // And with more new failures the cost grows with them: 50 new -> 1 + 3 * 50.
+  // And with more new failures the cost grows with them: 50 new in 10 DAGs -> 1 + 3 * 50 + 10 + 3.
   const Cost more = cost_of_cycles(1000, 100, 50);
-  EXPECT_EQ(more.first, 1 + 3 * 50);
-  EXPECT_EQ(more.second, 1);
+  EXPECT_EQ(more.first, 1 + 3 * 50 + 10 + 3);
+  EXPECT_EQ(more.second, 4);
 }
 
 }  // namespace

@@ -96,16 +96,32 @@ def report(p: subprocess.CompletedProcess) -> dict:
     return env
 
 
+def runs_of(env: dict) -> list[dict]:
+    """The failed runs a cycle handled (its other entries are import errors)."""
+    return [h for h in env["handled"] if h["kind"] == "dag_run"]
+
+
 def test_one_cycle_detects_every_zoo_failure_once(cycles):
     env = report(cycles["first"])
-    handled = [(h["dag_id"], h["run_id"]) for h in env["handled"]]
+    handled = [(h["dag_id"], h["run_id"]) for h in runs_of(env)]
     assert len(handled) == len(set(handled)), "a run was handled twice in one cycle"
     assert cycles["before"] <= set(handled) <= cycles["after"], (
         f"missed: {sorted(cycles['before'] - set(handled))}; not failed: {sorted(set(handled) - cycles['after'])}")
     assert {d for d, _ in handled} >= set(FAILED_DAGS), sorted(set(FAILED_DAGS) - {d for d, _ in handled})
-    assert env["opened"] == sum(1 for h in env["handled"] if h["opened"]) == len(handled)
-    assert env["deferred"] == 0 and env["cursor_after"], env
+    # The zoo's DAG file that cannot be imported is an incident of its own, once.
+    imports = [h for h in env["handled"] if h["kind"] == "import_error"]
+    assert [Path(h["run_id"]).name for h in imports] == [zoo.IMPORT_ERROR["filename"]], imports
+    assert imports[0]["opened"] and imports[0]["severity"] == "sev2" and imports[0]["signature"], imports
+    assert env["import_errors"] == 1, env
+    assert env["opened"] == sum(1 for h in env["handled"] if h["opened"])
+    assert all(h["opened"] for h in runs_of(env))
+    # A zoo DAG whose last 3 runs all failed (the rig's two dates and the runbook tests' reruns) is also an incident.
     for h in env["handled"]:
+        assert h["kind"] in ("dag_run", "import_error", "not_succeeding"), h
+        if h["kind"] == "not_succeeding":
+            assert h["dag_id"] in FAILED_DAGS and h["severity"], h
+    assert env["deferred"] == 0 and env["cursor_after"], env
+    for h in runs_of(env):
         exp = zoo.EXPECTATIONS[h["dag_id"]]
         assert h["first_failing_task"] == exp["first_failing"], h
         assert h["severity"] == expected_severity(exp["tags"]), h
@@ -123,7 +139,7 @@ def test_second_cycle_opens_nothing(cycles):
 
 def test_incidents_are_the_triage_tools_own(rig, setup, cycles):
     env = report(cycles["first"])
-    by_run = {(h["dag_id"], h["run_id"]): h for h in env["handled"]}
+    by_run = {(h["dag_id"], h["run_id"]): h for h in runs_of(env)}
     one_per_dag = {}
     for (dag, run), h in sorted(by_run.items()):
         one_per_dag.setdefault(dag, h)
@@ -144,7 +160,7 @@ def test_incidents_are_the_triage_tools_own(rig, setup, cycles):
         doc = json.loads(s.read_resource("dagmedic://incidents"))
     ids = {i["id"] for i in doc["incidents"]}
     if doc["count"] < 100:  # the resource lists the 100 most recently updated
-        assert {h["incident_id"] for h in env["handled"]} <= ids
+        assert {h["incident_id"] for h in runs_of(env)} <= ids
     # The tools updated the watcher's incidents; a third cycle still opens nothing.
     third = report(run_dagmedic(setup["tmp"] / "home", setup["env"], "watch", "--once", "--json",
                                 "--config", str(setup["config"])))
@@ -259,7 +275,8 @@ def test_every_failure_is_notified_once_to_every_kind_and_a_receiver_back_up_get
     down: {{kind: json, url: '{u}/down', secret_env: DM_TEST_HOOK_KEY, max_attempts: 10}}
 """
     cfg = tmp_path / "config.yaml"
-    env = rig_config(rig, cfg, tmp_path / "store.db", WATCH_YAML + notify)
+    # Failures only: no recovery checks here (test_recovered_incidents_are_resolved covers resolves).
+    env = rig_config(rig, cfg, tmp_path / "store.db", WATCH_YAML + "  recovery_checks_per_cycle: 0\n" + notify)
     env.update(DM_TEST_PD_KEY="pd-key", DM_TEST_HOOK_KEY="hook-key")
     try:
         first = report(run_dagmedic(tmp_path / "home", env, "watch", "--once", "--json", "--config", str(cfg)))
@@ -315,4 +332,226 @@ def test_every_failure_is_notified_once_to_every_kind_and_a_receiver_back_up_get
         for path in ("/slack", "/pd", "/teams", "/json"):
             assert len(rx.at(path)) == n, path  # nothing sent twice
     finally:
+        rx.stop()
+
+
+def _trigger_and_wait(rest: RigRest, dag_id: str, run_id: str, timeout: float = 300) -> dict:
+    import datetime
+    import time
+
+    rest.trigger(dag_id, run_id, datetime.datetime.now(datetime.timezone.utc).isoformat())
+    deadline = time.monotonic() + timeout
+    run = {}
+    while time.monotonic() < deadline:
+        run = rest.dag_run(dag_id, run_id)
+        if run["state"] in ("success", "failed"):
+            return run
+        time.sleep(1)
+    raise AssertionError(f"{dag_id} {run_id} not finished after {timeout}s: {run.get('state')}")
+
+
+def test_recovered_incidents_are_resolved_and_import_errors_announced(rig, tmp_path):
+    """Resolves on the real rig (docs/watch.md "Recovery and resolves"): a zoo_recoverable run fails, the watcher
+    announces it; the cause is fixed and a new run succeeds; the next `watch --once` finds the incident recovered (the
+    check_recovery_rules logic, quiet_minutes 0) and sends one resolve per target — PagerDuty event_action resolve with
+    the incident as dedup_key, the JSON hook incident.resolved — and a third cycle sends nothing more. The zoo's DAG
+    file that fails to import is announced as an import_error incident."""
+    import uuid
+
+    rx = Receiver()
+    u = rx.url
+    extra = WATCH_YAML + f"""recovery:
+  - {{dag: zoo_recoverable, quiet_minutes: 0}}
+notify:
+  targets:
+    pd: {{kind: pagerduty, url: '{u}/pd', routing_key_env: DM_TEST_PD_KEY}}
+    hook: {{kind: json, url: '{u}/json', secret_env: DM_TEST_HOOK_KEY}}
+"""
+    cfg = tmp_path / "config.yaml"
+    env = rig_config(rig, cfg, tmp_path / "store.db", extra)
+    env.update(DM_TEST_PD_KEY="pd-key", DM_TEST_HOOK_KEY="hook-key")
+    rest = RigRest(rig)
+    rec = zoo.EXPECTATIONS["zoo_recoverable"]["recovery"]
+    marker = Path(rig["zoo_data"]) / rec["marker"]
+    tag = uuid.uuid4().hex[:10]
+    watch = ("watch", "--once", "--json", "--config", str(cfg))
+    try:
+        marker.unlink(missing_ok=True)  # break it (test_runbook_e2e may have fixed it)
+        broken = f"watch_broken__{tag}"
+        assert _trigger_and_wait(rest, "zoo_recoverable", broken)["state"] == "failed"
+        first = report(run_dagmedic(tmp_path / "home", env, *watch))
+        incident = next(h["incident_id"] for h in first["handled"] if h["run_id"] == broken)
+        hooks = [json.loads(r["body"]) for r in rx.at("/json")]
+        assert [b["event"] for b in hooks if b["incident_id"] == incident] == ["incident.failure"]
+        imports = [b for b in hooks if b["kind"] == "import_error"]
+        assert len(imports) == 1 and Path(imports[0]["run_id"]).name == zoo.IMPORT_ERROR["filename"], imports
+        assert "not_a_module" in imports[0]["error"], imports
+
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("fixed by test_watch\n")
+        assert _trigger_and_wait(rest, "zoo_recoverable", f"watch_fixed__{tag}")["state"] == "success"
+        second = report(run_dagmedic(tmp_path / "home", env, *watch))
+        assert incident in second["recovered"], second
+        pd = [json.loads(r["body"]) for r in rx.at("/pd")]
+        resolves = [b for b in pd if b["event_action"] == "resolve" and b["dedup_key"] == incident]
+        assert len(resolves) == 1 and resolves[0]["routing_key"] == "pd-key", pd
+        hooks = [json.loads(r["body"]) for r in rx.at("/json")]
+        assert [b["event"] for b in hooks if b["incident_id"] == incident] == ["incident.failure", "incident.resolved"]
+
+        sent = len(rx.requests)
+        third = report(run_dagmedic(tmp_path / "home", env, *watch))
+        assert third["recovered"] == [] and third["resolves_enqueued"] == 0, third
+        assert len(rx.requests) == sent, "nothing is sent twice"
+        with McpSession(cfg, tmp_path / "home-serve", env=env) as s:
+            doc = json.loads(s.read_resource(f"dagmedic://incidents/{incident}"))
+        assert doc["state"] == "recovered", doc
+    finally:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("fixed by test_watch\n")  # leave the DAG fixed, as test_runbook_e2e does
+        rest.close()
+        rx.stop()
+
+
+def _set_paused(rest: RigRest, dag_id: str, paused: bool) -> None:
+    r = rest.http.patch(f"{rest.base}/dags/{dag_id}", params={"update_mask": "is_paused"},
+                        json={"is_paused": paused})
+    assert r.status_code == 200, f"PATCH /dags/{dag_id} -> {r.status_code}: {r.text[:300]}"
+
+
+def _next_run_after(rest: RigRest, dag_id: str) -> str | None:
+    """When the scheduler expects to make the DAG's next run (v2 next_dagrun_run_after, v1 next_dagrun_create_after)."""
+    d = rest.dag(dag_id)
+    return d.get("next_dagrun_run_after", d.get("next_dagrun_create_after"))
+
+
+def _wait(pred, timeout: float, what: str):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(2)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def test_a_scheduled_dag_paused_mid_test_becomes_late_and_on_time_again(rig, tmp_path):
+    """Freshness on the real rig (docs/watch.md "Other kinds of incident"): zoo_scheduled runs every minute; paused,
+    its next run is not made, and once the time Airflow expects it has passed (grace 0) `watch --once` opens a late
+    incident saying the DAG is paused, announced once. Unpaused, the scheduler makes the run, the expected time moves on,
+    and the next cycle resolves the incident."""
+    import datetime
+
+    rx = Receiver()
+    extra = WATCH_YAML + f"""  freshness:
+    rules:
+      - {{dag: {zoo.SCHEDULED['dag_id']}, grace_minutes: 0}}
+notify:
+  targets:
+    hook: {{kind: json, url: '{rx.url}/json', secret_env: DM_TEST_HOOK_KEY}}
+"""
+    cfg = tmp_path / "config.yaml"
+    env = rig_config(rig, cfg, tmp_path / "store.db", extra)
+    env["DM_TEST_HOOK_KEY"] = "hook-key"
+    rest = RigRest(rig)
+    dag = zoo.SCHEDULED["dag_id"]
+    watch = ("watch", "--once", "--json", "--config", str(cfg))
+
+    def now_iso() -> str:
+        return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+    def after_now(iso: str | None) -> bool:
+        return bool(iso) and datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")) > datetime.datetime.now(
+            datetime.timezone.utc)
+
+    try:
+        _set_paused(rest, dag, False)
+        # Running on schedule: a scheduled run exists and the next one is expected in the future.
+        _wait(lambda: after_now(_next_run_after(rest, dag))
+              and rest.get(f"/dags/{dag}/dagRuns", limit=1)["total_entries"] > 0, 240, f"{dag} scheduled")
+        _set_paused(rest, dag, True)
+        expected = _next_run_after(rest, dag)
+        _wait(lambda: not after_now(expected), 120, f"{dag}'s expected time {expected} passing")
+
+        late = report(run_dagmedic(tmp_path / "home", env, *watch))
+        mine = [h for h in late["handled"] if h["kind"] == "late"]
+        assert [h["dag_id"] for h in mine] == [dag], late
+        assert any("the DAG is paused" in n for n in mine[0]["notes"]), mine
+        assert late["freshness_checked"] == 1, late
+        incident = mine[0]["incident_id"]
+        hooks = [json.loads(r["body"]) for r in rx.at("/json") if json.loads(r["body"])["incident_id"] == incident]
+        assert [(b["event"], b["kind"]) for b in hooks] == [("incident.failure", "late")], hooks
+        again = report(run_dagmedic(tmp_path / "home", env, *watch))
+        assert [h for h in again["handled"] if h["kind"] == "late"] == [], again  # once
+
+        _set_paused(rest, dag, False)
+        _wait(lambda: _next_run_after(rest, dag) != expected, 240, f"{dag}'s missed run being made")
+        back = report(run_dagmedic(tmp_path / "home", env, *watch))
+        assert incident in back["recovered"], back
+        hooks = [json.loads(r["body"]) for r in rx.at("/json") if json.loads(r["body"])["incident_id"] == incident]
+        assert [b["event"] for b in hooks] == ["incident.failure", "incident.resolved"], hooks
+    finally:
+        _set_paused(rest, dag, True)  # the zoo's other tests never see it run
+        rest.close()
+        rx.stop()
+
+
+def test_a_sleeping_task_becomes_stuck_and_is_resolved_when_it_stops(rig, tmp_path):
+    """Stuck tasks on the real rig (docs/watch.md "Other kinds of incident"): zoo_sleeper's task sleeps for minutes; with
+    watch.stuck's absolute limit at 20 s (the task has no successful history, so no p95), `watch --once` opens a stuck
+    incident for that try, once. The run is then marked failed (Airflow stops the task) and the next cycle resolves
+    the incident."""
+    import uuid
+
+    rx = Receiver()
+    extra = WATCH_YAML + f"""  stuck: {{min_seconds: 5, max_seconds: 20}}
+notify:
+  targets:
+    hook: {{kind: json, url: '{rx.url}/json', secret_env: DM_TEST_HOOK_KEY}}
+"""
+    cfg = tmp_path / "config.yaml"
+    env = rig_config(rig, cfg, tmp_path / "store.db", extra)
+    env["DM_TEST_HOOK_KEY"] = "hook-key"
+    rest = RigRest(rig)
+    dag, task = zoo.SLEEPER["dag_id"], zoo.SLEEPER["task_id"]
+    run_id = f"watch_sleeper__{uuid.uuid4().hex[:10]}"
+    watch = ("watch", "--once", "--json", "--config", str(cfg))
+
+    def running_for() -> float:
+        import datetime
+
+        tis = [t for t in rest.task_instances(dag, run_id) if t["task_id"] == task]
+        if not tis or tis[0]["state"] != "running" or not tis[0].get("start_date"):
+            return 0.0
+        start = datetime.datetime.fromisoformat(tis[0]["start_date"].replace("Z", "+00:00"))
+        return (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
+
+    import datetime
+
+    try:
+        rest.trigger(dag, run_id, datetime.datetime.now(datetime.timezone.utc).isoformat())
+        _wait(lambda: running_for() > 25, 300, f"{dag}.{task} running for 25 s")
+        got = report(run_dagmedic(tmp_path / "home", env, *watch))
+        stuck = [h for h in got["handled"] if h["kind"] == "stuck"]
+        assert [(h["dag_id"], h["run_id"], h["first_failing_task"]) for h in stuck] == [(dag, run_id, task)], got
+        assert "past the limit of 20 s" in stuck[0]["notes"][0], stuck
+        incident = stuck[0]["incident_id"]
+        again = report(run_dagmedic(tmp_path / "home", env, *watch))
+        assert [h for h in again["handled"] if h["kind"] == "stuck"] == [], again  # once per try
+
+        r = rest.http.patch(f"{rest.base}/dags/{dag}/dagRuns/{run_id}", params={"update_mask": "state"},
+                            json={"state": "failed"})
+        assert r.status_code == 200, r.text[:300]
+        _wait(lambda: all(t["state"] not in ("running", "queued") for t in rest.task_instances(dag, run_id)), 180,
+              f"{dag}.{task} stopped")
+        back = report(run_dagmedic(tmp_path / "home", env, *watch))
+        assert incident in back["recovered"], back
+        hooks = [json.loads(b["body"]) for b in rx.at("/json")]
+        assert [h["event"] for h in hooks if h["incident_id"] == incident] == ["incident.failure", "incident.resolved"]
+        assert [h["kind"] for h in hooks if h["incident_id"] == incident] == ["stuck", "stuck"]
+    finally:
+        rest.http.patch(f"{rest.base}/dags/{dag}/dagRuns/{run_id}", params={"update_mask": "state"},
+                        json={"state": "failed"})
+        rest.close()
         rx.stop()

@@ -168,6 +168,10 @@ EXPECTATIONS: dict[str, dict] = {
     },
 }
 
+# The zoo's scheduled DAG (dags/zoo_scheduled.py): every minute, created paused, never triggered by the rig.
+SCHEDULED = {"dag_id": "zoo_scheduled", "every_seconds": 60}
+# The zoo's sleeping DAG (dags/zoo_sleeper.py): one task that sleeps up to 15 minutes, never triggered by the rig.
+SLEEPER = {"dag_id": "zoo_sleeper", "task_id": "wait_for_lock"}
 IMPORT_ERROR = {"filename": "zoo_import_error.py", "contains": ["not_a_module"]}
 
 DAG_IDS = sorted(EXPECTATIONS)

@@ -5,6 +5,7 @@ test scripts it: a status per path, or hanging on /hang."""
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -28,7 +29,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with rec.lock:
                     rec.requests.append({"path": self.path, "headers": dict(self.headers.items()),
-                                         "body": body})
+                                         "body": body, "at": time.time()})
                 if self.path == "/hang" and rec.hang.is_set():
                     rec.hung.set()
                     rec.release.wait(60)

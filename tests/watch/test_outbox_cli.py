@@ -1,8 +1,8 @@
 """The notification outbox end to end, on the real `dagmedic watch` binary (docs/watch.md
 "Notifications: the outbox"), without the heavy Airflow rigs:
 
-- FakeAirflow: a TEST DOUBLE of the Airflow 2 REST API (/api/v1), only the four reads the watcher
-  makes (failed runs, a run's task instances, a DAG, a try's log). It is not Airflow; the watch
+- FakeAirflow: a TEST DOUBLE of the Airflow 2 REST API (/api/v1), only the reads the watcher
+  makes (runs, a run's task instances, a DAG, a try's log; no import errors, nothing running). It is not Airflow; the watch
   loop against real Airflow is tests/airflow/test_watch.py.
 - Receiver: a real local HTTP server (http.server) standing in for Slack, PagerDuty, Teams and a
   signed-JSON webhook; it records every request and answers as each test scripts it.
@@ -70,15 +70,20 @@ class FakeAirflow:
                 q = urllib.parse.parse_qs(u.query)
                 parts = [urllib.parse.unquote(p) for p in u.path.split("/")]
                 # ['', 'api', 'v1', 'dags', dag, ...]
+                if parts[:4] == ["", "api", "v1", "importErrors"]:
+                    return self._json({"import_errors": [], "total_entries": 0})
                 if parts[:4] != ["", "api", "v1", "dags"]:
                     return self._json({"detail": "not found"}, 404)
                 rest = parts[4:]
                 offset = int(q.get("offset", ["0"])[0])
                 limit = int(q.get("limit", ["100"])[0])
-                if len(rest) == 2 and rest[0] == "~" and rest[1] == "dagRuns":
-                    runs = [r for r in fake.runs if r["state"] in q.get("state", [r["state"]])]
+                if len(rest) == 2 and rest[1] == "dagRuns":  # one DAG's runs, or every DAG's (~)
+                    runs = [r for r in fake.runs if r["state"] in q.get("state", [r["state"]])
+                            and rest[0] in ("~", r["dag_id"])]
                     return self._json({"dag_runs": runs[offset:offset + limit],
                                        "total_entries": len(runs)})
+                if rest == ["~", "dagRuns", "~", "taskInstances"]:  # nothing is running
+                    return self._json({"task_instances": [], "total_entries": 0})
                 if len(rest) == 1:
                     return self._json({"dag_id": rest[0], "is_paused": False,
                                        "tags": [{"name": "tier=1"}]})

@@ -51,6 +51,13 @@ class FakeAirflow final : public airflow::AirflowClient {
     std::lock_guard lk(mu_);
     tis_.push_back(std::move(t));
   }
+  // Moves every instance of (dag, run, task) to `state` (e.g. a task that finished).
+  void set_task_state(const std::string& dag, const std::string& run, const std::string& task,
+                      const std::string& state) {
+    std::lock_guard lk(mu_);
+    for (auto& t : tis_)
+      if (t.dag_id == dag && t.run_id == run && t.task_id == task) t.state = state;
+  }
   // Log text of one try ('\n'-separated lines).
   void set_log(const std::string& dag, const std::string& run, const std::string& task, int try_n,
                std::string text, int map_index = -1) {
@@ -184,6 +191,36 @@ class FakeAirflow final : public airflow::AirflowClient {
     });
     return out;
   }
+  Result<std::vector<airflow::TaskInstance>> list_task_instances_in(
+      const std::vector<std::string>& states) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("list_task_instances_in")) return *e;
+    std::vector<airflow::TaskInstance> out;
+    for (const auto& t : tis_)
+      if (std::find(states.begin(), states.end(), t.state) != states.end()) out.push_back(t);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.dag_id, a.run_id, a.task_id, a.map_index) <
+             std::tie(b.dag_id, b.run_id, b.task_id, b.map_index);
+    });
+    if (out.size() > page_size_) requests_ += static_cast<int>((out.size() - 1) / page_size_);
+    return out;
+  }
+  Result<std::vector<airflow::TaskInstance>> recent_successes(const std::string& dag,
+                                                              const std::string& task,
+                                                              Clock::time_point since,
+                                                              std::size_t limit) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("recent_successes")) return *e;
+    std::vector<airflow::TaskInstance> out;
+    for (const auto& t : tis_) {
+      if (t.dag_id != dag || t.task_id != task || t.state != "success") continue;
+      auto end = parse_iso8601(t.end_date);
+      if (!end || *end < since) continue;
+      if (limit > 0 && out.size() >= limit) break;
+      out.push_back(t);
+    }
+    return out;
+  }
   Status read_task_log(const airflow::LogRequest& req, const airflow::LogSink& sink,
                        airflow::LogStats* stats) override {
     std::string text;
@@ -231,6 +268,20 @@ class FakeAirflow final : public airflow::AirflowClient {
     if (it == dags_.end()) return not_found_dag(dag);
     return it->second;
   }
+  Result<std::vector<airflow::Dag>> list_dags(const airflow::DagQuery& q) override {
+    std::lock_guard lk(mu_);
+    if (auto e = fault("list_dags")) return *e;
+    std::vector<airflow::Dag> out;
+    for (const auto& [id, d] : dags_) {
+      const bool match =
+          q.tags.empty() || std::any_of(d.tags.begin(), d.tags.end(), [&](const std::string& t) {
+            return std::find(q.tags.begin(), q.tags.end(), t) != q.tags.end();
+          });
+      if (match) out.push_back(d);
+    }
+    if (out.size() > page_size_) requests_ += static_cast<int>((out.size() - 1) / page_size_);
+    return out;
+  }
   Result<std::vector<airflow::ImportError>> list_import_errors() override {
     std::lock_guard lk(mu_);
     if (auto e = fault("list_import_errors")) return *e;
@@ -239,6 +290,11 @@ class FakeAirflow final : public airflow::AirflowClient {
   void add_import_error(airflow::ImportError e) {
     std::lock_guard lk(mu_);
     import_errors_.push_back(std::move(e));
+  }
+  // The file imports again: Airflow no longer lists its error.
+  void remove_import_error(const std::string& filename) {
+    std::lock_guard lk(mu_);
+    std::erase_if(import_errors_, [&](const auto& e) { return e.filename == filename; });
   }
   Result<airflow::DagRun> trigger_dag_run(const airflow::TriggerRequest& req) override {
     std::lock_guard lk(mu_);
