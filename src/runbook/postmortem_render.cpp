@@ -334,7 +334,14 @@ json incident_json(const store::Incident& inc, bool full) {
   auto cut = [&](const std::string& s) {
     return std::string(full ? std::string_view(s) : utf8_prefix(s, 300));
   };
+  const json summary = json::parse(inc.summary_json, nullptr, false);
+  // What the incident is about: a failed run (the tools' incidents), or a kind the watcher opens
+  // (import_error, not_succeeding, late, stuck: docs/watch.md).
+  std::string kind = "dag_run";
+  if (summary.is_object())
+    if (auto k = summary.find("kind"); k != summary.end() && k->is_string()) kind = *k;
   json j = {{"id", inc.id},
+            {"kind", kind},
             {"environment", inc.env},
             {"dag_id", inc.dag_id},
             {"run_id", inc.run_id},
@@ -349,10 +356,7 @@ json incident_json(const store::Incident& inc, bool full) {
             {"has_postmortem", !inc.postmortem_md.empty()},
             {"uri", incident_resource_uri(inc.id)},
             {"postmortem_uri", inc.postmortem_md.empty() ? "" : postmortem_uri(inc.id)}};
-  if (full) {
-    json summary = json::parse(inc.summary_json, nullptr, false);
-    j["summary"] = summary.is_object() ? summary : json::object();
-  }
+  if (full) j["summary"] = summary.is_object() ? summary : json::object();
   return j;
 }
 

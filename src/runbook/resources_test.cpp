@@ -87,6 +87,7 @@ TEST_F(IncidentResources, ListIsJsonMostRecentFirstAndRedacted) {
   EXPECT_EQ(doc["incidents"][1]["id"], older.id);
   EXPECT_EQ(doc["incidents"][0]["postmortem_uri"], "dagmedic://postmortems/" + newer.id);
   EXPECT_EQ(doc["incidents"][1]["has_postmortem"], false);
+  EXPECT_EQ(doc["incidents"][1]["kind"], "dag_run") << "a failed run's incident, as the tools open";
   EXPECT_EQ(doc["incidents"][0]["uri"], "dagmedic://incidents/" + newer.id);
   EXPECT_EQ(r->dump().find(kSecret), std::string::npos);
 }

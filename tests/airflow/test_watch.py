@@ -232,7 +232,8 @@ def test_serve_watch_notifies_a_subscribed_client_of_a_new_failure(rig, tmp_path
 
             def listed() -> dict | None:
                 doc = json.loads(s.read_resource("dagmedic://incidents"))
-                return next((i for i in doc["incidents"] if i["dag_id"] == dag and i["run_id"] == run_id), None)
+                return next((i for i in doc["incidents"] if i["dag_id"] == dag and i["run_id"] == run_id
+                             and i["kind"] == "dag_run"), None)
 
             deadline = 600.0
             got = None
@@ -540,8 +541,7 @@ notify:
         again = report(run_dagmedic(tmp_path / "home", env, *watch))
         assert [h for h in again["handled"] if h["kind"] == "stuck"] == [], again  # once per try
 
-        r = rest.http.patch(f"{rest.base}/dags/{dag}/dagRuns/{run_id}", params={"update_mask": "state"},
-                            json={"state": "failed"})
+        r = rest.http.patch(f"{rest.base}/dags/{dag}/dagRuns/{run_id}", json={"state": "failed"})
         assert r.status_code == 200, r.text[:300]
         _wait(lambda: all(t["state"] not in ("running", "queued") for t in rest.task_instances(dag, run_id)), 180,
               f"{dag}.{task} stopped")
@@ -551,7 +551,6 @@ notify:
         assert [h["event"] for h in hooks if h["incident_id"] == incident] == ["incident.failure", "incident.resolved"]
         assert [h["kind"] for h in hooks if h["incident_id"] == incident] == ["stuck", "stuck"]
     finally:
-        rest.http.patch(f"{rest.base}/dags/{dag}/dagRuns/{run_id}", params={"update_mask": "state"},
-                        json={"state": "failed"})
+        rest.http.patch(f"{rest.base}/dags/{dag}/dagRuns/{run_id}", json={"state": "failed"})
         rest.close()
         rx.stop()
