@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Watch mode on a real Airflow rig: detection latency and the watcher's memory (issue 15's benchmark).
 
-    bench/watch/latency.sh [--airflow 3|2] [--runs N] [--interval S] [--soak SECONDS]
+    bench/watch/latency.sh [--airflow 3|2] [--runs N] [--interval S] [--soak SECONDS] [--rig-json PATH]
 
 Starts a rig (tests/airflow/rig.py up --no-zoo: a real Airflow, nothing triggered), a local JSON webhook receiver
 (tests/lib/webhook_receiver.py) and `dagmedic watch` (the long-running loop, watch.interval_seconds = S), then
@@ -62,6 +62,7 @@ def main() -> int:
     ap.add_argument("--spacing", type=float, default=3.0, help="seconds between two triggers")
     ap.add_argument("--soak", type=int, default=0, help="keep watching this many seconds more (RSS)")
     ap.add_argument("--build", default=os.environ.get("DM_BUILD", str(ROOT / "build")))
+    ap.add_argument("--rig-json", help="use this running rig (its rig.json) instead of starting one")
     a = ap.parse_args()
     binary = Path(a.build) / "dagmedic"
     if not binary.exists():
@@ -69,11 +70,14 @@ def main() -> int:
     py = sys.executable
     work = Path(tempfile.mkdtemp(prefix="dm-watch-latency-"))
     state = work / "rig"
-    up = subprocess.run([py, str(ROOT / "tests/airflow/rig.py"), "up", "--airflow", a.airflow,
-                         "--state-dir", str(state), "--no-zoo"], stdin=subprocess.DEVNULL)
-    if up.returncode != 0:
-        sys.exit("rig up failed")
-    rig = json.loads((state / "rig.json").read_text())
+    if a.rig_json:
+        rig = json.loads(Path(a.rig_json).read_text())
+    else:
+        up = subprocess.run([py, str(ROOT / "tests/airflow/rig.py"), "up", "--airflow", a.airflow,
+                             "--state-dir", str(state), "--no-zoo"], stdin=subprocess.DEVNULL)
+        if up.returncode != 0:
+            sys.exit("rig up failed")
+        rig = json.loads((state / "rig.json").read_text())
     from rigrest import RigRest  # noqa: E402  (needs httpx: run with the tools venv)
 
     rest = RigRest(rig)
@@ -178,7 +182,8 @@ def main() -> int:
                 watcher.kill()
         rest.close()
         rx.stop()
-        subprocess.run([py, str(ROOT / "tests/airflow/rig.py"), "down", "--state-dir", str(state)])
+        if not a.rig_json:
+            subprocess.run([py, str(ROOT / "tests/airflow/rig.py"), "down", "--state-dir", str(state)])
 
 
 if __name__ == "__main__":
