@@ -426,7 +426,8 @@ TEST(RestClient, ListDagsMapsTheTimetableFactsOfBothDialects) {
   EXPECT_EQ((*d)[0].next_logical_date, "2026-06-01T00:00:00Z");
   EXPECT_FALSE((*d)[1].scheduled);
   EXPECT_EQ((*d)[1].next_run_after, "");
-  EXPECT_EQ(params(urls[0])["tags"], (std::vector<std::string>{"tier=1", "nightly"}));
+  // Query values are percent-encoded ("=" is %3D); params() does not decode them.
+  EXPECT_EQ(params(urls[0])["tags"], (std::vector<std::string>{"tier%3D1", "nightly"}));
 
   FakeAirflow v1(Dialect::v1);
   v1.routes["GET /api/v1/dags"] =
