@@ -15,6 +15,7 @@
 #include "http/fake_http_client.h"
 #include "runbook/testing/fake_airflow.h"
 #include "store/sqlite_store.h"
+#include "watch/testing/watch_rig.h"
 #include "watch/watch.h"
 
 namespace dm::watch {
@@ -54,15 +55,7 @@ IncidentFacts facts() {
 
 config::NotifyTarget target(const std::string& name, const std::string& kind,
                             int max_attempts = 4) {
-  config::NotifyTarget t;
-  t.name = name;
-  t.kind = kind;
-  t.url = "http://receiver.invalid/" + name;
-  if (kind == "json") t.secret_env = "HOOK_KEY";
-  if (kind == "pagerduty") t.routing_key_env = "PD_KEY";
-  t.timeout_seconds = 2;
-  t.max_attempts = max_attempts;
-  return t;
+  return testing::fake_target(name, kind, max_attempts);
 }
 
 std::string hmac_hex(const std::string& key, const std::string& data) {

@@ -37,6 +37,21 @@ class RigRest:
         assert r.status_code in (200, 201), f"POST /dags/{dag_id}/dagRuns -> {r.status_code}: {r.text[:300]}"
         return r.json()
 
+    def trigger_and_wait(self, dag_id: str, run_id: str, timeout: float = 300) -> dict:
+        """Triggers a run now and polls until it succeeded or failed; returns the run."""
+        import datetime
+        import time
+
+        self.trigger(dag_id, run_id, datetime.datetime.now(datetime.timezone.utc).isoformat())
+        deadline = time.monotonic() + timeout
+        run: dict = {}
+        while time.monotonic() < deadline:
+            run = self.dag_run(dag_id, run_id)
+            if run["state"] in ("success", "failed"):
+                return run
+            time.sleep(1)
+        raise AssertionError(f"{dag_id} {run_id} not finished after {timeout}s: {run.get('state')}")
+
     def dag(self, dag_id: str) -> dict:
         return self.get(f"/dags/{dag_id}")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -324,20 +323,6 @@ def test_root_cause_summary_and_prevention(mcp):
 # ---------------------------------------------------------------- Verify
 
 
-def _trigger_and_wait(rest: RigRest, dag_id: str, run_id: str, timeout: float = 300) -> dict:
-    now = datetime.now(timezone.utc).isoformat()
-    r = rest.http.post(f"{rest.base}/dags/{dag_id}/dagRuns",
-                       json={"dag_run_id": run_id, "logical_date": now, "conf": {}})
-    assert r.status_code in (200, 201), f"trigger {dag_id}: {r.status_code} {r.text[:300]}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = rest.dag_run(dag_id, run_id)
-        if run["state"] in ("success", "failed"):
-            return run
-        time.sleep(1)
-    raise AssertionError(f"{dag_id} {run_id} not finished after {timeout}s: {run['state']}")
-
-
 def test_check_recovery_rules_escalates_after_repeated_failure(mcp):
     first = rig_runs(mcp.rig, "zoo_schema_drift")[0]
     s = mcp.call("check_recovery_rules", {"dag_id": "zoo_schema_drift", "run_id": first}).structured
@@ -357,7 +342,7 @@ def test_check_recovery_rules_before_and_after_a_real_fix(mcp, rest):
     if marker.exists():  # a kept rig (DM_RIG_KEEP) fixed by an earlier session: break it again for a new incident
         marker.unlink()
         incident = f"e2e_broken__{stamp}"
-        assert _trigger_and_wait(rest, "zoo_recoverable", incident)["state"] == "failed"
+        assert rest.trigger_and_wait("zoo_recoverable", incident)["state"] == "failed"
 
     before = mcp.call("check_recovery_rules", {"dag_id": "zoo_recoverable", "run_id": incident}).structured
     assert before["verdict"] in ("not_yet", "escalate"), before
@@ -367,7 +352,7 @@ def test_check_recovery_rules_before_and_after_a_real_fix(mcp, rest):
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("fixed by test_runbook_e2e\n")  # fix the cause, then a new run (writes are not tools yet)
     fixed = f"e2e_fixed__{stamp}"
-    assert _trigger_and_wait(rest, "zoo_recoverable", fixed)["state"] == "success"
+    assert rest.trigger_and_wait("zoo_recoverable", fixed)["state"] == "success"
 
     after = mcp.call("check_recovery_rules", {"dag_id": "zoo_recoverable", "run_id": incident}).structured
     assert after["verdict"] == "recovered", after

@@ -336,21 +336,6 @@ def test_every_failure_is_notified_once_to_every_kind_and_a_receiver_back_up_get
         rx.stop()
 
 
-def _trigger_and_wait(rest: RigRest, dag_id: str, run_id: str, timeout: float = 300) -> dict:
-    import datetime
-    import time
-
-    rest.trigger(dag_id, run_id, datetime.datetime.now(datetime.timezone.utc).isoformat())
-    deadline = time.monotonic() + timeout
-    run = {}
-    while time.monotonic() < deadline:
-        run = rest.dag_run(dag_id, run_id)
-        if run["state"] in ("success", "failed"):
-            return run
-        time.sleep(1)
-    raise AssertionError(f"{dag_id} {run_id} not finished after {timeout}s: {run.get('state')}")
-
-
 def test_recovered_incidents_are_resolved_and_import_errors_announced(rig, tmp_path):
     """Resolves on the real rig (docs/watch.md "Recovery and resolves"): a zoo_recoverable run fails, the watcher
     announces it; the cause is fixed and a new run succeeds; the next `watch --once` finds the incident recovered (the
@@ -379,7 +364,7 @@ notify:
     try:
         marker.unlink(missing_ok=True)  # break it (test_runbook_e2e may have fixed it)
         broken = f"watch_broken__{tag}"
-        assert _trigger_and_wait(rest, "zoo_recoverable", broken)["state"] == "failed"
+        assert rest.trigger_and_wait("zoo_recoverable", broken)["state"] == "failed"
         first = report(run_dagmedic(tmp_path / "home", env, *watch))
         incident = next(h["incident_id"] for h in first["handled"] if h["run_id"] == broken)
         hooks = [json.loads(r["body"]) for r in rx.at("/json")]
@@ -390,7 +375,7 @@ notify:
 
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("fixed by test_watch\n")
-        assert _trigger_and_wait(rest, "zoo_recoverable", f"watch_fixed__{tag}")["state"] == "success"
+        assert rest.trigger_and_wait("zoo_recoverable", f"watch_fixed__{tag}")["state"] == "success"
         second = report(run_dagmedic(tmp_path / "home", env, *watch))
         assert incident in second["recovered"], second
         pd = [json.loads(r["body"]) for r in rx.at("/pd")]

@@ -141,7 +141,8 @@ struct Rig {
 };
 
 // A notify target of `kind` whose URL the rig's FakeHttpClient answers.
-inline config::NotifyTarget fake_target(const std::string& name, const std::string& kind) {
+inline config::NotifyTarget fake_target(const std::string& name, const std::string& kind,
+                                        int max_attempts = 3) {
   config::NotifyTarget t;
   t.name = name;
   t.kind = kind;
@@ -149,7 +150,7 @@ inline config::NotifyTarget fake_target(const std::string& name, const std::stri
   if (kind == "json") t.secret_env = "HOOK_KEY";
   if (kind == "pagerduty") t.routing_key_env = "PD_KEY";
   t.timeout_seconds = 2;
-  t.max_attempts = 3;
+  t.max_attempts = max_attempts;
   return t;
 }
 
