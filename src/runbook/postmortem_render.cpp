@@ -7,6 +7,7 @@
 #include "runbook/postmortem_internal.h"
 #include "runbook/resources.h"
 #include "runbook/tool_kit.h"
+#include "runbook/triage_facts.h"
 
 namespace dm::runbook::postmortem {
 namespace {
@@ -146,8 +147,7 @@ Impact compute_impact(const Facts& f, int64_t now_ms) {
   std::optional<int64_t> first_fail_end;
   for (const auto& t : f.tasks) {
     if (t.state == "failed") {
-      im.failed_tasks.push_back(
-          t.map_index >= 0 ? t.task_id + "[" + std::to_string(t.map_index) + "]" : t.task_id);
+      im.failed_tasks.push_back(task_label(t.task_id, t.map_index));
       im.retries_used += std::max(t.try_number - 1, 0);
       if (auto e = iso_to_ms(t.end_date); e && (!first_fail_end || *e < *first_fail_end))
         first_fail_end = e;

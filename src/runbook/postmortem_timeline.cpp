@@ -6,13 +6,10 @@
 #include "common/iso_time.h"
 #include "runbook/postmortem_internal.h"
 #include "runbook/tool_kit.h"
+#include "runbook/triage_facts.h"
 
 namespace dm::runbook::postmortem {
 namespace {
-
-std::string subject_of(const airflow::TaskInstance& t) {
-  return t.map_index >= 0 ? t.task_id + "[" + std::to_string(t.map_index) + "]" : t.task_id;
-}
 
 // "try N of M" (M = max_tries + 1 as Airflow counts retries, never below N).
 std::string try_text(const airflow::TaskInstance& t) {
@@ -47,7 +44,7 @@ bool never_ran(const airflow::TaskInstance& t) {
 namespace {
 
 void task_events(const airflow::TaskInstance& t, std::vector<Event>& out) {
-  const std::string subj = subject_of(t);
+  const std::string subj = task_label(t.task_id, t.map_index);
   const std::string state = t.state.empty() ? "none" : t.state;
   if (never_ran(t)) {
     // Airflow 3 stamps such a task instance with start_date = end_date = when the scheduler

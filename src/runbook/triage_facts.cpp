@@ -105,6 +105,10 @@ std::vector<std::string> task_ids_of(const std::vector<const airflow::TaskInstan
   return out;
 }
 
+std::string task_label(const std::string& task_id, int map_index) {
+  return map_index >= 0 ? task_id + "[" + std::to_string(map_index) + "]" : task_id;
+}
+
 nlohmann::json run_triage_facts(std::string_view source, const airflow::DagRun& run,
                                 const TaskFacts& facts, const std::vector<std::string>& dag_tags) {
   const std::string tier = tier_from_tags(dag_tags);

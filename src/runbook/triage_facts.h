@@ -29,6 +29,9 @@ struct TaskFacts {
 TaskFacts task_facts(const std::vector<airflow::TaskInstance>& tis);
 
 // The first failing task's id among `tis` ("" if none failed).
+// A task as dagmedic names it: "task", or "task[i]" for map index i of a mapped task.
+std::string task_label(const std::string& task_id, int map_index);
+
 std::string first_failing_task_id(const std::vector<airflow::TaskInstance>& tis);
 
 // Tries still allowed: max(0, max_tries − max(0, try_number − 1)).

@@ -66,8 +66,7 @@ void watch_stuck(const runbook::Deps& deps, const std::string& env, airflow::Air
   std::set<std::string> active_ids;
   std::map<std::string, std::string> severity_of;  // dag -> severity (one get_dag per DAG)
   for (const auto& ti : *active) {
-    const std::string task =
-        ti.map_index >= 0 ? ti.task_id + "[" + std::to_string(ti.map_index) + "]" : ti.task_id;
+    const std::string task = runbook::task_label(ti.task_id, ti.map_index);
     const std::string id = store::incident_id_for(
         env, ti.dag_id, "stuck:" + ti.run_id + ":" + task + ":" + std::to_string(ti.try_number));
     active_ids.insert(id);

@@ -8,6 +8,7 @@
 
 #include "common/iso_time.h"
 #include "runbook/failure.h"
+#include "runbook/triage_facts.h"
 #include "runbook/triage_incident.h"
 #include "watch/followup.h"
 
@@ -32,11 +33,6 @@ int64_t to_ms(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
-// A task as the report names it: "task", or "task[i]" for map index i of a mapped task.
-std::string task_label(const std::string& task_id, int map_index) {
-  return map_index >= 0 ? task_id + "[" + std::to_string(map_index) + "]" : task_id;
-}
-
 // What a handled entry is about, as the cycle's text names it.
 std::string subject_of(const HandledRun& h) {
   if (h.kind == kImportErrorKind) return "import error " + h.run_id;
@@ -44,7 +40,7 @@ std::string subject_of(const HandledRun& h) {
   if (h.kind == kLateKind) return h.dag_id + " is late (run expected at " + h.end_date + ")";
   if (h.kind == kStuckKind)
     return h.dag_id + " / " + h.run_id + " task " +
-           task_label(h.first_failing_task, h.first_failing_map_index) + " is stuck";
+           runbook::task_label(h.first_failing_task, h.first_failing_map_index) + " is stuck";
   return h.dag_id + " / " + h.run_id;
 }
 
@@ -215,7 +211,7 @@ EnvReport Watcher::run_env(const std::string& env) {
       f.dag_id = run->dag_id;
       f.run_id = run->run_id;
       f.severity = h->severity;
-      f.first_failing_task = task_label(h->first_failing_task, h->first_failing_map_index);
+      f.first_failing_task = runbook::task_label(h->first_failing_task, h->first_failing_map_index);
       f.signature = h->signature;
       f.category = h->category;
       f.notes = h->notes;
@@ -327,7 +323,8 @@ std::string format_cycle(const CycleReport& c) {
       out += "  " + std::string(h.opened ? "+ " : "~ ") + subject_of(h) + " -> " + h.incident_id +
              " (" + h.severity;
       if (!h.first_failing_task.empty())
-        out += ", first failing " + task_label(h.first_failing_task, h.first_failing_map_index);
+        out += ", first failing " +
+               runbook::task_label(h.first_failing_task, h.first_failing_map_index);
       if (!h.category.empty()) out += ", " + h.category + " " + h.signature;
       out += ")\n";
       for (const auto& n : h.notes) out += "    note: " + n + "\n";
