@@ -25,7 +25,7 @@ using namespace kinds;
 
 void check_recoveries(const runbook::Deps& deps, const std::string& env,
                       airflow::AirflowClient& client, store::Store& s, int64_t since_ms,
-                      const std::set<std::string>& handled_ids, EnvReport& rep) {
+                      EnvReport& rep) {
   const int budget = deps.config.watch.recovery_checks_per_cycle;
   if (budget <= 0) return;
   const int64_t now = runbook::to_ms(deps.clock->now());
@@ -41,6 +41,10 @@ void check_recoveries(const runbook::Deps& deps, const std::string& env,
                         ran.error().message);
     return;
   }
+  // Incidents this cycle opened or updated (failed runs, and the kinds opened before this pass):
+  // nothing ran after them yet.
+  std::set<std::string> handled_ids;
+  for (const auto& h : rep.handled) handled_ids.insert(h.incident_id);
   std::set<std::string> succeeded;
   for (const auto& r : *ran) succeeded.insert(r.dag_id);
   std::set<std::string> dags = succeeded;
@@ -50,7 +54,7 @@ void check_recoveries(const runbook::Deps& deps, const std::string& env,
   for (const char* state : {"open", "escalated"}) {
     std::string err;
     for (auto& i : incidents_in(s, env, state, 0, err)) {
-      if (handled_ids.count(i.id)) continue;  // its failure was just handled: nothing ran since
+      if (handled_ids.count(i.id)) continue;
       const json summary = summary_of(i);
       const std::string kind = kind_of(summary);
       if (kind == kNotSucceedingKind && succeeded.count(i.dag_id)) {

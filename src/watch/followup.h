@@ -22,11 +22,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <optional>
-#include <set>
 #include <string>
-#include <utility>
 
 #include "airflow/airflow_client.h"
 #include "runbook/deps.h"
@@ -43,11 +39,11 @@ inline constexpr const char* kNotSucceedingKind = "not_succeeding";
 inline constexpr const char* kLateKind = "late";
 inline constexpr const char* kStuckKind = "stuck";
 
-// `handled_ids`: the incidents whose failures this cycle handled (not checked: nothing ran
-// after them). Uses rep.handled's DAGs.
+// Incidents already in rep.handled (opened or updated earlier in this cycle) are not checked:
+// nothing ran after them. rep.handled's DAGs count as having run.
 void check_recoveries(const runbook::Deps& deps, const std::string& env,
                       airflow::AirflowClient& client, store::Store& s, int64_t since_ms,
-                      const std::set<std::string>& handled_ids, EnvReport& rep);
+                      EnvReport& rep);
 
 // `outbox` may be null or have no targets: then no message is enqueued.
 void watch_import_errors(const runbook::Deps& deps, const std::string& env,

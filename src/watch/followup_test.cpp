@@ -263,6 +263,19 @@ TEST(WatchStreaks, ThreeFailedRunsInARowAreAnIncidentOfTheirOwnUntilARunSucceeds
   EXPECT_EQ(resolves, 2);
 }
 
+TEST(WatchStreaks, AnOlderSuccessInTheSameWindowDoesNotEndTheStreakItPrecedes) {
+  Rig r(notifying());
+  r.success("etl", "ok", -45);
+  r.failure("etl", "r1", -30);
+  r.failure("etl", "r2", -20);
+  r.failure("etl", "r3", -10);
+  Watcher w(r.deps, r.outbox);
+  CycleReport c = w.run_once();
+  const std::string id = store::incident_id_for("prod", "etl", "not_succeeding");
+  EXPECT_TRUE(c.envs[0].recovered.empty()) << format_cycle(c);
+  EXPECT_EQ(state_of(r, id), "open") << "the success came before the three failures";
+}
+
 TEST(WatchStreaks, ASuccessInBetweenIsNoStreakAndZeroTurnsThemOff) {
   Rig r;
   r.failure("etl", "r1", -40);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <tuple>
 #include <utility>
 
@@ -258,8 +257,6 @@ EnvReport Watcher::run_env(const std::string& env) {
     const int64_t since = cur.last_cycle_ms > 0
                               ? cur.last_cycle_ms - overlap_ms - 60'000
                               : now_ms - int64_t{ws.initial_lookback_minutes} * 60'000;
-    std::set<std::string> handled_ids;
-    for (const auto& h : rep.handled) handled_ids.insert(h.incident_id);
     watch_streaks(deps, env, client, s, outbox_.get(), rep);
     if (!ws.freshness.rules.empty()) {
       int64_t& last = freshness_at_[env];
@@ -269,7 +266,7 @@ EnvReport Watcher::run_env(const std::string& env) {
       }
     }
     watch_stuck(deps, env, client, s, outbox_.get(), durations_[env], rep);
-    check_recoveries(deps, env, client, s, since, handled_ids, rep);
+    check_recoveries(deps, env, client, s, since, rep);
     watch_import_errors(deps, env, client, s, outbox_.get(), rep);
     // Resolves: enqueueing one again is a no-op, so an hour's margin costs nothing.
     if (outbox_) enqueue_resolves(env, s, *outbox_, since - 3'600'000, rep);
