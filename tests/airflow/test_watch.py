@@ -336,6 +336,19 @@ def test_every_failure_is_notified_once_to_every_kind_and_a_receiver_back_up_get
         rx.stop()
 
 
+def _watch_to_hook(rig, tmp_path: Path, rx: Receiver, watch_extra: str = "", notify_extra: str = "") -> tuple:
+    """A config for `watch` on the rig (WATCH_YAML + `watch_extra` under watch:) sending to rx's signed-JSON hook at
+    /json (and any `notify_extra` targets); returns (config path, environment)."""
+    extra = WATCH_YAML + watch_extra + f"""notify:
+  targets:
+    hook: {{kind: json, url: '{rx.url}/json', secret_env: DM_TEST_HOOK_KEY}}
+{notify_extra}"""
+    cfg = tmp_path / "config.yaml"
+    env = rig_config(rig, cfg, tmp_path / "store.db", extra)
+    env.update(DM_TEST_HOOK_KEY="hook-key", DM_TEST_PD_KEY="pd-key")
+    return cfg, env
+
+
 def test_recovered_incidents_are_resolved_and_import_errors_announced(rig, tmp_path):
     """Resolves on the real rig (docs/watch.md "Recovery and resolves"): a zoo_recoverable run fails, the watcher
     announces it; the cause is fixed and a new run succeeds; the next `watch --once` finds the incident recovered (the
@@ -346,16 +359,9 @@ def test_recovered_incidents_are_resolved_and_import_errors_announced(rig, tmp_p
 
     rx = Receiver()
     u = rx.url
-    extra = WATCH_YAML + f"""recovery:
-  - {{dag: zoo_recoverable, quiet_minutes: 0}}
-notify:
-  targets:
-    pd: {{kind: pagerduty, url: '{u}/pd', routing_key_env: DM_TEST_PD_KEY}}
-    hook: {{kind: json, url: '{u}/json', secret_env: DM_TEST_HOOK_KEY}}
-"""
-    cfg = tmp_path / "config.yaml"
-    env = rig_config(rig, cfg, tmp_path / "store.db", extra)
-    env.update(DM_TEST_PD_KEY="pd-key", DM_TEST_HOOK_KEY="hook-key")
+    cfg, env = _watch_to_hook(rig, tmp_path, rx, notify_extra=(
+        f"    pd: {{kind: pagerduty, url: '{u}/pd', routing_key_env: DM_TEST_PD_KEY}}\n"
+        "recovery:\n  - {dag: zoo_recoverable, quiet_minutes: 0}\n"))
     rest = RigRest(rig)
     rec = zoo.EXPECTATIONS["zoo_recoverable"]["recovery"]
     marker = Path(rig["zoo_data"]) / rec["marker"]
@@ -430,16 +436,8 @@ def test_a_scheduled_dag_paused_mid_test_becomes_late_and_on_time_again(rig, tmp
     import datetime
 
     rx = Receiver()
-    extra = WATCH_YAML + f"""  freshness:
-    rules:
-      - {{dag: {zoo.SCHEDULED['dag_id']}, grace_minutes: 0}}
-notify:
-  targets:
-    hook: {{kind: json, url: '{rx.url}/json', secret_env: DM_TEST_HOOK_KEY}}
-"""
-    cfg = tmp_path / "config.yaml"
-    env = rig_config(rig, cfg, tmp_path / "store.db", extra)
-    env["DM_TEST_HOOK_KEY"] = "hook-key"
+    cfg, env = _watch_to_hook(rig, tmp_path, rx, watch_extra=(
+        f"  freshness:\n    rules:\n      - {{dag: {zoo.SCHEDULED['dag_id']}, grace_minutes: 0}}\n"))
     rest = RigRest(rig)
     dag = zoo.SCHEDULED["dag_id"]
     watch = ("watch", "--once", "--json", "--config", str(cfg))
@@ -491,14 +489,7 @@ def test_a_sleeping_task_becomes_stuck_and_is_resolved_when_it_stops(rig, tmp_pa
     import uuid
 
     rx = Receiver()
-    extra = WATCH_YAML + f"""  stuck: {{min_seconds: 5, max_seconds: 20}}
-notify:
-  targets:
-    hook: {{kind: json, url: '{rx.url}/json', secret_env: DM_TEST_HOOK_KEY}}
-"""
-    cfg = tmp_path / "config.yaml"
-    env = rig_config(rig, cfg, tmp_path / "store.db", extra)
-    env["DM_TEST_HOOK_KEY"] = "hook-key"
+    cfg, env = _watch_to_hook(rig, tmp_path, rx, watch_extra="  stuck: {min_seconds: 5, max_seconds: 20}\n")
     rest = RigRest(rig)
     dag, task = zoo.SLEEPER["dag_id"], zoo.SLEEPER["task_id"]
     run_id = f"watch_sleeper__{uuid.uuid4().hex[:10]}"
