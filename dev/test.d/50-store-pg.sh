@@ -1,38 +1,18 @@
 #!/usr/bin/env bash
-# Store + guard tests against a real PostgreSQL: starts a throwaway cluster (initdb in a temp dir,
-# 127.0.0.1 on a free port, trust auth, fsync off), exports DM_TEST_PG_DSN, runs store_pg_tests
-# from the normal build (and the ASan build if present), records counts, always stops the cluster.
-# Root cannot run postgres: as root the cluster runs as the `postgres` user (runuser).
+# Store + guard tests against a real PostgreSQL: starts a throwaway cluster (dev/lib-pg.sh: initdb
+# in a temp dir, 127.0.0.1 on a free port, trust auth, fsync off), exports DM_TEST_PG_DSN, runs
+# store_pg_tests from the normal build (and the ASan build if present), records counts, always
+# stops the cluster.
 source "$(dirname "$0")/../lib.sh"
-
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || dm_die "PostgreSQL not installed (run dev/setup)"
-
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+source "$(dirname "$0")/../lib-pg.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dm-pg.XXXXXX")
-started=0
 cleanup() {
-  if [ "$started" = 1 ]; then as_pg "$PG_BIN/pg_ctl" -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
+  dm_pg_stop "$tmp"
   rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || dm_die "user postgres missing (Debian's postgresql package creates it)"
-  chown postgres "$tmp"; chmod 700 "$tmp"
-fi
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg "$PG_BIN/initdb" -D "$tmp/data" -U dm -A trust -E UTF8 --no-sync >"$tmp/initdb.log" 2>&1 \
-  || { cat "$tmp/initdb.log" >&2; dm_die "initdb failed"; }
-mkdir -p "$tmp/sock"; [ "$(id -u)" = 0 ] && chown postgres "$tmp/sock"
-started=1
-as_pg "$PG_BIN/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp/sock -c fsync=off -c full_page_writes=off" start >/dev/null \
-  || { cat "$tmp/server.log" >&2; dm_die "postgres did not start"; }
-as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U dm dmtest
-export DM_TEST_PG_DSN="host=127.0.0.1 port=$port dbname=dmtest user=dm connect_timeout=10"
-dm_log "postgres $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+dm_pg_start "$tmp"
 
 rc=0
 run_bin() {

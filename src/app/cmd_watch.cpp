@@ -116,15 +116,16 @@ int cmd_watch(int argc, char** argv) {
     return 1;
   }
   watch::Watcher watcher(deps, *outbox);
-  auto one_cycle = [&]() -> watch::CycleReport {
-    if (env.empty()) return watcher.run_once();
-    watch::CycleReport c{{watcher.run_env(env)}, std::nullopt};
-    c.delivery = watcher.deliver();
-    return c;
+  if (!env.empty()) watcher.restrict_to(env);
+  // A clean stop lets go of the leases, so that another watcher takes the environments at once.
+  auto release = [&] {
+    if (auto r = watcher.release_leases(); !r)
+      std::fprintf(stderr, "dagmedic watch: %s\n", r.error().message.c_str());
   };
 
   if (once) {
-    watch::CycleReport c = one_cycle();
+    watch::CycleReport c = watcher.run_once();
+    release();
     print_cycle(c, as_json);
     if (c.envs.empty()) {
       std::fprintf(stderr, "dagmedic watch: every environment is disabled under watch:\n");
@@ -141,20 +142,14 @@ int cmd_watch(int argc, char** argv) {
   std::signal(SIGTERM, on_stop_signal);
   std::fprintf(stderr, "dagmedic watch: a cycle every %d s (Ctrl-C stops)\n",
                deps->config.watch.interval_seconds);
+  if (watcher.leases())
+    std::fprintf(stderr, "dagmedic watch: leases on, as %s (ttl %d s, renewed every %lld ms)\n",
+                 watcher.lease_holder().c_str(), deps->config.watch.lease.ttl_seconds,
+                 static_cast<long long>(watcher.lease_renew_every().count()));
   SignalWaiter waiter(deps->clock);
-  if (env.empty()) {
-    watch::run_loop(watcher, *deps, waiter,
-                    [&](const watch::CycleReport& c) { print_cycle(c, as_json); });
-  } else {
-    // One environment: the same loop, over a Watcher whose cycle is that environment's.
-    auto next = deps->clock->now();
-    const auto interval = std::chrono::seconds(deps->config.watch.interval_seconds);
-    do {
-      print_cycle(one_cycle(), as_json);
-      next += interval;
-      if (next < deps->clock->now()) next = deps->clock->now();
-    } while (waiter.wait_until(next));
-  }
+  watch::run_loop(watcher, *deps, waiter,
+                  [&](const watch::CycleReport& c) { print_cycle(c, as_json); });
+  release();
   std::fprintf(stderr, "dagmedic watch: stopped\n");
   return 0;
 }

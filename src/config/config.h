@@ -248,6 +248,14 @@ struct StuckSettings {
   int history_days = 7;       // "recent" successes ended within this many days (1..90)
 };
 
+// watch.lease: several watchers share the environments by lease (docs/watch.md "Several
+// watchers: leases"). Across hosts it needs store.backend: postgres; with SQLite it works between
+// processes on one host.
+struct WatchLeaseSettings {
+  bool enabled = false;
+  int ttl_seconds = 30;  // a lease lasts this long unless renewed (5..3600)
+  std::string holder;    // this watcher's name in the lease table; "" = "<hostname>:<pid>"
+};
 struct WatchSettings {
   int interval_seconds = 60;          // between the starts of two cycles (1..86400)
   int overlap_seconds = 300;          // re-read this far behind the cursor (late writes; 0..86400)
@@ -262,6 +270,7 @@ struct WatchSettings {
   int failed_runs_in_a_row = 3;
   FreshnessSettings freshness{};
   StuckSettings stuck{};
+  WatchLeaseSettings lease;
   // Keyed by environment name (each a key of environments:).
   std::map<std::string, WatchEnvironmentSettings, std::less<>> environments;
   // false only when watch.environments.NAME.enabled is false.

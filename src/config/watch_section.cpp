@@ -102,6 +102,31 @@ std::optional<Error> parse_stuck(const Parser& p, const YAML::Node& n, StuckSett
   return std::nullopt;
 }
 
+//   lease: {enabled: true, ttl_seconds: 30, holder: node-a}
+std::optional<Error> parse_lease(const Parser& p, const YAML::Node& l, WatchLeaseSettings& out) {
+  if (!l.IsMap()) return p.err("watch.lease", "must be a mapping (enabled, ttl_seconds, holder)");
+  if (auto e = p.check_keys(l, "watch.lease", {"enabled", "ttl_seconds", "holder"})) return e;
+  if (l["enabled"]) {
+    auto b = p.boolean(l["enabled"], "watch.lease.enabled");
+    if (!b) return b.error();
+    out.enabled = *b;
+  }
+  if (l["ttl_seconds"]) {
+    auto v = p.integer(l["ttl_seconds"], "watch.lease.ttl_seconds", 5, 3600);
+    if (!v) return v.error();
+    out.ttl_seconds = static_cast<int>(*v);
+  }
+  if (l["holder"]) {
+    auto v = p.str(l["holder"], "watch.lease.holder");
+    if (!v) return v.error();
+    if (v->empty() || v->size() > 200)
+      return p.err("watch.lease.holder",
+                   "must be 1 to 200 characters (or left out: <hostname>:<pid>)");
+    out.holder = *v;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool WatchSettings::enabled_for(std::string_view env) const {
@@ -116,11 +141,12 @@ std::optional<Error> parse_watch_section(const Parser& p, const YAML::Node& n, W
         "watch",
         "must be a mapping (interval_seconds, overlap_seconds, initial_lookback_minutes, "
         "max_runs_per_cycle, recovery_checks_per_cycle, import_errors, failed_runs_in_a_row, "
-        "freshness, stuck, environments)");
-  if (auto e = p.check_keys(n, "watch",
-                            {"interval_seconds", "overlap_seconds", "initial_lookback_minutes",
-                             "max_runs_per_cycle", "recovery_checks_per_cycle", "import_errors",
-                             "failed_runs_in_a_row", "freshness", "stuck", "environments"}))
+        "freshness, stuck, lease, environments)");
+  if (auto e =
+          p.check_keys(n, "watch",
+                       {"interval_seconds", "overlap_seconds", "initial_lookback_minutes",
+                        "max_runs_per_cycle", "recovery_checks_per_cycle", "import_errors",
+                        "failed_runs_in_a_row", "freshness", "stuck", "lease", "environments"}))
     return e;
   auto set_int = [&](const char* key, long long lo, long long hi,
                      int& field) -> std::optional<Error> {
@@ -151,6 +177,8 @@ std::optional<Error> parse_watch_section(const Parser& p, const YAML::Node& n, W
     if (!b) return b.error();
     out.import_errors = *b;
   }
+  if (n["lease"])
+    if (auto e = parse_lease(p, n["lease"], out.lease)) return e;
   if (const auto& envs = n["environments"]; envs) {
     if (!envs.IsMap())
       return p.err("watch.environments",

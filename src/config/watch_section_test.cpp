@@ -30,7 +30,43 @@ TEST(WatchSection, DefaultsWhenAbsentOrEmpty) {
     EXPECT_EQ(c->watch.failed_runs_in_a_row, 3);
     EXPECT_TRUE(c->watch.enabled_for("prod"));
     EXPECT_TRUE(c->watch.enabled_for("dev"));
+    EXPECT_FALSE(c->watch.lease.enabled);
+    EXPECT_EQ(c->watch.lease.ttl_seconds, 30);
+    EXPECT_EQ(c->watch.lease.holder, "");
   }
+}
+
+TEST(WatchSection, Lease) {
+  auto c = parse_config(std::string(kEnvs) +
+                            "watch:\n"
+                            "  lease: {enabled: true, ttl_seconds: 5, holder: 'node-a'}\n",
+                        "cfg.yaml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->watch.lease.enabled);
+  EXPECT_EQ(c->watch.lease.ttl_seconds, 5);
+  EXPECT_EQ(c->watch.lease.holder, "node-a");
+  auto only = parse_config(std::string(kEnvs) + "watch: {lease: {enabled: true}}\n", "cfg.yaml");
+  ASSERT_TRUE(only.ok()) << only.error().message;
+  EXPECT_TRUE(only->watch.lease.enabled);
+  EXPECT_EQ(only->watch.lease.ttl_seconds, 30);
+  EXPECT_EQ(only->watch.lease.holder, "");
+  const std::string e = kEnvs;
+  EXPECT_NE(parse_err(e + "watch: {lease: true}\n").message.find("watch.lease: must be a mapping"),
+            std::string::npos);
+  EXPECT_NE(
+      parse_err(e + "watch: {lease: {ttl: 5}}\n").message.find("watch.lease.ttl: unknown key"),
+      std::string::npos);
+  EXPECT_NE(parse_err(e + "watch: {lease: {ttl_seconds: 4}}\n")
+                .message.find("watch.lease.ttl_seconds: must be between 5 and 3600, got 4"),
+            std::string::npos);
+  EXPECT_NE(parse_err(e + "watch: {lease: {ttl_seconds: 3601}}\n")
+                .message.find("watch.lease.ttl_seconds"),
+            std::string::npos);
+  EXPECT_NE(parse_err(e + "watch: {lease: {enabled: sometimes}}\n")
+                .message.find("watch.lease.enabled: must be true or false"),
+            std::string::npos);
+  EXPECT_NE(parse_err(e + "watch: {lease: {holder: ''}}\n").message.find("watch.lease.holder"),
+            std::string::npos);
 }
 
 TEST(WatchSection, EveryKey) {

@@ -112,6 +112,12 @@ CREATE TABLE outbox(id {serial} PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQU
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX outbox_by_target ON outbox(target, state);
 )sql",
+    // 8: watch mode's leases (docs/watch.md "Several watchers: leases"): per environment, the
+    // watcher that holds it, its fencing token and until when (ms, the holders' clock).
+    R"sql(
+CREATE TABLE watch_leases(env TEXT PRIMARY KEY, holder TEXT NOT NULL, token {i64} NOT NULL,
+  expires_at {i64} NOT NULL, acquired_at {i64} NOT NULL);
+)sql",
 };
 
 // `text` with every `{name}` replaced by its substitution in `d`. An unknown name is a bug in the

@@ -33,6 +33,7 @@ const std::vector<std::string> kShippedSqlite = {
     "f7f4cea5c9b792180a6f1f0123227d6217e5dc95be9b7db30f31227675b69cdc",
     "6c4fe688427df79b3cd35427c084a84997963c8013cb0283d4d193de25c428d2",
     "ba9756d522c1e628b4a56dc31be98f20386337e42076dcf88c9e569eefdf6620",
+    "5000e607cf062523b642aee19ffd70a58045ebe6aa8b1a5cbcb2744d0605f803",
 };
 const std::vector<std::string> kShippedPostgres = {
     "8a440f702e52b0738648ba148ff6c0ed884c8d0a78d2e009c7c33e6fb1717738",
@@ -42,6 +43,7 @@ const std::vector<std::string> kShippedPostgres = {
     "f7f4cea5c9b792180a6f1f0123227d6217e5dc95be9b7db30f31227675b69cdc",
     "04afc11bd4e1e3c74709dfd567242130b7f779e555330738aeb7206be54a5bab",
     "9a5b39528b8d482792c7c5ab1ab8825aefe49e87b39025c17cc026e345d6b264",
+    "465886a0c757aaec8100f166a11ef1fdfd0aba0808a9bbe8895007f4052b9d8b",
 };
 
 TEST(Migrations, ShippedVersionsKeepTheirExactText) {

@@ -459,12 +459,13 @@ class PgStore final : public Store {
     });
   }
 
-  Status put_watch_cursor(const WatchCursor& wc) override {
+  Status put_watch_cursor(const WatchCursor& wc, std::optional<int64_t> fence) override {
     if (wc.env.empty())
       return make_error(Errc::invalid_argument, "postgres store: watch cursor without env");
     return status(
         run<int>("write watch cursor of " + wc.env, [&](pqxx::connection& c) -> Result<int> {
           pqxx::work w(c);
+          if (auto e = check_fence(w, wc.env, fence)) return *e;
           w.exec_params(
               "INSERT INTO watch_cursors(env, cursor_at, last_cycle_at, last_outcome, "
               "last_message, cycles, incidents_opened, last_opened) VALUES($1::text, $2::bigint, "
@@ -480,8 +481,8 @@ class PgStore final : public Store {
         }));
   }
 
-  Status mark_watched_run(const WatchedRun& r) override {
-    return mark_watched_run_and_enqueue(r, {});  // one upsert statement, in one place
+  Status mark_watched_run(const WatchedRun& r, std::optional<int64_t> fence) override {
+    return mark_watched_run_and_enqueue(r, {}, fence);  // one upsert statement, in one place
   }
 
   Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env, int64_t from_end_ms,
@@ -503,13 +504,75 @@ class PgStore final : public Store {
     });
   }
 
-  Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms) override {
+  Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms,
+                                     std::optional<int64_t> fence) override {
     return run<int64_t>("prune watched runs", [&](pqxx::connection& c) -> Result<int64_t> {
       pqxx::work w(c);
+      if (auto e = check_fence(w, env, fence)) return *e;
       auto r = w.exec_params("DELETE FROM watch_runs WHERE env = $1::text AND end_at < $2::bigint",
                              env, before_end_ms);
       w.commit();
       return static_cast<int64_t>(r.affected_rows());
+    });
+  }
+
+  // ---- watch mode: leases ----
+  Result<LeaseGrant> acquire_watch_lease(const std::string& env, const std::string& holder,
+                                         int64_t now_ms, int64_t ttl_ms) override {
+    if (auto st = check_lease_request(env, holder, ttl_ms); !st) return st.error();
+    return run<LeaseGrant>(
+        "acquire watch lease of " + env, [&](pqxx::connection& c) -> Result<LeaseGrant> {
+          pqxx::work w(c);
+          // Make sure the row exists (a never-held one: holder '', token 0), then lock it: every
+          // grant and every fenced write of this environment is serialized on that row lock.
+          // A concurrent first insert waits for the other's commit, then does nothing.
+          w.exec_params(
+              "INSERT INTO watch_leases(env, holder, token, expires_at, acquired_at) "
+              "VALUES($1::text, '', 0, 0, 0) ON CONFLICT(env) DO NOTHING",
+              env);
+          auto r = w.exec_params(
+              "SELECT holder, token, expires_at, acquired_at FROM watch_leases "
+              "WHERE env = $1::text FOR UPDATE",
+              env);
+          if (r.empty())
+            return make_error(Errc::internal, "watch lease row of " + env + " vanished");
+          const WatchLease cur{env, r[0][0].as<std::string>(), r[0][1].as<int64_t>(),
+                               r[0][2].as<int64_t>(), r[0][3].as<int64_t>()};
+          LeaseGrant g = decide_lease(cur, holder, now_ms, ttl_ms);
+          if (!g.granted) return g;  // rolled back: nothing changed
+          w.exec_params(
+              "UPDATE watch_leases SET holder = $2::text, token = $3::bigint, "
+              "expires_at = $4::bigint, acquired_at = $5::bigint WHERE env = $1::text",
+              env, g.lease.holder, g.lease.token, g.lease.expires_at_ms, g.lease.acquired_at_ms);
+          w.commit();
+          return g;
+        });
+  }
+
+  Result<bool> release_watch_lease(const std::string& env, const std::string& holder,
+                                   int64_t token) override {
+    return run<bool>("release watch lease of " + env, [&](pqxx::connection& c) -> Result<bool> {
+      pqxx::work w(c);
+      auto r = w.exec_params(
+          "UPDATE watch_leases SET expires_at = 0 WHERE env = $1::text AND holder = $2::text "
+          "AND token = $3::bigint",
+          env, holder, token);
+      w.commit();
+      return r.affected_rows() == 1;
+    });
+  }
+
+  Result<std::vector<WatchLease>> list_watch_leases() override {
+    using V = std::vector<WatchLease>;
+    return run<V>("list watch leases", [&](pqxx::connection& c) -> Result<V> {
+      pqxx::read_transaction w(c);
+      auto r = w.exec(
+          "SELECT env, holder, token, expires_at, acquired_at FROM watch_leases ORDER BY env");
+      V out;
+      for (const auto& row : r)
+        out.push_back(WatchLease{row[0].as<std::string>(), row[1].as<std::string>(),
+                                 row[2].as<int64_t>(), row[3].as<int64_t>(), row[4].as<int64_t>()});
+      return out;
     });
   }
 
@@ -526,13 +589,15 @@ class PgStore final : public Store {
   }
 
   Status mark_watched_run_and_enqueue(const WatchedRun& r,
-                                      const std::vector<OutboxMessage>& messages) override {
+                                      const std::vector<OutboxMessage>& messages,
+                                      std::optional<int64_t> fence) override {
     for (const auto& m : messages)
       if (m.idempotency_key.empty())
         return make_error(Errc::invalid_argument, "postgres store: outbox message without key");
     return status(run<int>("record watched run " + r.dag_id + "/" + r.run_id + " and its messages",
                            [&](pqxx::connection& c) -> Result<int> {
                              pqxx::work w(c);
+                             if (auto e = check_fence(w, r.env, fence)) return *e;
                              w.exec_params(
                                  "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, "
                                  "incident_id) VALUES($1::text, $2::text, $3::text, $4::bigint, "
@@ -623,6 +688,20 @@ class PgStore final : public Store {
   }
 
  private:
+  // Inside the caller's write transaction: nothing without a fence, or when env's lease still
+  // carries that token; else the fenced error (the caller returns it: its transaction is rolled
+  // back). FOR SHARE holds the lease row until the caller commits, so a grant to another holder
+  // (FOR UPDATE in acquire_watch_lease) waits for this write, or this write sees its new token.
+  static std::optional<Error> check_fence(pqxx::transaction_base& w, const std::string& env,
+                                          std::optional<int64_t> fence) {
+    if (!fence) return std::nullopt;
+    auto r = w.exec_params("SELECT token FROM watch_leases WHERE env = $1::text FOR SHARE", env);
+    if (r.empty()) return fenced_error(env, *fence, std::nullopt);
+    const auto current = r[0][0].as<int64_t>();
+    if (current != *fence) return fenced_error(env, *fence, current);
+    return std::nullopt;
+  }
+
   // Inside the caller's transaction. New rows inserted (existing keys are skipped).
   static int64_t insert_messages(pqxx::transaction_base& w,
                                  const std::vector<OutboxMessage>& messages) {

@@ -4,6 +4,8 @@
 //   second UPDATE re-checks the row after the first commits and matches nothing;
 // - decisions: `SELECT … FOR UPDATE` on the approval row;
 // - audit appends: `SELECT … FOR UPDATE` on the single audit_head row, so the chain never forks;
+// - watch leases: a grant locks the environment's lease row `FOR UPDATE`, a fenced write `FOR
+//   SHARE`, so a write with a token lands before a takeover commits or sees the new token;
 // - migrations: a transaction-scoped advisory lock, so replicas starting together migrate once.
 // Within one object, calls are serialized by a mutex (one connection). A broken connection is
 // reported as `unavailable` and re-opened on the next call.

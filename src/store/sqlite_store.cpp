@@ -511,10 +511,13 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Status put_watch_cursor(const WatchCursor& c) override {
+  Status put_watch_cursor(const WatchCursor& c, std::optional<int64_t> fence) override {
     if (c.env.empty())
       return make_error(Errc::invalid_argument, "sqlite store: watch cursor without env");
     std::lock_guard lk(mu_);
+    Tx tx(db_);
+    if (auto st = tx.begin(); !st) return st;
+    if (auto st = check_fence(c.env, fence); !st) return st;
     Stmt s(db_,
            "INSERT INTO watch_cursors(env, cursor_at, last_cycle_at, last_outcome, last_message, "
            "cycles, incidents_opened, last_opened) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -525,11 +528,12 @@ class SqliteStore final : public Store {
     s.bind(1, c.env).bind(2, c.cursor_ms).bind(3, c.last_cycle_ms).bind(4, c.last_outcome);
     s.bind(5, c.last_message).bind(6, c.cycles).bind(7, c.incidents_opened);
     s.bind(8, c.last_opened);
-    return s.run("write watch cursor of " + c.env);
+    if (auto st = s.run("write watch cursor of " + c.env); !st) return st;
+    return tx.commit();
   }
 
-  Status mark_watched_run(const WatchedRun& r) override {
-    return mark_watched_run_and_enqueue(r, {});  // one upsert statement, in one place
+  Status mark_watched_run(const WatchedRun& r, std::optional<int64_t> fence) override {
+    return mark_watched_run_and_enqueue(r, {}, fence);  // one upsert statement, in one place
   }
 
   Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env, int64_t from_end_ms,
@@ -547,12 +551,72 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms) override {
+  Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms,
+                                     std::optional<int64_t> fence) override {
     std::lock_guard lk(mu_);
+    Tx tx(db_);
+    if (auto st = tx.begin(); !st) return st.error();
+    if (auto st = check_fence(env, fence); !st) return st.error();
     Stmt s(db_, "DELETE FROM watch_runs WHERE env = ?1 AND end_at < ?2");
     s.bind(1, env).bind(2, before_end_ms);
     if (auto st = s.run("prune watched runs"); !st) return st.error();
-    return static_cast<int64_t>(sqlite3_changes(db_));
+    const auto n = static_cast<int64_t>(sqlite3_changes(db_));
+    if (auto st = tx.commit(); !st) return st.error();
+    return n;
+  }
+
+  // ---- watch mode: leases ----
+  Result<LeaseGrant> acquire_watch_lease(const std::string& env, const std::string& holder,
+                                         int64_t now_ms, int64_t ttl_ms) override {
+    if (auto st = check_lease_request(env, holder, ttl_ms); !st) return st.error();
+    std::lock_guard lk(mu_);
+    // BEGIN IMMEDIATE takes the write lock first: the read and the grant are one decision.
+    Tx tx(db_);
+    if (auto st = tx.begin(); !st) return st.error();
+    WatchLease cur{.env = env};
+    {
+      Stmt s(db_, "SELECT holder, token, expires_at, acquired_at FROM watch_leases WHERE env = ?1");
+      s.bind(1, env);
+      int rc = s.step();
+      if (rc == SQLITE_ROW)
+        cur = WatchLease{env, s.text(0), s.i64(1), s.i64(2), s.i64(3)};
+      else if (rc != SQLITE_DONE)
+        return sq_error(db_, rc, "read watch lease of " + env);
+    }
+    LeaseGrant g = decide_lease(cur, holder, now_ms, ttl_ms);
+    if (!g.granted) return g;
+    Stmt s(db_,
+           "INSERT INTO watch_leases(env, holder, token, expires_at, acquired_at) "
+           "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(env) DO UPDATE SET holder = excluded.holder, "
+           "token = excluded.token, expires_at = excluded.expires_at, "
+           "acquired_at = excluded.acquired_at");
+    s.bind(1, env).bind(2, g.lease.holder).bind(3, g.lease.token).bind(4, g.lease.expires_at_ms);
+    s.bind(5, g.lease.acquired_at_ms);
+    if (auto st = s.run("write watch lease of " + env); !st) return st.error();
+    if (auto st = tx.commit(); !st) return st.error();
+    return g;
+  }
+
+  Result<bool> release_watch_lease(const std::string& env, const std::string& holder,
+                                   int64_t token) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "UPDATE watch_leases SET expires_at = 0 WHERE env = ?1 AND holder = ?2 AND token = ?3");
+    s.bind(1, env).bind(2, holder).bind(3, token);
+    if (auto st = s.run("release watch lease of " + env); !st) return st.error();
+    return sqlite3_changes(db_) == 1;
+  }
+
+  Result<std::vector<WatchLease>> list_watch_leases() override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "SELECT env, holder, token, expires_at, acquired_at FROM watch_leases ORDER BY env");
+    std::vector<WatchLease> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      out.push_back(WatchLease{s.text(0), s.text(1), s.i64(2), s.i64(3), s.i64(4)});
+    if (rc != SQLITE_DONE) return sq_error(db_, rc, "list watch leases");
+    return out;
   }
 
   // ---- watch mode: the notification outbox ----
@@ -566,10 +630,12 @@ class SqliteStore final : public Store {
   }
 
   Status mark_watched_run_and_enqueue(const WatchedRun& r,
-                                      const std::vector<OutboxMessage>& messages) override {
+                                      const std::vector<OutboxMessage>& messages,
+                                      std::optional<int64_t> fence) override {
     std::lock_guard lk(mu_);
     Tx tx(db_);
     if (auto st = tx.begin(); !st) return st;
+    if (auto st = check_fence(r.env, fence); !st) return st;
     {
       Stmt s(db_,
              "INSERT INTO watch_runs(env, dag_id, run_id, end_at, handled_at, incident_id) "
@@ -655,6 +721,19 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // Caller holds mu_ and an open (write) transaction: ok without a fence, or when env's lease
+  // still carries that token; fenced_error otherwise.
+  Status check_fence(const std::string& env, std::optional<int64_t> fence) {
+    if (!fence) return {};
+    Stmt s(db_, "SELECT token FROM watch_leases WHERE env = ?1");
+    s.bind(1, env);
+    int rc = s.step();
+    if (rc == SQLITE_DONE) return fenced_error(env, *fence, std::nullopt);
+    if (rc != SQLITE_ROW) return sq_error(db_, rc, "read watch lease of " + env);
+    if (s.i64(0) != *fence) return fenced_error(env, *fence, s.i64(0));
+    return {};
+  }
+
   // Caller holds mu_ and an open transaction. New rows inserted (existing keys are skipped).
   Result<int64_t> insert_messages(const std::vector<OutboxMessage>& messages) {
     int64_t n = 0;

@@ -114,17 +114,30 @@ Result<std::optional<WatchCursor>> Store::get_watch_cursor(const std::string&) {
 Result<std::vector<WatchCursor>> Store::list_watch_cursors() {
   return unsupported(*this, "list_watch_cursors");
 }
-Status Store::put_watch_cursor(const WatchCursor&) {
+Status Store::put_watch_cursor(const WatchCursor&, std::optional<int64_t>) {
   return unsupported(*this, "put_watch_cursor");
 }
-Status Store::mark_watched_run(const WatchedRun&) { return unsupported(*this, "mark_watched_run"); }
+Status Store::mark_watched_run(const WatchedRun&, std::optional<int64_t>) {
+  return unsupported(*this, "mark_watched_run");
+}
 Result<std::vector<WatchedRun>> Store::list_watched_runs(const std::string&, int64_t, size_t) {
   return unsupported(*this, "list_watched_runs");
 }
-Result<int64_t> Store::prune_watched_runs(const std::string&, int64_t) {
+Result<int64_t> Store::prune_watched_runs(const std::string&, int64_t, std::optional<int64_t>) {
   return unsupported(*this, "prune_watched_runs");
 }
-Status Store::mark_watched_run_and_enqueue(const WatchedRun&, const std::vector<OutboxMessage>&) {
+Result<LeaseGrant> Store::acquire_watch_lease(const std::string&, const std::string&, int64_t,
+                                              int64_t) {
+  return unsupported(*this, "acquire_watch_lease");
+}
+Result<bool> Store::release_watch_lease(const std::string&, const std::string&, int64_t) {
+  return unsupported(*this, "release_watch_lease");
+}
+Result<std::vector<WatchLease>> Store::list_watch_leases() {
+  return unsupported(*this, "list_watch_leases");
+}
+Status Store::mark_watched_run_and_enqueue(const WatchedRun&, const std::vector<OutboxMessage>&,
+                                           std::optional<int64_t>) {
   return unsupported(*this, "mark_watched_run_and_enqueue");
 }
 Result<int64_t> Store::enqueue_messages(const std::vector<OutboxMessage>&) {
@@ -141,6 +154,43 @@ Result<std::vector<OutboxCounts>> Store::outbox_counts() {
 }
 Result<std::vector<OutboxMessage>> Store::list_outbox(const std::string&, size_t) {
   return unsupported(*this, "list_outbox");
+}
+
+Status check_lease_request(const std::string& env, const std::string& holder, int64_t ttl_ms) {
+  if (env.empty()) return make_error(Errc::invalid_argument, "watch lease without an environment");
+  if (holder.empty()) return make_error(Errc::invalid_argument, "watch lease without a holder");
+  if (ttl_ms <= 0)
+    return make_error(
+        Errc::invalid_argument,
+        "watch lease of " + env + ": ttl must be positive, got " + std::to_string(ttl_ms) + " ms");
+  return {};
+}
+
+LeaseGrant decide_lease(const WatchLease& current, const std::string& holder, int64_t now_ms,
+                        int64_t ttl_ms) {
+  const bool live = current.expires_at_ms > now_ms;
+  if (live && current.holder != holder) return LeaseGrant{false, current};
+  WatchLease next = current;
+  next.holder = holder;
+  next.expires_at_ms = now_ms + ttl_ms;
+  if (!live) {  // a new holding (also `holder` again after an expiry or a release): a new token
+    next.token = current.token + 1;
+    next.acquired_at_ms = now_ms;
+  }
+  return LeaseGrant{true, next};
+}
+
+Error fenced_error(const std::string& env, int64_t fence, std::optional<int64_t> current) {
+  return make_error(
+      Errc::failed_precondition,
+      "fenced: the lease of environment " + env + " " +
+          (current ? "carries token " + std::to_string(*current) : std::string("does not exist")) +
+          ", this write carries token " + std::to_string(fence) +
+          " (another watcher holds it now); nothing written");
+}
+
+bool is_fenced(const Error& e) {
+  return e.code == Errc::failed_precondition && e.message.rfind("fenced: ", 0) == 0;
 }
 
 std::string incident_id_for(const std::string& env, const std::string& dag_id,

@@ -217,6 +217,26 @@ struct OutboxCounts {
   int64_t pending = 0, delivered = 0, dead = 0;
 };
 
+// Watch mode with several watchers (schema 8; docs/watch.md "Several watchers: leases"): the lease
+// of one environment, one row per environment. The holder watches the environment until
+// expires_at_ms (the holders' clocks: keep them in sync far better than a lease period) and puts
+// its fencing token on every write of the environment's watch state (the `fence` parameters
+// below), which the store refuses once another holder has been granted the lease.
+struct WatchLease {
+  std::string env{};
+  std::string holder{};  // who holds or last held it (e.g. "host:pid")
+  // Fencing token: grows by one at every grant that is not a live renewal, so one token names one
+  // uninterrupted holding; never reused, never decreasing.
+  int64_t token = 0;
+  int64_t expires_at_ms = 0;   // the lease is live while now < expires_at_ms; 0 once released
+  int64_t acquired_at_ms = 0;  // when this token was granted
+};
+// What acquire_watch_lease decided.
+struct LeaseGrant {
+  bool granted = false;  // true: `lease` is the caller's (new or renewed)
+  WatchLease lease;      // granted ? the caller's lease : the live lease of its other holder
+};
+
 // "inc-" + the first 16 hex digits of SHA-256(env "\0" dag_id "\0" run_id).
 std::string incident_id_for(const std::string& env, const std::string& dag_id,
                             const std::string& run_id);
@@ -286,30 +306,59 @@ class Store {
   virtual Result<std::vector<Incident>> list_incidents(const IncidentQuery& q, size_t limit);
 
   // ---- watch mode ----
+  // Fencing (watch.lease, several watchers): a write below called with `fence` set to a token is
+  // made only if the lease of the row's environment still carries that token, checked in the
+  // write's own transaction against a concurrent grant (PostgreSQL: the lease row is locked FOR
+  // SHARE; SQLite: the write lock). A stale token writes nothing and fails with
+  // failed_precondition, message "fenced: …" (is_fenced). Without a fence (nullopt: one watcher,
+  // leases off) the write is made as before.
+  //
   // The environment's cursor row; nullopt when the watcher never recorded a cycle for it.
   virtual Result<std::optional<WatchCursor>> get_watch_cursor(const std::string& env);
   // Every environment's row, by env.
   virtual Result<std::vector<WatchCursor>> list_watch_cursors();
   // Inserts or replaces the row of c.env (every field).
-  virtual Status put_watch_cursor(const WatchCursor& c);
+  virtual Status put_watch_cursor(const WatchCursor& c,
+                                  std::optional<int64_t> fence = std::nullopt);
   // Records a handled run; one row per (env, dag_id, run_id). A second call with the same or an
   // older end_ms keeps the row and succeeds (idempotent); one with a newer end_ms (the run failed
   // again after a clear) replaces end_ms, handled_ms and incident_id.
-  virtual Status mark_watched_run(const WatchedRun& r);
+  virtual Status mark_watched_run(const WatchedRun& r, std::optional<int64_t> fence = std::nullopt);
   // The handled runs of `env` whose end_ms >= from_end_ms, at most `limit`, newest end first.
   virtual Result<std::vector<WatchedRun>> list_watched_runs(const std::string& env,
                                                             int64_t from_end_ms, size_t limit);
   // Forgets the handled runs of `env` that ended before `before_end_ms` (the cursor has moved
   // past them by more than the overlap, so no cycle asks for them again). Returns how many.
-  virtual Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms);
+  virtual Result<int64_t> prune_watched_runs(const std::string& env, int64_t before_end_ms,
+                                             std::optional<int64_t> fence = std::nullopt);
+
+  // ---- watch mode: leases (several watchers on one store) ----
+  // Atomically across connections and processes: when env's lease is free (no row yet, expired:
+  // expires_at_ms <= now_ms, or released) or held live by `holder`, grants it to `holder` until
+  // now_ms + ttl_ms and returns {granted: true, the lease}; otherwise changes nothing and returns
+  // {granted: false, the other holder's live lease}. The token is kept when `holder` renews a
+  // lease it holds live, and is the previous token + 1 at any other grant (a takeover, a new row,
+  // or `holder` again after its lease expired or was released). Errors: invalid_argument for an
+  // empty env or holder or ttl_ms <= 0; the store's.
+  virtual Result<LeaseGrant> acquire_watch_lease(const std::string& env, const std::string& holder,
+                                                 int64_t now_ms, int64_t ttl_ms);
+  // Releases env's lease if `holder` holds it with `token` (expires_at_ms = 0; the row and its
+  // token stay, so the next grant gets a higher token): another watcher may take it at once.
+  // Returns whether it did (false: not held with that token any more; nothing changed).
+  virtual Result<bool> release_watch_lease(const std::string& env, const std::string& holder,
+                                           int64_t token);
+  // Every environment's lease row (live, expired or released), by env.
+  virtual Result<std::vector<WatchLease>> list_watch_leases();
 
   // ---- watch mode: the notification outbox ----
   // In ONE transaction: mark_watched_run(r) and insert each message (state pending, attempts 0;
   // its id ignored). A message whose idempotency_key is already stored is skipped (whatever its
   // state), so repeating the call after a crash neither loses nor duplicates a message. Either
   // everything is written or nothing (error).
+  // With `fence`: only while r.env's lease carries that token (see "Fencing" above).
   virtual Status mark_watched_run_and_enqueue(const WatchedRun& r,
-                                              const std::vector<OutboxMessage>& messages);
+                                              const std::vector<OutboxMessage>& messages,
+                                              std::optional<int64_t> fence = std::nullopt);
   // Inserts messages like mark_watched_run_and_enqueue, without a run. Returns how many were new.
   virtual Result<int64_t> enqueue_messages(const std::vector<OutboxMessage>& messages);
   // Pending messages with next_attempt_ms <= now_ms, oldest (next_attempt_ms, id) first, at most
@@ -336,6 +385,18 @@ const std::string& genesis_hash();
 // approved once enough approvals are in, and nullopt while it stays pending.
 Status check_decision(const ApprovalRecord& a, const Decision& d, int64_t now_ms);
 std::optional<ApprovalState> state_after_decision(const ApprovalRecord& a);
+
+// The rules of acquire_watch_lease, shared by the implementations: check_lease_request refuses
+// an empty env or holder and ttl_ms <= 0 (invalid_argument); decide_lease, given env's current row
+// (token 0 and holder "" when there is none), says whether `holder` gets it and with which row.
+Status check_lease_request(const std::string& env, const std::string& holder, int64_t ttl_ms);
+LeaseGrant decide_lease(const WatchLease& current, const std::string& holder, int64_t now_ms,
+                        int64_t ttl_ms);
+// The error of a write whose fence is stale: failed_precondition, "fenced: …", naming env, the
+// write's token and the lease's current one (nullopt: env has no lease row).
+Error fenced_error(const std::string& env, int64_t fence, std::optional<int64_t> current);
+// `e` is a fenced write's error (another watcher holds the environment now).
+bool is_fenced(const Error& e);
 
 // Explains why consume_approval's conditional update matched nothing, given the current row.
 // Shared by the implementations so both report the same errors.

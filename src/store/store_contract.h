@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -574,12 +576,14 @@ TEST_P(StoreContract, DiagnosedAtIsSetOnceByTheFirstSignature) {
   EXPECT_EQ((*all)[1].diagnosed_at_ms, 2000);
 }
 
-// What a test that goes back to an older schema removes of version 7 (the outbox) and 6 (watch
-// mode; it removes version 7 too).
+// What a test that goes back to an older schema removes of version 8 (watch leases), 7 (the
+// outbox; it removes version 8 too) and 6 (watch mode; it removes versions 7 and 8 too).
+inline constexpr const char* kUndoVersion8 =
+    "DROP TABLE watch_leases; DELETE FROM schema_version WHERE version >= 8; ";
 inline constexpr const char* kUndoVersion7 =
-    "DROP TABLE outbox; DELETE FROM schema_version WHERE version >= 7; ";
+    "DROP TABLE watch_leases; DROP TABLE outbox; DELETE FROM schema_version WHERE version >= 7; ";
 inline constexpr const char* kUndoVersion6 =
-    "DROP TABLE outbox; DROP TABLE watch_runs; DROP TABLE watch_cursors; "
+    "DROP TABLE watch_leases; DROP TABLE outbox; DROP TABLE watch_runs; DROP TABLE watch_cursors; "
     "DELETE FROM schema_version WHERE version >= 6; ";
 
 inline OutboxMessage outbox_message(const std::string& key, const std::string& target,
@@ -701,6 +705,250 @@ TEST_P(StoreContract, MigrationToVersion7AddsTheOutboxAndKeepsWatchRows) {
   auto n = (*s)->enqueue_messages({outbox_message("k", "slack")});
   ASSERT_TRUE(n.ok()) << n.error().message;
   EXPECT_EQ(*n, 1);
+}
+
+// ---- watch leases (several watchers) ----
+
+TEST_P(StoreContract, WatchLeaseIsGrantedRenewedRefusedAndTakenOverAfterExpiry) {
+  auto a = store_->acquire_watch_lease("prod", "host-a:1", 1000, 5000);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(a->granted);
+  EXPECT_EQ(a->lease.env, "prod");
+  EXPECT_EQ(a->lease.holder, "host-a:1");
+  EXPECT_EQ(a->lease.token, 1);
+  EXPECT_EQ(a->lease.expires_at_ms, 6000);
+  EXPECT_EQ(a->lease.acquired_at_ms, 1000);
+  // A renewal by the holder keeps the token and the grant time, and extends the expiry.
+  auto renew = store_->acquire_watch_lease("prod", "host-a:1", 3000, 5000);
+  ASSERT_TRUE(renew.ok()) << renew.error().message;
+  ASSERT_TRUE(renew->granted);
+  EXPECT_EQ(renew->lease.token, 1);
+  EXPECT_EQ(renew->lease.expires_at_ms, 8000);
+  EXPECT_EQ(renew->lease.acquired_at_ms, 1000);
+  // Another holder is refused while the lease is live, and told who holds it until when.
+  auto b = store_->acquire_watch_lease("prod", "host-b:2", 7999, 5000);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_FALSE(b->granted);
+  EXPECT_EQ(b->lease.holder, "host-a:1");
+  EXPECT_EQ(b->lease.token, 1);
+  EXPECT_EQ(b->lease.expires_at_ms, 8000);
+  // Leases are per environment.
+  auto dev = store_->acquire_watch_lease("dev", "host-b:2", 7999, 5000);
+  ASSERT_TRUE(dev.ok() && dev->granted);
+  EXPECT_EQ(dev->lease.token, 1);
+  // Expired (expires_at <= now): taken over, with a higher token.
+  auto takeover = store_->acquire_watch_lease("prod", "host-b:2", 8000, 5000);
+  ASSERT_TRUE(takeover.ok()) << takeover.error().message;
+  ASSERT_TRUE(takeover->granted);
+  EXPECT_EQ(takeover->lease.holder, "host-b:2");
+  EXPECT_EQ(takeover->lease.token, 2);
+  EXPECT_EQ(takeover->lease.acquired_at_ms, 8000);
+  EXPECT_EQ(takeover->lease.expires_at_ms, 13000);
+  auto old = store_->acquire_watch_lease("prod", "host-a:1", 9000, 5000);
+  ASSERT_TRUE(old.ok());
+  EXPECT_FALSE(old->granted) << "the old holder comes back to a lease held by another";
+  EXPECT_EQ(old->lease.holder, "host-b:2");
+  // The same holder after its own lease expired gets a new token too (a new holding).
+  auto again = store_->acquire_watch_lease("prod", "host-b:2", 20000, 5000);
+  ASSERT_TRUE(again.ok() && again->granted);
+  EXPECT_EQ(again->lease.token, 3);
+  EXPECT_EQ(again->lease.acquired_at_ms, 20000);
+  auto all = store_->list_watch_leases();
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].env, "dev");
+  EXPECT_EQ((*all)[1].env, "prod");
+  EXPECT_EQ((*all)[1].holder, "host-b:2");
+  EXPECT_EQ((*all)[1].token, 3);
+  EXPECT_EQ((*all)[1].expires_at_ms, 25000);
+  // Malformed requests.
+  EXPECT_EQ(store_->acquire_watch_lease("prod", "", 1, 5).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store_->acquire_watch_lease("", "x", 1, 5).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store_->acquire_watch_lease("prod", "x", 1, 0).error().code, Errc::invalid_argument);
+}
+
+TEST_P(StoreContract, ReleasedWatchLeaseIsFreeAtOnceAndKeepsItsToken) {
+  auto a = store_->acquire_watch_lease("prod", "a", 1000, 60000);
+  ASSERT_TRUE(a.ok() && a->granted);
+  auto wrong = store_->release_watch_lease("prod", "a", 7);
+  ASSERT_TRUE(wrong.ok()) << wrong.error().message;
+  EXPECT_FALSE(*wrong) << "a release with another token changes nothing";
+  auto other = store_->release_watch_lease("prod", "b", 1);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other) << "only the holder releases";
+  EXPECT_FALSE(store_->acquire_watch_lease("prod", "b", 1001, 60000)->granted);
+  auto rel = store_->release_watch_lease("prod", "a", 1);
+  ASSERT_TRUE(rel.ok()) << rel.error().message;
+  EXPECT_TRUE(*rel);
+  auto row = store_->list_watch_leases();
+  ASSERT_TRUE(row.ok() && row->size() == 1u);
+  EXPECT_EQ((*row)[0].expires_at_ms, 0);
+  EXPECT_EQ((*row)[0].token, 1);
+  // Free at once, long before the released lease would have expired.
+  auto b = store_->acquire_watch_lease("prod", "b", 1002, 60000);
+  ASSERT_TRUE(b.ok() && b->granted);
+  EXPECT_EQ(b->lease.token, 2);
+  auto late = store_->release_watch_lease("prod", "a", 1);
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(*late) << "a late release by the old holder does not free the new holder's lease";
+  EXPECT_FALSE(store_->acquire_watch_lease("prod", "a", 1003, 60000)->granted);
+  auto none = store_->release_watch_lease("staging", "a", 1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+}
+
+TEST_P(StoreContract, AStaleFencingTokenWritesNothing) {
+  auto a = store_->acquire_watch_lease("prod", "a", 1000, 5000);
+  ASSERT_TRUE(a.ok() && a->granted);
+  const int64_t ta = a->lease.token;
+  // The holder's writes with its token are made.
+  ASSERT_TRUE(store_->put_watch_cursor({"prod", 100, 1000, "ok", "", 1, 1, 1}, ta).ok());
+  ASSERT_TRUE(store_->mark_watched_run({"prod", "etl", "r1", 100, 1000, "inc-1"}, ta).ok());
+  ASSERT_TRUE(store_
+                  ->mark_watched_run_and_enqueue({"prod", "etl", "r2", 200, 1000, "inc-2"},
+                                                 {outbox_message("k2", "slack")}, ta)
+                  .ok());
+  auto p = store_->prune_watched_runs("prod", 0, ta);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(*p, 0);
+
+  // The lease expires and another watcher takes it over: the old token is stale.
+  auto b = store_->acquire_watch_lease("prod", "b", 6000, 5000);
+  ASSERT_TRUE(b.ok() && b->granted);
+  const int64_t tb = b->lease.token;
+  ASSERT_GT(tb, ta);
+  auto cur = store_->put_watch_cursor({"prod", 999, 6001, "ok", "stale", 2, 9, 9}, ta);
+  ASSERT_FALSE(cur.ok());
+  EXPECT_TRUE(is_fenced(cur.error())) << cur.error().message;
+  EXPECT_EQ(cur.error().code, Errc::failed_precondition);
+  EXPECT_NE(cur.error().message.find("prod"), std::string::npos) << cur.error().message;
+  auto mark = store_->mark_watched_run_and_enqueue({"prod", "etl", "r3", 300, 6001, "inc-3"},
+                                                   {outbox_message("k3", "slack")}, ta);
+  ASSERT_FALSE(mark.ok());
+  EXPECT_TRUE(is_fenced(mark.error())) << mark.error().message;
+  auto plain = store_->mark_watched_run({"prod", "etl", "r4", 400, 6001, "inc-4"}, ta);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_TRUE(is_fenced(plain.error())) << plain.error().message;
+  auto prune = store_->prune_watched_runs("prod", 1000, ta);
+  ASSERT_FALSE(prune.ok());
+  EXPECT_TRUE(is_fenced(prune.error())) << prune.error().message;
+  // Nothing of the stale writes is there.
+  auto c = store_->get_watch_cursor("prod");
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->cursor_ms, 100);
+  EXPECT_EQ((*c)->last_message, "");
+  auto runs = store_->list_watched_runs("prod", 0, 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u) << "r3 and r4 not marked, r1 and r2 not pruned";
+  EXPECT_EQ((*runs)[0].run_id, "r2");
+  auto ob = store_->list_outbox("", 10);
+  ASSERT_TRUE(ob.ok());
+  ASSERT_EQ(ob->size(), 1u);
+  EXPECT_EQ((*ob)[0].idempotency_key, "k2");
+  // The new holder's writes are made; an environment without a lease fences every token.
+  ASSERT_TRUE(store_->put_watch_cursor({"prod", 300, 6001, "ok", "", 2, 1, 0}, tb).ok());
+  ASSERT_TRUE(store_
+                  ->mark_watched_run_and_enqueue({"prod", "etl", "r3", 300, 6001, "inc-3"},
+                                                 {outbox_message("k3", "slack")}, tb)
+                  .ok());
+  EXPECT_EQ(store_->list_watched_runs("prod", 0, 10)->size(), 3u);
+  auto nolease = store_->put_watch_cursor({"dev", 1, 1, "ok", "", 1, 0, 0}, 1);
+  ASSERT_FALSE(nolease.ok());
+  EXPECT_TRUE(is_fenced(nolease.error())) << nolease.error().message;
+  EXPECT_FALSE(is_fenced(make_error(Errc::failed_precondition, "not fenced")));
+  // Without a fence, writes are made as before (one watcher, leases off).
+  ASSERT_TRUE(store_->put_watch_cursor({"dev", 1, 1, "ok", "", 1, 0, 0}).ok());
+}
+
+TEST_P(StoreContract, ReplicasRacingForOneWatchLeaseExactlyOneWins) {
+  constexpr int kReplicas = 4, kRounds = 10;
+  std::vector<std::unique_ptr<Store>> replicas;
+  for (int i = 0; i < kReplicas; ++i) {
+    auto s = backend_->open();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    replicas.push_back(std::move(*s));
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    // Even rounds: a new environment (no row yet); odd rounds: the previous round's environment,
+    // whose lease has expired (a takeover race).
+    const std::string env = "env" + std::to_string(round / 2);
+    const int64_t now = 1000 + 100'000 * round;
+    std::atomic<int> ready{0}, wins{0}, refused{0}, errors{0};
+    std::vector<int64_t> tokens(kReplicas, -1);
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kReplicas; ++i)
+      ts.emplace_back([&, i, store = replicas[static_cast<std::size_t>(i)].get()] {
+        ready.fetch_add(1);
+        while (ready.load() < kReplicas) std::this_thread::yield();
+        auto g = store->acquire_watch_lease(env, "w" + std::to_string(i), now, 5000);
+        if (!g.ok()) {
+          errors.fetch_add(1);
+        } else if (g->granted) {
+          wins.fetch_add(1);
+          tokens[static_cast<std::size_t>(i)] = g->lease.token;
+        } else {
+          refused.fetch_add(1);
+        }
+      });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(errors.load(), 0) << "round " << round;
+    EXPECT_EQ(wins.load(), 1) << "round " << round;
+    EXPECT_EQ(refused.load(), kReplicas - 1) << "round " << round;
+    const int64_t want = round % 2 == 0 ? 1 : 2;
+    EXPECT_EQ(std::count(tokens.begin(), tokens.end(), want), 1) << "round " << round;
+  }
+}
+
+TEST_P(StoreContract, FencedWritesRacingATakeoverLandBeforeItOrNotAtAll) {
+  auto old_store = backend_->open();
+  auto new_store = backend_->open();
+  ASSERT_TRUE(old_store.ok() && new_store.ok());
+  auto a = (*old_store)->acquire_watch_lease("prod", "old", 1000, 5000);
+  ASSERT_TRUE(a.ok() && a->granted);
+  const int64_t token = a->lease.token;
+  std::atomic<int> written{0};
+  std::atomic<bool> done{false};
+  std::string last_error;
+  // The old holder keeps marking runs with its token until a write is refused.
+  std::thread old_holder([&] {
+    for (int i = 0; i < 1'000'000; ++i) {
+      auto m = (*old_store)
+                   ->mark_watched_run({"prod", "etl", "r" + std::to_string(i), 100 + i, 1, "inc"},
+                                      token);
+      if (!m.ok()) {
+        last_error = m.error().message;
+        break;
+      }
+      written.fetch_add(1);
+      // Room for the other connection to get the write lock (SQLite's busy handler is not fair).
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    done = true;
+  });
+  while (written.load() < 10 && !done.load()) std::this_thread::yield();
+  auto b = (*new_store)->acquire_watch_lease("prod", "new", 100'000, 5000);
+  ASSERT_TRUE(b.ok() && b->granted);
+  // What the new holder sees right after its grant is everything the old holder wrote.
+  auto seen = (*new_store)->list_watched_runs("prod", 0, 10'000'000);
+  old_holder.join();
+  ASSERT_TRUE(seen.ok()) << seen.error().message;
+  EXPECT_NE(last_error.find("fenced: "), std::string::npos) << last_error;
+  EXPECT_EQ(seen->size(), static_cast<std::size_t>(written.load()))
+      << "every write the old holder was told succeeded committed before the takeover";
+  auto after = (*new_store)->list_watched_runs("prod", 0, 10'000'000);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), seen->size()) << "no write of the old holder landed after the takeover";
+}
+
+TEST_P(StoreContract, MigrationToVersion8AddsWatchLeasesAndKeepsTheOutbox) {
+  ASSERT_TRUE(store_->enqueue_messages({outbox_message("k", "slack")}).ok());
+  ASSERT_TRUE(backend_->raw_exec(kUndoVersion8).ok());
+  auto s = backend_->open();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ((*s)->list_outbox("", 10)->size(), 1u);
+  auto g = (*s)->acquire_watch_lease("prod", "a", 1, 10);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_TRUE(g->granted);
 }
 
 TEST_P(StoreContract, WatchCursorRoundTripsAndIsPerEnvironment) {

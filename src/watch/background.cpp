@@ -42,6 +42,9 @@ BackgroundWatch::BackgroundWatch(std::shared_ptr<const runbook::Deps> deps,
           }
           on_cycle(c);
         });
+        // Stopped: let go of the leases (watch.lease), so that another watcher takes the
+        // environments at once. Nobody is left to tell of an error: the leases then expire.
+        (void)watcher.release_leases();
       });
 }
 

@@ -1,6 +1,9 @@
 #include "watch/watch.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -45,19 +48,55 @@ std::string subject_of(const HandledRun& h) {
 
 std::string iso_or_none(int64_t ms) { return ms > 0 ? ms_to_iso(ms) : std::string("none"); }
 
+// A lease in the JSON reports; times also in ms, for tools that measure takeovers.
+json lease_json(const store::WatchLease& l) {
+  return {{"holder", l.holder},
+          {"token", l.token},
+          {"expires_at", l.expires_at_ms > 0 ? ms_to_iso(l.expires_at_ms) : ""},
+          {"expires_at_ms", l.expires_at_ms},
+          {"acquired_at", l.acquired_at_ms > 0 ? ms_to_iso(l.acquired_at_ms) : ""},
+          {"acquired_at_ms", l.acquired_at_ms}};
+}
+
 }  // namespace
 
 bool CycleReport::ok() const {
   return std::all_of(envs.begin(), envs.end(), [](const EnvReport& e) { return e.ok; });
 }
 
+std::string default_lease_holder() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    std::snprintf(host, sizeof host, "unknown-host");
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
 Watcher::Watcher(std::shared_ptr<const runbook::Deps> deps, std::shared_ptr<Outbox> outbox)
-    : deps_(std::move(deps)), outbox_(std::move(outbox)) {}
+    : deps_(std::move(deps)), outbox_(std::move(outbox)) {
+  const auto& l = deps_->config.watch.lease;
+  holder_ = l.holder.empty() ? default_lease_holder() : l.holder;
+}
+
+bool Watcher::leases() const { return deps_->config.watch.lease.enabled; }
+
+std::chrono::milliseconds Watcher::lease_renew_every() const {
+  if (!leases()) return milliseconds(0);
+  return milliseconds(int64_t{std::max(1, deps_->config.watch.lease.ttl_seconds)} * 1000 / 3);
+}
+
+void Watcher::restrict_to(std::string env) { only_ = std::move(env); }
+
+std::vector<std::string> Watcher::watched() const {
+  std::vector<std::string> out;
+  for (const auto& env : deps_->config.environments)
+    if (only_ ? env.name == *only_ : deps_->config.watch.enabled_for(env.name))
+      out.push_back(env.name);
+  return out;
+}
 
 CycleReport Watcher::run_once() {
   CycleReport c;
-  for (const auto& env : deps_->config.environments)
-    if (deps_->config.watch.enabled_for(env.name)) c.envs.push_back(run_env(env.name));
+  for (const auto& env : watched()) c.envs.push_back(run_env(env));
   c.delivery = deliver();
   return c;
 }
@@ -72,6 +111,41 @@ std::optional<DeliveryReport> Watcher::deliver() {
     return r;
   }
   return outbox_->deliver_due(**st);
+}
+
+CycleReport Watcher::tend_leases() {
+  CycleReport c;
+  if (!leases()) return c;
+  auto st = deps_->store();
+  if (!st) return c;
+  const int64_t ttl_ms = int64_t{deps_->config.watch.lease.ttl_seconds} * 1000;
+  for (const auto& env : watched()) {
+    auto g = (*st)->acquire_watch_lease(env, holder_, to_ms(deps_->clock->now()), ttl_ms);
+    if (!g) continue;  // the next cycle reports the store's error
+    if (!g->granted) {
+      held_.erase(env);
+      continue;
+    }
+    auto h = held_.find(env);
+    if (h != held_.end() && h->second == g->lease.token) continue;  // renewed
+    // Newly acquired (a takeover, or ours again after an expiry): its cycle now.
+    held_[env] = g->lease.token;
+    c.envs.push_back(run_env(env));
+  }
+  if (!c.envs.empty()) c.delivery = deliver();
+  return c;
+}
+
+Status Watcher::release_leases() {
+  if (held_.empty()) return {};
+  auto st = deps_->store();
+  if (!st) return st.error();
+  Status first;
+  for (const auto& [env, token] : held_)
+    if (auto r = (*st)->release_watch_lease(env, holder_, token); !r && first.ok())
+      first = Error{r.error().code, "lease of " + env + " not released: " + r.error().message};
+  held_.clear();
+  return first;
 }
 
 EnvReport Watcher::run_env(const std::string& env) {
@@ -90,6 +164,49 @@ EnvReport Watcher::run_env(const std::string& env) {
     return rep;
   }
   store::Store& s = **st;
+
+  // Leases: this environment's, acquired or renewed before anything is read. Its token fences
+  // every write below.
+  std::optional<int64_t> fence;
+  const int64_t ttl_ms = int64_t{ws.lease.ttl_seconds} * 1000;
+  const int64_t renew_every_ms = lease_renew_every().count();
+  int64_t renewed_ms = 0;
+  // Another watcher has the environment (`other`: its lease): this watcher lets go of it.
+  auto lost_to = [&](const store::WatchLease& other) {
+    held_.erase(env);
+    rep.lease = other;
+    rep.held_by = other.holder;
+  };
+  // Renews the lease; false when it is not ours with the same token any more (or the store
+  // failed: an error), and the cycle must stop.
+  auto renew = [&]() -> bool {
+    const int64_t now = to_ms(deps.clock->now());
+    auto g = s.acquire_watch_lease(env, holder_, now, ttl_ms);
+    if (!g) {
+      fail("lease not renewed: " + g.error().message);
+      return false;
+    }
+    if (!g->granted || (fence && g->lease.token != *fence)) {
+      // Taken by another watcher (or expired and granted to us again under a new token: a new
+      // holding, whose cycle starts afresh from the store's cursor).
+      if (fence) {
+        rep.lease_lost = true;
+        lost_to(g->lease);
+        if (g->granted) held_[env] = g->lease.token;
+      } else {
+        rep.held_elsewhere = true;
+        lost_to(g->lease);
+      }
+      return false;
+    }
+    renewed_ms = now;
+    fence = g->lease.token;
+    held_[env] = g->lease.token;
+    rep.lease = g->lease;
+    return true;
+  };
+  if (leases() && !renew()) return rep;
+
   auto row = s.get_watch_cursor(env);
   if (!row) {
     fail("watch cursor unreadable: " + row.error().message);
@@ -104,11 +221,23 @@ EnvReport Watcher::run_env(const std::string& env) {
       cur.cursor_ms > 0 ? cur.cursor_ms : now_ms - int64_t{ws.initial_lookback_minutes} * 60'000;
   const int64_t from_ms = cursor - overlap_ms;
   rep.cursor_before_ms = cur.cursor_ms;
+  rep.cursor_after_ms = cur.cursor_ms;
   int64_t next_cursor = cursor;
 
+  // A fenced write: the environment is another watcher's now. Nothing of the write was made.
+  auto fenced = [&](const Error& e) {
+    rep.lease_lost = true;
+    held_.erase(env);
+    rep.notes.push_back("lease lost to another watcher: " + e.message);
+    auto all = s.list_watch_leases();  // who has it, for the report
+    if (all)
+      for (const auto& l : *all)
+        if (l.env == env) lost_to(l);
+  };
+
   auto finish = [&](int64_t new_cursor) {
+    if (rep.lease_lost) return;  // the cursor is the new holder's: not ours to move
     cur.cursor_ms = std::max(cursor, new_cursor);
-    rep.cursor_after_ms = cur.cursor_ms;
     cur.last_cycle_ms = to_ms(deps.clock->now());
     cur.last_outcome = rep.ok ? "ok" : "error";
     cur.last_message =
@@ -119,12 +248,22 @@ EnvReport Watcher::run_env(const std::string& env) {
     cur.cycles += 1;
     cur.incidents_opened += static_cast<int64_t>(rep.opened);
     cur.last_opened = static_cast<int64_t>(rep.opened);
-    if (auto w = s.put_watch_cursor(cur); !w) {
+    if (auto w = s.put_watch_cursor(cur, fence); !w) {
+      if (store::is_fenced(w.error())) {
+        fenced(w.error());
+        return;
+      }
       // Nothing is lost: the handled runs are recorded, and the old cursor only re-lists them.
       rep.notes.push_back("cursor not saved: " + w.error().message);
-    } else if (rep.ok) {
-      if (auto p = s.prune_watched_runs(env, cur.cursor_ms - overlap_ms - kPruneMarginMs); p)
+      return;
+    }
+    rep.cursor_after_ms = cur.cursor_ms;
+    if (rep.ok) {
+      auto p = s.prune_watched_runs(env, cur.cursor_ms - overlap_ms - kPruneMarginMs, fence);
+      if (p)
         rep.pruned = *p;
+      else if (store::is_fenced(p.error()))
+        fenced(p.error());
     }
   };
 
@@ -181,6 +320,8 @@ EnvReport Watcher::run_env(const std::string& env) {
   std::size_t i = 0;
   for (; i < todo.size() && i < cap; ++i) {
     const auto& [end, run] = todo[i];
+    // A long cycle renews the lease on the way, so that it is not taken over for being slow.
+    if (fence && to_ms(deps.clock->now()) - renewed_ms >= renew_every_ms && !renew()) break;
     auto h = runbook::handle_failed_run(deps, env, client, *run, "watch");
     if (!h) {
       fail("run " + run->dag_id + "/" + run->run_id + " not handled: " + h.error().message);
@@ -225,9 +366,15 @@ EnvReport Watcher::run_env(const std::string& env) {
       }
       messages = std::move(*m);
     }
-    if (auto m = messages.empty() ? s.mark_watched_run(mark)
-                                  : s.mark_watched_run_and_enqueue(mark, messages);
+    if (auto m = messages.empty() ? s.mark_watched_run(mark, fence)
+                                  : s.mark_watched_run_and_enqueue(mark, messages, fence);
         !m) {
+      if (store::is_fenced(m.error())) {
+        // Not marked, no message enqueued: the new holder handles this run again (the same
+        // incident) and enqueues its messages once.
+        fenced(m.error());
+        break;
+      }
       fail("run " + run->dag_id + "/" + run->run_id +
            " handled but not marked: " + m.error().message);
       break;
@@ -239,6 +386,12 @@ EnvReport Watcher::run_env(const std::string& env) {
                                      h->first_failing_map_index});
   }
   rep.deferred = todo.size() - rep.handled.size();
+  if (rep.lease_lost) {
+    if (rep.deferred > 0)
+      rep.notes.push_back(std::to_string(rep.deferred) +
+                          " new failure(s) left to the watcher that holds the environment now");
+    return rep;
+  }
   if (rep.deferred > 0) {
     // Stop just before the oldest run not handled: the next cycle lists it again.
     next_cursor = std::min(newest_listed, todo[rep.handled.size()].first);
@@ -249,7 +402,11 @@ EnvReport Watcher::run_env(const std::string& env) {
   } else {
     next_cursor = newest_listed;
   }
-  if (rep.ok) {
+  // The follow-up passes read Airflow again: renew the lease first when it is due. Lost now: the
+  // rest of the cycle (and the cursor) is the new holder's.
+  const bool held = !fence || to_ms(deps.clock->now()) - renewed_ms < renew_every_ms || renew();
+  if (rep.lease_lost) return rep;
+  if (rep.ok && held) {
     // Airflow answered the listing: the rest of the cycle (errors here are notes, never lose
     // anything, and never hold the cursor back).
     // What happened since the previous cycle (with the overlap and a minute more, for late
@@ -278,13 +435,22 @@ EnvReport Watcher::run_env(const std::string& env) {
 void run_loop(Watcher& w, const runbook::Deps& deps, Waiter& waiter,
               const std::function<void(const CycleReport&)>& on_cycle) {
   const auto interval = std::chrono::seconds(std::max(1, deps.config.watch.interval_seconds));
+  const auto renew_every = w.lease_renew_every();  // zero: leases off
   auto next = deps.clock->now();
   for (;;) {
     on_cycle(w.run_once());
     next += interval;
     const auto now = deps.clock->now();
     if (next < now) next = now;  // a cycle longer than the interval: the next one starts at once
-    if (!waiter.wait_until(next)) return;
+    for (;;) {
+      // With leases, wake at least every ttl/3 to renew them (and to take over the environments
+      // of a watcher that stopped renewing) without running a whole cycle.
+      auto wake = next;
+      if (renew_every.count() > 0) wake = std::min(next, deps.clock->now() + renew_every);
+      if (!waiter.wait_until(wake)) return;
+      if (deps.clock->now() >= next) break;
+      if (auto t = w.tend_leases(); !t.envs.empty()) on_cycle(t);
+    }
   }
 }
 
@@ -293,11 +459,20 @@ Result<std::vector<EnvStatus>> watch_status(const runbook::Deps& deps) {
   if (!st) return st.error();
   auto rows = (*st)->list_watch_cursors();
   if (!rows) return rows.error();
+  auto leases = (*st)->list_watch_leases();
+  if (!leases) return leases.error();
+  const int64_t now = to_ms(deps.clock->now());
   std::vector<EnvStatus> out;
   for (const auto& env : deps.config.environments) {
-    EnvStatus e{env.name, deps.config.watch.enabled_for(env.name), std::nullopt};
+    EnvStatus e{env.name, deps.config.watch.enabled_for(env.name), std::nullopt, std::nullopt,
+                false};
     for (const auto& r : *rows)
       if (r.env == env.name) e.cursor = r;
+    for (const auto& l : *leases)
+      if (l.env == env.name) {
+        e.lease = l;
+        e.lease_live = l.expires_at_ms > now;
+      }
     out.push_back(std::move(e));
   }
   return out;
@@ -307,6 +482,12 @@ std::string format_cycle(const CycleReport& c) {
   std::string out;
   if (c.envs.empty()) return "no environment to watch (none configured, or all disabled)\n";
   for (const auto& e : c.envs) {
+    if (e.held_elsewhere) {
+      out += e.env + ": held by " + e.held_by +
+             (e.lease ? " until " + iso_or_none(e.lease->expires_at_ms) : std::string()) +
+             " (another watcher's lease): skipped\n";
+      continue;
+    }
     if (!e.ok) {
       out += e.env + ": error: " + e.error + " (cursor kept at " + iso_or_none(e.cursor_after_ms) +
              ")\n";
@@ -316,6 +497,9 @@ std::string format_cycle(const CycleReport& c) {
              std::to_string(e.already_handled) + " already handled, cursor " +
              iso_or_none(e.cursor_after_ms) + "\n";
     }
+    if (e.lease_lost)
+      out += "  lease lost to " + (e.held_by.empty() ? std::string("another watcher") : e.held_by) +
+             ": stopped; it goes on from the cursor\n";
     for (const auto& h : e.handled) {
       out += "  " + std::string(h.opened ? "+ " : "~ ") + subject_of(h) + " -> " + h.incident_id +
              " (" + h.severity;
@@ -355,7 +539,15 @@ std::string format_status(const std::vector<EnvStatus>& s) {
     const auto& c = *e.cursor;
     out += "cursor " + iso_or_none(c.cursor_ms) + ", last cycle " + iso_or_none(c.last_cycle_ms) +
            " " + c.last_outcome + " (" + c.last_message + "), " + std::to_string(c.cycles) +
-           " cycle(s), " + std::to_string(c.incidents_opened) + " incident(s) opened\n";
+           " cycle(s), " + std::to_string(c.incidents_opened) + " incident(s) opened";
+    if (e.lease) {
+      const auto& l = *e.lease;
+      out += "; lease: " + l.holder + " (token " + std::to_string(l.token) + ") " +
+             (e.lease_live           ? "until " + ms_to_iso(l.expires_at_ms)
+              : l.expires_at_ms == 0 ? std::string("released")
+                                     : "expired " + ms_to_iso(l.expires_at_ms));
+    }
+    out += "\n";
   }
   return out;
 }
@@ -395,6 +587,13 @@ json cycle_json(const CycleReport& c) {
                     {"stuck_checked", e.stuck_checked},
                     {"resolves_enqueued", e.resolves},
                     {"notes", e.notes}});
+    if (e.lease) {
+      json& j = envs.back();
+      j["lease"] = lease_json(*e.lease);
+      j["held_elsewhere"] = e.held_elsewhere;
+      j["lease_lost"] = e.lease_lost;
+      j["held_by"] = e.held_by;
+    }
   }
   json j = {{"ok", c.ok()}, {"environments", envs}};
   if (c.delivery) j["delivery"] = delivery_json(*c.delivery);
@@ -414,6 +613,10 @@ json status_json(const std::vector<EnvStatus>& s) {
       j["cycles"] = c.cycles;
       j["incidents_opened"] = c.incidents_opened;
       j["last_opened"] = c.last_opened;
+    }
+    if (e.lease) {
+      j["lease"] = lease_json(*e.lease);
+      j["lease"]["live"] = e.lease_live;
     }
     envs.push_back(std::move(j));
   }

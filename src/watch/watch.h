@@ -16,6 +16,14 @@
 // diagnosis are recorded; the cursor never passes a failed run that was not handled; handling is
 // idempotent (same incident id, occurrences unique), so a crash between the two only repeats
 // work. Airflow or the store down: that environment's cycle reports the error and keeps its cursor.
+// Several watchers (watch.lease.enabled; docs/watch.md "Several watchers: leases"): each
+// environment has one holder at a time, by a lease in the store. A watcher acquires or renews an
+// environment's lease before its cycle, skips the environment when another watcher holds it, and
+// puts the lease's fencing token on every write of the environment's watch state (cursor, marks
+// with their messages, pruning): a write the store refuses as fenced means another watcher took
+// the environment over, and the cycle stops there for it — nothing is lost, the new holder goes
+// on from the cursor and handles again what was not marked. Leases are renewed at least every
+// ttl/3 by run_loop, and released by release_leases on a clean stop.
 // Not thread-safe per Watcher; one cycle at a time.
 #pragma once
 
@@ -68,6 +76,15 @@ struct EnvReport {
   std::size_t stuck_checked = 0;      // running tries old enough to be compared with their p95
   std::size_t resolves = 0;           // resolve messages enqueued (new ones)
   std::vector<std::string> notes;
+  // Leases (watch.lease.enabled); none of these is an error, the cycle stays ok:
+  // the lease as the cycle left it: this watcher's, or the other holder's (nullopt: leases off,
+  // or the lease could not be read: then ok is false).
+  std::optional<store::WatchLease> lease;
+  bool held_elsewhere = false;  // another watcher holds the environment: skipped, nothing read
+  // Another watcher took the environment during the cycle (a write was fenced, or the renewal
+  // refused): the cycle stopped there, the cursor and the unmarked runs are the new holder's.
+  bool lease_lost = false;
+  std::string held_by;  // the other holder, when held_elsewhere or lease_lost
 };
 
 struct CycleReport {
@@ -83,6 +100,8 @@ struct EnvStatus {
   std::string env;
   bool enabled = true;
   std::optional<store::WatchCursor> cursor;  // nullopt: never watched
+  std::optional<store::WatchLease> lease;    // nullopt: never leased (leases off)
+  bool lease_live = false;                   // the lease has not expired nor been released
 };
 
 // A task's recent successful durations (for stuck tasks): their p95 (seconds; nullopt under 5
@@ -95,6 +114,9 @@ struct DurationStats {
 };
 using DurationCache = std::map<std::pair<std::string, std::string>, DurationStats>;
 
+// "<hostname>:<pid>": the lease holder name when watch.lease.holder is not set.
+std::string default_lease_holder();
+
 class Watcher {
  public:
   // `deps` must outlive the Watcher; its config's `watch:` section and clock are used.
@@ -104,19 +126,44 @@ class Watcher {
   explicit Watcher(std::shared_ptr<const runbook::Deps> deps,
                    std::shared_ptr<Outbox> outbox = nullptr);
 
-  // One cycle over every environment watch.environments does not disable, then the outbox's
-  // delivery pass. Never fails as a whole: each environment's errors are in its report.
+  // One cycle over the watched environments (every one watch.environments does not disable, or
+  // the one of restrict_to), then the outbox's delivery pass. Never fails as a whole: each
+  // environment's errors are in its report.
   CycleReport run_once();
-  // One cycle for one configured environment (enabled or not); no delivery pass.
+  // One cycle for one configured environment (enabled or not); no delivery pass. With leases:
+  // acquires or renews the environment's lease first, and skips it when another watcher holds it.
   EnvReport run_env(const std::string& env);
   // The outbox's delivery pass (nullopt without an outbox with targets).
   std::optional<DeliveryReport> deliver();
+  // From now on, run_once and tend_leases cover only `env` (a configured environment, enabled or
+  // not): `dagmedic watch --env`.
+  void restrict_to(std::string env);
+
+  // Leases on (watch.lease.enabled).
+  bool leases() const;
+  // This watcher's name in the lease table (watch.lease.holder, or default_lease_holder()).
+  const std::string& lease_holder() const { return holder_; }
+  // How often run_loop must renew: ttl / 3 (zero when leases are off).
+  std::chrono::milliseconds lease_renew_every() const;
+  // Between cycles (run_loop calls it at least every lease_renew_every): renews the leases this
+  // watcher holds and tries to acquire the watched environments it does not hold; each
+  // environment it acquires (a takeover: its holder stopped renewing, or released it) gets its
+  // cycle at once, then a delivery pass. Returns those cycles (none: envs empty). Store errors are
+  // left to the next cycle, which reports them.
+  CycleReport tend_leases();
+  // Releases every lease this watcher holds (a clean stop: another watcher may take the
+  // environments at once instead of after the ttl). The first error, after trying every lease.
+  Status release_leases();
 
  private:
+  std::vector<std::string> watched() const;
   std::shared_ptr<const runbook::Deps> deps_;
   std::shared_ptr<Outbox> outbox_;
   std::map<std::string, int64_t> freshness_at_;     // env -> when its last freshness pass ran
   std::map<std::string, DurationCache> durations_;  // env -> recent durations (stuck tasks)
+  std::optional<std::string> only_;
+  std::string holder_;
+  std::map<std::string, int64_t, std::less<>> held_;  // env -> token of the lease held
 };
 
 // What the loop waits with. wait_until returns false when the loop must stop (a signal, a test's
@@ -129,7 +176,9 @@ class Waiter {
 
 // Runs a cycle, hands its report to `on_cycle`, waits until the next start (the previous start +
 // watch.interval_seconds; a cycle longer than the interval is followed at once), and again, until
-// the waiter says stop. Cycles never overlap.
+// the waiter says stop. Cycles never overlap. With leases, no wait is longer than
+// w.lease_renew_every(): between cycles the loop wakes to w.tend_leases(), whose report (when it
+// ran an environment it took over) also goes to `on_cycle`.
 void run_loop(Watcher& w, const runbook::Deps& deps, Waiter& waiter,
               const std::function<void(const CycleReport&)>& on_cycle);
 

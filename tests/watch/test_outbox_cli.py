@@ -1,9 +1,10 @@
 """The notification outbox end to end, on the real `dagmedic watch` binary (docs/watch.md
 "Notifications: the outbox"), without the heavy Airflow rigs:
 
-- FakeAirflow: a TEST DOUBLE of the Airflow 2 REST API (/api/v1), only the reads the watcher
-  makes (runs, a run's task instances, a DAG, a try's log; no import errors, nothing running). It is not Airflow; the watch
-  loop against real Airflow is tests/airflow/test_watch.py.
+- FakeAirflow (airflow_double.py, shared with test_leases_pg.py): a TEST DOUBLE of the Airflow 2
+  REST API (/api/v1), only the reads the watcher makes (runs, a run's task instances, a DAG, a
+  try's log; no import errors, nothing running). It is not Airflow; the watch loop against real
+  Airflow is tests/airflow/test_watch.py.
 - Receiver: a real local HTTP server (http.server) standing in for Slack, PagerDuty, Teams and a
   signed-JSON webhook; it records every request and answers as each test scripts it.
 
@@ -16,7 +17,6 @@ none is lost, and a repeat carries the same Idempotency-Key.
 """
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 import json
@@ -24,104 +24,20 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from airflow_double import FakeAirflow  # noqa: E402
 from webhook_receiver import Receiver  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("DM_BUILD", ROOT / "build")) / "dagmedic"
 HOOK_KEY = "hook-secret-for-tests"
 PD_KEY = "pd-routing-key-for-tests"
-
-
-def iso(t: datetime.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-class FakeAirflow:
-    """Failed runs of DAGs, each with one failed task `load` (try 1) and its log."""
-
-    def __init__(self) -> None:
-        self.runs: list[dict] = []
-        self.logs: dict[tuple[str, str], str] = {}
-        fake = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # quiet
-                pass
-
-            def _json(self, doc, status=200):
-                body = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                u = urllib.parse.urlsplit(self.path)
-                q = urllib.parse.parse_qs(u.query)
-                parts = [urllib.parse.unquote(p) for p in u.path.split("/")]
-                # ['', 'api', 'v1', 'dags', dag, ...]
-                if parts[:4] == ["", "api", "v1", "importErrors"]:
-                    return self._json({"import_errors": [], "total_entries": 0})
-                if parts[:4] != ["", "api", "v1", "dags"]:
-                    return self._json({"detail": "not found"}, 404)
-                rest = parts[4:]
-                offset = int(q.get("offset", ["0"])[0])
-                limit = int(q.get("limit", ["100"])[0])
-                if len(rest) == 2 and rest[1] == "dagRuns":  # one DAG's runs, or every DAG's (~)
-                    runs = [r for r in fake.runs if r["state"] in q.get("state", [r["state"]])
-                            and rest[0] in ("~", r["dag_id"])]
-                    return self._json({"dag_runs": runs[offset:offset + limit],
-                                       "total_entries": len(runs)})
-                if rest == ["~", "dagRuns", "~", "taskInstances"]:  # nothing is running
-                    return self._json({"task_instances": [], "total_entries": 0})
-                if len(rest) == 1:
-                    return self._json({"dag_id": rest[0], "is_paused": False,
-                                       "tags": [{"name": "tier=1"}]})
-                if len(rest) == 4 and rest[3] == "taskInstances":
-                    dag, run = rest[0], rest[2]
-                    r = next((r for r in fake.runs if r["dag_id"] == dag and r["dag_run_id"] == run), None)
-                    if r is None:
-                        return self._json({"detail": "no run"}, 404)
-                    tis = [{"dag_id": dag, "dag_run_id": run, "task_id": "load", "map_index": -1,
-                            "try_number": 1, "max_tries": 0, "state": "failed",
-                            "start_date": r["start_date"], "end_date": r["end_date"],
-                            "operator": "PythonOperator"}]
-                    return self._json({"task_instances": tis[offset:], "total_entries": len(tis)})
-                if len(rest) == 7 and rest[5] == "logs":
-                    text = fake.logs.get((rest[0], rest[2]), "").encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(text)))
-                    self.end_headers()
-                    self.wfile.write(text)
-                    return None
-                return self._json({"detail": "not found"}, 404)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def fail(self, dag: str, run: str, minutes_ago: int, log: str) -> None:
-        now = datetime.datetime.now(datetime.timezone.utc)
-        end = now - datetime.timedelta(minutes=minutes_ago)
-        self.runs.append({"dag_id": dag, "dag_run_id": run, "state": "failed",
-                          "run_type": "scheduled", "execution_date": iso(end - datetime.timedelta(minutes=5)),
-                          "start_date": iso(end - datetime.timedelta(minutes=4)), "end_date": iso(end)})
-        self.logs[(dag, run)] = log
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

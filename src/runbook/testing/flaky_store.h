@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,56 @@ class ForwardingStore : public store::Store {
   Result<std::vector<store::Incident>> list_incidents(const store::IncidentQuery& q,
                                                       size_t limit) override {
     return s_->list_incidents(q, limit);
+  }
+  Result<std::optional<store::WatchCursor>> get_watch_cursor(const std::string& env) override {
+    return s_->get_watch_cursor(env);
+  }
+  Result<std::vector<store::WatchCursor>> list_watch_cursors() override {
+    return s_->list_watch_cursors();
+  }
+  Status put_watch_cursor(const store::WatchCursor& c, std::optional<int64_t> fence) override {
+    return s_->put_watch_cursor(c, fence);
+  }
+  Status mark_watched_run(const store::WatchedRun& r, std::optional<int64_t> fence) override {
+    return s_->mark_watched_run(r, fence);
+  }
+  Result<std::vector<store::WatchedRun>> list_watched_runs(const std::string& env, int64_t from,
+                                                           size_t limit) override {
+    return s_->list_watched_runs(env, from, limit);
+  }
+  Result<int64_t> prune_watched_runs(const std::string& env, int64_t before,
+                                     std::optional<int64_t> fence) override {
+    return s_->prune_watched_runs(env, before, fence);
+  }
+  Result<store::LeaseGrant> acquire_watch_lease(const std::string& env, const std::string& holder,
+                                                int64_t now, int64_t ttl) override {
+    return s_->acquire_watch_lease(env, holder, now, ttl);
+  }
+  Result<bool> release_watch_lease(const std::string& env, const std::string& holder,
+                                   int64_t token) override {
+    return s_->release_watch_lease(env, holder, token);
+  }
+  Result<std::vector<store::WatchLease>> list_watch_leases() override {
+    return s_->list_watch_leases();
+  }
+  Status mark_watched_run_and_enqueue(const store::WatchedRun& r,
+                                      const std::vector<store::OutboxMessage>& messages,
+                                      std::optional<int64_t> fence) override {
+    return s_->mark_watched_run_and_enqueue(r, messages, fence);
+  }
+  Result<int64_t> enqueue_messages(const std::vector<store::OutboxMessage>& messages) override {
+    return s_->enqueue_messages(messages);
+  }
+  Result<std::vector<store::OutboxMessage>> due_messages(int64_t now, size_t limit) override {
+    return s_->due_messages(now, limit);
+  }
+  Status record_outbox_attempt(int64_t id, const store::OutboxAttempt& a) override {
+    return s_->record_outbox_attempt(id, a);
+  }
+  Result<std::vector<store::OutboxCounts>> outbox_counts() override { return s_->outbox_counts(); }
+  Result<std::vector<store::OutboxMessage>> list_outbox(const std::string& state,
+                                                        size_t limit) override {
+    return s_->list_outbox(state, limit);
   }
 
  protected:

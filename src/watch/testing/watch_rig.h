@@ -48,13 +48,14 @@ struct Rig {
   std::shared_ptr<runbook::Deps> deps;
   std::shared_ptr<http::FakeHttpClient> http = std::make_shared<http::FakeHttpClient>();
   std::shared_ptr<Outbox> outbox;  // null without targets
+  std::shared_ptr<runbook::testing::FakeProvider> provider;
 
   explicit Rig(config::WatchSettings ws = {}) : Rig(RigOptions{.watch = std::move(ws)}) {}
   explicit Rig(RigOptions o) {
     auto s = store::open_sqlite_store({.path = ":memory:"});
     EXPECT_TRUE(s.ok());
     store = std::move(*s);
-    auto provider = std::make_shared<runbook::testing::FakeProvider>(
+    provider = std::make_shared<runbook::testing::FakeProvider>(
         std::vector<std::shared_ptr<runbook::testing::FakeAirflow>>{fake});
     config::Config cfg = provider->config();
     cfg.watch = std::move(o.watch);
@@ -67,11 +68,30 @@ struct Rig {
     deps = std::move(*d);
     if (!deps->config.notify.targets.empty()) {
       http->set_handler([](const http::Request&) { return http::FakeHttpClient::ok(200, "ok"); });
-      OutboxDeps od{http, clock,
-                    [](const std::string&) -> Result<std::string> { return std::string("k"); },
-                    [] { return 0.5; }};
-      outbox = std::make_shared<Outbox>(deps->config.notify, deps->redactor, od);
+      outbox = outbox_for(*deps);
     }
+  }
+
+  // The Deps of another watcher in the same world (the same Airflow, clock and notify targets)
+  // with watch settings of its own (e.g. another lease holder), on `st` (default: the rig's
+  // store; e.g. a wrapper of it).
+  std::shared_ptr<runbook::Deps> deps_with(config::WatchSettings ws,
+                                           std::shared_ptr<store::Store> st = nullptr) const {
+    config::Config cfg = deps->config;
+    cfg.watch = std::move(ws);
+    runbook::DepsOverrides ov{.clock = clock, .clients = provider, .store = st ? st : store};
+    ov.audit_key = std::string(64, 'k');
+    auto d = runbook::make_deps(std::move(cfg), std::move(ov));
+    EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message);
+    return d.ok() ? *d : nullptr;
+  }
+  // An Outbox for `d`'s notify targets on the rig's FakeHttpClient (null without targets).
+  std::shared_ptr<Outbox> outbox_for(const runbook::Deps& d) const {
+    if (d.config.notify.targets.empty()) return nullptr;
+    OutboxDeps od{http, clock,
+                  [](const std::string&) -> Result<std::string> { return std::string("k"); },
+                  [] { return 0.5; }};
+    return std::make_shared<Outbox>(d.config.notify, d.redactor, od);
   }
 
   // A failed run of `dag` that ended at t0 + end_min, whose task "load" failed with kLog.
