@@ -8,6 +8,7 @@
 
 #include "http/curl_http_client.h"
 #include "runbook/resources.h"
+#include "web/approval_web.h"
 
 namespace dm::app {
 
@@ -36,6 +37,12 @@ Result<std::shared_ptr<watch::Outbox>> make_outbox(const runbook::Deps& deps) {
       return make_error(Errc::failed_precondition, "$" + var + " is unset or empty");
     return std::string(v);
   };
+  // Messages link a pending approval's page: the one this process serves (serve), else the
+  // page's public address from the config (a separate `dagmedic watch`).
+  if (deps.approval_url)
+    od.approval_url = deps.approval_url;
+  else if (const auto& pub = deps.config.auth.approval_page.public_url; !pub.empty())
+    od.approval_url = [pub](const std::string& id) { return web::approval_page_url(pub, id); };
   auto outbox = std::make_shared<watch::Outbox>(deps.config.notify, deps.redactor, std::move(od));
   if (auto sec = outbox->check_secrets(); !sec)
     return make_error(sec.error().code, deps.config.source + ": " + sec.error().message);

@@ -23,8 +23,10 @@ namespace dm::app {
 std::vector<std::string> incident_uris_changed(const watch::CycleReport& c);
 
 // The outbox of notify: (docs/watch.md "Notifications") for `dagmedic watch` and `serve --watch`:
-// real HTTP, the Deps' clock, secrets from the process environment. Errors: a variable a target
-// names is unset or empty (failed_precondition, the config file and the key named).
+// real HTTP, the Deps' clock, secrets from the process environment, approval links to
+// deps.approval_url or else auth.approval_page.public_url (none when neither is set). Errors: a
+// variable a target names is unset or empty (failed_precondition, the config file and the key
+// named).
 Result<std::shared_ptr<watch::Outbox>> make_outbox(const runbook::Deps& deps);
 
 // Starts the loop, with make_outbox's outbox (its errors stop it from starting). Requires: at

@@ -151,7 +151,7 @@ void enqueue_resolves(const std::string& env, store::Store& s, const Outbox& out
     f.occurrence_ms = iso_to_ms(str_at(summary, "verify", "checked_at")).value_or(0);
     if (auto reason = str_at(summary, "verify", "reason"); !reason.empty())
       f.notes.push_back(reason);
-    auto m = outbox.messages_for(std::move(f));
+    auto m = outbox.messages_for(std::move(f), s);
     auto q = m ? s.enqueue_messages(*m) : Result<int64_t>(m.error());
     if (!q) {
       rep.notes.push_back("resolve of " + inc.id + " not enqueued: " + q.error().message);

@@ -99,6 +99,53 @@ TEST(WatchRecovery, ARecoveredIncidentIsResolvedOncePerTargetAndAgainAfterANewFa
   EXPECT_EQ(r.messages("resolve:").size(), 4u);
 }
 
+TEST(WatchApprovalLink, ANewFailureLinksTheApprovalPendingForItsDag) {
+  RigOptions o = notifying();
+  o.approval_page = [](const std::string& id) { return "https://approve.example/approvals/" + id; };
+  Rig r(std::move(o));
+  r.failure("etl", "r1", -20);
+  Watcher w(r.deps, r.outbox);
+  ASSERT_TRUE(w.run_once().ok());
+  auto first = r.messages("trigger:");
+  ASSERT_EQ(first.size(), 2u);
+  for (const auto& m : first) EXPECT_EQ(m.payload.find("approve.example"), std::string::npos);
+
+  // The assistant asks for a new run of the DAG; before anyone approves, the next run fails too.
+  store::ApprovalRecord a;
+  a.id = "apr-7";
+  a.action = "trigger_dag";
+  a.env = "prod";
+  a.tier = "prod";
+  a.params_json = json{{"dag_id", "etl"}, {"conf", json::object()}}.dump();
+  a.params_hash = std::string(64, 'b');
+  a.requester = "alice";
+  a.reason = "rerun";
+  a.created_at_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(r.clock->now().time_since_epoch())
+          .count();
+  a.expires_at_ms = a.created_at_ms + 3'600'000;
+  ASSERT_TRUE(r.store->create_approval(a).ok());
+  r.failure("etl", "r2", 0);
+  r.clock->advance(std::chrono::minutes(1));
+  CycleReport c = w.run_once();
+  ASSERT_TRUE(c.ok()) << c.envs[0].error;
+  auto all = r.messages("trigger:");
+  ASSERT_EQ(all.size(), 4u);
+  std::size_t linked = 0;
+  for (const auto& m : all)
+    if (m.incident_id == store::incident_id_for("prod", "etl", "r2")) {
+      EXPECT_NE(m.payload.find("https://approve.example/approvals/apr-7"), std::string::npos)
+          << m.payload;
+      ++linked;
+    }
+  EXPECT_EQ(linked, 2u);
+  for (const auto& req : r.http->requests()) {
+    if (req.body.find(store::incident_id_for("prod", "etl", "r2")) != std::string::npos) {
+      EXPECT_NE(req.body.find("approvals/apr-7"), std::string::npos);
+    }
+  }
+}
+
 TEST(WatchRecovery, AQuietPeriodHoldsTheResolveBack) {
   Rig r(notifying(/*quiet_minutes=*/30));
   r.failure("etl", "r1", -20);

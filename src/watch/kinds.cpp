@@ -121,7 +121,7 @@ HandledRun entry_of(const store::Incident& inc, const std::string& kind,
 bool record(store::Store& s, const Outbox* outbox, const store::Incident& inc, IncidentFacts facts,
             HandledRun entry, const std::string& what, EnvReport& rep) {
   if (outbox && outbox->enabled()) {
-    auto m = outbox->messages_for(std::move(facts));
+    auto m = outbox->messages_for(std::move(facts), s);
     auto q = m ? s.enqueue_messages(*m) : Result<int64_t>(m.error());
     if (!q) {
       rep.notes.push_back(what + " not announced: " + q.error().message);

@@ -51,11 +51,35 @@ Status Outbox::check_secrets() const {
   return {};
 }
 
-Result<std::vector<store::OutboxMessage>> Outbox::messages_for(IncidentFacts f) const {
+std::optional<store::ApprovalRecord> pending_approval_for(
+    const std::vector<store::ApprovalRecord>& approvals, const IncidentFacts& f, int64_t now_ms) {
+  for (const auto& a : approvals) {  // newest first, as list_approvals gives them
+    if (a.state != store::ApprovalState::pending || a.expires_at_ms <= now_ms || a.env != f.env)
+      continue;
+    const auto p = nlohmann::json::parse(a.params_json, nullptr, false);
+    if (!p.is_object()) continue;
+    const auto str = [&](const char* k) {
+      return p.contains(k) && p[k].is_string() ? p[k].get<std::string>() : std::string();
+    };
+    if (str("dag_id") != f.dag_id) continue;
+    const std::string run = str("run_id");
+    if (!run.empty() && !f.run_id.empty() && run != f.run_id) continue;
+    return a;
+  }
+  return std::nullopt;
+}
+
+Result<std::vector<store::OutboxMessage>> Outbox::messages_for(IncidentFacts f,
+                                                               store::Store& s) const {
   if (f.incident_url.empty() && !settings_.base_url.empty())
     f.incident_url = settings_.base_url + "/incidents/" + f.incident_id;
-  const std::string event = event_of(f);
   const int64_t now = to_ms(d_.clock->now());
+  if (f.approval_url.empty() && d_.approval_url && f.event_action != "resolve") {
+    // A pending approval is rare and short-lived: the newest hundred are plenty.
+    if (auto all = s.list_approvals(store::ApprovalState::pending, 100); all)
+      if (auto a = pending_approval_for(*all, f, now)) f.approval_url = d_.approval_url(a->id);
+  }
+  const std::string event = event_of(f);
   std::vector<store::OutboxMessage> out;
   for (const auto& t : settings_.targets) {
     auto p = build_payload(t.kind, f, *redactor_);

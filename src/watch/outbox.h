@@ -47,6 +47,9 @@ struct OutboxDeps {
   std::function<Result<std::string>(const std::string& var)> secret;
   // Uniform in [0, 1): the backoff's jitter. Unset: a std::mt19937_64 from std::random_device.
   std::function<double()> random;
+  // The approval page of approval `id` (app: the served page, or auth.approval_page.public_url).
+  // Unset: messages carry no approval link.
+  std::function<std::string(const std::string& id)> approval_url;
 };
 
 // What one delivery pass did.
@@ -78,8 +81,11 @@ class Outbox {
   Status check_secrets() const;
 
   // One message per target for `f` (pending, due now), payloads redacted. incident_url is filled
-  // from notify.base_url when empty. Errors: a payload that cannot be built (a bug).
-  Result<std::vector<store::OutboxMessage>> messages_for(IncidentFacts f) const;
+  // from notify.base_url when empty; approval_url, when empty, from the newest pending approval
+  // in `s` that concerns the incident (pending_approval_for), unless f is a resolve or no
+  // approval page is known. Errors: a payload that cannot be built (a bug); a store that cannot
+  // list approvals only costs the link.
+  Result<std::vector<store::OutboxMessage>> messages_for(IncidentFacts f, store::Store& s) const;
 
   // The delay before the next attempt after `attempts_made` failed ones (>= 1): full jitter.
   std::chrono::milliseconds backoff(int64_t attempts_made) const;
@@ -92,6 +98,12 @@ class Outbox {
   std::shared_ptr<const logs::Redactor> redactor_;
   OutboxDeps d_;
 };
+
+// The newest approval in `approvals` that is pending, unexpired at `now_ms`, in f.env, and whose
+// parameters name f.dag_id and, when both name a run, f.run_id: the write a human is asked to
+// approve for this incident. nullopt: none.
+std::optional<store::ApprovalRecord> pending_approval_for(
+    const std::vector<store::ApprovalRecord>& approvals, const IncidentFacts& f, int64_t now_ms);
 
 // Counts per target and the dead letters. Errors: the store's.
 Result<OutboxStatus> outbox_status(store::Store& s, const config::NotifySettings& n);

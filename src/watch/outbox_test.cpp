@@ -210,7 +210,8 @@ struct OutboxRig {
   double jitter = 1.0;  // the top of every backoff window, so delays are exact
   std::unique_ptr<Outbox> outbox;
 
-  explicit OutboxRig(std::vector<config::NotifyTarget> targets) {
+  explicit OutboxRig(std::vector<config::NotifyTarget> targets,
+                     std::function<std::string(const std::string&)> approval_page = {}) {
     auto s = store::open_sqlite_store({.path = ":memory:"});
     EXPECT_TRUE(s.ok());
     store = std::move(*s);
@@ -227,10 +228,11 @@ struct OutboxRig {
       return it->second;
     };
     d.random = [this] { return jitter; };
+    d.approval_url = std::move(approval_page);
     outbox = std::make_unique<Outbox>(n, redactor(), d);
   }
   void enqueue(const IncidentFacts& f) {
-    auto m = outbox->messages_for(f);
+    auto m = outbox->messages_for(f, *store);
     ASSERT_TRUE(m.ok()) << m.error().message;
     ASSERT_TRUE(store->enqueue_messages(*m).ok());
   }
@@ -240,6 +242,102 @@ struct OutboxRig {
     return l->at(0);
   }
 };
+
+// ---- approval links ----
+
+store::ApprovalRecord approval(const std::string& id, const std::string& env, nlohmann::json params,
+                               int64_t created_ms) {
+  store::ApprovalRecord a;
+  a.id = id;
+  a.action = params.contains("run_id") ? "clear_failed_tasks" : "trigger_dag";
+  a.env = env;
+  a.tier = "prod";
+  a.params_json = params.dump();
+  a.params_hash = std::string(64, 'a');
+  a.requester = "alice";
+  a.reason = "rerun after the fix";
+  a.created_at_ms = created_ms;
+  a.expires_at_ms = created_ms + 3'600'000;
+  return a;
+}
+
+TEST(OutboxApprovalLink, ThePendingApprovalOfTheIncidentsDagAndRunIsChosen) {
+  const int64_t now = ms(t0());
+  const IncidentFacts f = facts();
+  std::vector<store::ApprovalRecord> all = {
+      approval("other-env", "staging", {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, now),
+      approval("other-dag", "prod", {{"dag_id", "etl_users"}, {"run_id", f.run_id}}, now),
+      approval("other-run", "prod", {{"dag_id", f.dag_id}, {"run_id", "manual__x"}}, now),
+      approval("expired", "prod", {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, now - 3'600'000),
+      approval("garbled", "prod", nlohmann::json::array(), now),
+  };
+  all.push_back(approval("decided", "prod", {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, now));
+  all.back().state = store::ApprovalState::denied;
+  EXPECT_FALSE(pending_approval_for(all, f, now).has_value());
+
+  // A clear of this very run; a trigger of the DAG (no run) matches too, but the list is newest
+  // first and the first match wins.
+  all.insert(all.begin() + 2, approval("clear-it", "prod",
+                                       {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, now - 1000));
+  all.push_back(approval("trigger-it", "prod", {{"dag_id", f.dag_id}}, now - 2000));
+  auto a = pending_approval_for(all, f, now);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->id, "clear-it");
+  all.erase(all.begin() + 2);
+  a = pending_approval_for(all, f, now);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->id, "trigger-it");
+  // An incident of a whole DAG (late, not succeeding) has no run: a clear of any run matches.
+  IncidentFacts late = f;
+  late.run_id.clear();
+  a = pending_approval_for(
+      {approval("clear-other", "prod", {{"dag_id", f.dag_id}, {"run_id", "manual__x"}}, now)}, late,
+      now);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->id, "clear-other");
+}
+
+TEST(OutboxApprovalLink, MessagesLinkThePendingApprovalPageButResolvesDoNot) {
+  OutboxRig r({target("hook", "json"), target("slack", "slack"), target("teams", "teams"),
+               target("pd", "pagerduty")},
+              [](const std::string& id) { return "https://approve.example.com/approvals/" + id; });
+  const IncidentFacts f = facts();
+  ASSERT_TRUE(r.store
+                  ->create_approval(approval(
+                      "apr-1", "prod", {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, ms(t0())))
+                  .ok());
+  auto m = r.outbox->messages_for(f, *r.store);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ASSERT_EQ(m->size(), 4u);
+  const std::string url = "https://approve.example.com/approvals/apr-1";
+  for (const auto& msg : *m) EXPECT_NE(msg.payload.find(url), std::string::npos) << msg.kind;
+  EXPECT_EQ(nlohmann::json::parse(m->at(0).payload).value("approval_url", ""), url);
+
+  IncidentFacts resolve = f;
+  resolve.event_action = "resolve";
+  m = r.outbox->messages_for(resolve, *r.store);
+  ASSERT_TRUE(m.ok());
+  for (const auto& msg : *m) EXPECT_EQ(msg.payload.find("approvals/apr-1"), std::string::npos);
+
+  // Once decided it is no longer pending: no link.
+  ASSERT_TRUE(
+      r.store->record_decision("apr-1", {.principal = "bob", .approve = true}, ms(t0())).ok());
+  m = r.outbox->messages_for(f, *r.store);
+  ASSERT_TRUE(m.ok());
+  for (const auto& msg : *m) EXPECT_EQ(msg.payload.find("approvals/apr-1"), std::string::npos);
+}
+
+TEST(OutboxApprovalLink, WithoutAnApprovalPageThereIsNoLink) {
+  OutboxRig r({target("hook", "json")});
+  const IncidentFacts f = facts();
+  ASSERT_TRUE(r.store
+                  ->create_approval(approval(
+                      "apr-1", "prod", {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, ms(t0())))
+                  .ok());
+  auto m = r.outbox->messages_for(f, *r.store);
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(nlohmann::json::parse(m->at(0).payload).contains("approval_url"));
+}
 
 TEST(OutboxDelivery, A2xxIsDeliveredOnceWithTheIdempotencyKey) {
   OutboxRig r({target("hook", "json")});
@@ -446,7 +544,7 @@ TEST(WatchOutbox, EachNewFailureIsNotifiedOncePerTargetAndDelivered) {
   http->set_handler([](const http::Request&) { return FakeHttpClient::ok(200, "ok"); });
   OutboxDeps od{http, clock,
                 [](const std::string&) -> Result<std::string> { return std::string("k"); },
-                [] { return 0.5; }};
+                [] { return 0.5; }, {}};
   auto outbox = std::make_shared<Outbox>((*deps)->config.notify, (*deps)->redactor, od);
 
   fake->add_dag(airflow::Dag{.dag_id = "etl", .tags = {"tier=1"}});

@@ -358,7 +358,7 @@ EnvReport Watcher::run_env(const std::string& env) {
       f.failed_at_ms = end;
       f.opened = h->opened;
       if (inc) f.error = inc->error;
-      auto m = outbox_->messages_for(std::move(f));
+      auto m = outbox_->messages_for(std::move(f), s);
       if (!m) {
         fail("run " + run->dag_id + "/" + run->run_id +
              " handled but its messages not built: " + m.error().message);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,8 @@ struct RigOptions {
   config::WatchSettings watch{};
   std::vector<config::NotifyTarget> targets{};  // none: no outbox
   std::vector<config::RecoveryRule> recovery{};
+  // The approval page of an approval id (OutboxDeps::approval_url); unset: no approval links.
+  std::function<std::string(const std::string&)> approval_page{};
 };
 
 struct Rig {
@@ -49,6 +52,7 @@ struct Rig {
   std::shared_ptr<http::FakeHttpClient> http = std::make_shared<http::FakeHttpClient>();
   std::shared_ptr<Outbox> outbox;  // null without targets
   std::shared_ptr<runbook::testing::FakeProvider> provider;
+  std::function<std::string(const std::string&)> approval_page;
 
   explicit Rig(config::WatchSettings ws = {}) : Rig(RigOptions{.watch = std::move(ws)}) {}
   explicit Rig(RigOptions o) {
@@ -61,6 +65,7 @@ struct Rig {
     cfg.watch = std::move(o.watch);
     cfg.notify.targets = std::move(o.targets);
     cfg.recovery = std::move(o.recovery);
+    approval_page = std::move(o.approval_page);
     runbook::DepsOverrides ov{.clock = clock, .clients = provider, .store = store};
     ov.audit_key = std::string(64, 'k');
     auto d = runbook::make_deps(std::move(cfg), std::move(ov));
@@ -90,7 +95,7 @@ struct Rig {
     if (d.config.notify.targets.empty()) return nullptr;
     OutboxDeps od{http, clock,
                   [](const std::string&) -> Result<std::string> { return std::string("k"); },
-                  [] { return 0.5; }};
+                  [] { return 0.5; }, approval_page};
     return std::make_shared<Outbox>(d.config.notify, d.redactor, od);
   }
 
