@@ -261,6 +261,11 @@ store::ApprovalRecord approval(const std::string& id, const std::string& env, nl
   return a;
 }
 
+// A pending clear of f's run, made at t0().
+store::ApprovalRecord clear_of(const IncidentFacts& f, const std::string& id) {
+  return approval(id, f.env, {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, ms(t0()));
+}
+
 TEST(OutboxApprovalLink, ThePendingApprovalOfTheIncidentsDagAndRunIsChosen) {
   const int64_t now = ms(t0());
   const IncidentFacts f = facts();
@@ -302,10 +307,7 @@ TEST(OutboxApprovalLink, MessagesLinkThePendingApprovalPageButResolvesDoNot) {
                target("pd", "pagerduty")},
               [](const std::string& id) { return "https://approve.example.com/approvals/" + id; });
   const IncidentFacts f = facts();
-  ASSERT_TRUE(r.store
-                  ->create_approval(approval(
-                      "apr-1", "prod", {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, ms(t0())))
-                  .ok());
+  ASSERT_TRUE(r.store->create_approval(clear_of(f, "apr-1")).ok());
   auto m = r.outbox->messages_for(f, *r.store);
   ASSERT_TRUE(m.ok()) << m.error().message;
   ASSERT_EQ(m->size(), 4u);
@@ -330,10 +332,7 @@ TEST(OutboxApprovalLink, MessagesLinkThePendingApprovalPageButResolvesDoNot) {
 TEST(OutboxApprovalLink, WithoutAnApprovalPageThereIsNoLink) {
   OutboxRig r({target("hook", "json")});
   const IncidentFacts f = facts();
-  ASSERT_TRUE(r.store
-                  ->create_approval(approval(
-                      "apr-1", "prod", {{"dag_id", f.dag_id}, {"run_id", f.run_id}}, ms(t0())))
-                  .ok());
+  ASSERT_TRUE(r.store->create_approval(clear_of(f, "apr-1")).ok());
   auto m = r.outbox->messages_for(f, *r.store);
   ASSERT_TRUE(m.ok());
   EXPECT_FALSE(nlohmann::json::parse(m->at(0).payload).contains("approval_url"));
@@ -542,9 +541,11 @@ TEST(WatchOutbox, EachNewFailureIsNotifiedOncePerTargetAndDelivered) {
   ASSERT_TRUE(deps.ok()) << deps.error().message;
   auto http = std::make_shared<FakeHttpClient>();
   http->set_handler([](const http::Request&) { return FakeHttpClient::ok(200, "ok"); });
-  OutboxDeps od{http, clock,
+  OutboxDeps od{http,
+                clock,
                 [](const std::string&) -> Result<std::string> { return std::string("k"); },
-                [] { return 0.5; }, {}};
+                [] { return 0.5; },
+                {}};
   auto outbox = std::make_shared<Outbox>((*deps)->config.notify, (*deps)->redactor, od);
 
   fake->add_dag(airflow::Dag{.dag_id = "etl", .tags = {"tier=1"}});
