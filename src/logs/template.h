@@ -47,6 +47,15 @@ struct TemplateOptions {
   // record_header) and leave it out of routing and similarity. Off: only leading masked
   // timestamps are (as before header detection).
   bool record_header = true;
+  // One field, one token (template.cpp canonical_token): on the tree path, tokens are masked a
+  // second time so that a field keeps one shape whatever its value (signed numbers, hex
+  // counters, numbers with units, decimals, compact date-times -> "<n>"/"<ts>", host:port ->
+  // "<host>:<n>"), the header's severity word becomes "<level>", and a double-quoted value is
+  // one token even with blanks inside. Off: tokens as the masker left them.
+  bool field_tokens = true;
+  // Weight, in the similarity of a line to a cluster, of a token holding a placeholder ("<n>",
+  // "<ip>", "<host>:<n>"…) where a word weighs 1. 1.0 is Drain's count.
+  double masked_weight = 0.5;
   // Shape memo in front of the masker (line_shape.h), per MaskedBatch: skeleton -> masked line.
   // Same output with or without it (exact; only speed changes). 0 turns it off.
   std::size_t shape_memo_bytes = 32u << 20;
