@@ -19,7 +19,14 @@
 //      Drain expects them cut off beforehand, which real logs don't do. Lines are matched on the
 //      message's tokens, so headers of different lengths meet (the cluster's header then shows
 //      as one "<*>"); the template text keeps the header;
-//   4. bounded memory: at most max_clusters clusters (the least recently used is evicted, as
+//   4. one field, one token (field_tokens; template.cpp canonical_token): on the tree path a
+//      second, token-level masking gives a field one shape whatever its value (signed numbers,
+//      hex counters, units, decimals -> "<n>", compact date-times -> "<ts>", host:port ->
+//      "<host>:<n>"), the header's severity word becomes "<level>", a quoted key's value is one
+//      token; routing passes over fields and place names to the message's first words, a token
+//      holding a placeholder weighs masked_weight (a word 1) in the similarity, and a line that
+//      every word of a cluster's template matches joins it even under `similarity`;
+//   5. bounded memory: at most max_clusters clusters (the least recently used is evicted, as
 //      drain3 does with max_clusters), lines cut at max_line_bytes, cache cleared past a byte cap.
 // Cluster ids are 1-based, in order of creation, never reused.
 // Not thread-safe (one miner per stream). Never throws except std::bad_alloc.
