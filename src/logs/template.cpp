@@ -254,10 +254,11 @@ std::size_t past_level(const std::vector<std::string_view>& toks, std::size_t j,
 //   2. after it, within a short window: a severity word ends the header together with the
 //      thread/logger spans, the "component:" and the '-' after it; without one, a token ending
 //      in ':' reached through at most one plain word (syslog's "host program[pid]:") or a lone
-//      '-' ends it;
+//      '-' ends it, and so does a run of two or more masked fields after one or two plain words
+//      (columns "<n> node-<n> action start <n> <n>" before the message);
 //   3. otherwise the anchored run itself, or the leading masked-timestamp tokens.
 // Always < toks.size(): a line keeps at least one token of message.
-std::size_t record_header(const std::vector<std::string_view>& toks) {
+std::size_t record_header(const std::vector<std::string_view>& toks, std::size_t* level) {
   const std::size_t n = toks.size();
   const std::size_t legacy = timestamp_run(toks);
   if (n < 2) return legacy;
@@ -285,7 +286,9 @@ std::size_t record_header(const std::vector<std::string_view>& toks) {
   for (std::size_t j = i; j < std::min(limit, i + 10);) {
     std::string_view t = toks[j];
     if (level_word(t, j > 0 && header_token(toks[j - 1])) != 0) {
-      return std::min(past_level(toks, j, limit), n - 1);
+      const std::size_t e = std::min(past_level(toks, j, limit), n - 1);
+      if (j < e) *level = j;
+      return e;
     }
     if (t.find_first_of("\"=") != std::string_view::npos) break;  // quoted text, key=value
     if (t.size() > 1 && t.back() == ':') return plain <= 1 ? j + 1 : std::max(legacy, i);
@@ -296,10 +299,143 @@ std::size_t record_header(const std::vector<std::string_view>& toks) {
       j = f;
       continue;
     }
+    if (plain >= 1 && plain <= 2 && header_token(t) && j + 1 < limit && header_token(toks[j + 1])) {
+      // Header columns in words ("action start") then a run of masked fields (an epoch time
+      // and a flag): the header ends after that run.
+      std::size_t e = j;
+      while (e < limit && header_token(toks[e])) ++e;
+      return e;
+    }
     if (!place_token(t) && !calendar_word(t) && !header_token(t) && ++plain > 3) break;
     ++j;
   }
   return std::max(legacy, i);
+}
+
+// Token-level masking: the masker (signature_mask.h) works on characters and shapes one field
+// differently depending on its value; the miner needs one field to give one token. On the tree
+// path only (a line the exact cache knows never gets here), each token's core (the token without
+// surrounding brackets/quotes/trailing punctuation and past a "key=") is rewritten:
+//   a signed number          -<n>, +<n>.<n>                        -> <n>
+//   a hex counter, an id      <id>, <n>d, <n>ab                     -> <n>
+//   a number with a unit      <n>ms, <n>.<n>s, <n>MB, 3m20s (<id>)  -> <n>
+//   a decimal                 <n>.<n>, <n>,<n>                      -> <n>
+//   a compact date-time       <n>-<time>:<n>, <n>:<n>:<n>:<n>, <date>T<n>… (placeholders joined
+//                             by - : . / , T only, holding a date/time or two ':')  -> <ts>
+//   host:port                 a.b.c:<n>, <n>.<n>.<n>.<n>:<n>       -> <host>:<n>
+//                             (two dots at least: "task.py:<n>" is a file and a line)
+// Everything else is kept. Writes the token to `out`.
+bool placeholder_at(std::string_view t, std::size_t i, std::size_t& end) {
+  if (i >= t.size() || t[i] != '<') return false;
+  std::size_t e = i + 1;
+  while (e < t.size() && e - i <= 8 && ((t[e] >= 'a' && t[e] <= 'z') || t[e] == '_')) ++e;
+  if (e >= t.size() || t[e] != '>' || e == i + 1) return false;
+  end = e + 1;
+  return true;
+}
+
+// NUM ( [.,] NUM )? letters{0,3}, NUM a "<n>" or "<id>"; or a bare "<id>".
+bool numeric_core(std::string_view c) {
+  std::size_t e = 0, k = 0;
+  auto num = [&](std::size_t at, std::size_t& to) {
+    if (!placeholder_at(c, at, to)) return false;
+    std::string_view ph = c.substr(at, to - at);
+    return ph == "<n>" || ph == "<id>";
+  };
+  if (!num(0, e)) return false;
+  k = e;
+  if (k + 1 < c.size() && (c[k] == '.' || c[k] == ',') && num(k + 1, e)) k = e;
+  std::size_t letters = 0;
+  while (k < c.size() && is_alpha(c[k])) ++k, ++letters;
+  return k == c.size() && letters <= 3;
+}
+
+bool datetime_core(std::string_view c) {
+  std::size_t i = 0, colons = 0, parts = 0;
+  bool dated = false;
+  while (i < c.size()) {
+    std::size_t e;
+    if (placeholder_at(c, i, e)) {
+      std::string_view ph = c.substr(i, e - i);
+      if (ph == "<time>" || ph == "<date>" || ph == "<ts>") {
+        dated = true;
+      } else if (ph != "<n>") {
+        return false;
+      }
+      ++parts;
+      i = e;
+      continue;
+    }
+    const char ch = c[i];
+    if (ch == ':') {
+      ++colons;
+    } else if (ch != '-' && ch != '.' && ch != '/' && ch != ',' && ch != 'T') {
+      return false;
+    }
+    ++i;
+  }
+  return parts >= 2 && (dated || colons >= 2);
+}
+
+bool host_port_core(std::string_view c) {
+  const std::size_t colon = c.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || c.substr(colon + 1) != "<n>") return false;
+  std::string_view host = c.substr(0, colon);
+  // Two dots at least: "www.example.com", an IPv4 address; "file.py:<n>" is a file and line.
+  if (std::count(host.begin(), host.end(), '.') < 2) return false;
+  bool dot = false, letter_or_num = false;
+  for (std::size_t i = 0; i < host.size();) {
+    std::size_t e;
+    if (placeholder_at(host, i, e)) {
+      if (host.substr(i, e - i) != "<n>" && host.substr(i, e - i) != "<id>") return false;
+      letter_or_num = true;
+      i = e;
+      continue;
+    }
+    const char ch = host[i];
+    if (ch == '.') {
+      dot = true;
+    } else if (is_alpha(ch) || (ch >= '0' && ch <= '9')) {
+      letter_or_num = true;
+    } else if (ch != '-' && ch != '_') {
+      return false;
+    }
+    ++i;
+  }
+  return dot && letter_or_num && host.front() != '.' && host.back() != '.';
+}
+
+void canonical_token(std::string_view t, std::string& out) {
+  if (t.find('<') == std::string_view::npos) {
+    out.append(t);
+    return;
+  }
+  auto open = [](char c) { return c == '(' || c == '[' || c == '{' || c == '"' || c == '\''; };
+  auto close = [](char c) {
+    return c == ')' || c == ']' || c == '}' || c == '"' || c == '\'' || c == ',' || c == ';' ||
+           c == '.' || c == ':';
+  };
+  std::size_t b = 0, e = t.size();
+  if (std::size_t eq = t.rfind('='); eq != std::string_view::npos) b = eq + 1;
+  while (b < e && open(t[b])) ++b;
+  while (e > b && close(t[e - 1])) --e;
+  std::string_view core = t.substr(b, e - b);
+  if (core.size() > 1 && (core[0] == '-' || core[0] == '+') && core[1] == '<')
+    core.remove_prefix(1);
+  std::string_view repl;
+  if (numeric_core(core)) {
+    repl = "<n>";
+  } else if (datetime_core(core)) {
+    repl = "<ts>";
+  } else if (host_port_core(core)) {
+    repl = "<host>:<n>";
+  } else {
+    out.append(t);
+    return;
+  }
+  out.append(t.substr(0, b));
+  out.append(repl);
+  out.append(t.substr(e));
 }
 
 }  // namespace
@@ -446,6 +582,23 @@ struct TemplateMiner::Impl {
     // drain3: max_node_depth = depth - 2 counts the length level, so depth - 3 token levels; a
     // line is never routed by all of its tokens.
     std::size_t levels = opt.depth - 3;
+    if (opt.field_tokens) {
+      // By the first words: tokens holding a placeholder are fields (as drain3 routes a token
+      // with a digit as "<*>") and are passed over, so "<ip> GET …" and "<ip> POST …" take
+      // different routes as "GET …" and "POST …" do. So are names of places (dotted names,
+      // paths, hosts: place_token), which vary as fields do ("com.apple.x.heartbeat:" and
+      // "com.apple.Safari.Update:" before one message). A "key=value" token routes by its key.
+      for (std::size_t k = header; levels > 0 && k + 1 < toks.size(); ++k) {
+        std::string_view t = toks[k];
+        // "key=value": routed by its key, the value being a field.
+        if (std::size_t eq = t.find('='); eq != std::string_view::npos) t = t.substr(0, eq + 1);
+        if (has_digit(t) || t.find('<') != std::string_view::npos || place_token(t)) continue;
+        for (unsigned char c : t) h = (h ^ c) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+        --levels;
+      }
+      return h;
+    }
     for (std::size_t k = header; k < header + levels && k + 1 < toks.size(); ++k) {
       std::string_view t = has_digit(toks[k]) ? kWild : toks[k];
       for (unsigned char c : t) h = (h ^ c) * 1099511628211ull;
@@ -506,32 +659,113 @@ struct TemplateMiner::Impl {
     auto it = leaves.find(leaf);
     if (it == leaves.end()) return kNone;
     std::uint32_t best = kNone;
-    double best_sim = -1;
+    double best_sim = -1, fit_sim = -1;
     std::size_t best_params = 0;
+    std::uint32_t fit = kNone;
     for (std::uint32_t s : it->second) {
       const Cl& c = cls[s];
       if (c.tokens.size() - c.hdr != toks.size() - header) continue;
-      std::size_t same = 0, params = 0;
+      // Drain's similarity (equal tokens / tokens, "<*>" positions not equal), except that a
+      // token holding a placeholder weighs masked_weight where a word weighs 1: two lines that
+      // share only masked fields ("<n>", "<ip>") are not alike, and the words decide.
+      double same = 0, body = 0;
+      std::size_t params = 0;
+      bool fits = true;
       for (std::size_t k = header; k < toks.size(); ++k) {
         const std::string& ct = c.tokens[k - header + c.hdr];
+        const double w = weight(toks[k]);
+        body += w;
         if (ct == kWild) {
           ++params;
         } else if (ct == toks[k]) {
-          ++same;
+          same += w;
+        } else {
+          fits = false;
         }
       }
-      std::size_t body = toks.size() - header;
-      double sim = body == 0 ? 1.0 : static_cast<double>(same) / static_cast<double>(body);
+      double sim = body == 0 ? 1.0 : same / body;
       if (sim > best_sim || (sim == best_sim && params > best_params)) {
         best_sim = sim;
         best_params = params;
         best = s;
       }
+      if (fits && sim > fit_sim) {
+        fit_sim = sim;
+        fit = s;
+      }
     }
-    return best_sim >= opt.similarity ? best : kNone;
+    if (best_sim >= opt.similarity) return best;
+    // A line the template already describes (every word of the template equal, the rest "<*>")
+    // belongs to it even when its "<*>" positions leave the similarity under the threshold: a
+    // cluster that generalised past the threshold still takes the lines it was made of, so
+    // mining a line again gives the cluster it got the first time, as the line cache does.
+    return fit;
   }
 
   explicit Impl(const TemplateOptions& o) : opt(o), one(o) {}
+
+  double weight(std::string_view t) const {
+    return t.find('<') == std::string_view::npos ? 1.0 : opt.masked_weight;
+  }
+
+  // Splits the masked line on blanks; with `quoted`, a double-quoted value after '=' stays one
+  // token when it closes within 64 bytes, so a value of one or several words is one field
+  // (tag="View Lock", and tag="X",). A quoted string elsewhere (a request line) is split as usual.
+  static void tokenize(std::string_view m, bool quoted, std::vector<std::string_view>& out) {
+    out.clear();
+    std::size_t i = 0;
+    const std::size_t n = m.size();
+    while (i < n) {
+      while (i < n && (m[i] == ' ' || m[i] == '\t')) ++i;
+      std::size_t j = i;
+      bool in_quote = false;
+      while (j < n) {
+        const char c = m[j];
+        if (c == ' ' || c == '\t') {
+          if (!in_quote) break;
+          const std::size_t q = m.find('"', j);
+          if (q == std::string_view::npos || q - j > 64) break;
+          j = q;
+          continue;
+        }
+        if (quoted && c == '"') {
+          if (in_quote) {
+            in_quote = false;
+          } else if (j > i && m[j - 1] == '=') {
+            in_quote = true;
+          }
+        }
+        ++j;
+      }
+      if (j > i) out.emplace_back(m.data() + i, j - i);
+      i = j;
+    }
+  }
+
+  // Token-level masking (canonical_token) of toks, and the header's severity word (toks[level])
+  // as the field "<level>": neither splits an event. toks then point into canon_.
+  std::string canon_;
+  std::vector<std::size_t> canon_off_;
+  void canonicalise(std::size_t level) {
+    canon_.clear();
+    canon_off_.clear();
+    for (std::size_t k = 0; k < toks.size(); ++k) {
+      canon_off_.push_back(canon_.size());
+      if (k == level) {
+        std::string_view t = toks[k], w = trim_punct(t);
+        const std::size_t at = static_cast<std::size_t>(w.data() - t.data());
+        canon_.append(t.substr(0, at));
+        canon_.append("<level>");
+        canon_.append(t.substr(at + w.size()));
+      } else {
+        canonical_token(toks[k], canon_);
+      }
+    }
+    canon_off_.push_back(canon_.size());
+    for (std::size_t k = 0; k < toks.size(); ++k) {
+      toks[k] = std::string_view(canon_.data() + canon_off_[k], canon_off_[k + 1] - canon_off_[k]);
+    }
+  }
 
   // r: the route slot of m's memo entry, or null. A set route whose epoch is the cache's stands
   // for cache.find(m), which it remembers (exact: see LineCache::epoch).
@@ -555,16 +789,10 @@ struct TemplateMiner::Impl {
         return c.id;
       }
     }
-    toks.clear();
-    std::size_t i = 0, n = masked.size();
-    while (i < n) {
-      while (i < n && (masked[i] == ' ' || masked[i] == '\t')) ++i;
-      std::size_t j = i;
-      while (j < n && masked[j] != ' ' && masked[j] != '\t') ++j;
-      if (j > i) toks.emplace_back(masked.data() + i, j - i);
-      i = j;
-    }
-    header = opt.record_header ? record_header(toks) : timestamp_run(toks);
+    tokenize(masked, opt.field_tokens, toks);
+    std::size_t level = kNone;
+    header = opt.record_header ? record_header(toks, &level) : timestamp_run(toks);
+    if (opt.field_tokens) canonicalise(level);
     std::uint64_t leaf = leaf_key();
     std::uint32_t s = tree_match(leaf);
     if (s == kNone) {

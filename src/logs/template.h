@@ -19,7 +19,14 @@
 //      Drain expects them cut off beforehand, which real logs don't do. Lines are matched on the
 //      message's tokens, so headers of different lengths meet (the cluster's header then shows
 //      as one "<*>"); the template text keeps the header;
-//   4. bounded memory: at most max_clusters clusters (the least recently used is evicted, as
+//   4. one field, one token (field_tokens; template.cpp canonical_token): on the tree path a
+//      second, token-level masking gives a field one shape whatever its value (signed numbers,
+//      hex counters, units, decimals -> "<n>", compact date-times -> "<ts>", host:port ->
+//      "<host>:<n>"), the header's severity word becomes "<level>", a quoted key's value is one
+//      token; routing passes over fields and place names to the message's first words, a token
+//      holding a placeholder weighs masked_weight (a word 1) in the similarity, and a line that
+//      every word of a cluster's template matches joins it even under `similarity`;
+//   5. bounded memory: at most max_clusters clusters (the least recently used is evicted, as
 //      drain3 does with max_clusters), lines cut at max_line_bytes, cache cleared past a byte cap.
 // Cluster ids are 1-based, in order of creation, never reused.
 // Not thread-safe (one miner per stream). Never throws except std::bad_alloc.
@@ -47,6 +54,15 @@ struct TemplateOptions {
   // record_header) and leave it out of routing and similarity. Off: only leading masked
   // timestamps are (as before header detection).
   bool record_header = true;
+  // One field, one token (template.cpp canonical_token): on the tree path, tokens are masked a
+  // second time so that a field keeps one shape whatever its value (signed numbers, hex
+  // counters, numbers with units, decimals, compact date-times -> "<n>"/"<ts>", host:port ->
+  // "<host>:<n>"), the header's severity word becomes "<level>", and a double-quoted value is
+  // one token even with blanks inside. Off: tokens as the masker left them.
+  bool field_tokens = true;
+  // Weight, in the similarity of a line to a cluster, of a token holding a placeholder ("<n>",
+  // "<ip>", "<host>:<n>"…) where a word weighs 1. 1.0 is Drain's count.
+  double masked_weight = 0.5;
   // Shape memo in front of the masker (line_shape.h), per MaskedBatch: skeleton -> masked line.
   // Same output with or without it (exact; only speed changes). 0 turns it off.
   std::size_t shape_memo_bytes = 32u << 20;
