@@ -30,11 +30,11 @@
 // X (path)" header) takes the next line too.
 //
 // Context: `lines` also carries, before the error, the last line of the log that names what ran
-// (the bash command, the Spark submit command, the SQL statement's first line, the HTTP URL, the
-// sensor's poke target), and after a shell exit or pod failure the wrapper exception that
-// reports it. A shell exit with no output before it is named by its command ("wget … (exit code
-// 8)"). A sensor or timeout error raised while waiting for data gets the poke target appended to
-// its message ("… (waiting for: s3://b/p/_SUCCESS)"), so the signature names what was missing.
+// (the bash command, the Spark submit command, the SQL's first line, the HTTP URL or wget's, the
+// poke target), after a shell exit or pod failure the wrapper exception, under a PySpark driver's
+// Py4JJavaError its line and the Java exception below. A shell exit with no output before it is
+// named by its command ("wget … (exit code 8)"). A timeout while waiting for data gets the poke
+// target appended ("… (waiting for: s3://b/p/_SUCCESS)"), so the signature names what is missing.
 // Past max_findings the latest findings are kept, and the strongest one wherever it is.
 //
 // Pure functions: no I/O, no globals, thread-safe. Never throws; malformed input gives fewer or

@@ -1,7 +1,9 @@
 // Context for findings: the lines that name what ran (the bash command, the Spark submit
-// command, the SQL statement, the HTTP URL, the sensor's poke target), taken as the last such
-// line before each finding, and after a shell exit the wrapper exception that reports it. A
-// sensor or timeout error raised while poking for data names the poke target in its message.
+// command, the SQL statement, the HTTP URL — also wget's own request line — the sensor's poke
+// target), taken as the last such line before each finding, and after a shell exit the wrapper
+// exception that reports it, and for an exception a PySpark driver reported through Py4J the
+// driver's Py4JJavaError line and the Java exception under it. A sensor or timeout error raised
+// while poking for data names the poke target in its message.
 #include "logs/extract_internal.h"
 
 namespace dm::logs::detail {
@@ -40,6 +42,19 @@ int context_kind(const NormLine& l) {
       return -1;
     case '+':  // bash xtrace (set -x) in the command's output
       if (t[1] == ' ' && contains_ci(l.source, "subprocess")) return kCommand;
+      return -1;
+    case '-':  // wget's request line: `--2026-01-01 00:00:00--  https://host/path`
+      if (t.starts_with("--") && t.find("--  ") != std::string_view::npos &&
+          t.find("://") != std::string_view::npos) {
+        return kUrl;
+      }
+      return -1;
+    case 'f':
+    case 'h':  // wget --no-verbose names the URL alone on the line before its error: `https://h/p:`
+      if ((t.starts_with("http://") || t.starts_with("https://") || t.starts_with("ftp://")) &&
+          t.back() == ':' && t.find(' ') == std::string_view::npos) {
+        return kUrl;
+      }
       return -1;
     default:
       return -1;
@@ -121,6 +136,38 @@ bool has_line(const ExtractedError& e, std::uint64_t number, std::string_view te
   return false;
 }
 
+// A PySpark job's failure: the executor's exception is reported again and again after the
+// driver's `Py4JJavaError: An error occurred while calling …` and the Java exception Py4J prints
+// under it (`: org.apache.spark.SparkException: Job aborted due to stage failure: …`); the cause
+// is taken from the last report, far below. Those two lines say where it happened (a Spark job,
+// which call, which stage): shown with the cause when the nearest wrapper before it is Py4J's.
+void add_py4j_report(const std::vector<NormLine>& L, const std::vector<ExtractedError>& findings,
+                     ExtractedError& e) {
+  const ExtractedError* wrapper = nullptr;
+  for (const ExtractedError& w : findings) {
+    if (w.strength != kWrapper || w.root_cause_line_number >= e.first_line ||
+        e.first_line - w.root_cause_line_number > 400) {
+      continue;
+    }
+    if (wrapper == nullptr || w.root_cause_line_number > wrapper->root_cause_line_number) {
+      wrapper = &w;
+    }
+  }
+  if (wrapper == nullptr || short_type(wrapper->exception_type) != "Py4JJavaError") return;
+  for (std::size_t i = 0; i < L.size(); ++i) {
+    if (L[i].number != wrapper->root_cause_line_number ||
+        L[i].text.find("Py4JJavaError") == std::string::npos) {
+      continue;
+    }
+    for (std::size_t k = i; k < L.size() && k <= i + 1; ++k) {
+      if (k > i && !ltrim(L[k].text).starts_with(": ")) break;  // Py4J's `: java.Type: msg`
+      std::string text = cap_utf8(L[k].display);
+      if (!has_line(e, L[k].number, text)) e.lines.push_back(RelevantLine{L[k].number, text});
+    }
+    return;
+  }
+}
+
 }  // namespace
 
 void add_context(const std::vector<NormLine>& L, std::vector<ExtractedError>& findings) {
@@ -152,6 +199,10 @@ void add_context(const std::vector<NormLine>& L, std::vector<ExtractedError>& fi
       if (std::string cmd = command_of(last[kCommand]->text); !cmd.empty()) {
         e.message = cap_utf8(cmd + " (" + e.message + ")");
       }
+    }
+    if ((e.kind == ErrorKind::python_exception || e.kind == ErrorKind::jvm_exception) &&
+        e.strength > kWrapper) {
+      add_py4j_report(L, findings, e);
     }
     if (e.kind == ErrorKind::shell_exit || e.kind == ErrorKind::oom_kill ||
         e.kind == ErrorKind::pod_failure) {

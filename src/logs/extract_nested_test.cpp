@@ -354,6 +354,112 @@ TEST(ExtractNested, BashExitShowsTheCommandAndTheWrapper) {
       diag(corpus("bash_exit_code.log")).signature);
 }
 
+// Real logs (tests/airflow/corpus.py, corpus_http_export on the Airflow 2 and 3 rigs): wget
+// --no-verbose prints the URL, then its own status line, then exits 8. The status line is the
+// message; the 404 in it makes it missing upstream data, and the URL line is shown.
+TEST(ExtractNested, DownloadStatusLineBeforeTheExitNamesTheCause) {
+  for (const char* f : {"corpus_wget_404.log", "corpus_wget_404.jsonl"}) {
+    const Diagnosis d = diag(corpus(f));
+    EXPECT_EQ(d.kind, "shell_exit") << f;
+    EXPECT_EQ(d.exit_code, 8) << f;
+    EXPECT_NE(d.message.find("ERROR 404: File not found. (exit code 8)"), std::string::npos)
+        << f << ": " << d.message;
+    EXPECT_EQ(d.category.name, "missing_upstream_data") << f;
+    EXPECT_EQ(d.category.rule_id, "download-http-error") << f;
+    EXPECT_TRUE(shows(d, "exports/orders_2026-01-01.csv:")) << f;  // the URL wget printed
+    EXPECT_TRUE(shows(d, "Bash command failed. The command returned a non-zero exit code 8.")) << f;
+    expect_stable(corpus(f), f);
+  }
+  EXPECT_EQ(diag(corpus("corpus_wget_404.log")).signature,
+            diag(corpus("corpus_wget_404.jsonl")).signature);
+  // wget without --no-verbose names the URL on its request line; curl -f says it in its own words.
+  const Diagnosis verbose = diag(
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - --2026-01-01 00:00:01--  "
+      "https://vendor.example.com/exports/orders.csv\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - Resolving vendor.example.com... "
+      "203.0.113.7\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - HTTP request sent, awaiting "
+      "response... 404 Not Found\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - 2026-01-01 00:00:01 ERROR 404: Not "
+      "Found.\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:110} INFO - Command exited with return code 8\n");
+  EXPECT_EQ(verbose.category.name, "missing_upstream_data");
+  EXPECT_TRUE(shows(verbose, "--  https://vendor.example.com/exports/orders.csv"));
+  const Diagnosis curl = diag(
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - curl: (22) The requested URL "
+      "returned error: 404\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:110} INFO - Command exited with return code 22\n");
+  EXPECT_EQ(curl.category.name, "missing_upstream_data");
+  // Another status is another cause: a 500 is not missing data.
+  const Diagnosis server = diag(
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:106} INFO - 2026-01-01 00:00:01 ERROR 500: "
+      "Internal Server Error.\n"
+      "[2026-01-01, 00:00:01 UTC] {subprocess.py:110} INFO - Command exited with return code 8\n");
+  EXPECT_NE(server.category.name, "missing_upstream_data");
+  EXPECT_NE(server.signature, verbose.signature);
+}
+
+// Real logs of the corpus's dbt and Spark DAGs (Airflow 2 rig). dbt 1.11 puts "Failure in model"
+// (coloured) before the "Database Error" header, and a HINT among the lines under the cause.
+// The PySpark job's ValueError is raised in an executor: it shows up four times (executor log,
+// task set manager, the driver's Py4JJavaError with its "Job aborted due to stage failure", the
+// "Caused by:" PythonException), under a console progress bar that shares its line with a log4j
+// record.
+TEST(ExtractNested, RealDbtAndSparkLogsGiveTheToolsCause) {
+  const Diagnosis dbt = diag(corpus("corpus_dbt_model.log"));
+  EXPECT_EQ(dbt.exception_type, "DbtDatabaseError");
+  EXPECT_EQ(dbt.message, "model customer_revenue: column \"customer_id\" does not exist");
+  EXPECT_EQ(dbt.category.name, "schema_drift");
+  EXPECT_TRUE(shows(dbt, "HINT:  Perhaps you meant to reference the column"));
+  EXPECT_TRUE(shows(dbt, "Running command: ['/usr/bin/bash', '-c', "));
+  expect_stable(corpus("corpus_dbt_model.log"), "corpus_dbt_model.log");
+
+  const Diagnosis spark = diag(corpus("corpus_spark_udf.log"));
+  EXPECT_EQ(spark.exception_type, "ValueError");
+  EXPECT_EQ(spark.message, "time data '07/12/2025 10:00' does not match format '%Y-%m-%d %H:%M'");
+  EXPECT_EQ(spark.category.name, "code_bug");
+  ASSERT_FALSE(spark.frames.empty());
+  EXPECT_EQ(spark.frames[0].function, "parse");  // the job's own function, not pyspark's worker
+  EXPECT_TRUE(spark.frames[0].user);
+  // Where it happened: the driver's Py4J call and the stage failure it reports.
+  EXPECT_TRUE(shows(spark, "Py4JJavaError: An error occurred while calling z:"));
+  EXPECT_TRUE(shows(spark, ": org.apache.spark.SparkException: Job aborted due to stage failure"));
+  expect_stable(corpus("corpus_spark_udf.log"), "corpus_spark_udf.log");
+  EXPECT_NE(spark.signature, dbt.signature);
+}
+
+// Airflow 3's log as its REST client renders it (the corpus's dbt and wget tasks, through
+// dagmedic's own client): `<ts> [info] logger: event key=value …`. The header and the event's
+// context keys must not hide a dbt header, a command line or wget's URL: the same diagnosis,
+// the same signature as from Airflow 2's text log of the same failure.
+TEST(ExtractNested, RenderedAirflow3EventsReadLikeTheCommandsOutput) {
+  const Diagnosis dbt = diag(corpus("corpus_dbt_model_rendered.log"));
+  EXPECT_EQ(dbt.exception_type, "DbtDatabaseError");
+  EXPECT_EQ(dbt.message, "model customer_revenue: column \"customer_id\" does not exist");
+  EXPECT_EQ(dbt.category.name, "schema_drift");
+  EXPECT_TRUE(shows(dbt, "Running command: ['/usr/bin/bash', '-c', "));
+  EXPECT_EQ(dbt.signature, diag(corpus("corpus_dbt_model.log")).signature);
+  expect_stable(corpus("corpus_dbt_model_rendered.log"), "corpus_dbt_model_rendered.log");
+
+  const Diagnosis wget = diag(corpus("corpus_wget_404_rendered.log"));
+  EXPECT_EQ(wget.kind, "shell_exit");
+  EXPECT_EQ(wget.category.name, "missing_upstream_data");
+  EXPECT_TRUE(shows(wget, "Running command: ['/usr/bin/bash', '-c', "));
+  EXPECT_TRUE(shows(wget, "exports/orders_2026-01-01.csv: dag_id=corpus_http_export"));
+  EXPECT_EQ(wget.signature, diag(corpus("corpus_wget_404.log")).signature);
+  expect_stable(corpus("corpus_wget_404_rendered.log"), "corpus_wget_404_rendered.log");
+
+  // Only the context keys go (a message's own key=value text stays), and a line that merely
+  // starts with a date is left as it is.
+  const Diagnosis own = diag(
+      "2026-01-01T00:00:01.000001Z [error] task: Task failed exit_code=3 dag_id=d task_id=t\n");
+  EXPECT_EQ(own.error, "Task failed exit_code=3");
+  const Diagnosis plain =
+      diag("2026-01-01T00:00:01Z Command exited with return code 3 dag_id=d task_id=t\n");
+  EXPECT_EQ(plain.exit_code, 3);
+  EXPECT_TRUE(plain.error.ends_with("return code 3 dag_id=d task_id=t")) << plain.error;
+}
+
 TEST(ExtractNested, ContextNamesWhatRan) {
   // bash -x: the traced command that failed, after the BashOperator's own "Running command".
   const Diagnosis x = diag(

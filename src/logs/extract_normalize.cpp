@@ -1,5 +1,6 @@
-// Normalization: strips record headers (Airflow 2, log4j) and unwraps Airflow 3 JSON events,
-// including their structured tracebacks, so that every extractor sees plain message lines.
+// Normalization: strips record headers (Airflow 2, log4j, Airflow 3 events rendered as text) and
+// unwraps Airflow 3 JSON events, including their structured tracebacks, so that every extractor
+// sees plain message lines.
 #include <nlohmann/json.hpp>
 
 #include "logs/extract_internal.h"
@@ -73,6 +74,59 @@ bool parse_log4j(std::string_view s, NormLine& n) {
       rest.substr(0, colon).find(' ') == std::string_view::npos) {
     n.source.assign(rest.substr(0, colon));
     rest.remove_prefix(colon + 2);
+  }
+  n.text.assign(rest);
+  n.level = lv;
+  n.record_start = true;
+  return true;
+}
+
+// An Airflow 3 event as its REST log is rendered to text (dagmedic's client, Airflow's UI):
+// `2026-01-01T00:00:00.123456Z [info] logger.name: event key=value …`, the event's context keys
+// (dag_id, task_id, run_id, map_index, try_number, ti_id, filename, lineno, …) appended to its
+// first line. Header and those keys go, so that a command's output reads as it was printed.
+bool parse_rendered_event(std::string_view s, NormLine& n) {
+  if (s.size() < 24 || !is_digit(s[0]) || !is_digit(s[3]) || s[4] != '-' || s[7] != '-' ||
+      s[10] != 'T' || s[13] != ':' || s[16] != ':') {
+    return false;
+  }
+  std::size_t p = s.find(' ', 19);
+  if (p == std::string_view::npos || p > 40 || p + 1 >= s.size() || s[p + 1] != '[') return false;
+  std::size_t close = s.find("] ", p + 1);
+  if (close == std::string_view::npos || close - p > 12) return false;
+  Level lv = parse_level(s.substr(p + 2, close - p - 2));
+  if (lv == Level::none) return false;
+  std::string_view rest = s.substr(close + 2);
+  std::size_t colon = rest.find(": ");
+  if (colon != std::string_view::npos && colon < 200 &&
+      rest.substr(0, colon).find(' ') == std::string_view::npos) {
+    n.source.assign(rest.substr(0, colon));
+    rest.remove_prefix(colon + 2);
+  } else if (rest.ends_with(':') && rest.find(' ') == std::string_view::npos) {
+    n.source.assign(rest.substr(0, rest.size() - 1));  // a logger with an empty event
+    rest = {};
+  }
+  static constexpr std::string_view kContextKeys[] = {
+      "dag_id",           "task_id",        "run_id",
+      "map_index",        "try_number",     "ti_id",
+      "filename",         "lineno",         "chan",
+      "bundle_name",      "bundle_version", "dag_file",
+      "hostname",         "logger_name",    "bundle_prepare_ms",
+      "dag_file_parse_ms"};
+  for (bool cut = true; cut;) {
+    cut = false;
+    std::size_t sp = rest.rfind(' ');
+    if (sp == std::string_view::npos) break;
+    std::string_view kv = rest.substr(sp + 1);
+    std::size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) break;
+    for (std::string_view k : kContextKeys) {
+      if (kv.substr(0, eq) == k) {
+        rest = rest.substr(0, sp);
+        cut = true;
+        break;
+      }
+    }
   }
   n.text.assign(rest);
   n.level = lv;
@@ -199,7 +253,9 @@ std::vector<NormLine> normalize(const std::vector<LogLine>& lines) {
     if (parse_json_event(s, l.number, out)) continue;
     NormLine n;
     n.number = l.number;
-    if (!parse_airflow2(s, n) && !parse_log4j(s, n)) n.text.assign(s);
+    if (!parse_airflow2(s, n) && !parse_log4j(s, n) && !parse_rendered_event(s, n)) {
+      n.text.assign(s);
+    }
     strip_container_prefix(n);
     n.display.assign(s);
     out.push_back(std::move(n));

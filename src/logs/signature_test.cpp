@@ -77,7 +77,13 @@ TEST(Signature, SameFailureOnOtherDatesHostsRunsIsStable) {
                         "bash_exit_code.log",
                         "bash_exit_code.jsonl",
                         "sensor_timeout.log",
-                        "wait_timeout.jsonl"}) {
+                        "wait_timeout.jsonl",
+                        "corpus_wget_404.log",
+                        "corpus_wget_404.jsonl",
+                        "corpus_dbt_model.log",
+                        "corpus_spark_udf.log",
+                        "corpus_dbt_model_rendered.log",
+                        "corpus_wget_404_rendered.log"}) {
     std::string text = corpus(f);
     std::string other = perturb(text);
     ASSERT_NE(text, other) << f << ": the perturbation must change something";
