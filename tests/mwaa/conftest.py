@@ -124,7 +124,7 @@ def mwaa_double(mwaa_rig, tmp_path_factory):
     argv = [sys.executable, str(HERE / "mwaa_double.py"), str(port_file), "--name", ENV_NAME,
             "--region", REGION, "--key", ":".join(GOOD), "--key", ":".join(DENIED), "--deny", DENIED[0],
             "--airflow", mwaa_rig["url"], "--username", mwaa_rig["username"],
-            "--password", mwaa_rig["password"], "--airflow-bin", str(rigmod.airflow_bin("3")),
+            "--password=" + mwaa_rig["password"], "--airflow-bin", str(rigmod.airflow_bin("3")),
             "--env-json", str(Path(mwaa_rig["state_dir"]) / "env.json"),
             "--log-group-arn", mwaa_rig["cloudwatch"]["log_group_arn"] + ":*",
             "--journal", str(journal)]
