@@ -4,6 +4,8 @@ Fixtures (session scope; each yields the parsed rig.json):
   airflow3      Airflow 3.x, REST /api/v2, JWT auth
   airflow2      Airflow 2.10, REST /api/v1, basic auth
   airflow_rig   parametrized over both (test ids `af3`, `af2`)
+  corpus3, corpus2, corpus_rig   the same rigs, which then also run the real-world corpus (corpus.py, rig.py --corpus):
+                the session's rigs get the corpus only when a collected test asks for one of these
 
 Every rig the collected tests need is started on first use, all of them concurrently, once per session, and ALWAYS
 brought down at the end: a session finalizer, an atexit hook and SIGTERM/SIGHUP handlers all call the same
@@ -49,8 +51,8 @@ def _healthy(info: dict) -> bool:
 
 
 class _Rig:
-    def __init__(self, version: str, state: Path, keep: bool):
-        self.version, self.state, self.keep = version, state, keep
+    def __init__(self, version: str, state: Path, keep: bool, with_corpus: bool = False):
+        self.version, self.state, self.keep, self.with_corpus = version, state, keep, with_corpus
         self.proc: subprocess.Popen | None = None
         self.info: dict | None = None
         self.error: str | None = None
@@ -64,6 +66,7 @@ class _Rig:
         import rig as rigmod
 
         fresh = info.get("zoo_fingerprint") == rigmod.zoo_fingerprint()
+        fresh = fresh and (info.get("corpus") is not None or not self.with_corpus)
         return info if fresh and info.get("runs") and _healthy(info) else None
 
     def start(self) -> None:
@@ -76,7 +79,8 @@ class _Rig:
         self.logfile = self.state.parent / f"rig-up-af{self.version}.log"
         with open(self.logfile, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, str(RIG), "up", "--airflow", self.version, "--state-dir", str(self.state)],
+                [sys.executable, str(RIG), "up", "--airflow", self.version, "--state-dir", str(self.state)]
+                + (["--corpus"] if self.with_corpus else []),
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         self.started_by_us = True
@@ -111,6 +115,7 @@ class _Manager:
     def __init__(self):
         self.lock = threading.RLock()
         self.needed: set[str] = set()
+        self.corpus = False  # a collected test uses corpus3/corpus2/corpus_rig
         self.rigs: dict[str, _Rig] = {}
         self.tmp_root: Path | None = None
         self.done = False
@@ -135,7 +140,7 @@ class _Manager:
                     wanted = [version]
                 for v in wanted:  # start every rig this session needs at once: they boot concurrently
                     if v not in self.rigs:
-                        rig = _Rig(v, root / f"af{v}", keep)
+                        rig = _Rig(v, root / f"af{v}", keep, self.corpus)
                         self.rigs[v] = rig
                         rig.start()
             rig = self.rigs[version]
@@ -174,12 +179,16 @@ def pytest_collection_modifyitems(session, config, items):
     for item in items:
         names = getattr(item, "fixturenames", ())
         for v in VERSIONS:
-            if f"airflow{v}" in names:
+            if f"airflow{v}" in names or f"corpus{v}" in names:
                 _manager.needed.add(v)
-        if "airflow_rig" in names and hasattr(item, "callspec"):
-            v = item.callspec.params.get("airflow_rig")
-            if v in VERSIONS:
-                _manager.needed.add(v)
+            if f"corpus{v}" in names:
+                _manager.corpus = True
+        for fixture in ("airflow_rig", "corpus_rig"):
+            if fixture in names and hasattr(item, "callspec"):
+                v = item.callspec.params.get(fixture)
+                if v in VERSIONS:
+                    _manager.needed.add(v)
+                    _manager.corpus |= fixture == "corpus_rig"
 
 
 @pytest.fixture(scope="session")
@@ -201,3 +210,23 @@ def airflow2(_rig_manager) -> dict:
 @pytest.fixture(scope="session", params=["3", "2"], ids=["af3", "af2"])
 def airflow_rig(request, _rig_manager) -> dict:
     return _rig_manager.get(request.param)
+
+
+def _with_corpus(info: dict) -> dict:
+    assert info.get("corpus") is not None, "the rig was started without --corpus (DM_RIG_KEEP rig from another session?)"
+    return info
+
+
+@pytest.fixture(scope="session")
+def corpus3(_rig_manager) -> dict:
+    return _with_corpus(_rig_manager.get("3"))
+
+
+@pytest.fixture(scope="session")
+def corpus2(_rig_manager) -> dict:
+    return _with_corpus(_rig_manager.get("2"))
+
+
+@pytest.fixture(scope="session", params=["3", "2"], ids=["af3", "af2"])
+def corpus_rig(request, _rig_manager) -> dict:
+    return _with_corpus(_rig_manager.get(request.param))

@@ -2,7 +2,7 @@
 """Real Apache Airflow test rig: starts Airflow 3 (REST /api/v2) or Airflow 2.10 (/api/v1) on free loopback ports,
 runs the zoo of failing DAGs (tests/airflow/dags) and records what happened in STATE_DIR/rig.json.
 
-  python tests/airflow/rig.py up   --airflow 3|2 --state-dir DIR [--no-zoo] [--timeout SECONDS]
+  python tests/airflow/rig.py up   --airflow 3|2 --state-dir DIR [--no-zoo] [--corpus] [--timeout SECONDS]
                                    [--cloudwatch-endpoint URL [--cloudwatch-log-group NAME] [--cloudwatch-region R]]
   python tests/airflow/rig.py down --state-dir DIR
   python tests/airflow/rig.py orphans --state-dir DIR    # exit 1 (and list them) if any rig process is alive
@@ -27,6 +27,10 @@ Choices:
     of a try to the log group, stream `dag_id=…/run_id=…/task_id=…/[map_index=…/]attempt=N.log` with ":" → "_" (the
     local file's path relative to base_log_folder); the local file stays (delete_local_logs is False). The log group
     must exist first (the caller creates it). Dummy AWS credentials only: the endpoint must be a local test double.
+  * --corpus: also the real-world corpus (corpus.py, dags/corpus_*.py) on its three dates: a `warehouse` database on
+    the rig's PostgreSQL (seeded from corpus.WAREHOUSE_SQL, connection `corpus_warehouse`), a vendor file server
+    (python -m http.server on an empty folder) and the dbt/Spark venvs of dev/setup.d/45-corpus-tools.sh. Its runs go
+    to rig.json["corpus_runs"], apart from the zoo's "runs". The corpus DAG files parse on every rig either way.
 Only the standard library is used, so any Python 3.9+ can drive it.
 """
 
@@ -52,9 +56,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import corpus  # noqa: E402
 import zoo  # noqa: E402
 
 DAGS_DIR = HERE / "dags"
+CORPUS_DIRS = [DAGS_DIR / "corpus_data", HERE / "corpus_dbt", HERE / "corpus_jobs"]  # what corpus tasks read
 USERNAME = "admin"
 TERMINAL = {"success", "failed"}
 
@@ -72,7 +78,9 @@ def zoo_fingerprint() -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for f in sorted(DAGS_DIR.glob("*.py")) + [HERE / "zoo.py", Path(__file__).resolve()]:
+    corpus_files = [f for d in CORPUS_DIRS for f in sorted(d.rglob("*")) if f.is_file() and "__pycache__" not in f.parts]
+    for f in (sorted(DAGS_DIR.glob("*.py")) + [HERE / "zoo.py", HERE / "corpus.py", Path(__file__).resolve()]
+              + corpus_files):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -572,7 +580,9 @@ def make_env(version: str, state: Path, home: Path, ports: dict, db_url: str, cl
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_log"]),
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": "100",
+        "DM_CORPUS_TOOLS": str(cache_dir()),
     })
+    env.update(corpus_env(db_url, ports))
     url = f"http://127.0.0.1:{ports['api']}"
     if version == "3":
         env.update({
@@ -613,6 +623,31 @@ def make_env(version: str, state: Path, home: Path, ports: dict, db_url: str, cl
     return env
 
 
+def corpus_env(db_url: str, ports: dict) -> dict:
+    """What the corpus's tasks read (dags/corpus_lib.py): the vendor file server, and the warehouse database on the
+    rig's PostgreSQL as an Airflow connection and as DM_CORPUS_PG_* (dbt). Empty on SQLite (no corpus there)."""
+    if not db_url.startswith("postgresql"):
+        return {}
+    u = urllib.parse.urlsplit(db_url)
+    return {
+        "DM_CORPUS_HTTP": f"http://127.0.0.1:{ports['vendor_http']}",
+        f"AIRFLOW_CONN_{corpus.WAREHOUSE_CONN_ID.upper()}":
+            f"postgres://{u.username}@{u.hostname}:{u.port}/{corpus.WAREHOUSE_DB}",
+        "DM_CORPUS_PG_HOST": u.hostname, "DM_CORPUS_PG_PORT": str(u.port), "DM_CORPUS_PG_USER": u.username,
+        "DM_CORPUS_PG_DB": corpus.WAREHOUSE_DB,
+    }
+
+
+def seed_warehouse(state: Path, db_url: str, env: dict) -> None:
+    """Creates and fills the corpus's warehouse database (corpus.WAREHOUSE_SQL) on the rig's PostgreSQL."""
+    u = urllib.parse.urlsplit(db_url)
+    conn = ["-h", u.hostname, "-p", str(u.port), "-U", u.username]
+    pg_env = {"PATH": env["PATH"], "LANG": "C.UTF-8", "DM_RIG_STATE": str(state)}
+    run_cli(state, "corpus-createdb", [_pg_bin("createdb"), *conn, corpus.WAREHOUSE_DB], pg_env, timeout=60)
+    run_cli(state, "corpus-seed", [_pg_bin("psql"), *conn, "-d", corpus.WAREHOUSE_DB, "-v", "ON_ERROR_STOP=1", "-q",
+                                   "-c", corpus.WAREHOUSE_SQL], pg_env, timeout=60)
+
+
 def wait_until(what: str, fn, timeout: float, procs: list[Proc], interval: float = 1.0):
     deadline = time.monotonic() + timeout
     last = None
@@ -641,20 +676,22 @@ def healthy(version: str, url: str) -> bool:
 
 
 def dags_parsed(api: Api) -> bool:
-    dags = api.call("GET", "/dags", query={"limit": 100, "dag_id_pattern": "zoo_"})["dags"]
-    have = {d["dag_id"] for d in dags}
+    have = set()
+    for family in ("zoo_", "corpus_"):  # the corpus's files are in the same folder: they must parse on every rig
+        have |= {d["dag_id"] for d in api.call("GET", "/dags", query={"limit": 100, "dag_id_pattern": family})["dags"]}
     errs = api.call("GET", "/importErrors", query={"limit": 100})["import_errors"]
     has_err = any(zoo.IMPORT_ERROR["filename"] in (e.get("filename") or "") for e in errs)
-    missing = set(zoo.DAG_IDS) - have
+    missing = (set(zoo.DAG_IDS) | set(corpus.DAG_IDS)) - have
     if missing or not has_err:
         raise RigError(f"not parsed yet: {sorted(missing)}" + ("" if has_err else " + import error"))
     return True
 
 
-def run_zoo(api: Api, procs: list[Proc], timeout: float) -> dict:
+def run_zoo(api: Api, procs: list[Proc], timeout: float, plan: dict[str, list[str]]) -> dict:
+    """Triggers every DAG of `plan` ({dag_id: [logical dates]}) and waits until all those runs are terminal."""
     runs: dict[str, list[dict]] = {}
-    for logical_date in zoo.RUN_DATES:
-        for dag_id in zoo.DAG_IDS:
+    for logical_date in sorted({d for dates in plan.values() for d in dates}):
+        for dag_id in sorted(d for d, dates in plan.items() if logical_date in dates):
             run_id = zoo.run_id_for(dag_id, logical_date)
             body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": {}}
             api.call("POST", f"/dags/{dag_id}/dagRuns", body, ok=(200, 201))
@@ -687,11 +724,13 @@ def run_zoo(api: Api, procs: list[Proc], timeout: float) -> dict:
 
 
 def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "postgres",
-       cloudwatch: dict | None = None) -> dict:
+       cloudwatch: dict | None = None, with_corpus: bool = False) -> dict:
     if version == "2" and db == "sqlite":
         raise RigError("Airflow 2.10 cannot run LocalExecutor on SQLite: use --db postgres")
     if cloudwatch and version != "3":
         raise RigError("--cloudwatch-endpoint needs --airflow 3 (the provider is installed in the Airflow 3 venv only)")
+    if with_corpus and (db != "postgres" or cloudwatch or not zoo_runs):
+        raise RigError("--corpus needs --db postgres, the zoo runs and no --cloudwatch-endpoint")
     state.mkdir(parents=True, exist_ok=True)
     if rig_processes(state):
         raise RigError(f"a rig is already running in {state}: run `rig.py down --state-dir {state}` first")
@@ -708,7 +747,7 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
     # A leading letter: argparse takes a value that starts with "-" for an option (1 run in 64).
     password = "p" + secrets.token_urlsafe(12)
     (state / "passwords.json").write_text(json.dumps({USERNAME: password}))
-    ports = {"api": free_port(), "worker_log": free_port(), "trigger_log": free_port()}
+    ports = {"api": free_port(), "worker_log": free_port(), "trigger_log": free_port(), "vendor_http": free_port()}
     url = f"http://127.0.0.1:{ports['api']}"
     procs = []
     if db == "postgres":
@@ -719,6 +758,12 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
     env = make_env(version, state, home, ports, db_url, cloudwatch)
     (state / "env.json").write_text(json.dumps({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "DM_"))},
                                                indent=1))
+    if with_corpus:
+        seed_warehouse(state, db_url, env)
+        vendor = state / "corpus-vendor"  # the vendor's file server publishes nothing: every download is a 404
+        vendor.mkdir(exist_ok=True)
+        procs.append(Proc(state, "corpus-vendor-http", [sys.executable, "-m", "http.server", str(ports["vendor_http"]),
+                                                        "--bind", "127.0.0.1", "--directory", str(vendor)], env))
     log(f"Airflow {version}: migrating DB in {home}")
     run_cli(state, "db-migrate", [af, "db", "migrate"], env, timeout=600)
     if version == "2":
@@ -745,7 +790,10 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
     if zoo_runs:
         if cloudwatch:
             create_zoo_streams(version, env, cloudwatch)
-        runs = run_zoo(api, procs, timeout)
+        plan = {d: list(zoo.RUN_DATES) for d in zoo.DAG_IDS}
+        if with_corpus:
+            plan.update({d: list(corpus.RUN_DATES) for d in corpus.DAG_IDS})
+        runs = run_zoo(api, procs, timeout, plan)
         if cloudwatch:
             waited = wait_zoo_streams_written(version, env, cloudwatch, timeout)
             log(f"every zoo try's CloudWatch stream written {waited:.1f}s after the zoo ended")
@@ -762,7 +810,9 @@ def up(version: str, state: Path, zoo_runs: bool, timeout: float, db: str = "pos
         "zoo_data": str(state / "zoo-data"),
         "pids": {k: v for k, v in _load_pids(state).items() if not k.startswith("_")},
         "ports": ports,
-        "runs": runs,
+        "runs": {d: r for d, r in runs.items() if d not in corpus.EXPECTATIONS},
+        "corpus_runs": {d: r for d, r in runs.items() if d in corpus.EXPECTATIONS},
+        "corpus": corpus.expectations() if with_corpus else None,
         "expectations": zoo.expectations(),
         "zoo_fingerprint": zoo_fingerprint(),
         "timings": {"ready_s": round(t_ready, 1), "total_s": round(time.monotonic() - t0, 1)},
@@ -785,6 +835,8 @@ def main(argv=None) -> int:
     u.add_argument("--airflow", choices=["3", "2"], required=True)
     u.add_argument("--state-dir", required=True)
     u.add_argument("--no-zoo", action="store_true", help="start and parse only; trigger nothing")
+    u.add_argument("--corpus", action="store_true",
+                   help="also seed the warehouse and run the real-world corpus (corpus.py) on its three dates")
     u.add_argument("--db", choices=["postgres", "sqlite"], default=os.environ.get("DM_RIG_DB", "postgres"),
                    help="metadata database (sqlite: Airflow 3 only; locks up under load)")
     u.add_argument("--timeout", type=float, default=float(os.environ.get("DM_RIG_TIMEOUT", "600")),
@@ -825,7 +877,7 @@ def main(argv=None) -> int:
         if a.cloudwatch_endpoint:
             cw = {"endpoint": a.cloudwatch_endpoint, "log_group": a.cloudwatch_log_group,
                   "region": a.cloudwatch_region}
-        up(a.airflow, state, not a.no_zoo, a.timeout, a.db, cw)
+        up(a.airflow, state, not a.no_zoo, a.timeout, a.db, cw, a.corpus)
         return 0
     except BaseException as e:  # clean up whatever was started, then report
         msg = str(e) if isinstance(e, RigError) else f"{type(e).__name__}: {e}"
