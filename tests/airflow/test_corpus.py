@@ -4,8 +4,8 @@ through `dagmedic logs extract -`.
 Every corpus DAG ran on three logical dates on Airflow 3 and on Airflow 2 (rig.py up --corpus). For each run the failing
 try's log is fetched through the C++ client (build/airflow-probe) as test_signatures.py does, and diagnosed. Asserted
 against what a human calls the cause (corpus.EXPECTATIONS, written before looking at dagmedic's output): the category,
-the exception type, a signature that names the cause (column, table, exit code, exception), the same signature on the
-three dates, and different signatures for different failures.
+the exception type, a signature that names the cause (column, table, exit code, exception), the lines that say what
+ran (CONTEXT), the same signature on the three dates, and different signatures for different failures.
 """
 
 from __future__ import annotations
@@ -30,6 +30,18 @@ DATES = [d[:10] for d in corpus.RUN_DATES]
 DAGS = corpus.DAG_IDS
 TAIL_LINES = 3000
 MAX_OUTPUT = 16 * 1024
+
+# What the diagnosis must show besides the cause (its `error` and `lines`): what ran — the command, the first line of
+# the SQL, the URL — and, for the Spark job, where the executor's error surfaced in the driver (issue 16, "Context").
+CONTEXT = {
+    "corpus_http_export": ["Running command:", "/exports/orders_", "Bash command failed"],
+    "corpus_json_manifest": ["corpus_json_manifest.py", "in parse_manifest", "Expecting value"],
+    "corpus_sql_missing_column": ["SELECT date_trunc('day', order_ts)"],
+    "corpus_sql_missing_table": ["INSERT INTO orders_daily"],
+    "corpus_dbt_model": ["Running command:", "Database Error in model customer_revenue"],
+    "corpus_spark_udf": ["Running command:", "Py4JJavaError", "Job aborted due to stage failure"],
+}
+assert set(CONTEXT) == set(DAGS)
 
 
 def probe(rig: dict, op: str, args: dict) -> dict:
@@ -94,6 +106,9 @@ def test_diagnosis_names_the_cause(corpus_rig, dag_id, date):
         assert d["exception_type"].rsplit(".", 1)[-1] == exp["exception"], (at, d["exception_type"])
     missing = [r for r in exp["signature"] if not re.search(r, d["signature_text"])]
     assert not missing, (at, missing, d["signature_text"])
+    shown = d["error"] + "\n" + "\n".join(line["text"] for line in d["lines"])
+    unseen = [s for s in CONTEXT[dag_id] if s not in shown]
+    assert not unseen, (at, unseen, shown[:3000])
     assert len(raw.encode()) < MAX_OUTPUT, (at, len(raw.encode()))
 
 
