@@ -101,7 +101,13 @@ std::string base64url_encode(std::string_view in) {
 
 std::optional<std::string> base64url_decode(std::string_view in) {
   if (in.find_first_of("+/") != std::string_view::npos) return std::nullopt;
-  return decode_unpadded(swap_alphabet(in, '-', '_', '+', '/'));
+  auto out = decode_unpadded(swap_alphabet(in, '-', '_', '+', '/'));
+  // Canonical only: the final character's unused bits must be zero, or "Zm8" and "Zm9" would
+  // both decode to "fo" and a token's tag could be altered and still verify.
+  std::string_view bare = in;
+  while (!bare.empty() && bare.back() == '=') bare.remove_suffix(1);
+  if (out && base64url_encode(*out) != bare) return std::nullopt;
+  return out;
 }
 
 }  // namespace dm

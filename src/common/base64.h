@@ -18,8 +18,9 @@ std::optional<std::string> base64_decode_lenient(std::string_view text);
 
 // The URL-safe alphabet ('-' and '_' for '+' and '/') without padding, as JWTs (RFC 7515) use it.
 std::string base64url_encode(std::string_view bytes);
-// nullopt for characters outside the URL-safe alphabet or a length no padding makes whole; a
-// final '=' padding is allowed.
+// nullopt for characters outside the URL-safe alphabet, a length no padding makes whole, or a
+// non-canonical final character (unused bits not zero: RFC 4648 §3.5); a final '=' padding is
+// allowed.
 std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace dm

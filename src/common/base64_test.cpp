@@ -49,6 +49,11 @@ TEST(Base64, UrlSafeHasNoPaddingAndRoundTrips) {
   EXPECT_FALSE(base64url_decode("+/+/"));  // the standard alphabet's two characters
   EXPECT_FALSE(base64url_decode("Zm9vY"));
   EXPECT_FALSE(base64url_decode("Zm 8"));
+  // Non-canonical: "Zm9" carries the bits of "fo" plus a set unused bit; so do "Zg"'s neighbours.
+  EXPECT_FALSE(base64url_decode("Zm9"));
+  EXPECT_FALSE(base64url_decode("Zm9="));
+  EXPECT_FALSE(base64url_decode("Zh"));
+  EXPECT_EQ(base64url_decode("Zg"), "f");
 }
 
 }  // namespace
