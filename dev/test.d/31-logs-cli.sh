@@ -110,10 +110,14 @@ printf 'version: 1\nrules:\n  - id: ok-rule\n    pattern: x\n  - id: broken\n   
 check "bad redaction rule file -> 1" rc 1 "$BIN" logs extract --config "$work/cfg/config.yaml" "$work/acme.log"
 check "bad redaction rule file: file:line" grep -qF "$work/cfg/rules/acme-redaction.yaml:5: rule 'broken': missing 'pattern'" "$work/err"
 check "bad redaction rule file: no output" [ ! -s "$work/out" ]
+# ... even for a sub-command that uses no redactor (the built-in set is then not compiled).
+check "bad redaction rule file stops templates --no-redact" rc 1 "$BIN" logs templates --no-redact --config "$work/cfg/config.yaml" "$work/acme.log"
+check "templates --no-redact names the file:line" grep -qF "acme-redaction.yaml:5: rule 'broken'" "$work/err"
 printf 'version: 1\nrules: []\n' >"$work/cfg/rules/acme-redaction.yaml"
 printf 'rules:\n  - id: acme-quota\n    category: quota\n    message: x\n' >"$work/cfg/rules/acme-categories.yaml"
 check "bad category rule file -> 1 (logs redact too)" rc 1 "$BIN" logs redact --config "$work/cfg/config.yaml" "$work/acme.log"
 check "bad category rule file: file:line" grep -qF "$work/cfg/rules/acme-categories.yaml:2: rule acme-quota: unknown category 'quota'" "$work/err"
+check "bad category rule file stops templates" rc 1 "$BIN" logs templates --config "$work/cfg/config.yaml" "$work/acme.log"
 check "bad category rule file stops serve" rc 1 "$BIN" serve --config "$work/cfg/config.yaml"
 check "serve names the file:line" grep -q "dagmedic serve: .*acme-categories.yaml:2: rule acme-quota" "$work/err"
 

@@ -14,8 +14,8 @@
 namespace dm::logs {
 
 struct RuleSets {
-  std::shared_ptr<const Redactor> redactor;        // never null
-  std::shared_ptr<const Categorizer> categorizer;  // never null
+  std::shared_ptr<const Redactor> redactor;        // never null from load_rule_sets
+  std::shared_ptr<const Categorizer> categorizer;  // never null from load_rule_sets
 };
 
 // Built-in rules plus `redaction_files` (after the built-in rules, in order) and
@@ -25,5 +25,10 @@ struct RuleSets {
 // for a file that cannot be read, internal for a broken built-in set (a build bug).
 Result<RuleSets> load_rule_sets(const std::vector<std::string>& redaction_files,
                                 const std::vector<std::string>& category_files);
+
+// Each set alone, loaded and checked as load_rule_sets does. For a caller that uses one set: the
+// other's built-in rules need not be compiled (vectorscan compiles take most of a CLI start).
+Result<std::shared_ptr<const Redactor>> load_redactor(const std::vector<std::string>& files);
+Result<std::shared_ptr<const Categorizer>> load_categorizer(const std::vector<std::string>& files);
 
 }  // namespace dm::logs
