@@ -51,6 +51,9 @@ const NormLine* previous_output(const Ctx& c, std::size_t i) {
         t.starts_with("Tmp dir root location:")) {
       return nullptr;
     }
+    // A stack trace's last line: the trace's exception is a finding of its own, and "... 1 more
+    // (exit code 1)" would name nothing.
+    if (is_stack_line(t)) return nullptr;
     int dummy = 0;
     if (code_after(t, "return code ", dummy) || code_after(t, "exit status ", dummy))
       return nullptr;

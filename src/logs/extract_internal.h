@@ -58,6 +58,9 @@ bool is_wrapper_exception(std::string_view type, std::string_view message);
 // SQLAlchemy/DBAPI wrappers: a message "(psycopg2.errors.UndefinedColumn) column …" becomes type
 // "psycopg2.errors.UndefinedColumn", message "column …". False (unchanged) for other messages.
 bool unwrap_dbapi(std::string& type, std::string& message);
+// A line of a stack trace: a JVM frame (`at a.B.c(B.java:12)`), `... 12 more`, or a Python
+// frame (`File "x.py", line 3, in f`). Leading whitespace is ignored.
+bool is_stack_line(std::string_view t);
 // A message that only announces its cause on the next line: ends in ':'.
 bool announces_continuation(std::string_view message);
 // dbt's `Database Error in model stg_orders (models/stg_orders.sql)` (Compilation, Runtime,

@@ -36,6 +36,17 @@ bool is_at_frame(std::string_view t) {
   return t.starts_with("at ") && t.find('(') != std::string_view::npos;
 }
 
+}  // namespace
+
+bool is_stack_line(std::string_view t) {
+  t = trim(t);
+  if (is_at_frame(t)) return true;
+  if (t.starts_with("... ") && t.ends_with("more")) return true;
+  return t.starts_with("File \"") && t.find("\", line ") != std::string_view::npos;
+}
+
+namespace {
+
 bool is_user_class(std::string_view q) {
   for (std::string_view p :
        {"java.", "javax.", "jdk.", "sun.", "scala.", "org.apache.spark.", "org.apache.hadoop.",
@@ -142,8 +153,8 @@ void find_jvm(Ctx& c) {
       bool tp = false;
       if (is_at_frame(t)) {
         links.back().frames.push_back(parse_at(t));
-      } else if (t.starts_with("... ") && trim(t).ends_with("more")) {
-        // elided common frames
+      } else if (is_stack_line(t)) {
+        // elided common frames ("... 12 more")
       } else if ((t.starts_with("Caused by: ") || t.starts_with(": ")) &&
                  parse_header(t, ct, cm, tp)) {
         // py4j prints the Java exception under a Py4JJavaError as ": org.apache…": its cause.

@@ -426,6 +426,17 @@ TEST(ExtractNested, RealDbtAndSparkLogsGiveTheToolsCause) {
   EXPECT_TRUE(shows(spark, ": org.apache.spark.SparkException: Job aborted due to stage failure"));
   expect_stable(corpus("corpus_spark_udf.log"), "corpus_spark_udf.log");
   EXPECT_NE(spark.signature, dbt.signature);
+  // The BashOperator's exit after the JVM trace is a finding of its own, named by its command;
+  // the trace's last line ("... 1 more") is not output that names it.
+  const Extraction x = extract_errors(corpus("corpus_spark_udf.log"));
+  bool exit_seen = false;
+  for (const auto& e : x.errors) {
+    if (e.kind != ErrorKind::shell_exit) continue;
+    exit_seen = true;
+    EXPECT_TRUE(e.message.ends_with("\"$SPARK_JOB\" \"2026-01-01\" (exit code 1)")) << e.message;
+    EXPECT_EQ(e.message.find("more"), std::string::npos) << e.message;
+  }
+  EXPECT_TRUE(exit_seen);
 }
 
 // Airflow 3's log as its REST client renders it (the corpus's dbt and wget tasks, through
