@@ -11,6 +11,7 @@
 
 #include "aws/sigv4.h"
 #include "common/base64.h"
+#include "dm_test_paths.h"
 
 namespace dm::aws {
 namespace {

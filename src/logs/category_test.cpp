@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "dm_test_paths.h"
 #include "logs/test_corpus.h"
 
 namespace dm::logs {

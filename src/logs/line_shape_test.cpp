@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dm_test_paths.h"
 #include "logs/mask_test_lines.h"
 #include "logs/signature_mask.h"
 #include "logs/template.h"

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "dm_test_paths.h"
 #include "logs/redact.h"
 #include "logs/test_corpus.h"
 

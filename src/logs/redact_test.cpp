@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "dm_test_paths.h"
 #include "logs/redact_rules.h"
 #include "logs/rules_embed.h"
 #include "logs/test_rules.h"

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dm_test_paths.h"
 #include "logs/mask_test_lines.h"
 #include "logs/signature_mask.h"
 

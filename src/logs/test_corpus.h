@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "dm_test_paths.h"
+
 namespace dm::logs {
 
 inline std::string corpus(const std::string& name) {
