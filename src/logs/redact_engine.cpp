@@ -64,6 +64,87 @@ bool hs_accepts(const std::string& expr, unsigned flags, std::string* err) {
   return false;
 }
 
+// What goes into the vectorscan database: per expression its flags and the rules it gates.
+struct PrefilterPlan {
+  std::vector<std::string> exprs;
+  std::vector<unsigned> flags;
+  std::vector<std::vector<std::uint32_t>> entry_rules;  // expression id -> rule indexes
+  bool run_scan_ok = true;
+};
+
+// Prefilter (which lines reach RE2): the rule's keywords as case-insensitive literals (the
+// fastest vectorscan database), or the rule's own regex when the rule has no keywords or asks for
+// it (`prefilter: pattern`, for rules whose keywords are common words such as "://"). The regex
+// goes in exactly when vectorscan supports it, else as a superset (HS_FLAG_PREFILTER), else the
+// keywords; RE2 decides either way, and the keyword gate is always checked per line. Without
+// `check_each` every regex is assumed to be supported exactly (compile_plan then finds out).
+dm::Result<PrefilterPlan> prefilter_plan(const std::vector<RedactRule>& rules, bool check_each) {
+  PrefilterPlan p;
+  std::map<std::string, std::uint32_t> kw_entry;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const RedactRule& r = rules[i];
+    const auto idx = static_cast<std::uint32_t>(i);
+    bool use_pattern = r.keywords.empty() || r.prefilter_pattern;
+    if (use_pattern) {
+      unsigned f = HS_FLAG_MULTILINE | (r.caseless ? HS_FLAG_CASELESS : 0u);
+      std::string err;
+      bool ok = !check_each || hs_accepts(r.pattern, f, &err);
+      if (!ok && hs_accepts(r.pattern, f | HS_FLAG_PREFILTER, nullptr)) {
+        f |= HS_FLAG_PREFILTER;
+        ok = true;
+      }
+      if (ok) {
+        // Anchors to the scanned data's own start/end would make a line's hits depend on what
+        // surrounds it: runs of lines (candidate_ends) are then not used.
+        for (const char* a : {"\\A", "\\z", "\\Z"})
+          if (r.pattern.find(a) != std::string::npos) p.run_scan_ok = false;
+        p.exprs.push_back(r.pattern);
+        p.flags.push_back(f);
+        p.entry_rules.push_back({idx});
+      } else if (r.keywords.empty()) {
+        return rule_error(r, "vectorscan rejects the pattern: " + err +
+                                 " (add keywords to the rule to avoid this)");
+      } else {
+        use_pattern = false;
+      }
+    }
+    if (!use_pattern) {
+      for (const auto& kw : r.keywords) {
+        auto it = kw_entry.find(kw);
+        if (it == kw_entry.end()) {
+          it = kw_entry.emplace(kw, static_cast<std::uint32_t>(p.exprs.size())).first;
+          p.exprs.push_back(hs_literal(kw));
+          p.flags.push_back(HS_FLAG_CASELESS);
+          p.entry_rules.emplace_back();
+        }
+        auto& lst = p.entry_rules[it->second];
+        if (std::find(lst.begin(), lst.end(), idx) == lst.end()) lst.push_back(idx);
+      }
+    }
+  }
+  return p;
+}
+
+// The database of `p` (null when it has no expressions). The caller owns it.
+dm::Result<hs_database_t*> compile_plan(const PrefilterPlan& p) {
+  if (p.exprs.empty()) return static_cast<hs_database_t*>(nullptr);
+  std::vector<const char*> ptrs;
+  std::vector<unsigned> ids;
+  for (std::size_t i = 0; i < p.exprs.size(); ++i) {
+    ptrs.push_back(p.exprs[i].c_str());
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* ce = nullptr;
+  if (hs_compile_multi(ptrs.data(), p.flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &ce) != HS_SUCCESS) {
+    std::string msg = ce && ce->message ? ce->message : "unknown error";
+    hs_free_compile_error(ce);
+    return make_error(Errc::invalid_argument, "redaction rules: vectorscan compile: " + msg);
+  }
+  return db;
+}
+
 bool all_stars(std::string_view s) {
   return !s.empty() && s.find_first_not_of('*') == std::string_view::npos;
 }
@@ -90,11 +171,7 @@ dm::Result<std::shared_ptr<const RedactEngine>> RedactEngine::compile(RedactRule
     e->global_allow_.push_back(std::move(re));
   }
 
-  std::vector<std::string> exprs;
-  std::vector<unsigned> flags;
-  std::map<std::string, std::uint32_t> kw_entry;
-  for (std::size_t i = 0; i < set.rules.size(); ++i) {
-    const RedactRule& r = set.rules[i];
+  for (const RedactRule& r : set.rules) {
     auto c = std::make_unique<Compiled>();
     c->re = std::make_unique<re2::RE2>(r.pattern, re2_options(r.caseless));
     if (!c->re->ok()) return rule_error(r, "bad pattern: " + c->re->error());
@@ -118,70 +195,26 @@ dm::Result<std::shared_ptr<const RedactEngine>> RedactEngine::compile(RedactRule
     }
     c->marker = "[REDACTED:" + r.type + "]";
     e->compiled_.push_back(std::move(c));
-
-    // Prefilter (which lines reach RE2): the rule's keywords as case-insensitive literals (the
-    // fastest vectorscan database), or the rule's own regex when the rule has no keywords or asks
-    // for it (`prefilter: pattern`, for rules whose keywords are common words such as "://").
-    // The regex goes in exactly when vectorscan supports it, else as a superset
-    // (HS_FLAG_PREFILTER); RE2 decides either way, and the keyword gate is always checked per line.
-    const auto idx = static_cast<std::uint32_t>(i);
-    bool use_pattern = r.keywords.empty() || r.prefilter_pattern;
-    if (use_pattern) {
-      unsigned f = HS_FLAG_MULTILINE | (r.caseless ? HS_FLAG_CASELESS : 0u);
-      std::string err;
-      bool ok = hs_accepts(r.pattern, f, &err);
-      if (!ok && hs_accepts(r.pattern, f | HS_FLAG_PREFILTER, nullptr)) {
-        f |= HS_FLAG_PREFILTER;
-        ok = true;
-      }
-      if (ok) {
-        // Anchors to the scanned data's own start/end would make a line's hits depend on what
-        // surrounds it: runs of lines (candidate_ends) are then not used.
-        for (const char* a : {"\\A", "\\z", "\\Z"})
-          if (r.pattern.find(a) != std::string::npos) e->run_scan_ok_ = false;
-        exprs.push_back(r.pattern);
-        flags.push_back(f);
-        e->entry_rules_.push_back({idx});
-      } else if (r.keywords.empty()) {
-        return rule_error(r, "vectorscan rejects the pattern: " + err +
-                                 " (add keywords to the rule to avoid this)");
-      } else {
-        use_pattern = false;
-      }
-    }
-    if (!use_pattern) {
-      for (const auto& kw : r.keywords) {
-        auto it = kw_entry.find(kw);
-        if (it == kw_entry.end()) {
-          it = kw_entry.emplace(kw, static_cast<std::uint32_t>(exprs.size())).first;
-          exprs.push_back(hs_literal(kw));
-          flags.push_back(HS_FLAG_CASELESS);
-          e->entry_rules_.emplace_back();
-        }
-        auto& lst = e->entry_rules_[it->second];
-        if (std::find(lst.begin(), lst.end(), idx) == lst.end()) lst.push_back(idx);
-      }
-    }
   }
+
+  // Every pattern is first assumed to be one vectorscan takes exactly, which holds for the
+  // built-in rules: one compile. Only when vectorscan refuses the set is each pattern compiled
+  // alone to find out (a user's rule with a lookaround or a backreference), then the set again.
+  auto plan = prefilter_plan(set.rules, false);
+  if (!plan) return plan.error();
+  auto db = compile_plan(*plan);
+  if (!db) {
+    plan = prefilter_plan(set.rules, true);
+    if (!plan) return plan.error();
+    db = compile_plan(*plan);
+    if (!db) return db.error();
+  }
+  e->db_ = *db;
+  e->entry_rules_ = std::move(plan->entry_rules);
+  e->run_scan_ok_ = plan->run_scan_ok;
   e->rules_ = std::move(set.rules);
-
-  if (!exprs.empty()) {
-    std::vector<const char*> ptrs;
-    std::vector<unsigned> ids;
-    for (std::size_t i = 0; i < exprs.size(); ++i) {
-      ptrs.push_back(exprs[i].c_str());
-      ids.push_back(static_cast<unsigned>(i));
-    }
-    hs_compile_error_t* ce = nullptr;
-    if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()),
-                         HS_MODE_BLOCK, nullptr, &e->db_, &ce) != HS_SUCCESS) {
-      std::string msg = ce && ce->message ? ce->message : "unknown error";
-      hs_free_compile_error(ce);
-      return make_error(Errc::invalid_argument, "redaction rules: vectorscan compile: " + msg);
-    }
-    if (hs_alloc_scratch(e->db_, &e->proto_scratch_) != HS_SUCCESS)
-      return make_error(Errc::internal, "redaction rules: vectorscan scratch allocation failed");
-  }
+  if (e->db_ && hs_alloc_scratch(e->db_, &e->proto_scratch_) != HS_SUCCESS)
+    return make_error(Errc::internal, "redaction rules: vectorscan scratch allocation failed");
   return std::shared_ptr<const RedactEngine>(std::move(e));
 }
 

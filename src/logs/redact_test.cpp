@@ -160,6 +160,22 @@ TEST(Redactor, BadRulesAreClearErrors) {
   }
 }
 
+// A pattern RE2 takes and vectorscan does not ((?U), ungreedy): the set is compiled again with
+// each pattern checked alone; the rule is then gated by its keywords, or refused without any.
+TEST(Redactor, APatternVectorscanRefusesFallsBackToKeywords) {
+  auto r = Redactor::from_yaml(
+      "rules:\n"
+      "  - {id: acme, pattern: '(?U)\\b(acme_[0-9a-f]{8,})', secret_group: 1, keywords: [acme_]}\n"
+      "  - {id: plain, pattern: 'zed_([0-9]{4})', secret_group: 1}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ((*r)->redact("k acme_0123abcd and zed_1234 and acme_xyz\n"),
+            "k [REDACTED:acme] and zed_[REDACTED:plain] and acme_xyz\n");
+  auto bad = Redactor::from_yaml("rules: [{id: acme, pattern: '(?U)acme_[0-9a-f]{8,}'}]");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("vectorscan rejects the pattern"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST(Redactor, BuiltinPlusFilesExtendsAndReportsMissingFiles) {
   const std::string path = std::string(DM_BINARY_DIR) + "/redact_test_extra.yaml";
   {
