@@ -8,39 +8,24 @@ rig recorded in rig.json.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 import zoo
 from local_server import free_port
+from probe import env_of, run_probe
 
-ROOT = Path(__file__).resolve().parents[2]
-PROBE = Path(os.environ.get("DM_BUILD", ROOT / "build")) / "airflow-probe"
 FAILING = [d for d, e in zoo.EXPECTATIONS.items() if e["state"] == "failed"]
-
-
-def env_of(rig: dict, **over) -> dict:
-    env = {"name": f"rig{rig['api_version']}", "url": rig["url"], "username": rig["username"],
-           "password": rig["password"], "timeout_seconds": 120}
-    env.update(over)
-    return env
 
 
 def probe(rig_or_env: dict, op: str, args: dict | None = None, *, expect_rc: int | None = None) -> dict:
     env = rig_or_env if "name" in rig_or_env else env_of(rig_or_env)
-    cmd = json.dumps({"env": env, "op": op, "args": args or {}})
-    assert PROBE.exists(), f"{PROBE} is not built (cmake --build … --target airflow-probe)"
-    p = subprocess.run([str(PROBE), cmd], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert p.stdout.strip(), f"probe printed nothing (rc {p.returncode}): {p.stderr}"
-    out = json.loads(p.stdout.strip().splitlines()[-1])
+    rc, out, _ = run_probe(env, op, args)
     if expect_rc is not None:
-        assert p.returncode == expect_rc, out
-    assert p.returncode == (0 if out["ok"] else (2 if out["error"]["code"] == "usage" else 1)), (p.returncode, out)
+        assert rc == expect_rc, out
+    assert rc == (0 if out["ok"] else (2 if out["error"]["code"] == "usage" else 1)), (rc, out)
     return out
 
 

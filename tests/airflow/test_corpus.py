@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 import corpus
+from probe import probe_ok as probe
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("DM_BUILD", ROOT / "build"))
 DAGMEDIC = BUILD / "dagmedic"
-PROBE = BUILD / "airflow-probe"
 DATES = [d[:10] for d in corpus.RUN_DATES]
 DAGS = corpus.DAG_IDS
 TAIL_LINES = 3000
@@ -42,18 +42,6 @@ CONTEXT = {
     "corpus_spark_udf": ["Running command:", "Py4JJavaError", "Job aborted due to stage failure"],
 }
 assert set(CONTEXT) == set(DAGS)
-
-
-def probe(rig: dict, op: str, args: dict) -> dict:
-    env = {"name": f"rig{rig['api_version']}", "url": rig["url"], "username": rig["username"],
-           "password": rig["password"], "timeout_seconds": 120}
-    assert PROBE.exists(), f"{PROBE} is not built (cmake --build … --target airflow-probe)"
-    p = subprocess.run([str(PROBE), json.dumps({"env": env, "op": op, "args": args})], capture_output=True,
-                       text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert p.stdout.strip(), f"probe printed nothing (rc {p.returncode}): {p.stderr}"
-    out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert p.returncode == 0 and out["ok"], f"{op} {args}: {out}"
-    return out["result"]
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 import zoo
+from probe import probe_ok as ok
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("DM_BUILD", ROOT / "build"))
 DAGMEDIC = BUILD / "dagmedic"
-PROBE = BUILD / "airflow-probe"
 DATES = [d[:10] for d in zoo.RUN_DATES]
 MAX_OUTPUT = 16 * 1024
 TAIL_LINES = 3000  # the probe keeps this many last lines; every zoo log but zoo_big_log fits whole
@@ -68,19 +68,6 @@ CONTEXT_ONLY = {("zoo_timeout", "execution_timeout=5s"), ("zoo_memory_error", "a
 
 ALL_SECRETS = sorted({s for e in zoo.EXPECTATIONS.values() for s in e.get("secrets", [])} |
                      {zoo.FAKE_AWS_KEY_ID, zoo.FAKE_AWS_SECRET, zoo.FAKE_DB_PASSWORD, zoo.FAKE_BEARER})
-
-
-def ok(rig: dict, op: str, args: dict) -> dict:
-    """Runs one op of the C++ client driver (tests/airflow/probe_main.cpp) against the rig; returns its result."""
-    env = {"name": f"rig{rig['api_version']}", "url": rig["url"], "username": rig["username"],
-           "password": rig["password"], "timeout_seconds": 120}
-    assert PROBE.exists(), f"{PROBE} is not built (cmake --build … --target airflow-probe)"
-    p = subprocess.run([str(PROBE), json.dumps({"env": env, "op": op, "args": args})], capture_output=True,
-                       text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert p.stdout.strip(), f"probe printed nothing (rc {p.returncode}): {p.stderr}"
-    out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert p.returncode == 0 and out["ok"], f"{op} {args}: {out}"
-    return out["result"]
 
 
 def failing_try(dag_id: str) -> dict:
