@@ -57,6 +57,19 @@ bool parse_airflow2(std::string_view s, NormLine& n) {
   return true;
 }
 
+// A logger or component name (no space, shorter than `max`) before ": " at the start of `rest`
+// becomes n.source and leaves `rest`.
+bool take_source(std::string_view& rest, std::size_t max, NormLine& n) {
+  std::size_t colon = rest.find(": ");
+  if (colon == std::string_view::npos || colon >= max ||
+      rest.substr(0, colon).find(' ') != std::string_view::npos) {
+    return false;
+  }
+  n.source.assign(rest.substr(0, colon));
+  rest.remove_prefix(colon + 2);
+  return true;
+}
+
 // log4j (Spark): `26/01/01 00:00:00 ERROR SparkContext: msg`.
 bool parse_log4j(std::string_view s, NormLine& n) {
   if (s.size() < 20) return false;
@@ -69,12 +82,7 @@ bool parse_log4j(std::string_view s, NormLine& n) {
   Level lv = parse_level(s.substr(18, w - 18));
   if (lv == Level::none) return false;
   std::string_view rest = s.substr(w + 1);
-  std::size_t colon = rest.find(": ");
-  if (colon != std::string_view::npos && colon < 96 &&
-      rest.substr(0, colon).find(' ') == std::string_view::npos) {
-    n.source.assign(rest.substr(0, colon));
-    rest.remove_prefix(colon + 2);
-  }
+  take_source(rest, 96, n);
   n.text.assign(rest);
   n.level = lv;
   n.record_start = true;
@@ -97,12 +105,8 @@ bool parse_rendered_event(std::string_view s, NormLine& n) {
   Level lv = parse_level(s.substr(p + 2, close - p - 2));
   if (lv == Level::none) return false;
   std::string_view rest = s.substr(close + 2);
-  std::size_t colon = rest.find(": ");
-  if (colon != std::string_view::npos && colon < 200 &&
-      rest.substr(0, colon).find(' ') == std::string_view::npos) {
-    n.source.assign(rest.substr(0, colon));
-    rest.remove_prefix(colon + 2);
-  } else if (rest.ends_with(':') && rest.find(' ') == std::string_view::npos) {
+  if (!take_source(rest, 200, n) && rest.ends_with(':') &&
+      rest.find(' ') == std::string_view::npos) {
     n.source.assign(rest.substr(0, rest.size() - 1));  // a logger with an empty event
     rest = {};
   }
