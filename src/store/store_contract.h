@@ -28,6 +28,14 @@ class StoreContract : public ::testing::TestWithParam<NamedBackend> {
     store_.reset();
     backend_.reset();
   }
+  // `n` more stores on the same backend (other replicas' connections).
+  void open_replicas(int n, std::vector<std::unique_ptr<Store>>& out) {
+    for (int i = 0; i < n; ++i) {
+      auto s = backend_->open();
+      ASSERT_TRUE(s.ok()) << s.error().message;
+      out.push_back(std::move(*s));
+    }
+  }
 
   static ApprovalRecord approval(const std::string& id, int required = 1,
                                  int64_t expires = 10'000) {
@@ -140,11 +148,7 @@ TEST_P(StoreContract, ConsumeOnceWithMatchingHash) {
 TEST_P(StoreContract, ReplicasRacingToConsumeExactlyOneWins) {
   constexpr int kReplicas = 4, kRounds = 15;
   std::vector<std::unique_ptr<Store>> replicas;
-  for (int i = 0; i < kReplicas; ++i) {
-    auto s = backend_->open();
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    replicas.push_back(std::move(*s));
-  }
+  ASSERT_NO_FATAL_FAILURE(open_replicas(kReplicas, replicas));
   for (int round = 0; round < kRounds; ++round) {
     std::string id = "race" + std::to_string(round);
     ASSERT_TRUE(store_->create_approval(approval(id)).ok());
@@ -240,11 +244,7 @@ TEST_P(StoreContract, AuditLogRefusesUpdateAndDelete) {
 TEST_P(StoreContract, ConcurrentAppendsFromReplicasKeepOneChain) {
   constexpr int kReplicas = 3, kEach = 30;
   std::vector<std::unique_ptr<Store>> replicas;
-  for (int i = 0; i < kReplicas; ++i) {
-    auto s = backend_->open();
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    replicas.push_back(std::move(*s));
-  }
+  ASSERT_NO_FATAL_FAILURE(open_replicas(kReplicas, replicas));
   std::atomic<int> failures{0};
   std::vector<std::thread> ts;
   for (auto& r : replicas)
@@ -863,11 +863,7 @@ TEST_P(StoreContract, AStaleFencingTokenWritesNothing) {
 TEST_P(StoreContract, ReplicasRacingForOneWatchLeaseExactlyOneWins) {
   constexpr int kReplicas = 4, kRounds = 10;
   std::vector<std::unique_ptr<Store>> replicas;
-  for (int i = 0; i < kReplicas; ++i) {
-    auto s = backend_->open();
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    replicas.push_back(std::move(*s));
-  }
+  ASSERT_NO_FATAL_FAILURE(open_replicas(kReplicas, replicas));
   for (int round = 0; round < kRounds; ++round) {
     // Even rounds: a new environment (no row yet); odd rounds: the previous round's environment,
     // whose lease has expired (a takeover race).
