@@ -366,8 +366,8 @@ TEST(Mrtr, TamperedCrossToolAndOtherArgumentStatesAreRefused) {
       ask(p, 1, "tools/call", {{"name", "ask_name"}, {"arguments", {{"who", "a"}}}}, meta(kElicit));
   const std::string state = r1["result"]["requestState"];
   const json answers = {{"name", {{"action", "accept"}, {"content", {{"name", "Eve"}}}}}};
+  int id = 100;  // not static: ids must not reach 200 under --gtest_repeat
   auto retry = [&](const std::string& tool, const std::string& who, const std::string& st) {
-    static int id = 100;
     return ask(p, ++id, "tools/call",
                {{"name", tool},
                 {"arguments", {{"who", who}}},
