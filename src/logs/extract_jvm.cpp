@@ -36,12 +36,17 @@ bool is_at_frame(std::string_view t) {
   return t.starts_with("at ") && t.find('(') != std::string_view::npos;
 }
 
+// `... 12 more`: frames elided because the enclosing trace has them.
+bool is_elided_frames(std::string_view t) {
+  t = trim(t);
+  return t.starts_with("... ") && t.ends_with("more");
+}
+
 }  // namespace
 
 bool is_stack_line(std::string_view t) {
   t = trim(t);
-  if (is_at_frame(t)) return true;
-  if (t.starts_with("... ") && t.ends_with("more")) return true;
+  if (is_at_frame(t) || is_elided_frames(t)) return true;
   return t.starts_with("File \"") && t.find("\", line ") != std::string_view::npos;
 }
 
@@ -153,8 +158,8 @@ void find_jvm(Ctx& c) {
       bool tp = false;
       if (is_at_frame(t)) {
         links.back().frames.push_back(parse_at(t));
-      } else if (is_stack_line(t)) {
-        // elided common frames ("... 12 more")
+      } else if (is_elided_frames(t)) {
+        // elided common frames
       } else if ((t.starts_with("Caused by: ") || t.starts_with(": ")) &&
                  parse_header(t, ct, cm, tp)) {
         // py4j prints the Java exception under a Py4JJavaError as ": org.apache…": its cause.
