@@ -101,7 +101,10 @@ class LineCache {
 
 // A record-header token once masked: only placeholders ("<date>", "<time>"…), punctuation and a
 // time zone word, e.g. "[<date>," "<time>" "UTC]" of an Airflow 2 line or "<n>/<n>/<n>" of log4j.
+// Not an IPv4 address ("<n>.<n>.<n>.<n>:<n>", three dots): that is a place, which may as well
+// begin a message (Proxifier's "203.205.151.204:80 close, …") as a header.
 bool header_token(std::string_view t) {
+  if (std::count(t.begin(), t.end(), '.') >= 3) return false;
   std::size_t letters = 0, i = 0;
   std::string_view word;
   bool placeholder = false;
@@ -196,6 +199,13 @@ bool place_token(std::string_view t) {
       sep = true;
   }
   return sep;
+}
+
+// "key=a" and "key=b": the same non-empty key before the first '='.
+bool same_key(std::string_view a, std::string_view b) {
+  const std::size_t e = a.find('=');
+  return e != std::string_view::npos && e > 0 && b.size() > e && b[e] == '=' &&
+         a.compare(0, e, b, 0, e) == 0;
 }
 
 bool has_digit(std::string_view t) {
@@ -420,7 +430,10 @@ void canonical_token(std::string_view t, std::string& out) {
   while (b < e && open(t[b])) ++b;
   while (e > b && close(t[e - 1])) --e;
   std::string_view core = t.substr(b, e - b);
-  if (core.size() > 1 && (core[0] == '-' || core[0] == '+') && core[1] == '<')
+  // A sign or a bound: "-<n>", "+<n>", "<<n>" (Proxifier's "lifetime <1 sec"), "~<n>".
+  if (core.size() > 1 &&
+      (core[0] == '-' || core[0] == '+' || core[0] == '<' || core[0] == '>' || core[0] == '~') &&
+      core[1] == '<')
     core.remove_prefix(1);
   std::string_view repl;
   if (numeric_core(core)) {
@@ -436,6 +449,73 @@ void canonical_token(std::string_view t, std::string& out) {
   out.append(t.substr(0, b));
   out.append(repl);
   out.append(t.substr(e));
+}
+
+// A unit word after a number: 1 for time ("12 ms", "3 sec"), 2 for data size ("451 bytes",
+// "2.4 GiB"), 0 for anything else.
+int unit_class(std::string_view w) {
+  static constexpr std::string_view kTime[] = {
+      "ns",     "us",      "ms", "sec", "secs", "second", "seconds", "min", "mins",
+      "minute", "minutes", "hr", "hrs", "hour", "hours",  "day",     "days"};
+  static constexpr std::string_view kSize[] = {"B",  "byte", "bytes", "KB",  "kB", "KiB",
+                                               "MB", "MiB",  "GB",    "GiB", "TB", "TiB"};
+  for (std::string_view u : kTime)
+    if (w == u) return 1;
+  for (std::string_view u : kSize)
+    if (w == u) return 2;
+  return 0;
+}
+
+// The token without trailing closing punctuation, and that punctuation.
+std::string_view strip_close(std::string_view t, std::string_view* tail) {
+  std::size_t e = t.size();
+  while (e > 0 && (t[e - 1] == ')' || t[e - 1] == ']' || t[e - 1] == ',' || t[e - 1] == ';' ||
+                   t[e - 1] == '.' || t[e - 1] == ':'))
+    --e;
+  if (tail) *tail = t.substr(e);
+  return t.substr(0, e);
+}
+
+// A token that reads as a value rather than a word of the message: quoted ("'amount'"), or a
+// dotted or path-like name ("nginx.service", "/var/lib/x").
+bool value_like(std::string_view t) {
+  if (!t.empty() && (t[0] == '\'' || t[0] == '"')) return true;
+  t = strip_close(t, nullptr);
+  return t.find_first_of("./\\@") != std::string_view::npos;
+}
+
+// The measured value that starts at toks[k] (canonicalised): how many tokens it takes (1 when
+// there is none), its field ("<dur>" or "<size>") and the punctuation after it:
+//   "<n>" then a time or size unit word     "12 ms", "451 bytes", "3 KB,"
+//   then a parenthesised restatement        "18846 bytes (18.4 KB)", "5 sec (<n>)"
+// The unit changes with the magnitude ("5.2 KB", "413.9 MB") and some loggers add the
+// restatement only past a size ("(18.4 KB)" after 1 KB): neither may split an event.
+std::size_t measure_run(const std::vector<std::string_view>& toks, std::size_t k,
+                        std::string_view* field, std::string_view* tail) {
+  if (toks[k] != "<n>" || k + 1 >= toks.size()) return 1;
+  std::size_t j = k + 1;
+  const int unit = unit_class(strip_close(toks[j], tail));
+  if (unit == 0) return 1;
+  *field = unit == 1 ? "<dur>" : "<size>";
+  ++j;
+  if (!tail->empty() || j >= toks.size()) return j - k;
+  // "(<n>" "KB)", "(<n>KB)" or "(<n>)", with punctuation after the ')'.
+  std::string_view a = toks[j];
+  if (a.size() < 2 || a[0] != '(') return j - k;
+  a.remove_prefix(1);
+  std::string_view atail;
+  const std::string_view acore = strip_close(a, &atail);
+  if (acore == "<n>" && !atail.empty() && atail[0] == ')') {
+    *tail = atail.substr(1);
+    return j + 1 - k;
+  }
+  if (acore != "<n>" || !atail.empty() || j + 1 >= toks.size()) return j - k;
+  std::string_view btail;
+  if (unit_class(strip_close(toks[j + 1], &btail)) != 0 && !btail.empty() && btail[0] == ')') {
+    *tail = btail.substr(1);
+    return j + 2 - k;
+  }
+  return j - k;
 }
 
 }  // namespace
@@ -669,8 +749,8 @@ struct TemplateMiner::Impl {
       // token holding a placeholder weighs masked_weight where a word weighs 1: two lines that
       // share only masked fields ("<n>", "<ip>") are not alike, and the words decide.
       double same = 0, body = 0;
-      std::size_t params = 0;
-      bool fits = true;
+      std::size_t params = 0, kept_words = 0;
+      bool fits = true, word_lost = false;
       for (std::size_t k = header; k < toks.size(); ++k) {
         const std::string& ct = c.tokens[k - header + c.hdr];
         const double w = weight(toks[k]);
@@ -679,11 +759,19 @@ struct TemplateMiner::Impl {
           ++params;
         } else if (ct == toks[k]) {
           same += w;
+          if (is_word(ct)) ++kept_words;
         } else {
           fits = false;
+          if (same_key(ct, toks[k]))
+            ++kept_words;  // "tag=X" and "tag=Y": the value differs, the key stays
+          else if (is_word(ct) && is_word(toks[k]) && !value_like(ct) && !value_like(toks[k]))
+            word_lost = true;
         }
       }
       double sim = body == 0 ? 1.0 : same / body;
+      // A message of few words is not generalised down to under kMinWords of them: in
+      // "startAnimation begin" / "startAnimation end" the word that differs is the event.
+      if (word_lost && kept_words < kMinWords) sim = -1;
       if (sim > best_sim || (sim == best_sim && params > best_params)) {
         best_sim = sim;
         best_params = params;
@@ -703,10 +791,10 @@ struct TemplateMiner::Impl {
   }
 
   explicit Impl(const TemplateOptions& o) : opt(o), one(o) {}
+  static constexpr std::size_t kMinWords = 2;
 
-  double weight(std::string_view t) const {
-    return t.find('<') == std::string_view::npos ? 1.0 : opt.masked_weight;
-  }
+  static bool is_word(std::string_view t) { return t.find('<') == std::string_view::npos; }
+  double weight(std::string_view t) const { return is_word(t) ? 1.0 : opt.masked_weight; }
 
   // Splits the masked line on blanks; with `quoted`, a double-quoted value after '=' stays one
   // token when it closes within 64 bytes, so a value of one or several words is one field
@@ -765,6 +853,37 @@ struct TemplateMiner::Impl {
     for (std::size_t k = 0; k < toks.size(); ++k) {
       toks[k] = std::string_view(canon_.data() + canon_off_[k], canon_off_[k + 1] - canon_off_[k]);
     }
+    fold_measures();
+  }
+
+  // A measured value of several tokens ("451 bytes (18.4 KB)") becomes one field token
+  // ("<size>"), in the message only (measure_run). toks then point into fold_.
+  std::string fold_;
+  std::vector<std::size_t> fold_off_;  // per token: begin, end
+  void fold_measures() {
+    std::string_view field, tail;
+    std::size_t k = header;
+    while (k < toks.size() && measure_run(toks, k, &field, &tail) == 1) ++k;
+    if (k == toks.size()) return;  // the common case: nothing to fold, no copy
+    fold_.clear();
+    fold_off_.clear();
+    for (k = 0; k < toks.size();) {
+      const std::size_t run = k < header ? 1 : measure_run(toks, k, &field, &tail);
+      if (k > 0) fold_ += ' ';
+      fold_off_.push_back(fold_.size());
+      if (run == 1) {
+        fold_.append(toks[k]);
+      } else {
+        fold_.append(field);
+        fold_.append(tail);
+      }
+      fold_off_.push_back(fold_.size());
+      k += run;
+    }
+    toks.resize(fold_off_.size() / 2);
+    for (k = 0; k < toks.size(); ++k)
+      toks[k] = std::string_view(fold_.data() + fold_off_[2 * k],
+                                 fold_off_[2 * k + 1] - fold_off_[2 * k]);
   }
 
   // r: the route slot of m's memo entry, or null. A set route whose epoch is the cache's stands

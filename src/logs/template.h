@@ -25,7 +25,11 @@
 //      "<host>:<n>"), the header's severity word becomes "<level>", a quoted key's value is one
 //      token; routing passes over fields and place names to the message's first words, a token
 //      holding a placeholder weighs masked_weight (a word 1) in the similarity, and a line that
-//      every word of a cluster's template matches joins it even under `similarity`;
+//      every word of a cluster's template matches joins it even under `similarity`; a number
+//      with a time or size unit, and a parenthesised restatement after it, is one field
+//      ("451 bytes (18.4 KB)" -> "<size>", "12 ms" -> "<dur>"); a message is not generalised
+//      down to fewer than two of its words ("startAnimation begin" / "… end" stay apart; a
+//      key's value, a quoted token, a dotted or path name are values, not words);
 //   5. bounded memory: at most max_clusters clusters (the least recently used is evicted, as
 //      drain3 does with max_clusters), lines cut at max_line_bytes, cache cleared past a byte cap.
 // Cluster ids are 1-based, in order of creation, never reused.
@@ -57,8 +61,9 @@ struct TemplateOptions {
   // One field, one token (template.cpp canonical_token): on the tree path, tokens are masked a
   // second time so that a field keeps one shape whatever its value (signed numbers, hex
   // counters, numbers with units, decimals, compact date-times -> "<n>"/"<ts>", host:port ->
-  // "<host>:<n>"), the header's severity word becomes "<level>", and a double-quoted value is
-  // one token even with blanks inside. Off: tokens as the masker left them.
+  // "<host>:<n>", a number and its unit word -> "<dur>"/"<size>"), the header's severity word
+  // becomes "<level>", and a double-quoted value is one token even with blanks inside. Off:
+  // tokens as the masker left them.
   bool field_tokens = true;
   // Weight, in the similarity of a line to a cluster, of a token holding a placeholder ("<n>",
   // "<ip>", "<host>:<n>"…) where a word weighs 1. 1.0 is Drain's count.
