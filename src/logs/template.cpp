@@ -201,11 +201,12 @@ bool place_token(std::string_view t) {
   return sep;
 }
 
-// "key=a" and "key=b": the same non-empty key before the first '='.
+// "key=a" and "key=b", "key:a" and "key:b": the same non-empty key before the first '=' or ':',
+// with a value after it.
 bool same_key(std::string_view a, std::string_view b) {
-  const std::size_t e = a.find('=');
-  return e != std::string_view::npos && e > 0 && b.size() > e && b[e] == '=' &&
-         a.compare(0, e, b, 0, e) == 0;
+  const std::size_t e = a.find_first_of("=:");
+  return e != std::string_view::npos && e > 0 && e + 1 < a.size() && b.size() > e + 1 &&
+         b[e] == a[e] && a.compare(0, e, b, 0, e) == 0;
 }
 
 bool has_digit(std::string_view t) {
@@ -516,6 +517,81 @@ std::size_t measure_run(const std::vector<std::string_view>& toks, std::size_t k
     return j + 2 - k;
   }
   return j - k;
+}
+
+// A token that can be an item of a list of values: holds a digit or a placeholder, is no
+// "key=value" and no "word:value" (keys are words of the message, not items).
+bool list_item(std::string_view t) {
+  if (t.empty() || t.find('=') != std::string_view::npos) return false;
+  const std::size_t colon = t.find(':');
+  if (colon != std::string_view::npos &&
+      std::all_of(t.begin(), t.begin() + colon, [](char c) { return is_alpha(c); }))
+    return false;
+  return t.find('<') != std::string_view::npos || has_digit(t);
+}
+
+// Two list items of one shape: equal after every run of letters and every run of digits is
+// taken as one ("an270" and "bn14", "<ip>:<n>" and "<ip>:<n>"); placeholders and other bytes
+// must be equal.
+bool same_item_shape(std::string_view a, std::string_view b) {
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    const char x = a[i], y = b[j];
+    if (is_alpha(x) || is_digit(x)) {
+      const bool letters = is_alpha(x);
+      if (letters ? !is_alpha(y) : !is_digit(y)) return false;
+      while (i < a.size() && (letters ? is_alpha(a[i]) : is_digit(a[i]))) ++i;
+      while (j < b.size() && (letters ? is_alpha(b[j]) : is_digit(b[j]))) ++j;
+      continue;
+    }
+    if (x != y) return false;
+    if (x == '<') {  // a placeholder: its name must be equal too
+      const std::size_t ea = a.find('>', i), eb = b.find('>', j);
+      if (ea == std::string_view::npos || eb == std::string_view::npos ||
+          a.substr(i, ea - i) != b.substr(j, eb - j))
+        return false;
+      i = ea + 1;
+      j = eb + 1;
+      continue;
+    }
+    ++i;
+    ++j;
+  }
+  return i == a.size() && j == b.size();
+}
+
+// A list of values at toks[k]: three tokens or more, list items of one shape, separated by
+// blanks or commas ("an270 an271 an272 …", "<ip>:<n> <ip>:<n> <ip>:<n>"). Its length changes
+// from line to line of one event, which would otherwise split it. Returns the tokens it takes
+// (1 when there is none) and the punctuation after its last item.
+std::size_t list_run(const std::vector<std::string_view>& toks, std::size_t k,
+                     std::string_view* tail) {
+  std::string_view t0;
+  const std::string_view first = strip_close(toks[k], &t0);
+  if (!list_item(first)) return 1;
+  std::size_t j = k + 1;
+  std::string_view prev_tail = t0, t;
+  while (j < toks.size() && (prev_tail.empty() || prev_tail == ",")) {
+    const std::string_view c = strip_close(toks[j], &t);
+    if (!list_item(c) || !same_item_shape(first, c)) break;
+    prev_tail = t;
+    ++j;
+  }
+  if (j - k < 3) return 1;
+  *tail = prev_tail;
+  return j - k;
+}
+
+// The field that starts at toks[k] in the message: a measured value (measure_run) or a list of
+// values (list_run). Returns the tokens it takes, 1 when there is none.
+std::size_t field_run(const std::vector<std::string_view>& toks, std::size_t k,
+                      std::string_view* field, std::string_view* tail) {
+  const std::size_t m = measure_run(toks, k, field, tail);
+  if (m > 1) return m;
+  const std::size_t l = list_run(toks, k, tail);
+  if (l > 1) *field = "<list>";
+  return l;
 }
 
 }  // namespace
@@ -863,12 +939,21 @@ struct TemplateMiner::Impl {
   void fold_measures() {
     std::string_view field, tail;
     std::size_t k = header;
-    while (k < toks.size() && measure_run(toks, k, &field, &tail) == 1) ++k;
+    while (k < toks.size() && field_run(toks, k, &field, &tail) == 1) ++k;
     if (k == toks.size()) return;  // the common case: nothing to fold, no copy
     fold_.clear();
     fold_off_.clear();
+    bool open_list = false;  // the last token written is a "<list>" without punctuation
     for (k = 0; k < toks.size();) {
-      const std::size_t run = k < header ? 1 : measure_run(toks, k, &field, &tail);
+      const std::size_t run = k < header ? 1 : field_run(toks, k, &field, &tail);
+      if (run > 1 && open_list && field == "<list>") {
+        // A list of items of two shapes ("… bn99 dadmin2 dadmin3 dadmin4") is one list.
+        fold_.append(tail);
+        fold_off_.back() = fold_.size();
+        open_list = tail.empty();
+        k += run;
+        continue;
+      }
       if (k > 0) fold_ += ' ';
       fold_off_.push_back(fold_.size());
       if (run == 1) {
@@ -878,6 +963,7 @@ struct TemplateMiner::Impl {
         fold_.append(tail);
       }
       fold_off_.push_back(fold_.size());
+      open_list = run > 1 && field == "<list>" && tail.empty();
       k += run;
     }
     toks.resize(fold_off_.size() / 2);

@@ -319,6 +319,7 @@ TEST(Template, FewWordMessagesKeepTheirWords) {
   EXPECT_EQ(m.add("Started nginx.service"), m.add("Started postgres.service"));
   EXPECT_EQ(m.add("Reading /var/lib/a"), m.add("Reading /srv/b"));
   EXPECT_EQ(m.add("release tag=ViewLock"), m.add("release tag=RILJ"));
+  EXPECT_EQ(m.add("updateDimmed overlap:true"), m.add("updateDimmed overlap:false"));
   // Longer messages one word apart still meet: Drain's threshold decides.
   EXPECT_EQ(m.add("user alice logged in from the console"),
             m.add("user bob logged in from the console"));
@@ -413,6 +414,23 @@ TEST(TemplateFields, MeasuredValuesAreOneField) {
             "copied <n> files to the bucket");
   EXPECT_EQ(template_after({"copied 12 files to the bucket", "copied 3 rows to the bucket"}),
             "copied <n> <*> to the bucket");
+}
+
+// A list of values (hosts, nodes, blocks) is one field whatever its length: three items or more
+// of one shape. Keys are words, not items; two or three words with numbers stay themselves.
+TEST(TemplateFields, ListsOfValuesAreOneField) {
+  EXPECT_EQ(template_after({"failed to resolve data source name an270 an271 an272 an273",
+                            "failed to resolve data source name bn14 bn15 bn16 bn17 bn18 bn19",
+                            "failed to resolve data source name bn99 dadmin2 dadmin3 dadmin4"}),
+            "failed to resolve data source name <list>");
+  EXPECT_EQ(template_after({"ask 10.0.0.1:50010 to replicate to 10.0.0.2:50010 10.0.0.3:50010 "
+                            "10.0.0.4:50010",
+                            "ask 10.0.0.1:50010 to replicate to 10.0.0.5:50010, 10.0.0.6:50010, "
+                            "10.0.0.7:50010, 10.0.0.8:50010"}),
+            "ask <host>:<n> to replicate to <list>");
+  EXPECT_EQ(template_after({"flags a=1 b=2 c=3 set"}), "flags a=<n> b=<n> c=<n> set");
+  EXPECT_EQ(template_after({"sizes uid:1 gid:2 pid:3 set"}), "sizes uid:<n> gid:<n> pid:<n> set");
+  EXPECT_EQ(template_after({"moved from node1 to node2 now"}), "moved from node1 to node2 now");
 }
 
 TEST(TemplateFields, QuotedValueIsOneToken) {
