@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "app/commands.h"
+#include "app/precompiled.h"
 
 namespace {
 
@@ -27,6 +28,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  dm::app::register_builtin_redaction_db();
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;

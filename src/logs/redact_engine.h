@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -30,7 +31,17 @@ class RedactSink {
 class RedactEngine {
  public:
   // Compiles the rules. Errors: invalid_argument naming the rule and the reason.
+  // The vectorscan database is taken from register_precompiled_redaction_db (redact.h) instead
+  // of compiled when one was registered for exactly this set's prefilter plan and vectorscan
+  // accepts its bytes (same version, a CPU with the features it was built for); the result is
+  // the same either way, only faster (precompiled() tells which).
   static dm::Result<std::shared_ptr<const RedactEngine>> compile(RedactRuleSet set);
+  // The prefilter plan text of `set` (the expressions and flags its database is compiled from)
+  // and that database serialized: what register_precompiled_redaction_db takes. For the
+  // build-time generator (redact_db_gen_main.cpp). Errors: as compile(); internal when the set
+  // needs the slow path (a pattern vectorscan refuses: such a set is not precompiled).
+  static dm::Result<std::pair<std::string, std::string>> precompile(const RedactRuleSet& set);
+  bool precompiled() const { return precompiled_; }
   ~RedactEngine();
   RedactEngine(const RedactEngine&) = delete;
   RedactEngine& operator=(const RedactEngine&) = delete;
@@ -112,6 +123,7 @@ class RedactEngine {
   hs_database* db_ = nullptr;
   hs_scratch* proto_scratch_ = nullptr;
   bool run_scan_ok_ = true;
+  bool precompiled_ = false;
   bool allowed(std::size_t rule, std::string_view secret) const;
 };
 

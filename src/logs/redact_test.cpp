@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "dm_test_paths.h"
+#include "logs/redact_engine.h"
 #include "logs/redact_rules.h"
 #include "logs/rules_embed.h"
 #include "logs/test_rules.h"
@@ -332,6 +333,61 @@ TEST(RedactRules, ShannonEntropy) {
   EXPECT_DOUBLE_EQ(shannon_entropy("aaaa"), 0.0);
   EXPECT_DOUBLE_EQ(shannon_entropy("abab"), 1.0);
   EXPECT_NEAR(shannon_entropy("0123456789abcdef"), 4.0, 1e-9);
+}
+
+}  // namespace
+}  // namespace dm::logs
+
+namespace dm::logs {
+namespace {
+
+// A database compiled ahead of time (register_precompiled_redaction_db) is used for exactly its
+// plan, gives the output a compile gives, and bytes vectorscan refuses fall back to a compile.
+TEST(RedactPrecompiled, UsedForItsPlanOnlyAndBadBytesFallBack) {
+  const char* yaml =
+      "rules:\n"
+      "  - {id: acme, pattern: '\\b(acme_[0-9a-f]{8,})', secret_group: 1, keywords: [acme_]}\n"
+      "  - {id: zed, pattern: 'zed_([0-9]{4})', secret_group: 1}\n";
+  auto set = parse_redaction_rules(yaml, "t");
+  ASSERT_TRUE(set.ok());
+  auto pre = RedactEngine::precompile(*set);
+  ASSERT_TRUE(pre.ok()) << pre.error().message;
+  static const std::string plan = pre->first, db = pre->second;  // must outlive the process
+  auto plain = RedactEngine::compile(*set);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE((*plain)->precompiled());
+
+  register_precompiled_redaction_db(plan, db);
+  auto fast = RedactEngine::compile(*set);
+  ASSERT_TRUE(fast.ok());
+  EXPECT_TRUE((*fast)->precompiled());
+  const std::string in = "k acme_0123abcd and zed_1234 and acme_xyz\n";
+  const std::string want = "k [REDACTED:acme] and zed_[REDACTED:zed] and acme_xyz\n";
+  EXPECT_EQ(Redactor(*fast).redact(in), want);
+  EXPECT_EQ(Redactor(*plain).redact(in), want);
+
+  // Another rule set (one more rule) has another plan: compiled.
+  auto other =
+      parse_redaction_rules(std::string(yaml) + "  - {id: q, pattern: 'qq_([0-9]{4})'}\n", "t2");
+  ASSERT_TRUE(other.ok());
+  auto o = RedactEngine::compile(*other);
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE((*o)->precompiled());
+
+  // Bytes vectorscan refuses (truncated) for a plan: compiled, same output.
+  auto third = parse_redaction_rules(
+      "rules:\n  - {id: w, pattern: 'ww_([0-9]{4})', "
+      "secret_group: 1}\n",
+      "t3");
+  ASSERT_TRUE(third.ok());
+  auto p3 = RedactEngine::precompile(*third);
+  ASSERT_TRUE(p3.ok());
+  static const std::string plan3 = p3->first, bad3 = p3->second.substr(0, p3->second.size() / 2);
+  register_precompiled_redaction_db(plan3, bad3);
+  auto t = RedactEngine::compile(*third);
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE((*t)->precompiled());
+  EXPECT_EQ(Redactor(*t).redact("a ww_1234\n"), "a ww_[REDACTED:w]\n");
 }
 
 }  // namespace
