@@ -28,7 +28,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  dm::app::register_builtin_redaction_db();
+  dm::app::register_precompiled_dbs();
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;

@@ -1,12 +1,12 @@
-// Data compiled at build time into the dagmedic executable (not into dm_app, whose tests compile
-// as before).
+// Data compiled at build time into the dagmedic executable (and app_tests), not into dm_app.
 #pragma once
 
 namespace dm::app {
 
-// Registers the built-in redaction rules' vectorscan database, compiled at build time
-// (src/logs/redact_db_gen_main.cpp; logs/redact.h register_precompiled_redaction_db): a start then
-// deserializes it instead of compiling it (~40 ms of CPU). Call once, first thing in main.
-void register_builtin_redaction_db();
+// Registers the vectorscan databases of the built-in redaction and category rules, compiled at
+// build time (src/logs/precompiled_db_gen_main.cpp, logs/precompiled_db.h): a start then
+// deserializes them instead of compiling them (~40 ms and ~190 ms of CPU). Call once, first
+// thing in main.
+void register_precompiled_dbs();
 
 }  // namespace dm::app

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/yaml_load.h"
+#include "logs/precompiled_db.h"
 #include "logs/rules_embed.h"
 
 namespace dm::logs {
@@ -64,6 +65,7 @@ struct Categorizer::Impl {
   std::map<std::string, CatDefault> cats;
   std::vector<std::string> patterns;
   std::unique_ptr<hs_database_t, HsDbDeleter> db;
+  bool precompiled = false;  // db came from precompiled_db.h
 };
 
 Result<std::shared_ptr<const Categorizer>> Categorizer::from_yaml(
@@ -165,6 +167,11 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_named(
       flags.push_back(HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH);
       ids.push_back(static_cast<unsigned>(k));
     }
+    if (hs_database_t* pre = precompiled_db(hs_plan_text("categories", impl->patterns, flags))) {
+      impl->db.reset(pre);
+      impl->precompiled = true;
+      return std::make_shared<const Categorizer>(std::shared_ptr<const Impl>(std::move(impl)));
+    }
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
@@ -210,6 +217,19 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::builtin_plus_files(
 }
 
 std::size_t Categorizer::rule_count() const { return impl_->rules.size(); }
+bool Categorizer::precompiled() const { return impl_->precompiled; }
+
+Result<std::pair<std::string, std::string>> Categorizer::precompile_builtin() {
+  auto c = builtin();
+  if (!c) return c.error();
+  const Impl& im = *(*c)->impl_;
+  if (!im.db) return make_error(Errc::internal, "categories: no pattern to precompile");
+  auto bytes = serialize_db(im.db.get());
+  if (!bytes) return bytes.error();
+  const std::vector<unsigned> flags(im.patterns.size(), HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH);
+  return std::pair<std::string, std::string>{hs_plan_text("categories", im.patterns, flags),
+                                             std::move(*bytes)};
+}
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -54,6 +55,11 @@ class Categorizer {
   // `e` may be null (nothing found) → the "unknown" category.
   Category categorize(const ExtractedError* e, const Signature* sig) const;
   std::size_t rule_count() const;
+  // The pattern database was deserialized (precompiled_db.h), not compiled.
+  bool precompiled() const;
+  // The built-in set's plan text and pattern database, serialized; for the build-time generator
+  // (precompiled_db_gen_main.cpp). Errors: internal.
+  static Result<std::pair<std::string, std::string>> precompile_builtin();
 
   struct Impl;
   explicit Categorizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

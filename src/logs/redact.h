@@ -78,13 +78,6 @@ class Redactor {
   std::shared_ptr<const RedactEngine> engine_;
 };
 
-// Registers a vectorscan database compiled ahead of time for the rule set whose prefilter plan
-// is `plan` (RedactEngine::precompile; the app registers the built-in set's, made at build time,
-// so that a CLI start skips the compile). Compiles of that exact plan use it when vectorscan
-// accepts the bytes, others compile as always; nothing else changes. The views must stay valid
-// for the life of the process (static data). Thread-safe.
-void register_precompiled_redaction_db(std::string_view plan, std::string_view db);
-
 // Streaming redaction of one log. Not thread-safe (one per stream). Keeps a reference to the
 // Redactor. Memory is bounded by kMaxLineBytes + the largest chunk passed to feed().
 // Output (concatenation of everything passed to `out`) == Redactor::redact(all input), for any

@@ -4,11 +4,10 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <map>
-#include <mutex>
 
+#include "logs/precompiled_db.h"
 #include "logs/redact.h"
 
 namespace dm::logs {
@@ -147,40 +146,8 @@ dm::Result<hs_database_t*> compile_plan(const PrefilterPlan& p) {
   return db;
 }
 
-// What a database is compiled from, as text: equal texts compile to the same database.
 std::string plan_text(const PrefilterPlan& p) {
-  std::string t = "dagmedic redaction prefilter plan 1\n";
-  for (std::size_t i = 0; i < p.exprs.size(); ++i) {
-    t += std::to_string(p.flags[i]) + ' ' + std::to_string(p.exprs[i].size()) + ':';
-    t += p.exprs[i];
-    t += '\n';
-  }
-  return t;
-}
-
-struct PrecompiledDb {
-  std::string_view plan, db;
-};
-std::mutex& precompiled_mu() {
-  static std::mutex m;
-  return m;
-}
-std::vector<PrecompiledDb>& precompiled_dbs() {
-  static std::vector<PrecompiledDb> v;
-  return v;
-}
-
-// The registered database of `plan`, deserialized (the caller owns it); null when none is
-// registered or vectorscan refuses the bytes (another version, a CPU without its features).
-hs_database_t* precompiled_db(const std::string& plan) {
-  std::lock_guard<std::mutex> lock(precompiled_mu());
-  for (const auto& e : precompiled_dbs()) {
-    if (e.plan != plan) continue;
-    hs_database_t* db = nullptr;
-    if (hs_deserialize_database(e.db.data(), e.db.size(), &db) == HS_SUCCESS) return db;
-    return nullptr;
-  }
-  return nullptr;
+  return hs_plan_text("redaction", p.exprs, p.flags);
 }
 
 bool all_stars(std::string_view s) {
@@ -268,19 +235,10 @@ dm::Result<std::pair<std::string, std::string>> RedactEngine::precompile(const R
                       "with each pattern checked): " +
                           db.error().message);
   if (*db == nullptr) return make_error(Errc::internal, "redaction rules: no expression");
-  char* bytes = nullptr;
-  std::size_t len = 0;
-  const hs_error_t rc = hs_serialize_database(*db, &bytes, &len);
+  auto bytes = serialize_db(*db);
   hs_free_database(*db);
-  if (rc != HS_SUCCESS) return make_error(Errc::internal, "redaction rules: vectorscan serialize");
-  std::pair<std::string, std::string> out{plan_text(*plan), std::string(bytes, len)};
-  std::free(bytes);
-  return out;
-}
-
-void register_precompiled_redaction_db(std::string_view plan, std::string_view db) {
-  std::lock_guard<std::mutex> lock(precompiled_mu());
-  precompiled_dbs().push_back({plan, db});
+  if (!bytes) return bytes.error();
+  return std::pair<std::string, std::string>{plan_text(*plan), std::move(*bytes)};
 }
 
 bool RedactEngine::allowed(std::size_t rule, std::string_view secret) const {

@@ -31,14 +31,13 @@ class RedactSink {
 class RedactEngine {
  public:
   // Compiles the rules. Errors: invalid_argument naming the rule and the reason.
-  // The vectorscan database is taken from register_precompiled_redaction_db (redact.h) instead
-  // of compiled when one was registered for exactly this set's prefilter plan and vectorscan
-  // accepts its bytes (same version, a CPU with the features it was built for); the result is
-  // the same either way, only faster (precompiled() tells which).
+  // The vectorscan database is deserialized instead of compiled when one was registered for
+  // exactly this set's prefilter plan (precompiled_db.h); the result is the same either way,
+  // only faster (precompiled() tells which).
   static dm::Result<std::shared_ptr<const RedactEngine>> compile(RedactRuleSet set);
   // The prefilter plan text of `set` (the expressions and flags its database is compiled from)
-  // and that database serialized: what register_precompiled_redaction_db takes. For the
-  // build-time generator (redact_db_gen_main.cpp). Errors: as compile(); internal when the set
+  // and that database serialized: what register_precompiled_db takes. For the
+  // build-time generator (precompiled_db_gen_main.cpp). Errors: as compile(); internal when the set
   // needs the slow path (a pattern vectorscan refuses: such a set is not precompiled).
   static dm::Result<std::pair<std::string, std::string>> precompile(const RedactRuleSet& set);
   bool precompiled() const { return precompiled_; }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "dm_test_paths.h"
+#include "logs/precompiled_db.h"
 #include "logs/redact_engine.h"
 #include "logs/redact_rules.h"
 #include "logs/rules_embed.h"
@@ -341,7 +342,7 @@ TEST(RedactRules, ShannonEntropy) {
 namespace dm::logs {
 namespace {
 
-// A database compiled ahead of time (register_precompiled_redaction_db) is used for exactly its
+// A database compiled ahead of time (precompiled_db.h) is used for exactly its
 // plan, gives the output a compile gives, and bytes vectorscan refuses fall back to a compile.
 TEST(RedactPrecompiled, UsedForItsPlanOnlyAndBadBytesFallBack) {
   const char* yaml =
@@ -357,7 +358,7 @@ TEST(RedactPrecompiled, UsedForItsPlanOnlyAndBadBytesFallBack) {
   ASSERT_TRUE(plain.ok());
   EXPECT_FALSE((*plain)->precompiled());
 
-  register_precompiled_redaction_db(plan, db);
+  register_precompiled_db(plan, db);
   auto fast = RedactEngine::compile(*set);
   ASSERT_TRUE(fast.ok());
   EXPECT_TRUE((*fast)->precompiled());
@@ -383,7 +384,7 @@ TEST(RedactPrecompiled, UsedForItsPlanOnlyAndBadBytesFallBack) {
   auto p3 = RedactEngine::precompile(*third);
   ASSERT_TRUE(p3.ok());
   static const std::string plan3 = p3->first, bad3 = p3->second.substr(0, p3->second.size() / 2);
-  register_precompiled_redaction_db(plan3, bad3);
+  register_precompiled_db(plan3, bad3);
   auto t = RedactEngine::compile(*third);
   ASSERT_TRUE(t.ok());
   EXPECT_FALSE((*t)->precompiled());
