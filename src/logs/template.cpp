@@ -269,7 +269,17 @@ std::size_t past_level(const std::vector<std::string_view>& toks, std::size_t j,
 //      (columns "<n> node-<n> action start <n> <n>" before the message);
 //   3. otherwise the anchored run itself, or the leading masked-timestamp tokens.
 // Always < toks.size(): a line keeps at least one token of message.
+std::size_t record_header_of(const std::vector<std::string_view>& toks, std::size_t* level);
+
+// A header of one bare number alone is no header: "15 floating point alignment exceptions" counts
+// something (a message without its header, as message-only input has it); a real header that
+// starts with an epoch or a sequence number has more header tokens after it.
 std::size_t record_header(const std::vector<std::string_view>& toks, std::size_t* level) {
+  const std::size_t h = record_header_of(toks, level);
+  return h == 1 && toks[0] == "<n>" ? 0 : h;
+}
+
+std::size_t record_header_of(const std::vector<std::string_view>& toks, std::size_t* level) {
   const std::size_t n = toks.size();
   const std::size_t legacy = timestamp_run(toks);
   if (n < 2) return legacy;

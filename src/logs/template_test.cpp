@@ -308,6 +308,17 @@ TEST(Template, AnAddressBeginningAMessageIsNoHeader) {
   EXPECT_EQ(a, b);
 }
 
+// A leading count is part of the message, not a header: a header of one bare number would leave
+// "floating point alignment exceptions" to meet "floating point instr. enabled.....1".
+TEST(Template, ALeadingCountIsNoHeader) {
+  TemplateMiner m;
+  EXPECT_NE(m.add("15 floating point alignment exceptions"),
+            m.add("floating point instr. enabled.....1"));
+  // An epoch before more header tokens still is one.
+  EXPECT_EQ(m.add("1131566461 2005.11.09 node-1 kernel: link up on eth0"),
+            m.add("1131566462 2005.11.09 node-7 kernel: link up on eth0"));
+}
+
 // Drain's 0.4 similarity lets a two-word message lose half of its words ("startAnimation begin"
 // and "startAnimation end" -> "startAnimation <*>"). A message is not generalised down to fewer
 // than two words; values are not words: a key's value, a quoted token, a dotted or path name.
