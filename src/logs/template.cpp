@@ -939,42 +939,44 @@ struct TemplateMiner::Impl {
     for (std::size_t k = 0; k < toks.size(); ++k) {
       toks[k] = std::string_view(canon_.data() + canon_off_[k], canon_off_[k + 1] - canon_off_[k]);
     }
-    fold_measures();
+    fold_fields();
   }
 
-  // A measured value of several tokens ("451 bytes (18.4 KB)") becomes one field token
-  // ("<size>"), in the message only (measure_run). toks then point into fold_.
+  // A field of several tokens in the message (field_run: a measured value "451 bytes (18.4 KB)",
+  // a list "an270 an271 an272") becomes one token ("<size>", "<list>"). toks then point into
+  // fold_.
   std::string fold_;
   std::vector<std::size_t> fold_off_;  // per token: begin, end
-  void fold_measures() {
+  void fold_fields() {
     std::string_view field, tail;
     std::size_t k = header;
-    while (k < toks.size() && field_run(toks, k, &field, &tail) == 1) ++k;
+    std::size_t run = 1;
+    while (k < toks.size() && (run = field_run(toks, k, &field, &tail)) == 1) ++k;
     if (k == toks.size()) return;  // the common case: nothing to fold, no copy
     fold_.clear();
     fold_off_.clear();
+    auto put = [&](std::string_view a, std::string_view b) {
+      if (!fold_.empty()) fold_ += ' ';
+      fold_off_.push_back(fold_.size());
+      fold_.append(a);
+      fold_.append(b);
+      fold_off_.push_back(fold_.size());
+    };
+    for (std::size_t i = 0; i < k; ++i) put(toks[i], {});  // before the first field: as they are
     bool open_list = false;  // the last token written is a "<list>" without punctuation
-    for (k = 0; k < toks.size();) {
-      const std::size_t run = k < header ? 1 : field_run(toks, k, &field, &tail);
+    while (k < toks.size()) {
       if (run > 1 && open_list && field == "<list>") {
         // A list of items of two shapes ("… bn99 dadmin2 dadmin3 dadmin4") is one list.
         fold_.append(tail);
         fold_off_.back() = fold_.size();
-        open_list = tail.empty();
-        k += run;
-        continue;
-      }
-      if (k > 0) fold_ += ' ';
-      fold_off_.push_back(fold_.size());
-      if (run == 1) {
-        fold_.append(toks[k]);
+      } else if (run == 1) {
+        put(toks[k], {});
       } else {
-        fold_.append(field);
-        fold_.append(tail);
+        put(field, tail);
       }
-      fold_off_.push_back(fold_.size());
       open_list = run > 1 && field == "<list>" && tail.empty();
       k += run;
+      if (k < toks.size()) run = field_run(toks, k, &field, &tail);
     }
     toks.resize(fold_off_.size() / 2);
     for (k = 0; k < toks.size(); ++k)
