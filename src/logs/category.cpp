@@ -27,6 +27,14 @@ struct CatDefault {
   std::string action, risk, reason;
 };
 
+constexpr unsigned kPatternFlags = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+
+// What the pattern database is compiled from (precompiled_db.h).
+std::string plan_of(const std::vector<std::string>& patterns) {
+  return hs_plan_text("categories", patterns,
+                      std::vector<unsigned>(patterns.size(), kPatternFlags));
+}
+
 struct HsDbDeleter {
   void operator()(hs_database_t* d) const { hs_free_database(d); }
 };
@@ -160,17 +168,17 @@ Result<std::shared_ptr<const Categorizer>> Categorizer::from_named(
     }
   }
   if (!impl->patterns.empty()) {
+    if (hs_database_t* pre = precompiled_db(plan_of(impl->patterns))) {
+      impl->db.reset(pre);
+      impl->precompiled = true;
+      return std::make_shared<const Categorizer>(std::shared_ptr<const Impl>(std::move(impl)));
+    }
     std::vector<const char*> exprs;
     std::vector<unsigned> flags, ids;
     for (std::size_t k = 0; k < impl->patterns.size(); ++k) {
       exprs.push_back(impl->patterns[k].c_str());
-      flags.push_back(HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH);
+      flags.push_back(kPatternFlags);
       ids.push_back(static_cast<unsigned>(k));
-    }
-    if (hs_database_t* pre = precompiled_db(hs_plan_text("categories", impl->patterns, flags))) {
-      impl->db.reset(pre);
-      impl->precompiled = true;
-      return std::make_shared<const Categorizer>(std::shared_ptr<const Impl>(std::move(impl)));
     }
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
@@ -226,9 +234,7 @@ Result<std::pair<std::string, std::string>> Categorizer::precompile_builtin() {
   if (!im.db) return make_error(Errc::internal, "categories: no pattern to precompile");
   auto bytes = serialize_db(im.db.get());
   if (!bytes) return bytes.error();
-  const std::vector<unsigned> flags(im.patterns.size(), HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH);
-  return std::pair<std::string, std::string>{hs_plan_text("categories", im.patterns, flags),
-                                             std::move(*bytes)};
+  return std::pair<std::string, std::string>{plan_of(im.patterns), std::move(*bytes)};
 }
 
 namespace {
